@@ -1,0 +1,5 @@
+import sys
+
+from extnet.cli import main
+
+sys.exit(main())

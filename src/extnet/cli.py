@@ -1,0 +1,156 @@
+"""The ``extnet`` command: ``engine``, ``up`` and their helpers."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from extnet.common.security import generate_password
+from extnet.engine.settings import EngineSettings
+
+
+def _engine_settings(args: argparse.Namespace) -> EngineSettings:
+    overrides: dict[str, Any] = {}
+    for name in ("listen", "data_dir", "database_url", "tls_cert", "tls_key", "log_level"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return EngineSettings(**overrides)
+
+
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a nested parser must not overwrite what the outer one parsed with its own None defaults
+    opt: dict[str, Any] = {"default": argparse.SUPPRESS}
+    parser.add_argument("--listen", help="HOST:PORT to serve on (default 127.0.0.1:8080)", **opt)
+    parser.add_argument("--data-dir", type=Path, help="state directory (default ~/.local/share/extnet)", **opt)
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite file in the data dir)", **opt)
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate: serve HTTPS", **opt)
+    parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert", **opt)
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], **opt)
+
+
+def _serve(settings: EngineSettings, banner: bool) -> int:
+    from extnet.engine.app import build_engine
+
+    engine = build_engine(settings)
+    if engine.generated_admin_password:
+        print(f"Generated the password of admin@internal (shown once): {engine.generated_admin_password}",
+              flush=True)  # fmt: skip
+    config = uvicorn.Config(
+        engine.app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    if banner:
+        _print_banner(settings, engine.generated_admin_password)
+    try:
+        server.run()
+    finally:
+        engine.db.dispose()
+    return 0
+
+
+def _print_banner(settings: EngineSettings, generated: str | None) -> None:
+    base = f"{settings.scheme}://{settings.listen}"
+    if generated:
+        password = generated
+    elif settings.admin_password:
+        password = settings.admin_password + "  (from EXTNET_ADMIN_PASSWORD)"
+    else:
+        password = "(generated and printed at the first start; set EXTNET_ADMIN_PASSWORD to choose it)"
+    print(
+        "\nextnet is starting\n"
+        f"  API (oVirt REST v4):  {base}/ovirt-engine/api\n"
+        f"  API description:      {base}/ovirt-engine/api-docs/openapi.json\n"
+        f"  SSO token endpoint:   {base}/ovirt-engine/sso/oauth/token\n"
+        f"  user:                 admin@internal\n"
+        f"  password:             {password}\n"
+        f"  data directory:       {settings.data_dir}\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    if getattr(args, "engine_command", None) == "user":
+        return cmd_user_add(args)
+    return _serve(_engine_settings(args), banner=False)
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from extnet.engine.auth import add_user
+    from extnet.engine.store.db import Database, migrate
+
+    settings = _engine_settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.effective_database_url()
+    migrate(url)
+    password = args.password or os.environ.get("EXTNET_USER_PASSWORD")
+    generated = False
+    if not password:
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"Password for {args.name}: ")
+        else:
+            password, generated = generate_password(), True
+    db = Database(url)
+    try:
+        add_user(db, args.name, password, read_only=args.read_only)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        db.dispose()
+    kind = "read-only user" if args.read_only else "user"
+    print(f"Added {kind} {args.name}" + (f" with the generated password: {password}" if generated else ""))
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    return _serve(_engine_settings(args), banner=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="extnet", description="extnet: virtualization manager with "
+                                     "external network providers")  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    engine = sub.add_parser("engine", help="serve the engine (oVirt REST API v4)")
+    _add_engine_options(engine)
+    engine.set_defaults(func=cmd_engine)
+    engine_sub = engine.add_subparsers(dest="engine_command")
+    user = engine_sub.add_parser("user", help="manage engine users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    user_add = user_sub.add_parser("add", help="add a user NAME@internal")
+    user_add.add_argument("name")
+    user_add.add_argument("--read-only", action="store_true", help="may read everything and change nothing")
+    user_add.add_argument("--password", help="the password (else EXTNET_USER_PASSWORD, a prompt, or generated)")
+    _add_engine_options(user_add)
+
+    up = sub.add_parser("up", help="start everything on the embedded defaults")
+    up.add_argument("--data-dir", type=Path, help="state directory (default ~/.local/share/extnet)")
+    up.add_argument("--listen", help="HOST:PORT of the engine (default 127.0.0.1:8080)")
+    up.set_defaults(func=cmd_up)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""The HTTP surface: SSO endpoints and the dispatcher of ``/ovirt-engine/api``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from extnet.engine.api import codec
+from extnet.engine.api.faults import BadRequest, Fault, Forbidden, MethodNotAllowed, NotFound, Unauthorized
+from extnet.engine.api.resources.base import Collection, Ctx, Entity
+from extnet.engine.api.schema import TYPES, coerce
+from extnet.engine.auth import Authenticator, AuthError, Principal
+from extnet.engine.store.db import Database
+
+log = logging.getLogger("extnet.engine.api")
+
+XML = "application/xml;charset=UTF-8"
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a path leads: a collection, and optionally an entity, an action on it."""
+
+    collection: Collection
+    parents: list[str]
+    entity_id: str | None
+    action: str | None
+
+
+class ApiDispatcher:
+    """Resolves paths against the collections and runs each request in one database transaction."""
+
+    def __init__(
+        self,
+        db: Database,
+        auth: Authenticator,
+        roots: dict[str, type[Collection]],
+        root_entity: Callable[[Ctx], Entity],
+        max_body: int,
+        services: Any = None,
+    ) -> None:
+        self.db = db
+        self.auth = auth
+        self.roots = {name: cls() for name, cls in roots.items()}
+        self._instances: dict[type[Collection], Collection] = {}
+        self.root_entity = root_entity
+        self.max_body = max_body
+        self.services = services
+
+    def routes(self) -> list[Route]:
+        methods = ["GET", "POST", "PUT", "DELETE"]
+        return [
+            Route("/ovirt-engine/sso/oauth/token", self.sso_token, methods=["POST", "GET"]),
+            Route("/ovirt-engine/services/sso-logout", self.sso_logout, methods=["POST", "GET"]),
+            Route("/ovirt-engine/api", self.handle, methods=methods),
+            Route("/ovirt-engine/api/{path:path}", self.handle, methods=methods),
+        ]
+
+    # --- SSO -------------------------------------------------------------------------------------------
+
+    async def sso_token(self, request: Request) -> Response:
+        form = await self._form(request)
+        if form.get("grant_type") != "password":
+            return _sso_error("unsupported_grant_type", "Only grant_type=password is supported")
+        scope = form.get("scope", "ovirt-app-api")
+        if "ovirt-app-api" not in scope.split():
+            return _sso_error("invalid_scope", "The scope must include ovirt-app-api")
+        username, password = form.get("username", ""), form.get("password", "")
+        if not username:
+            return _sso_error("invalid_request", "The username is missing")
+        try:
+            token, expires = await run_in_threadpool(self.auth.login, username, password)
+        except AuthError as err:
+            return _sso_error("access_denied", str(err), status=401)
+        return JSONResponse(
+            {"access_token": token, "token_type": "bearer", "exp": str(int(expires.timestamp() * 1000)),
+             "scope": "ovirt-app-api"}
+        )  # fmt: skip
+
+    async def sso_logout(self, request: Request) -> Response:
+        form = await self._form(request)
+        token = form.get("token") or _bearer(request)
+        if token:
+            await run_in_threadpool(self.auth.logout, token)
+        return JSONResponse({})
+
+    async def _form(self, request: Request) -> dict[str, str]:
+        body = await request.body()
+        if len(body) > self.max_body:
+            return {}
+        pairs = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        pairs.update({k: v for k, v in parse_qs(request.url.query, keep_blank_values=True).items() if k not in pairs})
+        return {key: values[0] for key, values in pairs.items()}
+
+    # --- API -------------------------------------------------------------------------------------------
+
+    async def handle(self, request: Request) -> Response:
+        wants_json = _wants_json(request)
+        try:
+            principal = await self.authenticate(request)
+            if principal.read_only and request.method != "GET":
+                raise Forbidden(f"User '{principal.name}' is read-only and cannot change anything")
+            body = await self._read_body(request)
+            status, tag, plural, payload = await run_in_threadpool(self._dispatch, request, principal, body)
+            return _render(status, tag, plural, payload, wants_json)
+        except Fault as fault:
+            return _fault_response(fault, wants_json)
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            return _fault_response(Fault("Internal error; the engine log has the details", status=500), wants_json)
+
+    async def authenticate(self, request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        try:
+            if scheme.lower() == "bearer" and value:
+                return self.auth.by_token(value.strip())
+            if scheme.lower() == "basic" and value:
+                username, password = _basic_credentials(value)
+                return await run_in_threadpool(self.auth.by_basic, username, password)
+        except AuthError as err:
+            raise Unauthorized(str(err)) from None
+        raise Unauthorized("Authentication required: send an SSO bearer token or HTTP Basic credentials")
+
+    async def _read_body(self, request: Request) -> bytes:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.max_body:
+            raise BadRequest(f"The request body is larger than the limit of {self.max_body} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body:
+                raise BadRequest(f"The request body is larger than the limit of {self.max_body} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _dispatch(self, request: Request, principal: Principal, body: bytes) -> tuple[int, str, str | None, Any]:
+        """Returns (status, element tag, collection tag or None, payload)."""
+        segments = [s for s in request.path_params.get("path", "").split("/") if s]
+        write = request.method != "GET"
+        with self.db.transaction(write=write) as session:
+            ctx = Ctx(db=session, principal=principal, query=request.query_params, services=self.services)
+            if not segments:
+                if request.method != "GET":
+                    raise MethodNotAllowed("The API root only answers GET")
+                return 200, "api", None, self.root_entity(ctx)
+            target = self._resolve(segments)
+            return self._run(ctx, request, target, body)
+
+    def _resolve(self, segments: list[str]) -> Target:
+        if segments[0] == "v4":  # /ovirt-engine/api/v4/... is the same API, pinned to version 4
+            segments = segments[1:]
+            if not segments:
+                raise NotFound("Use /ovirt-engine/api for the API root")
+        collection = self.roots.get(segments[0])
+        if collection is None:
+            raise NotFound(f"No such collection: '{segments[0]}'")
+        parents: list[str] = []
+        i = 1
+        while True:
+            if i == len(segments):
+                return Target(collection, parents, None, None)
+            entity_id = segments[i]
+            if i + 1 == len(segments):
+                return Target(collection, parents, entity_id, None)
+            name = segments[i + 1]
+            if i + 2 == len(segments) and name in collection.actions:
+                return Target(collection, parents, entity_id, name)
+            sub = collection.subs.get(name)
+            if sub is None:
+                raise NotFound(f"No such sub-collection or action: '{name}'")
+            collection = self._instance(sub)
+            parents = [*parents, entity_id]
+            i += 2
+
+    def _instance(self, cls: type[Collection]) -> Collection:
+        instance = self._instances.get(cls)
+        if instance is None:
+            instance = self._instances[cls] = cls()
+        return instance
+
+    def _run(self, ctx: Ctx, request: Request, target: Target, body: bytes) -> tuple[int, str, str | None, Any]:
+        col = target.collection
+        tdef = col.tdef()
+        method = request.method
+        if target.action is not None:
+            if method != "POST":
+                raise MethodNotAllowed(f"Action '{target.action}' needs POST")
+            assert target.entity_id is not None
+            action = coerce("Action", _parse(request, body, "action"))
+            result = col.action(ctx, target.parents, target.entity_id, target.action, action)
+            return 200, "action", None, result
+        if target.entity_id is None:
+            if method == "GET":
+                return 200, tdef.tag, tdef.plural, col.list_(ctx, target.parents)
+            if method == "POST":
+                entity = coerce(col.type_name, _parse(request, body, tdef.tag))
+                return 201, tdef.tag, None, col.add(ctx, target.parents, entity)
+            raise MethodNotAllowed(f"{method} is not allowed on a collection")
+        if method == "GET":
+            return 200, tdef.tag, None, col.get(ctx, target.parents, target.entity_id)
+        if method == "PUT":
+            entity = coerce(col.type_name, _parse(request, body, tdef.tag))
+            return 200, tdef.tag, None, col.update(ctx, target.parents, target.entity_id, entity)
+        if method == "DELETE":
+            col.remove(ctx, target.parents, target.entity_id)
+            return 200, "", None, None
+        raise MethodNotAllowed(f"{method} is not allowed on an entity")
+
+
+def _parse(request: Request, body: bytes, tag: str) -> Any:
+    if not body.strip():
+        return {}
+    content_type = request.headers.get("content-type", "application/xml").lower()
+    if "json" in content_type:
+        return codec.parse_json(body, tag)
+    return codec.parse_xml(body, tag)
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "").lower()
+    if "json" in accept and "xml" not in accept:
+        return True
+    if "xml" in accept:
+        return False
+    return "json" in request.headers.get("content-type", "").lower()
+
+
+def _render(status: int, tag: str, plural: str | None, payload: Any, wants_json: bool) -> Response:
+    if payload is None:
+        return Response(b"", status_code=status, media_type=JSON if wants_json else XML)
+    if wants_json:
+        body = codec.render_json_collection(tag, payload) if plural else codec.render_json(payload)
+        return Response(body, status_code=status, media_type=JSON)
+    if plural:
+        body = codec.render_xml_collection(plural, tag, payload)
+    else:
+        body = codec.render_xml(tag, payload)
+    return Response(body, status_code=status, media_type=XML)
+
+
+def _fault_response(fault: Fault, wants_json: bool) -> Response:
+    payload = {"reason": fault.reason, "detail": fault.detail}
+    headers = {"WWW-Authenticate": 'Bearer realm="extnet"'} if fault.status == 401 else None
+    if wants_json:
+        return Response(codec.render_json(payload), status_code=fault.status, media_type=JSON, headers=headers)
+    return Response(codec.render_xml("fault", payload), status_code=fault.status, media_type=XML, headers=headers)
+
+
+def _sso_error(code: str, description: str, status: int = 400) -> Response:
+    return JSONResponse({"error": code, "error_description": description}, status_code=status)
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value else None
+
+
+def _basic_credentials(value: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthError("Malformed HTTP Basic credentials") from None
+    username, sep, password = decoded.partition(":")
+    if not sep:
+        raise AuthError("Malformed HTTP Basic credentials")
+    return username, password
+
+
+__all__ = ["ApiDispatcher", "TYPES"]

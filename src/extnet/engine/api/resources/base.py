@@ -1,0 +1,171 @@
+"""What every API collection is made of: a request context and a Collection base class.
+
+A collection serves ``/{name}`` (list, add), ``/{name}/{id}`` (get, update, remove), actions at
+``/{name}/{id}/{action}`` and nested collections at ``/{name}/{id}/{sub}``. ``parents`` carries the ids of the
+enclosing entities, outermost first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+from starlette.datastructures import QueryParams
+
+from extnet.engine.api.faults import BadRequest, MethodNotAllowed, NotFound
+from extnet.engine.api.schema import TYPES, TypeDef, parse_uuid
+from extnet.engine.api.search import Matcher, compile_search
+from extnet.engine.auth import Principal
+
+API = "/ovirt-engine/api"
+Entity = dict[str, Any]
+
+
+@dataclass
+class Ctx:
+    """Everything a request handler may use."""
+
+    db: Session
+    principal: Principal
+    query: QueryParams
+    services: Any = None  # engine-wide services (later: providers, host agents)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.query.get(name)
+        if value is None:
+            return default
+        if value.lower() in ("true", "1", ""):
+            return True
+        if value.lower() in ("false", "0"):
+            return False
+        raise BadRequest(f"Query parameter '{name}' must be true or false, not '{value}'")
+
+    def max_results(self) -> int | None:
+        value = self.query.get("max")
+        if value is None or value == "-1":
+            return None
+        try:
+            number = int(value)
+        except ValueError:
+            raise BadRequest(f"Query parameter 'max' must be a number, not '{value}'") from None
+        if number < 0:
+            raise BadRequest("Query parameter 'max' must not be negative")
+        return number
+
+
+def href(*parts: str) -> str:
+    return "/".join((API, *parts))
+
+
+def ref(collection: str, entity_id: str | None) -> Entity | None:
+    """A reference to another entity: ``<data_center id=".." href=".."/>``."""
+    if entity_id is None:
+        return None
+    return {"href": href(collection, entity_id), "id": entity_id}
+
+
+def links(base: str, *rels: str) -> list[Entity]:
+    return [{"href": f"{base}/{rel}", "rel": rel} for rel in rels]
+
+
+class Collection:
+    """Base of every collection; override what the collection supports."""
+
+    type_name: ClassVar[str]
+    subs: ClassVar[dict[str, type[Collection]]] = {}
+    actions: ClassVar[Sequence[str]] = ()
+    search_fields: ClassVar[dict[str, Matcher] | None] = None  # None: no ?search= on this collection
+    what: ClassVar[str] = "entity"  # how faults name this kind of object
+
+    @classmethod
+    def tdef(cls) -> TypeDef:
+        return TYPES[cls.type_name]
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        raise MethodNotAllowed(f"Listing is not supported on this {self.what} collection")
+
+    def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
+        raise MethodNotAllowed(f"Adding is not supported on this {self.what} collection")
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        raise MethodNotAllowed(f"Reading a single {self.what} is not supported")
+
+    def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
+        raise MethodNotAllowed(f"Updating a {self.what} is not supported")
+
+    def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
+        raise MethodNotAllowed(f"Removing a {self.what} is not supported")
+
+    def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
+        raise MethodNotAllowed(f"Action '{name}' is not supported on {self.what}")
+
+    # helpers for subclasses
+
+    def apply_search(self, ctx: Ctx, stmt: Select[Any], sort_columns: dict[str, Any]) -> Select[Any]:
+        """Apply ``?search=`` and ``?max=`` to ``stmt``."""
+        text = ctx.query.get("search")
+        if text and text.strip():
+            if self.search_fields is None:
+                raise BadRequest(f"The {self.what} collection does not support search")
+            clause, sort = compile_search(text, self.search_fields, ctx.flag("case_sensitive", True))
+            if clause is not None:
+                stmt = stmt.where(clause)
+            if sort is not None:
+                column = sort_columns.get(sort.field)
+                if column is None:
+                    raise BadRequest(
+                        f"Cannot sort by '{sort.field}'; sortable fields: {', '.join(sorted(sort_columns))}"
+                    )
+                stmt = stmt.order_by(None).order_by(column.desc() if sort.descending else column.asc())
+        limit = ctx.max_results()
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return stmt
+
+
+def load(session: Session, model: type[Any], entity_id: str, what: str) -> Any:
+    """Fetch a row by id or fail with a 404 that names the object."""
+    row = session.get(model, parse_uuid(entity_id, what))
+    if row is None:
+        raise NotFound(f"Entity not found: {what} '{entity_id}'")
+    return row
+
+
+def resolve(
+    session: Session,
+    model: type[Any],
+    reference: Entity | None,
+    what: str,
+    scope: Callable[[Select[Any]], Select[Any]] | None = None,
+) -> Any:
+    """Find the row a nested reference points at, by id or, failing that, by name (as oVirt clients send)."""
+    if not reference:
+        return None
+    if reference.get("id"):
+        row = session.get(model, parse_uuid(str(reference["id"]), what))
+        if row is None:
+            raise BadRequest(f"The {what} with id '{reference['id']}' does not exist")
+        return row
+    name = reference.get("name")
+    if not name:
+        raise BadRequest(f"A {what} reference needs an id or a name")
+    from sqlalchemy import select
+
+    stmt = select(model).where(model.name == name)
+    if scope is not None:
+        stmt = scope(stmt)
+    rows = session.scalars(stmt.limit(2)).all()
+    if not rows:
+        raise BadRequest(f"The {what} named '{name}' does not exist")
+    if len(rows) > 1:
+        raise BadRequest(f"More than one {what} is named '{name}'; refer to it by id")
+    return rows[0]
+
+
+def completed(extra: Entity | None = None) -> Entity:
+    """The body of a completed action."""
+    return {"status": "complete", **(extra or {})}

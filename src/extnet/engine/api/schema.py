@@ -1,0 +1,276 @@
+"""The types of oVirt's API v4 model that extnet speaks, declared once.
+
+Each type lists its wire fields. A field is a scalar kind ("str", "int", "bool", "date", or an enum tuple),
+a nested type (its type name), or a list ``List(item_tag, item_kind)``. Input in XML or JSON is checked and
+coerced against these declarations (``coerce``); a field that is not declared is a 400 fault, so a typo is never
+silently ignored. Output is built by the resource mappers in the same canonical shape, which is oVirt's JSON
+shape: ``{"id": .., "href": .., "name": .., "usages": {"usage": ["vm"]}, "link": [{"rel", "href"}]}``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from extnet.engine.api.faults import BadRequest
+
+
+@dataclass(frozen=True)
+class List:
+    item: str
+    kind: Kind
+
+
+Kind = str | tuple[str, ...] | List
+
+SCALARS = {"str", "int", "bool", "date", "id"}
+
+
+@dataclass(frozen=True)
+class TypeDef:
+    name: str
+    tag: str  # element name, e.g. "data_center"
+    plural: str  # collection element name, e.g. "data_centers"
+    fields: dict[str, Kind]
+
+
+TYPES: dict[str, TypeDef] = {}
+
+
+def define(name: str, tag: str, plural: str, fields: dict[str, Kind]) -> TypeDef:
+    base: dict[str, Kind] = {"id": "id", "href": "str", "name": "str", "description": "str", "comment": "str"}
+    tdef = TypeDef(name, tag, plural, {**base, **fields})
+    TYPES[name] = tdef
+    return tdef
+
+
+def links() -> dict[str, Kind]:
+    return {"link": List("link", "Link"), "actions": "Actions"}
+
+
+VM_STATUS = (
+    "down", "up", "powering_up", "powering_down", "paused", "migrating", "unknown", "not_responding",
+    "wait_for_launch", "reboot_in_progress", "saving_state", "restoring_state", "suspended",
+    "image_locked", "image_illegal",
+)  # fmt: skip
+HOST_STATUS = (
+    "up", "down", "maintenance", "non_responsive", "non_operational", "installing", "install_failed",
+    "initializing", "connecting", "error", "preparing_for_maintenance", "reboot", "unassigned",
+    "pending_approval", "installing_os", "kdumping",
+)  # fmt: skip
+NETWORK_USAGES = ("vm", "management", "display", "migration", "gluster", "default_route")
+NIC_INTERFACES = ("virtio", "e1000", "e1000e", "rtl8139", "rtl8139_virtio", "pci_passthrough", "spapr_vlan")
+
+define("Link", "link", "links", {"rel": "str"})
+define("Actions", "actions", "actions", {"link": List("link", "Link")})
+define("Version", "version", "versions", {
+    "major": "int", "minor": "int", "build": "int", "revision": "int", "full_version": "str",
+})  # fmt: skip
+define("ProductInfo", "product_info", "product_infos", {"vendor": "str", "version": "Version", "instance_id": "str"})
+define("Property", "property", "properties", {"value": "str"})
+define("CustomProperty", "custom_property", "custom_properties", {"value": "str", "regexp": "str"})
+define("Range", "range", "ranges", {"from": "str", "to": "str"})
+define("Mac", "mac", "macs", {"address": "str"})
+define("Vlan", "vlan", "vlans", {})
+define("PassThrough", "pass_through", "pass_throughs", {"mode": ("disabled", "enabled")})
+define("CpuTopology", "topology", "topologies", {"sockets": "int", "cores": "int", "threads": "int"})
+define("Cpu", "cpu", "cpus", {"topology": "CpuTopology", "type": "str", "architecture": "str"})
+define("OperatingSystem", "os", "oss", {"type": "str"})
+define("HighAvailability", "high_availability", "high_availabilities", {"enabled": "bool", "priority": "int"})
+define("Api", "api", "apis", {
+    "product_info": "ProductInfo", "special_objects": "SpecialObjects", "summary": "ApiSummary", "time": "date",
+    "authenticated_user": "User", **links(),
+})  # fmt: skip
+define("SpecialObjects", "special_objects", "special_objects", {"blank_template": "Template"})
+define("ApiSummary", "summary", "summaries", {})
+define("User", "user", "users", {"user_name": "str", "principal": "str", "domain": "str"})
+
+define("MacPool", "mac_pool", "mac_pools", {
+    "allow_duplicates": "bool", "default_pool": "bool", "ranges": List("range", "Range"), **links(),
+})  # fmt: skip
+define("DataCenter", "data_center", "data_centers", {
+    "local": "bool", "status": ("up", "uninitialized", "maintenance", "not_operational", "problematic",
+                                "contend"),
+    "version": "Version", "supported_versions": List("version", "Version"),
+    "storage_format": ("v1", "v2", "v3", "v4", "v5"), "quota_mode": ("disabled", "audit", "enabled"),
+    "mac_pool": "MacPool", **links(),
+})  # fmt: skip
+define("Cluster", "cluster", "clusters", {
+    "data_center": "DataCenter", "cpu": "Cpu", "version": "Version", "mac_pool": "MacPool",
+    "management_network": "Network", "gluster_service": "bool", "virt_service": "bool",
+    "ballooning_enabled": "bool", "memory_policy": "MemoryPolicy", "scheduling_policy": "SchedulingPolicy",
+    "threads_as_cores": "bool", "trusted_service": "bool", "ha_reservation": "bool",
+    "switch_type": ("legacy", "ovs"), "firewall_type": ("iptables", "firewalld"),
+    "fencing_policy": "FencingPolicy", "migration": "MigrationOptions", **links(),
+})  # fmt: skip
+define("MemoryPolicy", "memory_policy", "memory_policies", {
+    "over_commit": "MemoryOverCommit", "ballooning": "bool", "guaranteed": "int", "max": "int",
+})  # fmt: skip
+define("MemoryOverCommit", "over_commit", "over_commits", {"percent": "int"})
+define("SchedulingPolicy", "scheduling_policy", "scheduling_policies", {})
+define("FencingPolicy", "fencing_policy", "fencing_policies", {"enabled": "bool"})
+define("MigrationOptions", "migration", "migrations", {})
+define("Network", "network", "networks", {
+    "data_center": "DataCenter", "cluster": "Cluster", "vlan": "Vlan", "mtu": "int", "stp": "bool",
+    "usages": List("usage", NETWORK_USAGES), "required": "bool", "display": "bool",
+    "status": ("operational", "non_operational"), "profile_required": "bool", "port_isolation": "bool",
+    "vdsm_name": "str", "external_provider": "OpenStackNetworkProvider",
+    "external_provider_physical_network": "Network", "vnic_profiles": List("vnic_profile", "VnicProfile"),
+    **links(),
+})  # fmt: skip
+define("OpenStackNetworkProvider", "openstack_network_provider", "openstack_network_providers", {})
+define("VnicProfile", "vnic_profile", "vnic_profiles", {
+    "network": "Network", "port_mirroring": "bool", "pass_through": "PassThrough", "migratable": "bool",
+    "custom_properties": List("custom_property", "CustomProperty"), "network_filter": "NetworkFilter",
+    "qos": "Qos", "failover": "VnicProfile", **links(),
+})  # fmt: skip
+define("NetworkFilter", "network_filter", "network_filters", {})
+define("Qos", "qos", "qoss", {})
+define("Host", "host", "hosts", {
+    "address": "str", "port": "int", "cluster": "Cluster", "status": HOST_STATUS, "root_password": "str",
+    "ssh": "Ssh", "type": ("rhel", "rhev_h", "ovirt_node"), "override_iptables": "bool", **links(),
+})  # fmt: skip
+define("Ssh", "ssh", "sshs", {"port": "int", "authentication_method": ("password", "publickey")})
+define("Template", "template", "templates", {
+    "cluster": "Cluster", "status": ("ok", "locked", "illegal"), "memory": "int", "cpu": "Cpu", "os": "OperatingSystem",
+    "type": ("desktop", "server", "high_performance"), "version": "TemplateVersion",
+    "creation_time": "date", **links(),
+})  # fmt: skip
+define(
+    "TemplateVersion",
+    "version",
+    "versions",
+    {"version_number": "int", "version_name": "str", "base_template": "Template"},
+)
+define("Vm", "vm", "vms", {
+    "cluster": "Cluster", "template": "Template", "host": "Host", "status": VM_STATUS, "memory": "int",
+    "cpu": "Cpu", "os": "OperatingSystem", "type": ("desktop", "server", "high_performance"),
+    "stateless": "bool", "delete_protected": "bool", "high_availability": "HighAvailability",
+    "creation_time": "date", "start_time": "date", "stop_time": "date", "run_once": "bool",
+    "nics": List("nic", "Nic"), "snapshots": List("snapshot", "Snapshot"), **links(),
+})  # fmt: skip
+define("Nic", "nic", "nics", {
+    "interface": NIC_INTERFACES, "mac": "Mac", "vnic_profile": "VnicProfile", "linked": "bool",
+    "plugged": "bool", "vm": "Vm", "network": "Network", "boot_protocol": ("none", "dhcp", "static", "autoconf",
+                                                                          "poly_dhcp_autoconf"),
+    "on_boot": "bool", **links(),
+})  # fmt: skip
+define("Snapshot", "snapshot", "snapshots", {
+    "vm": "Vm", "date": "date", "snapshot_type": ("active", "regular", "preview", "stateless"),
+    "snapshot_status": ("ok", "in_preview", "locked"), "persist_memorystate": "bool",
+    "nics": List("nic", "Nic"), **links(),
+})  # fmt: skip
+define("NetworkFilterParameter", "network_filter_parameter", "network_filter_parameters", {"value": "str"})
+define("Action", "action", "actions", {
+    "async": "bool", "force": "bool", "status": "str", "snapshot": "Snapshot", "restore_memory": "bool",
+    "disks": List("disk", "Disk"), "vm": "Vm", "use_cloud_init": "bool", "use_sysprep": "bool",
+    "pause": "bool", "volatile": "bool", "use_ignition": "bool", "use_initialization": "bool",
+    "host": "Host", "data_center": "DataCenter", "fault": "Fault", "job": "Job", "reason": "str",
+    "filter": "bool", "grace_period": "GracePeriod", "authorized_key": "AuthorizedKey",
+})  # fmt: skip
+define("Disk", "disk", "disks", {})
+define("Job", "job", "jobs", {})
+define("GracePeriod", "grace_period", "grace_periods", {"expiry": "int"})
+define("AuthorizedKey", "authorized_key", "authorized_keys", {})
+define("Fault", "fault", "faults", {"reason": "str", "detail": "str"})
+
+_MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+
+def coerce(type_name: str, raw: Any, path: str = "") -> dict[str, Any]:
+    """Check ``raw`` (parsed XML or JSON) against ``type_name`` and return typed values."""
+    tdef = TYPES[type_name]
+    where = path or tdef.tag
+    if raw is None or raw == "":
+        return {}
+    if not isinstance(raw, dict):
+        raise BadRequest(f"'{where}' must be an object, not {_describe(raw)}")
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        kind = tdef.fields.get(key)
+        if kind is None:
+            raise BadRequest(f"Unknown field '{key}' in '{where}'; known fields: {', '.join(sorted(tdef.fields))}")
+        out[key] = _coerce_value(kind, value, f"{where}.{key}")
+    return out
+
+
+def _coerce_value(kind: Kind, value: Any, where: str) -> Any:
+    if isinstance(kind, List):
+        return _coerce_list(kind, value, where)
+    if isinstance(kind, tuple):
+        text = _scalar_text(value, where)
+        if text.lower() not in kind:
+            raise BadRequest(f"Invalid value '{text}' for '{where}'; expected one of: {', '.join(kind)}")
+        return text.lower()
+    if kind in SCALARS:
+        return _coerce_scalar(kind, value, where)
+    return coerce(kind, value, where)
+
+
+def _coerce_list(kind: List, value: Any, where: str) -> list[Any]:
+    # XML gives {"usage": "vm"} or {"usage": ["vm", ...]}; JSON may also give a plain list
+    if value is None or value == "":
+        return []
+    if isinstance(value, dict):
+        if set(value) - {kind.item}:
+            extra = ", ".join(sorted(set(value) - {kind.item}))
+            raise BadRequest(f"Unknown field '{extra}' in '{where}'; expected '{kind.item}' elements")
+        value = value.get(kind.item, [])
+    if not isinstance(value, list):
+        value = [value]
+    return [_coerce_value(kind.kind, item, f"{where}.{kind.item}") for item in value]
+
+
+def _coerce_scalar(kind: str, value: Any, where: str) -> Any:
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = _scalar_text(value, where).lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise BadRequest(f"Invalid boolean '{text}' for '{where}'; expected true or false")
+    if kind == "int":
+        if isinstance(value, bool):
+            raise BadRequest(f"Invalid integer {value!r} for '{where}'")
+        if isinstance(value, int):
+            return value
+        text = _scalar_text(value, where)
+        try:
+            return int(text)
+        except ValueError:
+            raise BadRequest(f"Invalid integer '{text}' for '{where}'") from None
+    if kind == "date":
+        text = _scalar_text(value, where)
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            raise BadRequest(f"Invalid date '{text}' for '{where}'") from None
+    return _scalar_text(value, where)
+
+
+def _scalar_text(value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise BadRequest(f"'{where}' must be a single value, not {_describe(value)}")
+
+
+def _describe(value: Any) -> str:
+    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+
+
+def parse_uuid(text: str, what: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except (ValueError, AttributeError, TypeError):
+        raise BadRequest(f"Invalid {what} id '{text}': it must be a UUID") from None
+
+
+def is_mac(text: str) -> bool:
+    return bool(_MAC_RE.match(text))

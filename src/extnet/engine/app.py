@@ -1,0 +1,48 @@
+"""Assembles the engine: database, authentication and the HTTP application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from extnet.engine.api.faults import Fault
+from extnet.engine.api.http import ApiDispatcher
+from extnet.engine.api.openapi import openapi_document
+from extnet.engine.api.root import ROOTS, root_entity
+from extnet.engine.auth import Authenticator, ensure_admin
+from extnet.engine.settings import EngineSettings
+from extnet.engine.store.db import Database, migrate
+
+
+@dataclass
+class Engine:
+    settings: EngineSettings
+    db: Database
+    auth: Authenticator
+    app: Starlette
+    generated_admin_password: str | None
+
+
+def build_engine(settings: EngineSettings) -> Engine:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.effective_database_url()
+    migrate(url)
+    db = Database(url)
+    generated = ensure_admin(db, settings.admin_password)
+    auth = Authenticator(db, timedelta(seconds=settings.token_ttl_seconds))
+    dispatcher = ApiDispatcher(db, auth, ROOTS, root_entity, settings.max_body_bytes)
+
+    async def openapi(request: Request) -> Response:
+        try:
+            await dispatcher.authenticate(request)
+        except Fault as fault:
+            return JSONResponse({"reason": fault.reason, "detail": fault.detail}, status_code=fault.status)
+        return JSONResponse(openapi_document(ROOTS))
+
+    app = Starlette(routes=[Route("/ovirt-engine/api-docs/openapi.json", openapi), *dispatcher.routes()])
+    return Engine(settings, db, auth, app, generated)

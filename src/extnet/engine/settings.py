@@ -1,0 +1,42 @@
+"""Engine settings: command-line flags override ``EXTNET_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "extnet"
+
+
+class EngineSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EXTNET_", extra="ignore")
+
+    listen: str = "127.0.0.1:8080"
+    data_dir: Path = default_data_dir()
+    database_url: str | None = None
+    admin_password: str | None = None
+    token_ttl_seconds: int = 3600
+    max_body_bytes: int = 1024 * 1024
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    log_level: str = "info"
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'engine.sqlite'}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"

@@ -1,0 +1,215 @@
+"""SQLAlchemy 2 models of the engine's inventory.
+
+Every schema change goes through an Alembic migration in ``migrations/versions``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+Id = String(36)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)  # "admin@internal"
+    password_hash: Mapped[str] = mapped_column(String(512))
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SsoToken(Base):
+    __tablename__ = "sso_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class MacPool(Base):
+    __tablename__ = "mac_pools"
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    allow_duplicates: Mapped[bool] = mapped_column(Boolean, default=False)
+    default_pool: Mapped[bool] = mapped_column(Boolean, default=False)
+    # [[from, to], ...] as lower-case "aa:bb:cc:dd:ee:ff" strings
+    ranges: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+
+
+class DataCenter(Base):
+    __tablename__ = "data_centers"
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    local: Mapped[bool] = mapped_column(Boolean, default=False)
+    version_major: Mapped[int] = mapped_column(Integer, default=4)
+    version_minor: Mapped[int] = mapped_column(Integer, default=7)
+    quota_mode: Mapped[str] = mapped_column(String(32), default="disabled")
+    mac_pool_id: Mapped[str | None] = mapped_column(ForeignKey("mac_pools.id"))
+    clusters: Mapped[list[Cluster]] = relationship(back_populates="data_center")
+    networks: Mapped[list[Network]] = relationship(back_populates="data_center")
+
+
+class Cluster(Base):
+    __tablename__ = "clusters"
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    data_center_id: Mapped[str] = mapped_column(ForeignKey("data_centers.id"), index=True)
+    cpu_type: Mapped[str | None] = mapped_column(String(255))
+    cpu_architecture: Mapped[str] = mapped_column(String(32), default="x86_64")
+    version_major: Mapped[int] = mapped_column(Integer, default=4)
+    version_minor: Mapped[int] = mapped_column(Integer, default=7)
+    mac_pool_id: Mapped[str | None] = mapped_column(ForeignKey("mac_pools.id"))
+    data_center: Mapped[DataCenter] = relationship(back_populates="clusters")
+
+
+class Network(Base):
+    __tablename__ = "networks"
+    __table_args__ = (UniqueConstraint("data_center_id", "name", name="uq_networks_dc_name"),)
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    data_center_id: Mapped[str] = mapped_column(ForeignKey("data_centers.id"), index=True)
+    vlan_id: Mapped[int | None] = mapped_column(Integer)
+    mtu: Mapped[int] = mapped_column(Integer, default=0)  # 0: the default MTU (1500)
+    stp: Mapped[bool] = mapped_column(Boolean, default=False)
+    vm_network: Mapped[bool] = mapped_column(Boolean, default=True)
+    port_isolation: Mapped[bool] = mapped_column(Boolean, default=False)
+    data_center: Mapped[DataCenter] = relationship(back_populates="networks")
+
+
+class NetworkCluster(Base):
+    """A network attached to a cluster, with its roles there."""
+
+    __tablename__ = "network_clusters"
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True)
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True)
+    required: Mapped[bool] = mapped_column(Boolean, default=True)
+    display: Mapped[bool] = mapped_column(Boolean, default=False)
+    migration: Mapped[bool] = mapped_column(Boolean, default=False)
+    management: Mapped[bool] = mapped_column(Boolean, default=False)
+    default_route: Mapped[bool] = mapped_column(Boolean, default=False)
+    gluster: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class VnicProfile(Base):
+    __tablename__ = "vnic_profiles"
+    __table_args__ = (UniqueConstraint("network_id", "name", name="uq_vnic_profiles_network_name"),)
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"), index=True)
+    port_mirroring: Mapped[bool] = mapped_column(Boolean, default=False)
+    pass_through_mode: Mapped[str] = mapped_column(String(16), default="disabled")
+    migratable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # [{"name": ..., "value": ...}, ...], order kept as given
+    custom_properties: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+
+
+class Host(Base):
+    __tablename__ = "hosts"
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer, default=54321)
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("clusters.id"), index=True)
+    status: Mapped[str] = mapped_column(String(32), default="maintenance")
+    __table_args__ = (UniqueConstraint("address", "port", name="uq_hosts_address_port"),)
+
+
+class Vm(Base):
+    __tablename__ = "vms"
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("clusters.id"), index=True)
+    template_id: Mapped[str] = mapped_column(Id, default="00000000-0000-0000-0000-000000000000")
+    host_id: Mapped[str | None] = mapped_column(ForeignKey("hosts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(32), default="down", index=True)
+    memory: Mapped[int] = mapped_column(Integer, default=1024 * 1024 * 1024)
+    cpu_sockets: Mapped[int] = mapped_column(Integer, default=1)
+    cpu_cores: Mapped[int] = mapped_column(Integer, default=1)
+    cpu_threads: Mapped[int] = mapped_column(Integer, default=1)
+    os_type: Mapped[str] = mapped_column(String(64), default="other")
+    vm_type: Mapped[str] = mapped_column(String(32), default="server")
+    stateless: Mapped[bool] = mapped_column(Boolean, default=False)
+    delete_protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    high_availability: Mapped[bool] = mapped_column(Boolean, default=False)
+    creation_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    start_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stop_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    nics: Mapped[list[VmNic]] = relationship(back_populates="vm", order_by="VmNic.name")
+
+
+class VmNic(Base):
+    __tablename__ = "vm_nics"
+    __table_args__ = (UniqueConstraint("vm_id", "name", name="uq_vm_nics_vm_name"),)
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    vm_id: Mapped[str] = mapped_column(ForeignKey("vms.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    interface: Mapped[str] = mapped_column(String(32), default="virtio")
+    mac_address: Mapped[str] = mapped_column(String(17), unique=True)
+    vnic_profile_id: Mapped[str | None] = mapped_column(ForeignKey("vnic_profiles.id"), index=True)
+    linked: Mapped[bool] = mapped_column(Boolean, default=True)
+    plugged: Mapped[bool] = mapped_column(Boolean, default=True)
+    vm: Mapped[Vm] = relationship(back_populates="nics")
+
+
+class Snapshot(Base):
+    __tablename__ = "snapshots"
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    vm_id: Mapped[str] = mapped_column(ForeignKey("vms.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    snapshot_type: Mapped[str] = mapped_column(String(16), default="regular")  # active|regular|preview
+    snapshot_status: Mapped[str] = mapped_column(String(16), default="ok")  # ok|in_preview|locked
+    date: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    persist_memorystate: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The VM's vNIC set when the snapshot was taken: [{id, name, interface, mac_address, ...}]
+    nics: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
