@@ -244,10 +244,7 @@ def _render(status: int, tag: str, plural: str | None, payload: Any, wants_json:
     if wants_json:
         body = codec.render_json_collection(tag, payload) if plural else codec.render_json(payload)
         return Response(body, status_code=status, media_type=JSON)
-    if plural:
-        body = codec.render_xml_collection(plural, tag, payload)
-    else:
-        body = codec.render_xml(tag, payload)
+    body = codec.render_xml_collection(plural, tag, payload) if plural else codec.render_xml(tag, payload)
     return Response(body, status_code=status, media_type=XML)
 
 

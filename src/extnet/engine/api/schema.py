@@ -262,7 +262,11 @@ def _scalar_text(value: Any, where: str) -> str:
 
 
 def _describe(value: Any) -> str:
-    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
 
 
 def parse_uuid(text: str, what: str) -> str:
