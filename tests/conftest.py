@@ -16,6 +16,7 @@ import httpx
 import ovirtsdk4 as sdk
 import pytest
 
+from extnet.engine.store.db import Database
 from tests.servers import ADMIN_PASSWORD, EngineProcess, run_engine, scratch_database
 
 
@@ -41,6 +42,14 @@ def connection(engine: EngineProcess) -> Iterator[sdk.Connection]:
 @pytest.fixture
 def system(connection: sdk.Connection) -> sdk.services.SystemService:
     return connection.system_service()
+
+
+@pytest.fixture(scope="session")
+def store(engine: EngineProcess) -> Iterator[Database]:
+    """The engine's own database, for arranging rows that the API under test does not create (hosts, VMs)."""
+    db = Database(engine.database_url or f"sqlite:///{engine.data_dir / 'engine.sqlite'}")
+    yield db
+    db.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -7,16 +7,21 @@ Output values keep their Python types until rendering; both renderings write the
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
-from defusedxml import DefusedXmlException
+from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import fromstring
 
 from extnet.engine.api.faults import BadRequest
 
 XML_ATTRIBUTES = ("id", "href", "rel")
+# No type of the model nests anywhere near this deep; the limit keeps the mapping's recursion bounded.
+MAX_DEPTH = 32
+# Characters XML 1.0 cannot carry at all (not even escaped); they can reach output through echoed input
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _text(value: Any) -> str:
@@ -30,6 +35,7 @@ def _text(value: Any) -> str:
 
 
 def _escape(text: str) -> str:
+    text = _NOT_XML.sub("\ufffd", text)
     if "&" in text:
         text = text.replace("&", "&amp;")
     if "<" in text:
@@ -125,23 +131,61 @@ def _element_to_value(elem: Element) -> Any:
 
 def parse_xml(body: bytes, expected_tag: str) -> Any:
     try:
-        root = fromstring(body)
+        root = fromstring(body, forbid_dtd=True)
+    except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden):
+        raise BadRequest(
+            "Malformed XML: document type declarations and entities are not accepted",
+            reason="Request syntactically incorrect.",
+        ) from None
     except (ParseError, DefusedXmlException, ValueError) as err:
         raise BadRequest(f"Malformed XML: {err}", reason="Request syntactically incorrect.") from None
     if not isinstance(root.tag, str) or root.tag != expected_tag:
         raise BadRequest(f"Expected a <{expected_tag}> element, got <{root.tag}>")
+    _check_depth(root, expected_tag)
     value = _element_to_value(root)
     return value if isinstance(value, dict) else {}
+
+
+def _check_depth(root: Element, tag: str) -> None:
+    level: list[Element] = [root]
+    for _ in range(MAX_DEPTH):
+        level = [child for elem in level for child in elem]
+        if not level:
+            return
+    raise BadRequest(f"The <{tag}> document nests deeper than {MAX_DEPTH} levels")
 
 
 def parse_json(body: bytes, expected_tag: str) -> Any:
     try:
         value = json.loads(body)
     except (ValueError, RecursionError) as err:
-        raise BadRequest(f"Malformed JSON: {err}", reason="Request syntactically incorrect.") from None
+        raise BadRequest(f"Malformed JSON: {_json_error(err)}", reason="Request syntactically incorrect.") from None
     if not isinstance(value, dict):
         raise BadRequest(f"Expected a JSON object for '{expected_tag}'")
     # Accept both the bare object (oVirt's form) and {"<tag>": {...}}
     if set(value) == {expected_tag} and isinstance(value[expected_tag], dict):
         value = value[expected_tag]
+    if _depth(value) > MAX_DEPTH:
+        raise BadRequest(f"The '{expected_tag}' object nests deeper than {MAX_DEPTH} levels")
     return value
+
+
+def _json_error(err: Exception) -> str:
+    if isinstance(err, RecursionError):
+        return "nested too deeply"
+    if isinstance(err, UnicodeDecodeError):
+        return "the body is not UTF-8"
+    return str(err)
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, computed without recursion."""
+    depth, level = 0, [value]
+    while level and depth <= MAX_DEPTH:
+        depth += 1
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item if isinstance(item, list) else ())
+        ]
+    return depth

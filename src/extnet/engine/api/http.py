@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,6 +27,9 @@ log = logging.getLogger("extnet.engine.api")
 
 XML = "application/xml;charset=UTF-8"
 JSON = "application/json"
+API_METHODS = ("GET", "POST", "PUT", "DELETE")
+# Routed too, so that they get a <fault> instead of the router's plain-text 405
+OTHER_METHODS = ("PATCH", "OPTIONS")
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class ApiDispatcher:
         self.services = services
 
     def routes(self) -> list[Route]:
-        methods = ["GET", "POST", "PUT", "DELETE"]
+        methods = [*API_METHODS, *OTHER_METHODS]
         return [
             Route("/ovirt-engine/sso/oauth/token", self.sso_token, methods=["POST", "GET"]),
             Route("/ovirt-engine/services/sso-logout", self.sso_logout, methods=["POST", "GET"]),
@@ -70,7 +74,10 @@ class ApiDispatcher:
     # --- SSO -------------------------------------------------------------------------------------------
 
     async def sso_token(self, request: Request) -> Response:
-        form = await self._form(request)
+        try:
+            form = await self._form(request)
+        except BadRequest as err:
+            return _sso_error("invalid_request", err.detail)
         if form.get("grant_type") != "password":
             return _sso_error("unsupported_grant_type", "Only grant_type=password is supported")
         scope = form.get("scope", "ovirt-app-api")
@@ -89,16 +96,17 @@ class ApiDispatcher:
         )  # fmt: skip
 
     async def sso_logout(self, request: Request) -> Response:
-        form = await self._form(request)
+        try:
+            form = await self._form(request)
+        except BadRequest as err:
+            return _sso_error("invalid_request", err.detail)
         token = form.get("token") or _bearer(request)
         if token:
             await run_in_threadpool(self.auth.logout, token)
         return JSONResponse({})
 
     async def _form(self, request: Request) -> dict[str, str]:
-        body = await request.body()
-        if len(body) > self.max_body:
-            return {}
+        body = await self._read_body(request)
         pairs = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         pairs.update({k: v for k, v in parse_qs(request.url.query, keep_blank_values=True).items() if k not in pairs})
         return {key: values[0] for key, values in pairs.items()}
@@ -109,6 +117,8 @@ class ApiDispatcher:
         wants_json = _wants_json(request)
         try:
             principal = await self.authenticate(request)
+            if request.method not in API_METHODS:
+                raise MethodNotAllowed(f"{request.method} is not supported; the API answers {', '.join(API_METHODS)}")
             if principal.read_only and request.method != "GET":
                 raise Forbidden(f"User '{principal.name}' is read-only and cannot change anything")
             body = await self._read_body(request)
@@ -116,6 +126,10 @@ class ApiDispatcher:
             return _render(status, tag, plural, payload, wants_json)
         except Fault as fault:
             return _fault_response(fault, wants_json)
+        except DataError as err:  # a value the checks let through but the database cannot store
+            log.warning("database refused a value on %s %s: %s", request.method, request.url.path, err.orig)
+            detail = str(err.orig).strip().splitlines()[0] if err.orig else "invalid value"
+            return _fault_response(BadRequest(f"A value in the request cannot be stored: {detail}"), wants_json)
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             return _fault_response(Fault("Internal error; the engine log has the details", status=500), wants_json)
@@ -149,6 +163,8 @@ class ApiDispatcher:
     def _dispatch(self, request: Request, principal: Principal, body: bytes) -> tuple[int, str, str | None, Any]:
         """Returns (status, element tag, collection tag or None, payload)."""
         segments = [s for s in request.path_params.get("path", "").split("/") if s]
+        if segments[:1] == ["v4"]:  # /ovirt-engine/api/v4/... is the same API, pinned to version 4
+            segments = segments[1:]
         write = request.method != "GET"
         with self.db.transaction(write=write) as session:
             ctx = Ctx(db=session, principal=principal, query=request.query_params, services=self.services)
@@ -160,10 +176,6 @@ class ApiDispatcher:
             return self._run(ctx, request, target, body)
 
     def _resolve(self, segments: list[str]) -> Target:
-        if segments[0] == "v4":  # /ovirt-engine/api/v4/... is the same API, pinned to version 4
-            segments = segments[1:]
-            if not segments:
-                raise NotFound("Use /ovirt-engine/api for the API root")
         collection = self.roots.get(segments[0])
         if collection is None:
             raise NotFound(f"No such collection: '{segments[0]}'")
@@ -199,25 +211,44 @@ class ApiDispatcher:
             if method != "POST":
                 raise MethodNotAllowed(f"Action '{target.action}' needs POST")
             assert target.entity_id is not None
+            _require(col, "action", f"Action '{target.action}' is not supported on {col.what}")
             action = coerce("Action", _parse(request, body, "action"))
             result = col.action(ctx, target.parents, target.entity_id, target.action, action)
             return 200, "action", None, result
         if target.entity_id is None:
             if method == "GET":
+                _check_list_query(ctx, col)
                 return 200, tdef.tag, tdef.plural, col.list_(ctx, target.parents)
             if method == "POST":
+                _require(col, "add", f"Adding is not supported on this {col.what} collection")
                 entity = coerce(col.type_name, _parse(request, body, tdef.tag))
                 return 201, tdef.tag, None, col.add(ctx, target.parents, entity)
             raise MethodNotAllowed(f"{method} is not allowed on a collection")
         if method == "GET":
             return 200, tdef.tag, None, col.get(ctx, target.parents, target.entity_id)
         if method == "PUT":
+            _require(col, "update", f"Updating a {col.what} is not supported")
             entity = coerce(col.type_name, _parse(request, body, tdef.tag))
             return 200, tdef.tag, None, col.update(ctx, target.parents, target.entity_id, entity)
         if method == "DELETE":
             col.remove(ctx, target.parents, target.entity_id)
             return 200, "", None, None
         raise MethodNotAllowed(f"{method} is not allowed on an entity")
+
+
+def _require(col: Collection, method: str, message: str) -> None:
+    """Refuse a method the collection does not implement before its body is even parsed."""
+    if getattr(type(col), method) is getattr(Collection, method):
+        raise MethodNotAllowed(message)
+
+
+def _check_list_query(ctx: Ctx, col: Collection) -> None:
+    # Checked here, not left to each collection: a search that a collection ignored would match everything
+    search = ctx.query.get("search")
+    if search and search.strip() and col.search_fields is None:
+        raise BadRequest(f"The {col.what} collection does not support search")
+    ctx.max_results()
+    ctx.flag("case_sensitive", True)
 
 
 def _parse(request: Request, body: bytes, tag: str) -> Any:

@@ -1,4 +1,9 @@
-"""An OpenAPI 3 description of the JSON API, generated from the declared types and collections."""
+"""An OpenAPI 3 description of the JSON API, generated from the declared types and collections.
+
+The schemas describe the canonical (output) shape: every scalar is a string, as oVirt's JSON writes it; a list
+field is ``{"usage": [..]}`` unless its element name is the field name itself (``"link": [..]``), which is how
+repeated elements inline in the XML map to JSON. Input is more lenient (JSON booleans and numbers are accepted).
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,16 @@ from typing import Any
 from extnet.engine.api.resources.base import API, Collection
 from extnet.engine.api.schema import TYPES, Kind, List
 
-_METHODS = {
-    "list": ("get", "List"), "add": ("post", "Add"), "get": ("get", "Get"),
-    "update": ("put", "Update"), "remove": ("delete", "Remove"),
-}  # fmt: skip
+Operation = dict[str, Any]
+
+_FAULT = {"$ref": "#/components/schemas/Fault"}
+_ERRORS = {"default": {"description": "A fault", "content": {"application/json": {"schema": _FAULT}}}}
 
 
-def _schema(kind: Kind) -> dict[str, Any]:
+def _schema(kind: Kind, field: str = "") -> dict[str, Any]:
     if isinstance(kind, List):
-        item = _schema(kind.kind)
-        return {"type": "object", "properties": {kind.item: {"type": "array", "items": item}}}
+        items = {"type": "array", "items": _schema(kind.kind)}
+        return items if kind.item == field else {"type": "object", "properties": {kind.item: items}}
     if isinstance(kind, tuple):
         return {"type": "string", "enum": list(kind)}
     if kind == "bool":
@@ -30,74 +35,122 @@ def _schema(kind: Kind) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{kind}"}
 
 
+def _ref(type_name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{type_name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 def _overridden(cls: type[Collection], name: str) -> bool:
     return getattr(cls, name) is not getattr(Collection, name)
 
 
-def _paths(prefix: str, cls: type[Collection], seen: set[type[Collection]], paths: dict[str, Any]) -> None:
-    tdef = cls.tdef()
-    ref = {"$ref": f"#/components/schemas/{tdef.name}"}
-    body = {"required": True, "content": {"application/json": {"schema": ref}}}
-    ok = {"description": "OK", "content": {"application/json": {"schema": ref}}}
-    listing = {"description": "OK", "content": {"application/json": {"schema": {
-        "type": "object", "properties": {tdef.tag: {"type": "array", "items": ref}}}}}}  # fmt: skip
-    params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
-              for p in _path_params(prefix)]  # fmt: skip
-    coll: dict[str, Any] = {}
-    if _overridden(cls, "list_"):
-        query = [{"name": "max", "in": "query", "schema": {"type": "integer"}}]
-        if cls.search_fields is not None:
-            query.append({"name": "search", "in": "query", "schema": {"type": "string"},
-                          "description": "fields: " + ", ".join(sorted(cls.search_fields))})  # fmt: skip
-        coll["get"] = {"summary": f"List {tdef.plural}", "parameters": params + query,
-                       "responses": {"200": listing}}  # fmt: skip
-    if _overridden(cls, "add"):
-        coll["post"] = {"summary": f"Add a {tdef.tag}", "parameters": params, "requestBody": body,
-                        "responses": {"201": ok}}  # fmt: skip
-    if coll:
-        paths[prefix] = coll
-    item_prefix = f"{prefix}/{{{tdef.tag}_id}}"
-    item_params = params + [{"name": f"{tdef.tag}_id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    item: dict[str, Any] = {}
-    if _overridden(cls, "get"):
-        item["get"] = {"summary": f"Get a {tdef.tag}", "parameters": item_params, "responses": {"200": ok}}
-    if _overridden(cls, "update"):
-        item["put"] = {"summary": f"Update a {tdef.tag}", "parameters": item_params, "requestBody": body,
-                       "responses": {"200": ok}}  # fmt: skip
-    if _overridden(cls, "remove"):
-        item["delete"] = {"summary": f"Remove a {tdef.tag}", "parameters": item_params,
-                          "responses": {"200": {"description": "Removed"}}}  # fmt: skip
-    if item:
-        paths[item_prefix] = item
-    action_ref = {"$ref": "#/components/schemas/Action"}
-    for action in cls.actions:
-        paths[f"{item_prefix}/{action}"] = {"post": {
-            "summary": f"{action} on a {tdef.tag}", "parameters": item_params,
-            "requestBody": {"content": {"application/json": {"schema": action_ref}}},
-            "responses": {"200": {"description": "Done", "content": {"application/json": {"schema": action_ref}}}},
-        }}  # fmt: skip
-    for name, sub in cls.subs.items():
-        if sub not in seen:
-            _paths(f"{item_prefix}/{name}", sub, seen | {sub}, paths)
+def _param(name: str, where: str = "path", schema: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": where == "path", "schema": schema or {"type": "string"}, **extra}
 
 
-def _path_params(prefix: str) -> list[str]:
-    return [part[1:-1] for part in prefix.split("/") if part.startswith("{")]
+def _operation(op_id: str, summary: str, params: list[dict[str, Any]], responses: dict[str, Any],
+               body: dict[str, Any] | None = None) -> Operation:  # fmt: skip
+    op: Operation = {"operationId": op_id, "summary": summary, "parameters": params,
+                     "responses": {**responses, **_ERRORS}}  # fmt: skip
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.paths: dict[str, dict[str, Operation]] = {}
+
+    def collection(self, prefix: str, op_prefix: str, cls: type[Collection], seen: frozenset[type[Collection]],
+                   params: list[dict[str, Any]]) -> None:  # fmt: skip
+        tdef = cls.tdef()
+        ref = _ref(tdef.name)
+        coll: dict[str, Operation] = {}
+        if _overridden(cls, "list_"):
+            query = [_param("max", "query", {"type": "integer", "minimum": -1})]
+            if cls.search_fields is not None:
+                query.append(_param("search", "query", description="fields: " + ", ".join(sorted(cls.search_fields))))
+                query.append(_param("case_sensitive", "query", {"type": "boolean"}))
+            listing = {"type": "object", "properties": {tdef.tag: {"type": "array", "items": ref}}}
+            coll["get"] = _operation(f"{op_prefix}_list", f"List {tdef.plural}", params + query,
+                                     {"200": _json(listing)})  # fmt: skip
+        if _overridden(cls, "add"):
+            coll["post"] = _operation(f"{op_prefix}_add", f"Add a {tdef.tag}", params, {"201": _json(ref, "Added")},
+                                      body=ref)  # fmt: skip
+        if coll:
+            self.paths[prefix] = coll
+        id_name = _unique_name(f"{tdef.tag}_id", params)
+        item_prefix = f"{prefix}/{{{id_name}}}"
+        item_params = [*params, _param(id_name, schema={"type": "string", "format": "uuid"})]
+        self.item(item_prefix, op_prefix, cls, item_params)
+        for name, sub in cls.subs.items():
+            if sub not in seen:
+                self.collection(f"{item_prefix}/{name}", f"{op_prefix}_{name}", sub, seen | {sub}, item_params)
+
+    def item(self, prefix: str, op_prefix: str, cls: type[Collection], params: list[dict[str, Any]]) -> None:
+        tdef = cls.tdef()
+        ref = _ref(tdef.name)
+        item: dict[str, Operation] = {}
+        if _overridden(cls, "get"):
+            item["get"] = _operation(f"{op_prefix}_get", f"Get a {tdef.tag}", params, {"200": _json(ref)})
+        if _overridden(cls, "update"):
+            item["put"] = _operation(f"{op_prefix}_update", f"Update a {tdef.tag}", params, {"200": _json(ref)},
+                                     body=ref)  # fmt: skip
+        if _overridden(cls, "remove"):
+            force = _param("force", "query", {"type": "boolean"})
+            item["delete"] = _operation(f"{op_prefix}_remove", f"Remove a {tdef.tag}", [*params, force],
+                                        {"200": {"description": "Removed"}})  # fmt: skip
+        if item:
+            self.paths[prefix] = item
+        action = _ref("Action")
+        for name in cls.actions:
+            post = _operation(f"{op_prefix}_{name}", f"{name} on a {tdef.tag}", params, {"200": _json(action, "Done")},
+                              body=action)  # fmt: skip
+            post["requestBody"]["required"] = False
+            self.paths[f"{prefix}/{name}"] = {"post": post}
+
+
+def _unique_name(name: str, params: list[dict[str, Any]]) -> str:
+    taken = {p["name"] for p in params}
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}{n}", n + 1
+    return candidate
+
+
+def _fixed_paths() -> dict[str, dict[str, Operation]]:
+    token_form = {"type": "object", "required": ["grant_type", "username", "password"], "properties": {
+        "grant_type": {"type": "string", "enum": ["password"]}, "scope": {"type": "string"},
+        "username": {"type": "string"}, "password": {"type": "string"}}}  # fmt: skip
+    token = {"type": "object", "properties": {"access_token": {"type": "string"}, "token_type": {"type": "string"},
+                                              "exp": {"type": "string"}, "scope": {"type": "string"}}}  # fmt: skip
+    return {
+        API: {"get": _operation("api_get", "The API root", [], {"200": _json(_ref("Api"))})},
+        "/ovirt-engine/sso/oauth/token": {"post": {
+            "operationId": "sso_token", "summary": "Log in: an access token for the API", "security": [],
+            "requestBody": {"required": True,
+                            "content": {"application/x-www-form-urlencoded": {"schema": token_form}}},
+            "responses": {"200": _json(token, "A token or an SSO error")},
+        }},
+    }  # fmt: skip
 
 
 def openapi_document(roots: dict[str, type[Collection]]) -> dict[str, Any]:
-    paths: dict[str, Any] = {}
+    builder = _Builder()
     for name, cls in roots.items():
-        _paths(f"{API}/{name}", cls, {cls}, paths)
+        builder.collection(f"{API}/{name}", name, cls, frozenset({cls}), [])
     schemas = {
         tdef.name: {"type": "object", "additionalProperties": False,
-                    "properties": {field: _schema(kind) for field, kind in tdef.fields.items()}}
+                    "properties": {field: _schema(kind, field) for field, kind in tdef.fields.items()}}
         for tdef in TYPES.values()
     }  # fmt: skip
     return {
         "openapi": "3.0.3",
         "info": {"title": "extnet engine API (oVirt REST API v4, JSON)", "version": "4.5.0"},
-        "paths": paths,
+        "paths": {**_fixed_paths(), **builder.paths},
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},

@@ -78,7 +78,7 @@ define("Vlan", "vlan", "vlans", {})
 define("PassThrough", "pass_through", "pass_throughs", {"mode": ("disabled", "enabled")})
 define("CpuTopology", "topology", "topologies", {"sockets": "int", "cores": "int", "threads": "int"})
 define("Cpu", "cpu", "cpus", {"topology": "CpuTopology", "type": "str", "architecture": "str"})
-define("OperatingSystem", "os", "oss", {"type": "str"})
+define("OperatingSystem", "os", "oss", {"type": "str", "custom_kernel_cmdline": "str"})
 define("HighAvailability", "high_availability", "high_availabilities", {"enabled": "bool", "priority": "int"})
 define("Api", "api", "apis", {
     "product_info": "ProductInfo", "special_objects": "SpecialObjects", "summary": "ApiSummary", "time": "date",
@@ -101,10 +101,8 @@ define("DataCenter", "data_center", "data_centers", {
 define("Cluster", "cluster", "clusters", {
     "data_center": "DataCenter", "cpu": "Cpu", "version": "Version", "mac_pool": "MacPool",
     "management_network": "Network", "gluster_service": "bool", "virt_service": "bool",
-    "ballooning_enabled": "bool", "memory_policy": "MemoryPolicy", "scheduling_policy": "SchedulingPolicy",
-    "threads_as_cores": "bool", "trusted_service": "bool", "ha_reservation": "bool",
-    "switch_type": ("legacy", "ovs"), "firewall_type": ("iptables", "firewalld"),
-    "fencing_policy": "FencingPolicy", "migration": "MigrationOptions", **links(),
+    "ballooning_enabled": "bool", "threads_as_cores": "bool", "trusted_service": "bool", "ha_reservation": "bool",
+    "switch_type": ("legacy", "ovs"), "firewall_type": ("iptables", "firewalld"), **links(),
 })  # fmt: skip
 define("MemoryPolicy", "memory_policy", "memory_policies", {
     "over_commit": "MemoryOverCommit", "ballooning": "bool", "guaranteed": "int", "max": "int",
@@ -128,11 +126,16 @@ define("VnicProfile", "vnic_profile", "vnic_profiles", {
     "qos": "Qos", "failover": "VnicProfile", **links(),
 })  # fmt: skip
 define("NetworkFilter", "network_filter", "network_filters", {})
+define("NetworkLabel", "network_label", "network_labels", {"network": "Network", **links()})
 define("Qos", "qos", "qoss", {})
 define("Host", "host", "hosts", {
     "address": "str", "port": "int", "cluster": "Cluster", "status": HOST_STATUS, "root_password": "str",
-    "ssh": "Ssh", "type": ("rhel", "rhev_h", "ovirt_node"), "override_iptables": "bool", **links(),
+    "ssh": "Ssh", "type": ("rhel", "rhev_h", "ovirt_node"), "override_iptables": "bool", "spm": "Spm",
+    "power_management": "PowerManagement", "os": "OperatingSystem", "summary": "VmSummary", **links(),
 })  # fmt: skip
+define("Spm", "spm", "spms", {"priority": "int", "status": ("none", "contending", "spm")})
+define("PowerManagement", "power_management", "power_managements", {"enabled": "bool", "kdump_detection": "bool"})
+define("VmSummary", "summary", "summaries", {"active": "int", "migrating": "int", "total": "int"})
 define("Ssh", "ssh", "sshs", {"port": "int", "authentication_method": ("password", "publickey")})
 define("Template", "template", "templates", {
     "cluster": "Cluster", "status": ("ok", "locked", "illegal"), "memory": "int", "cpu": "Cpu", "os": "OperatingSystem",
@@ -150,7 +153,8 @@ define("Vm", "vm", "vms", {
     "cpu": "Cpu", "os": "OperatingSystem", "type": ("desktop", "server", "high_performance"),
     "stateless": "bool", "delete_protected": "bool", "high_availability": "HighAvailability",
     "creation_time": "date", "start_time": "date", "stop_time": "date", "run_once": "bool",
-    "nics": List("nic", "Nic"), "snapshots": List("snapshot", "Snapshot"), **links(),
+    "nics": List("nic", "Nic"), "snapshots": List("snapshot", "Snapshot"), "original_template": "Template",
+    "next_run_configuration_exists": "bool", **links(),
 })  # fmt: skip
 define("Nic", "nic", "nics", {
     "interface": NIC_INTERFACES, "mac": "Mac", "vnic_profile": "VnicProfile", "linked": "bool",
@@ -164,12 +168,17 @@ define("Snapshot", "snapshot", "snapshots", {
     "nics": List("nic", "Nic"), **links(),
 })  # fmt: skip
 define("NetworkFilterParameter", "network_filter_parameter", "network_filter_parameters", {"value": "str"})
+define("ReportedDevice", "reported_device", "reported_devices", {})
+define("Statistic", "statistic", "statistics", {})
+define("VirtualNumaNode", "vm_numa_node", "vm_numa_nodes", {})
+define("DiskAttachment", "disk_attachment", "disk_attachments", {})
 define("Action", "action", "actions", {
     "async": "bool", "force": "bool", "status": "str", "snapshot": "Snapshot", "restore_memory": "bool",
     "disks": List("disk", "Disk"), "vm": "Vm", "use_cloud_init": "bool", "use_sysprep": "bool",
     "pause": "bool", "volatile": "bool", "use_ignition": "bool", "use_initialization": "bool",
     "host": "Host", "data_center": "DataCenter", "fault": "Fault", "job": "Job", "reason": "str",
-    "filter": "bool", "grace_period": "GracePeriod", "authorized_key": "AuthorizedKey",
+    "filter": "bool", "grace_period": "GracePeriod", "authorized_key": "AuthorizedKey", "attach_wgt": "bool",
+    "stop_gluster_service": "bool",
 })  # fmt: skip
 define("Disk", "disk", "disks", {})
 define("Job", "job", "jobs", {})
@@ -178,6 +187,9 @@ define("AuthorizedKey", "authorized_key", "authorized_keys", {})
 define("Fault", "fault", "faults", {"reason": "str", "detail": "str"})
 
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+# NUL cannot be stored (PostgreSQL refuses it) and the other C0 controls but tab and newlines are never meant
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # oVirt's widest integer is a Java long
 
 
 def coerce(type_name: str, raw: Any, path: str = "") -> dict[str, Any]:
@@ -193,6 +205,8 @@ def coerce(type_name: str, raw: Any, path: str = "") -> dict[str, Any]:
         kind = tdef.fields.get(key)
         if kind is None:
             raise BadRequest(f"Unknown field '{key}' in '{where}'; known fields: {', '.join(sorted(tdef.fields))}")
+        if value is None:  # JSON null: the field is not given, as oVirt reads it
+            continue
         out[key] = _coerce_value(kind, value, f"{where}.{key}")
     return out
 
@@ -235,15 +249,7 @@ def _coerce_scalar(kind: str, value: Any, where: str) -> Any:
             return False
         raise BadRequest(f"Invalid boolean '{text}' for '{where}'; expected true or false")
     if kind == "int":
-        if isinstance(value, bool):
-            raise BadRequest(f"Invalid integer {value!r} for '{where}'")
-        if isinstance(value, int):
-            return value
-        text = _scalar_text(value, where)
-        try:
-            return int(text)
-        except ValueError:
-            raise BadRequest(f"Invalid integer '{text}' for '{where}'") from None
+        return _coerce_int(value, where)
     if kind == "date":
         text = _scalar_text(value, where)
         try:
@@ -253,15 +259,38 @@ def _coerce_scalar(kind: str, value: Any, where: str) -> Any:
     return _scalar_text(value, where)
 
 
+def _coerce_int(value: Any, where: str) -> int:
+    if isinstance(value, bool | float):
+        raise BadRequest(f"Invalid integer {value!r} for '{where}'")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = _scalar_text(value, where)
+        if len(text.strip()) > 20:
+            raise BadRequest(f"Invalid integer '{text[:40]}' for '{where}': too many digits")
+        try:
+            number = int(text)
+        except ValueError:
+            raise BadRequest(f"Invalid integer '{text}' for '{where}'") from None
+    if not INT_MIN <= number <= INT_MAX:
+        raise BadRequest(f"Integer {number} for '{where}' is out of range ({INT_MIN} to {INT_MAX})")
+    return number
+
+
 def _scalar_text(value: Any, where: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float | str):
-        return str(value)
+        text = str(value)
+        if _CONTROL_RE.search(text):
+            raise BadRequest(f"'{where}' contains a control character; only printable text is accepted")
+        return text
     raise BadRequest(f"'{where}' must be a single value, not {_describe(value)}")
 
 
 def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, dict):
         return "an object"
     if isinstance(value, list):

@@ -28,6 +28,12 @@ _TOKEN = re.compile(
 )
 
 
+# Bounds that keep parsing and the generated SQL small (SQLite refuses expressions deeper than 1000)
+MAX_TERMS = 64
+MAX_NESTING = 16
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 @dataclass(frozen=True)
 class Token:
     kind: str  # lpar rpar op quoted word
@@ -38,6 +44,9 @@ def tokenize(query: str) -> list[Token]:
     tokens: list[Token] = []
     pos = 0
     query = query.rstrip()
+    control = _CONTROL.search(query)
+    if control:
+        raise BadRequest(f"Search query contains a control character at position {control.start()}")
     while pos < len(query):
         match = _TOKEN.match(query, pos)
         if not match or match.end() == pos:
@@ -63,9 +72,11 @@ def column_matcher(column: Any, kind: str = "str") -> Matcher:
     def match(op: str, value: str, case_sensitive: bool) -> Clause:
         if kind == "int":
             try:
-                number: Any = int(value)
+                number: Any = int(value) if len(value) <= 20 else None
             except ValueError:
-                raise BadRequest(f"Search value '{value}' must be a number") from None
+                number = None
+            if number is None or not -(2**63) <= number < 2**63:
+                raise BadRequest(f"Search value '{value}' must be a number")
             return _compare(column, op, number)
         if kind == "bool":
             if value.lower() not in ("true", "false"):
@@ -106,6 +117,8 @@ class _Parser:
         self.fields = {name.lower(): matcher for name, matcher in fields.items()}
         self.names = sorted(fields)
         self.case_sensitive = case_sensitive
+        self.terms = 0
+        self.nesting = 0
 
     def peek(self) -> Token | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -153,10 +166,17 @@ class _Parser:
     def parse_term(self) -> Clause:
         token = self.take()
         if token.kind == "lpar":
+            self.nesting += 1
+            if self.nesting > MAX_NESTING:
+                raise BadRequest(f"Search query nests parentheses deeper than {MAX_NESTING} levels")
             clause = self.parse_or()
             if self.take().kind != "rpar":
                 raise BadRequest(f"Missing ')' in search query '{self.query}'")
+            self.nesting -= 1
             return clause
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise BadRequest(f"Search query has more than {MAX_TERMS} comparisons")
         if token.kind != "word":
             raise BadRequest(f"Expected a field name in search query '{self.query}', got '{token.text}'")
         matcher = self.fields.get(token.text.lower())

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -19,6 +20,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -100,6 +103,14 @@ class Cluster(Base):
     version_major: Mapped[int] = mapped_column(Integer, default=4)
     version_minor: Mapped[int] = mapped_column(Integer, default=7)
     mac_pool_id: Mapped[str | None] = mapped_column(ForeignKey("mac_pools.id"))
+    switch_type: Mapped[str] = mapped_column(String(16), default="legacy", server_default="legacy")
+    firewall_type: Mapped[str] = mapped_column(String(16), default="firewalld", server_default="firewalld")
+    virt_service: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    gluster_service: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    ballooning_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    threads_as_cores: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    trusted_service: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    ha_reservation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     data_center: Mapped[DataCenter] = relationship(back_populates="clusters")
 
 
@@ -146,6 +157,8 @@ class VnicProfile(Base):
     migratable: Mapped[bool] = mapped_column(Boolean, default=False)
     # [{"name": ..., "value": ...}, ...], order kept as given
     custom_properties: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # oVirt's network filters are a fixed, engine-defined list; the id is kept as given
+    network_filter_id: Mapped[str | None] = mapped_column(Id)
 
 
 class Host(Base):
@@ -171,7 +184,7 @@ class Vm(Base):
     template_id: Mapped[str] = mapped_column(Id, default="00000000-0000-0000-0000-000000000000")
     host_id: Mapped[str | None] = mapped_column(ForeignKey("hosts.id"), index=True)
     status: Mapped[str] = mapped_column(String(32), default="down", index=True)
-    memory: Mapped[int] = mapped_column(Integer, default=1024 * 1024 * 1024)
+    memory: Mapped[int] = mapped_column(BigInteger, default=1024 * 1024 * 1024)  # bytes
     cpu_sockets: Mapped[int] = mapped_column(Integer, default=1)
     cpu_cores: Mapped[int] = mapped_column(Integer, default=1)
     cpu_threads: Mapped[int] = mapped_column(Integer, default=1)
@@ -180,6 +193,7 @@ class Vm(Base):
     stateless: Mapped[bool] = mapped_column(Boolean, default=False)
     delete_protected: Mapped[bool] = mapped_column(Boolean, default=False)
     high_availability: Mapped[bool] = mapped_column(Boolean, default=False)
+    ha_priority: Mapped[int] = mapped_column(Integer, default=0)
     creation_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     start_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stop_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -48,13 +48,14 @@ class Ctx:
         value = self.query.get("max")
         if value is None or value == "-1":
             return None
-        try:
-            number = int(value)
-        except ValueError:
-            raise BadRequest(f"Query parameter 'max' must be a number, not '{value}'") from None
-        if number < 0:
+        text = value.strip()
+        if not text.removeprefix("-").isdecimal():
+            raise BadRequest(f"Query parameter 'max' must be a number, not '{value[:40]}'")
+        if text.startswith("-"):
             raise BadRequest("Query parameter 'max' must not be negative")
-        return number
+        if len(text) > 10 or int(text) > 2**31 - 1:  # oVirt's max is a Java int
+            raise BadRequest(f"Query parameter 'max' must be at most {2**31 - 1}")
+        return int(text)
 
 
 def href(*parts: str) -> str:

@@ -1,15 +1,205 @@
-"""STUB: to be implemented."""
+"""``/clusters`` and ``/datacenters/{id}/clusters``: clusters, and ``.../clusters/{id}/networks``: the networks
+attached to a cluster with their roles there."""
 
-from extnet.engine.api.resources.base import Collection
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from sqlalchemy import exists, select
+
+from extnet.engine.api.faults import NotFound
+from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, links, load, ref
+from extnet.engine.api.resources.networks import network_fields
+from extnet.engine.api.schema import parse_uuid
+from extnet.engine.api.search import Matcher, column_matcher, string_match
+from extnet.engine.commands.base import run
+from extnet.engine.commands.clusters import (
+    FLAGS,
+    ROLES,
+    AddCluster,
+    AttachNetwork,
+    DetachNetwork,
+    RemoveCluster,
+    UpdateCluster,
+    UpdateNetworkOnCluster,
+)
+from extnet.engine.store.models import Cluster, DataCenter, Network, NetworkCluster
+
+CLUSTER_LINKS = (
+    "networks",
+    "permissions",
+    "cpuprofiles",
+    "affinitygroups",
+    "externalnetworkproviders",
+    "enabledfeatures",
+)
+
+
+def _in_data_center_named(op: str, value: str, case_sensitive: bool) -> Any:
+    return exists(
+        select(DataCenter.id).where(
+            DataCenter.id == Cluster.data_center_id, string_match(DataCenter.name, op, value, case_sensitive)
+        )
+    )
+
+
+def render(cluster: Cluster, management_network_id: str | None) -> Entity:
+    base = href("clusters", cluster.id)
+    return {
+        "href": base,
+        "id": cluster.id,
+        "name": cluster.name,
+        "description": cluster.description,
+        "comment": cluster.comment,
+        "cpu": {"architecture": cluster.cpu_architecture, "type": cluster.cpu_type},
+        "version": {"major": cluster.version_major, "minor": cluster.version_minor},
+        "switch_type": cluster.switch_type,
+        "firewall_type": cluster.firewall_type,
+        **{flag: getattr(cluster, flag) for flag in FLAGS},
+        "data_center": ref("datacenters", cluster.data_center_id),
+        "mac_pool": ref("macpools", cluster.mac_pool_id),
+        "management_network": ref("networks", management_network_id),
+        "link": links(base, *CLUSTER_LINKS),
+    }
+
+
+def management_networks(ctx: Ctx, cluster_ids: Iterable[str]) -> dict[str, str]:
+    """cluster id -> id of its management network."""
+    ids = list(cluster_ids)
+    if not ids:
+        return {}
+    stmt = select(NetworkCluster.cluster_id, NetworkCluster.network_id).where(
+        NetworkCluster.cluster_id.in_(ids), NetworkCluster.management.is_(True)
+    )
+    return {cluster_id: network_id for cluster_id, network_id in ctx.db.execute(stmt)}
+
+
+def render_one(ctx: Ctx, cluster: Cluster) -> Entity:
+    return render(cluster, management_networks(ctx, [cluster.id]).get(cluster.id))
 
 
 class Clusters(Collection):
-    type_name = "DataCenter"
+    type_name = "Cluster"
+    what = "cluster"
+    search_fields: ClassVar[dict[str, Matcher] | None] = {
+        "name": column_matcher(Cluster.name),
+        "description": column_matcher(Cluster.description),
+        "comment": column_matcher(Cluster.comment),
+        "id": column_matcher(Cluster.id),
+        "architecture": column_matcher(Cluster.cpu_architecture),
+        "datacenter": _in_data_center_named,
+    }
+
+    def data_center(self, ctx: Ctx, parents: list[str]) -> DataCenter | None:
+        """The data center the collection is limited to (None: all clusters)."""
+        return None
+
+    def cluster(self, ctx: Ctx, parents: list[str], entity_id: str) -> Cluster:
+        cluster: Cluster = load(ctx.db, Cluster, entity_id, "cluster")
+        dc = self.data_center(ctx, parents)
+        if dc is not None and cluster.data_center_id != dc.id:
+            raise NotFound(f"Entity not found: cluster '{entity_id}' in data center '{dc.name}'")
+        return cluster
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        stmt = select(Cluster).order_by(Cluster.name)
+        dc = self.data_center(ctx, parents)
+        if dc is not None:
+            stmt = stmt.where(Cluster.data_center_id == dc.id)
+        stmt = self.apply_search(ctx, stmt, {"name": Cluster.name})
+        clusters = list(ctx.db.scalars(stmt))
+        management = management_networks(ctx, (c.id for c in clusters))
+        return [render(c, management.get(c.id)) for c in clusters]
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        return render_one(ctx, self.cluster(ctx, parents, entity_id))
+
+    def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
+        cluster = run(AddCluster(ctx.db, body, self.data_center(ctx, parents)))
+        return render_one(ctx, cluster)
+
+    def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
+        cluster = self.cluster(ctx, parents, entity_id)
+        run(UpdateCluster(ctx.db, cluster, body))
+        return render_one(ctx, cluster)
+
+    def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
+        run(RemoveCluster(ctx.db, self.cluster(ctx, parents, entity_id)))
 
 
-class DataCenterClusters(Collection):
-    type_name = "DataCenter"
+class DataCenterClusters(Clusters):
+    """The clusters of one data center (the SDK's ``data_center_service(id).clusters_service()``)."""
+
+    def data_center(self, ctx: Ctx, parents: list[str]) -> DataCenter | None:
+        dc: DataCenter = load(ctx.db, DataCenter, parents[-1], "data center")
+        return dc
+
+
+def render_attachment(network: Network, attachment: NetworkCluster) -> Entity:
+    roles = [role for role in ROLES if getattr(attachment, role)]
+    return {
+        **network_fields(network),
+        "href": href("clusters", attachment.cluster_id, "networks", network.id),
+        "cluster": ref("clusters", attachment.cluster_id),
+        "required": attachment.required,
+        "display": attachment.display,
+        "status": "operational",
+        "usages": {"usage": (["vm"] if network.vm_network else []) + roles},
+    }
 
 
 class ClusterNetworks(Collection):
-    type_name = "DataCenter"
+    """``/clusters/{id}/networks``: attach (POST), list, get, update roles (PUT) and detach (DELETE)."""
+
+    type_name = "Network"
+    what = "cluster network"
+
+    def cluster(self, ctx: Ctx, parents: list[str]) -> Cluster:
+        cluster: Cluster = load(ctx.db, Cluster, parents[-1], "cluster")
+        if len(parents) > 1 and cluster.data_center_id != parse_uuid(parents[0], "data center"):
+            raise NotFound(f"Entity not found: cluster '{parents[-1]}' in data center '{parents[0]}'")
+        return cluster
+
+    def attachment(self, ctx: Ctx, cluster: Cluster, entity_id: str) -> tuple[Network, NetworkCluster]:
+        network_id = parse_uuid(entity_id, "network")
+        attachment = ctx.db.get(NetworkCluster, (network_id, cluster.id))
+        network = ctx.db.get(Network, network_id)
+        if attachment is None or network is None:
+            raise NotFound(f"Entity not found: network '{entity_id}' is not attached to cluster '{cluster.name}'")
+        return network, attachment
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        cluster = self.cluster(ctx, parents)
+        stmt: Any = (
+            select(Network, NetworkCluster)
+            .join(NetworkCluster, NetworkCluster.network_id == Network.id)
+            .where(NetworkCluster.cluster_id == cluster.id)
+            .order_by(Network.name)
+        )
+        rows = ctx.db.execute(self.apply_search(ctx, stmt, {})).tuples()
+        return [render_attachment(network, attachment) for network, attachment in rows]
+
+    def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
+        cluster = self.cluster(ctx, parents)
+        command = AttachNetwork(ctx.db, cluster, body)
+        attachment = run(command)
+        assert command.network is not None
+        return render_attachment(command.network, attachment)
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        return render_attachment(*self.attachment(ctx, self.cluster(ctx, parents), entity_id))
+
+    def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
+        cluster = self.cluster(ctx, parents)
+        network, attachment = self.attachment(ctx, cluster, entity_id)
+        run(UpdateNetworkOnCluster(ctx.db, cluster, attachment, body))
+        return render_attachment(network, attachment)
+
+    def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
+        cluster = self.cluster(ctx, parents)
+        _, attachment = self.attachment(ctx, cluster, entity_id)
+        run(DetachNetwork(ctx.db, cluster, attachment))
+
+
+Clusters.subs = {"networks": ClusterNetworks}

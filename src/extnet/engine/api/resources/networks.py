@@ -1,15 +1,164 @@
-"""STUB: to be implemented."""
+"""``/networks`` and ``/datacenters/{id}/networks``: the logical networks of data centers, with their vNIC profiles
+(``/networks/{id}/vnicprofiles``) and labels (``/networks/{id}/networklabels``)."""
 
-from extnet.engine.api.resources.base import Collection
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy import exists, select
+
+from extnet.engine.api.faults import NotFound
+from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, links, load, ref
+from extnet.engine.api.resources.vnicprofiles import render as render_profile
+from extnet.engine.api.search import Matcher, column_matcher, string_match
+from extnet.engine.commands.base import run
+from extnet.engine.commands.networks import AddNetwork, RemoveNetwork, UpdateNetwork, vdsm_name
+from extnet.engine.commands.vnicprofiles import AddVnicProfile, RemoveVnicProfile
+from extnet.engine.store.models import Cluster, DataCenter, Network, NetworkCluster, VnicProfile
+
+
+def _in_data_center_named(op: str, value: str, case_sensitive: bool) -> Any:
+    return exists(
+        select(DataCenter.id).where(
+            DataCenter.id == Network.data_center_id, string_match(DataCenter.name, op, value, case_sensitive)
+        )
+    )
+
+
+def _attached_to_cluster_named(op: str, value: str, case_sensitive: bool) -> Any:
+    return exists(
+        select(NetworkCluster.network_id)
+        .join(Cluster, Cluster.id == NetworkCluster.cluster_id)
+        .where(NetworkCluster.network_id == Network.id, string_match(Cluster.name, op, value, case_sensitive))
+    )
+
+
+def network_fields(network: Network) -> Entity:
+    """What a network is in its data center; cluster networks add their roles to it."""
+    base = href("networks", network.id)
+    return {
+        "href": base,
+        "id": network.id,
+        "name": network.name,
+        "description": network.description,
+        "comment": network.comment,
+        "mtu": network.mtu,
+        "port_isolation": network.port_isolation,
+        "stp": network.stp,
+        "usages": {"usage": ["vm"] if network.vm_network else []},
+        "vdsm_name": vdsm_name(network),
+        "vlan": None if network.vlan_id is None else {"id": network.vlan_id},
+        "data_center": ref("datacenters", network.data_center_id),
+        "link": links(base, "vnicprofiles", "networklabels", "permissions"),
+    }
 
 
 class Networks(Collection):
-    type_name = "DataCenter"
+    type_name = "Network"
+    what = "network"
+    search_fields: ClassVar[dict[str, Matcher] | None] = {
+        "name": column_matcher(Network.name),
+        "description": column_matcher(Network.description),
+        "comment": column_matcher(Network.comment),
+        "id": column_matcher(Network.id),
+        "datacenter": _in_data_center_named,
+        "cluster": _attached_to_cluster_named,
+        "vlanid": column_matcher(Network.vlan_id, "int"),
+        "vlan": column_matcher(Network.vlan_id, "int"),
+        "mtu": column_matcher(Network.mtu, "int"),
+        "stp": column_matcher(Network.stp, "bool"),
+        "vmnetwork": column_matcher(Network.vm_network, "bool"),
+    }
+
+    def data_center(self, ctx: Ctx, parents: list[str]) -> DataCenter | None:
+        """The data center the collection is limited to (None: all networks)."""
+        return None
+
+    def network(self, ctx: Ctx, parents: list[str], entity_id: str) -> Network:
+        network: Network = load(ctx.db, Network, entity_id, "network")
+        dc = self.data_center(ctx, parents)
+        if dc is not None and network.data_center_id != dc.id:
+            raise NotFound(f"Entity not found: network '{entity_id}' in data center '{dc.name}'")
+        return network
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        stmt = select(Network).order_by(Network.name, Network.id)
+        dc = self.data_center(ctx, parents)
+        if dc is not None:
+            stmt = stmt.where(Network.data_center_id == dc.id)
+        stmt = self.apply_search(ctx, stmt, {"name": Network.name})
+        return [network_fields(network) for network in ctx.db.scalars(stmt)]
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        return network_fields(self.network(ctx, parents, entity_id))
+
+    def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
+        return network_fields(run(AddNetwork(ctx.db, body, self.data_center(ctx, parents))))
+
+    def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
+        network = self.network(ctx, parents, entity_id)
+        return network_fields(run(UpdateNetwork(ctx.db, network, body)))
+
+    def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
+        run(RemoveNetwork(ctx.db, self.network(ctx, parents, entity_id)))
 
 
-class DataCenterNetworks(Collection):
-    type_name = "DataCenter"
+class DataCenterNetworks(Networks):
+    """The networks of one data center (list without search, add, get, update, remove)."""
+
+    search_fields = None
+
+    def data_center(self, ctx: Ctx, parents: list[str]) -> DataCenter | None:
+        dc: DataCenter = load(ctx.db, DataCenter, parents[-1], "data center")
+        return dc
 
 
 class NetworkVnicProfiles(Collection):
-    type_name = "DataCenter"
+    """``/networks/{id}/vnicprofiles``: the profiles of one network."""
+
+    type_name = "VnicProfile"
+    what = "vNIC profile"
+
+    def network(self, ctx: Ctx, parents: list[str]) -> Network:
+        network: Network = load(ctx.db, Network, parents[-1], "network")
+        return network
+
+    def profile(self, ctx: Ctx, parents: list[str], entity_id: str) -> VnicProfile:
+        network = self.network(ctx, parents)
+        profile: VnicProfile = load(ctx.db, VnicProfile, entity_id, "vNIC profile")
+        if profile.network_id != network.id:
+            raise NotFound(f"Entity not found: vNIC profile '{entity_id}' of network '{network.name}'")
+        return profile
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        network = self.network(ctx, parents)
+        stmt = select(VnicProfile).where(VnicProfile.network_id == network.id).order_by(VnicProfile.name)
+        stmt = self.apply_search(ctx, stmt, {})
+        return [render_profile(profile) for profile in ctx.db.scalars(stmt)]
+
+    def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
+        return render_profile(run(AddVnicProfile(ctx.db, body, self.network(ctx, parents))))
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        return render_profile(self.profile(ctx, parents, entity_id))
+
+    def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
+        run(RemoveVnicProfile(ctx.db, self.profile(ctx, parents, entity_id)))
+
+
+class NetworkLabels(Collection):
+    """``/networks/{id}/networklabels``: labels are not supported yet, so every network has none."""
+
+    type_name = "NetworkLabel"
+    what = "network label"
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        load(ctx.db, Network, parents[-1], "network")
+        return []
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        network: Network = load(ctx.db, Network, parents[-1], "network")
+        raise NotFound(f"Entity not found: network label '{entity_id}' of network '{network.name}'")
+
+
+Networks.subs = {"vnicprofiles": NetworkVnicProfiles, "networklabels": NetworkLabels}

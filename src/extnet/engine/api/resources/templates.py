@@ -1,7 +1,79 @@
-"""STUB: to be implemented."""
+"""``/templates`` (read-only): the Blank template every VM starts from.
 
-from extnet.engine.api.resources.base import Collection
+The Blank template belongs to every data center, so ``datacenter=X`` matches it whenever data center X exists;
+``vm.name=X`` matches the template VM X was created from.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import exists, literal, select
+
+from extnet.engine.api.faults import NotFound
+from extnet.engine.api.resources.base import Collection, Ctx, Entity, href
+from extnet.engine.api.schema import parse_uuid
+from extnet.engine.api.search import Matcher, column_matcher, string_match
+from extnet.engine.commands.vms import BLANK_TEMPLATE_ID, BLANK_TEMPLATE_NAME
+from extnet.engine.store.models import DataCenter, Vm
+
+BLANK_DESCRIPTION = "Blank template"
+BLANK_CREATED = datetime(2008, 4, 1, tzinfo=UTC)
+
+_TEMPLATES = select(
+    literal(BLANK_TEMPLATE_ID).label("id"),
+    literal(BLANK_TEMPLATE_NAME).label("name"),
+    literal(BLANK_DESCRIPTION).label("description"),
+).subquery("templates")
+
+
+def _datacenter_matcher(op: str, value: str, case_sensitive: bool) -> Any:
+    clause = exists(select(DataCenter.id).where(string_match(DataCenter.name, "=", value, case_sensitive)))
+    return ~clause if op == "!=" else clause
+
+
+def _vm_name_matcher(op: str, value: str, case_sensitive: bool) -> Any:
+    clause = exists(
+        select(Vm.id).where(Vm.template_id == _TEMPLATES.c.id, string_match(Vm.name, "=", value, case_sensitive))
+    )
+    return ~clause if op == "!=" else clause
+
+
+def render_blank() -> Entity:
+    base = href("templates", BLANK_TEMPLATE_ID)
+    return {
+        "href": base,
+        "id": BLANK_TEMPLATE_ID,
+        "name": BLANK_TEMPLATE_NAME,
+        "description": BLANK_DESCRIPTION,
+        "status": "ok",
+        "memory": 1024 * 1024 * 1024,
+        "cpu": {"topology": {"sockets": 1, "cores": 1, "threads": 1}, "architecture": "x86_64"},
+        "os": {"type": "other"},
+        "type": "server",
+        "creation_time": BLANK_CREATED,
+        "version": {"version_number": 1, "version_name": "base version",
+                    "base_template": {"href": base, "id": BLANK_TEMPLATE_ID}},
+    }  # fmt: skip
 
 
 class Templates(Collection):
-    type_name = "DataCenter"
+    type_name = "Template"
+    what = "template"
+    search_fields: ClassVar[dict[str, Matcher] | None] = {
+        "name": column_matcher(_TEMPLATES.c.name),
+        "description": column_matcher(_TEMPLATES.c.description),
+        "id": column_matcher(_TEMPLATES.c.id),
+        "datacenter": _datacenter_matcher,
+        "vm.name": _vm_name_matcher,
+    }
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        stmt = self.apply_search(ctx, select(_TEMPLATES.c.id), {"name": _TEMPLATES.c.name})
+        return [render_blank() for _ in ctx.db.scalars(stmt)]
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        if parse_uuid(entity_id, "template") != BLANK_TEMPLATE_ID:
+            raise NotFound(f"Entity not found: template '{entity_id}'")
+        return render_blank()

@@ -1,15 +1,352 @@
-"""STUB: to be implemented."""
+"""``/vms``: virtual machines, their vNICs (``/vms/{id}/nics``) and snapshots (``/vms/{id}/snapshots``)."""
 
-from extnet.engine.api.resources.base import Collection
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from extnet.engine.api.faults import BadRequest, NotFound
+from extnet.engine.api.resources.base import Collection, Ctx, Entity, completed, href, links, ref
+from extnet.engine.api.resources.hosts import related_matcher
+from extnet.engine.api.schema import VM_STATUS, parse_uuid
+from extnet.engine.api.search import Matcher, column_matcher
+from extnet.engine.commands.base import run
+from extnet.engine.commands.nics import AddNic, PlugNic, RemoveNic, UpdateNic, nics_of
+from extnet.engine.commands.snapshots import (
+    AddSnapshot,
+    CommitSnapshot,
+    PreviewSnapshot,
+    RemoveSnapshot,
+    RestoreSnapshot,
+    UndoSnapshot,
+    current_nics,
+)
+from extnet.engine.commands.vms import BLANK_TEMPLATE_ID, AddVm, RemoveVm, StartVm, StopVm, UpdateVm, start_options
+from extnet.engine.store.models import Cluster, DataCenter, Host, Snapshot, Vm, VmNic
+
+VM_LINKS = ("nics", "snapshots", "numanodes", "diskattachments", "reporteddevices", "statistics")
+NIC_LINKS = ("networkfilterparameters", "reporteddevices", "statistics")
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """Dates as stored come back without a zone from SQLite; they are UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _status_matcher(op: str, value: str, case_sensitive: bool) -> Any:
+    status = value.lower()
+    if status not in VM_STATUS:
+        raise BadRequest(f"Unknown VM status '{value}'; known: {', '.join(VM_STATUS)}")
+    return Vm.status != status if op == "!=" else Vm.status == status
+
+
+def render_vm(vm: Vm) -> Entity:
+    base = href("vms", vm.id)
+    return {
+        "href": base,
+        "id": vm.id,
+        "name": vm.name,
+        "description": vm.description,
+        "comment": vm.comment,
+        "status": vm.status,
+        "memory": vm.memory,
+        "cpu": {"topology": {"sockets": vm.cpu_sockets, "cores": vm.cpu_cores, "threads": vm.cpu_threads},
+                "architecture": "x86_64"},
+        "os": {"type": vm.os_type},
+        "type": vm.vm_type,
+        "stateless": vm.stateless,
+        "delete_protected": vm.delete_protected,
+        "high_availability": {"enabled": vm.high_availability, "priority": vm.ha_priority},
+        "creation_time": utc(vm.creation_time),
+        "start_time": utc(vm.start_time),
+        "stop_time": utc(vm.stop_time),
+        "run_once": False,
+        "next_run_configuration_exists": False,
+        "cluster": ref("clusters", vm.cluster_id),
+        "template": ref("templates", vm.template_id),
+        "original_template": ref("templates", vm.template_id),
+        "host": ref("hosts", vm.host_id),
+        "link": links(base, *VM_LINKS),
+    }  # fmt: skip
+
+
+def vm_of(session: Session, vm_id: str, lock: bool = False) -> Vm:
+    """The VM, or a 404; ``lock`` serializes the changes of one VM (its run state, vNIC set and snapshots)."""
+    vm = session.get(Vm, parse_uuid(vm_id, "VM"), with_for_update=lock)
+    if vm is None:
+        raise NotFound(f"Entity not found: VM '{vm_id}'")
+    return vm
 
 
 class Vms(Collection):
-    type_name = "DataCenter"
+    type_name = "Vm"
+    what = "VM"
+    actions = ("start", "stop", "shutdown", "previewsnapshot", "commitsnapshot", "undosnapshot")
+    search_fields: ClassVar[dict[str, Matcher] | None] = {
+        "name": column_matcher(Vm.name),
+        "description": column_matcher(Vm.description),
+        "comment": column_matcher(Vm.comment),
+        "id": column_matcher(Vm.id),
+        "status": _status_matcher,
+        "cluster": related_matcher(Vm.cluster_id, select(Cluster.id), Cluster.name),
+        "datacenter": related_matcher(
+            Vm.cluster_id, select(Cluster.id).join(DataCenter, DataCenter.id == Cluster.data_center_id),
+            DataCenter.name,
+        ),
+        "host": related_matcher(Vm.host_id, select(Host.id), Host.name),
+    }  # fmt: skip
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        stmt = self.apply_search(ctx, select(Vm).order_by(Vm.name), {"name": Vm.name, "status": Vm.status})
+        return [render_vm(vm) for vm in ctx.db.scalars(stmt)]
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        return render_vm(vm_of(ctx.db, entity_id))
+
+    def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
+        return render_vm(run(AddVm(ctx.db, body)))
+
+    def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
+        return render_vm(run(UpdateVm(ctx.db, body, vm_of(ctx.db, entity_id, lock=True))))
+
+    def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
+        run(RemoveVm(ctx.db, vm_of(ctx.db, entity_id, lock=True)))
+
+    def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
+        vm = vm_of(ctx.db, entity_id, lock=True)
+        if name == "start":
+            run(StartVm(ctx.db, vm, **start_options(body)))
+        elif name in ("stop", "shutdown"):
+            run(StopVm(ctx.db, vm, name))
+        elif name == "previewsnapshot":
+            run(PreviewSnapshot(ctx.db, vm, _action_snapshot(ctx.db, vm, body)))
+        elif name == "commitsnapshot":
+            run(CommitSnapshot(ctx.db, vm))
+        else:
+            run(UndoSnapshot(ctx.db, vm))
+        return completed()
+
+
+def _action_snapshot(session: Session, vm: Vm, body: Entity) -> Snapshot:
+    snapshot_id = (body.get("snapshot") or {}).get("id")
+    if not snapshot_id:
+        raise BadRequest(f"Say which snapshot of VM '{vm.name}' to preview: <snapshot id=\"...\"/>")
+    return snapshot_in(session, vm, str(snapshot_id))
+
+
+# --- vNICs -------------------------------------------------------------------------------------------------
+
+
+def render_nic(nic: VmNic) -> Entity:
+    base = href("vms", nic.vm_id, "nics", nic.id)
+    return {
+        "href": base,
+        "id": nic.id,
+        "name": nic.name,
+        "description": nic.description,
+        "comment": nic.comment,
+        "interface": nic.interface,
+        "mac": {"address": nic.mac_address},
+        "linked": nic.linked,
+        "plugged": nic.plugged,
+        "vnic_profile": ref("vnicprofiles", nic.vnic_profile_id),
+        "vm": ref("vms", nic.vm_id),
+        "link": links(base, *NIC_LINKS),
+    }
+
+
+def nic_in(session: Session, vm: Vm, nic_id: str) -> VmNic:
+    nic = session.get(VmNic, parse_uuid(nic_id, "vNIC"))
+    if nic is None or nic.vm_id != vm.id:
+        raise NotFound(f"Entity not found: vNIC '{nic_id}' of VM '{vm.name}'")
+    return nic
 
 
 class VmNics(Collection):
-    type_name = "DataCenter"
+    type_name = "Nic"
+    what = "vNIC"
+    actions = ("activate", "deactivate")
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        vm = vm_of(ctx.db, parents[0])
+        return [render_nic(nic) for nic in nics_of(ctx.db, vm.id)]
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        return render_nic(nic_in(ctx.db, vm_of(ctx.db, parents[0]), entity_id))
+
+    def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
+        return render_nic(run(AddNic(ctx.db, vm_of(ctx.db, parents[0], lock=True), body)))
+
+    def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
+        vm = vm_of(ctx.db, parents[0], lock=True)
+        return render_nic(run(UpdateNic(ctx.db, vm, body, nic_in(ctx.db, vm, entity_id))))
+
+    def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
+        vm = vm_of(ctx.db, parents[0], lock=True)
+        run(RemoveNic(ctx.db, vm, nic_in(ctx.db, vm, entity_id)))
+
+    def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
+        vm = vm_of(ctx.db, parents[0], lock=True)
+        run(PlugNic(ctx.db, vm, nic_in(ctx.db, vm, entity_id), plugged=name == "activate"))
+        return completed()
+
+
+class _NicDevices(Collection):
+    """A per-vNIC collection that is empty until hosts report (filter parameters, guest devices, statistics)."""
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        nic_in(ctx.db, vm_of(ctx.db, parents[0]), parents[1])
+        return []
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        nic_in(ctx.db, vm_of(ctx.db, parents[0]), parents[1])
+        raise NotFound(f"Entity not found: {self.what} '{entity_id}'")
+
+
+class NicFilterParameters(_NicDevices):
+    type_name = "NetworkFilterParameter"
+    what = "network filter parameter"
+
+
+class NicReportedDevices(_NicDevices):
+    type_name = "ReportedDevice"
+    what = "reported device"
+
+
+class NicStatistics(_NicDevices):
+    type_name = "Statistic"
+    what = "statistic"
+
+
+VmNics.subs = {"networkfilterparameters": NicFilterParameters, "reporteddevices": NicReportedDevices,
+               "statistics": NicStatistics}  # fmt: skip
+
+
+# --- snapshots ---------------------------------------------------------------------------------------------
+
+
+def render_snapshot(snapshot: Snapshot) -> Entity:
+    base = href("vms", snapshot.vm_id, "snapshots", snapshot.id)
+    return {
+        "href": base,
+        "id": snapshot.id,
+        "description": snapshot.description,
+        "date": utc(snapshot.date),
+        "snapshot_type": snapshot.snapshot_type,
+        "snapshot_status": snapshot.snapshot_status,
+        "persist_memorystate": snapshot.persist_memorystate,
+        "vm": ref("vms", snapshot.vm_id),
+        "link": links(base, "nics"),
+    }
+
+
+def snapshot_in(session: Session, vm: Vm, snapshot_id: str) -> Snapshot:
+    snapshot = session.get(Snapshot, parse_uuid(snapshot_id, "snapshot"))
+    if snapshot is None or snapshot.vm_id != vm.id:
+        raise NotFound(f"Entity not found: snapshot '{snapshot_id}' of VM '{vm.name}'")
+    return snapshot
 
 
 class VmSnapshots(Collection):
-    type_name = "DataCenter"
+    type_name = "Snapshot"
+    what = "snapshot"
+    actions = ("restore",)
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        vm = vm_of(ctx.db, parents[0])
+        stmt = select(Snapshot).where(Snapshot.vm_id == vm.id).order_by(Snapshot.date, Snapshot.id)
+        return [render_snapshot(snapshot) for snapshot in ctx.db.scalars(stmt)]
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        return render_snapshot(snapshot_in(ctx.db, vm_of(ctx.db, parents[0]), entity_id))
+
+    def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
+        vm = vm_of(ctx.db, parents[0], lock=True)
+        command = AddSnapshot(ctx.db, vm, body.get("description"), bool(body.get("persist_memorystate")))
+        return render_snapshot(run(command))
+
+    def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
+        vm = vm_of(ctx.db, parents[0], lock=True)
+        run(RemoveSnapshot(ctx.db, vm, snapshot_in(ctx.db, vm, entity_id)))
+
+    def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
+        vm = vm_of(ctx.db, parents[0], lock=True)
+        run(RestoreSnapshot(ctx.db, vm, snapshot_in(ctx.db, vm, entity_id)))
+        return completed()
+
+
+class SnapshotNics(Collection):
+    """The vNICs a snapshot remembers (the active snapshot: the VM's current vNICs)."""
+
+    type_name = "Nic"
+    what = "snapshot vNIC"
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        vm = vm_of(ctx.db, parents[0])
+        snapshot = snapshot_in(ctx.db, vm, parents[1])
+        states = current_nics(ctx.db, vm) if snapshot.snapshot_type == "active" else snapshot.nics
+        base = href("vms", vm.id, "snapshots", snapshot.id, "nics")
+        return [_render_nic_state(state, base, vm.id) for state in sorted(states, key=lambda s: str(s["name"]))]
+
+
+def _render_nic_state(state: dict[str, Any], base: str, vm_id: str) -> Entity:
+    return {
+        "href": f"{base}/{state['id']}",
+        "id": state["id"],
+        "name": state["name"],
+        "description": state.get("description"),
+        "comment": state.get("comment"),
+        "interface": state["interface"],
+        "mac": {"address": state["mac_address"]},
+        "linked": state["linked"],
+        "plugged": state["plugged"],
+        "vnic_profile": ref("vnicprofiles", state.get("vnic_profile_id")),
+        "vm": ref("vms", vm_id),
+    }
+
+
+VmSnapshots.subs = {"nics": SnapshotNics}
+
+
+# --- per-VM collections that stay empty until there are disks and host agents --------------------------------
+
+
+class _VmDevices(Collection):
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        vm_of(ctx.db, parents[0])
+        return []
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        vm_of(ctx.db, parents[0])
+        raise NotFound(f"Entity not found: {self.what} '{entity_id}'")
+
+
+class VmNumaNodes(_VmDevices):
+    type_name = "VirtualNumaNode"
+    what = "NUMA node"
+
+
+class VmDiskAttachments(_VmDevices):
+    type_name = "DiskAttachment"
+    what = "disk attachment"
+
+
+class VmReportedDevices(_VmDevices):
+    type_name = "ReportedDevice"
+    what = "reported device"
+
+
+class VmStatistics(_VmDevices):
+    type_name = "Statistic"
+    what = "statistic"
+
+
+Vms.subs = {"nics": VmNics, "snapshots": VmSnapshots, "numanodes": VmNumaNodes, "diskattachments": VmDiskAttachments,
+            "reporteddevices": VmReportedDevices, "statistics": VmStatistics}  # fmt: skip
+
+__all__ = ["BLANK_TEMPLATE_ID", "VmNics", "VmSnapshots", "Vms"]

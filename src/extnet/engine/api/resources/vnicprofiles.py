@@ -1,7 +1,52 @@
-"""STUB: to be implemented."""
+"""``/vnicprofiles``: the vNIC profiles of all VM networks (no search, as in oVirt)."""
 
-from extnet.engine.api.resources.base import Collection
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, links, load, ref
+from extnet.engine.commands.base import run
+from extnet.engine.commands.vnicprofiles import AddVnicProfile, RemoveVnicProfile, UpdateVnicProfile
+from extnet.engine.store.models import VnicProfile
+
+
+def render(profile: VnicProfile) -> Entity:
+    base = href("vnicprofiles", profile.id)
+    properties = [{"name": p["name"], "value": p["value"]} for p in profile.custom_properties]
+    return {
+        "href": base,
+        "id": profile.id,
+        "name": profile.name,
+        "description": profile.description,
+        "comment": profile.comment,
+        "custom_properties": {"custom_property": properties} if properties else None,
+        "migratable": profile.migratable,
+        # always present: the Ansible module reads pass_through.mode without a None check
+        "pass_through": {"mode": profile.pass_through_mode},
+        "port_mirroring": profile.port_mirroring,
+        "network": ref("networks", profile.network_id),
+        "network_filter": ref("networkfilters", profile.network_filter_id),
+        "link": links(base, "permissions"),
+    }
 
 
 class VnicProfiles(Collection):
-    type_name = "DataCenter"
+    type_name = "VnicProfile"
+    what = "vNIC profile"
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        stmt = self.apply_search(ctx, select(VnicProfile).order_by(VnicProfile.name, VnicProfile.id), {})
+        return [render(profile) for profile in ctx.db.scalars(stmt)]
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        return render(load(ctx.db, VnicProfile, entity_id, "vNIC profile"))
+
+    def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
+        return render(run(AddVnicProfile(ctx.db, body)))
+
+    def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
+        profile = load(ctx.db, VnicProfile, entity_id, "vNIC profile")
+        return render(run(UpdateVnicProfile(ctx.db, profile, body)))
+
+    def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
+        run(RemoveVnicProfile(ctx.db, load(ctx.db, VnicProfile, entity_id, "vNIC profile")))

@@ -1,0 +1,494 @@
+"""Clusters and the networks attached to them, with their roles (oVirt's AddCluster, UpdateCluster, RemoveCluster,
+AttachNetworkToCluster, UpdateNetworkOnCluster, DetachNetworkToCluster).
+
+A role (management, display, migration, default_route, gluster) is held by at most one network of a cluster. As in
+oVirt, giving a role to a network takes it from the network that had it, and display, migration and default_route
+fall back to the management network when their network gives them up or is detached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from extnet.engine.api.faults import BadRequest
+from extnet.engine.api.resources.base import resolve
+from extnet.engine.commands.base import Command, Violation
+from extnet.engine.commands.networks import listing, lock_row, refers_to, vms_using_network
+from extnet.engine.domain.rules import name_problem
+from extnet.engine.store import inventory
+from extnet.engine.store.models import Cluster, DataCenter, Host, MacPool, Network, NetworkCluster, Vm
+
+Entity = dict[str, Any]
+
+ROLES = ("management", "display", "migration", "default_route", "gluster")
+FALLS_BACK_TO_MANAGEMENT = ("display", "migration", "default_route")
+ARCHITECTURES = ("x86_64", "ppc64", "s390x", "undefined")
+SUPPORTED_VERSIONS = [(4, minor) for minor in range(2, 8)]
+LATEST_VERSION = SUPPORTED_VERSIONS[-1]
+FLAGS = (
+    "virt_service",
+    "gluster_service",
+    "ballooning_enabled",
+    "threads_as_cores",
+    "trusted_service",
+    "ha_reservation",
+)
+PLAIN_FIELDS = ("description", "comment", "switch_type", "firewall_type", *FLAGS)
+
+
+def hosts_of(session: Session, cluster_id: str) -> list[str]:
+    return list(session.scalars(select(Host.name).where(Host.cluster_id == cluster_id).order_by(Host.name)))
+
+
+def vms_of(session: Session, cluster_id: str) -> list[str]:
+    return list(session.scalars(select(Vm.name).where(Vm.cluster_id == cluster_id).order_by(Vm.name)))
+
+
+def roles_of(attachment: NetworkCluster) -> set[str]:
+    return {role for role in ROLES if getattr(attachment, role)}
+
+
+def requested_roles(body: Entity, current: set[str]) -> set[str]:
+    """The roles a <network> body asks for: ``usages`` (without the network-level 'vm') and the ``display`` flag."""
+    roles = set(current)
+    if "usages" in body:
+        roles = {usage for usage in body["usages"] if usage != "vm"}
+    if "display" in body:
+        roles = roles | {"display"} if body["display"] else roles - {"display"}
+    return roles
+
+
+def attachments(session: Session, cluster_id: str) -> list[NetworkCluster]:
+    return list(session.scalars(select(NetworkCluster).where(NetworkCluster.cluster_id == cluster_id)))
+
+
+def management_attachment(session: Session, cluster_id: str) -> NetworkCluster | None:
+    stmt = select(NetworkCluster).where(NetworkCluster.cluster_id == cluster_id, NetworkCluster.management.is_(True))
+    return session.scalars(stmt.limit(1)).first()
+
+
+def assign_role(session: Session, cluster_id: str, role: str, network_id: str | None) -> None:
+    """Give ``role`` in the cluster to one network (None: to none), taking it from any other."""
+    for attachment in attachments(session, cluster_id):
+        setattr(attachment, role, attachment.network_id == network_id)
+
+
+def lock_cluster(session: Session, cluster: Cluster) -> None:
+    """Commands on a cluster's networks take turns: "one holder per role" has no database constraint behind it."""
+    lock_row(session, Cluster, cluster.id)
+
+
+def version_violations(body: Entity, name: str, dc: DataCenter) -> Iterable[Violation]:
+    version = body.get("version")
+    if not version:
+        return
+    pair = (version.get("major"), version.get("minor"))
+    if pair not in SUPPORTED_VERSIONS:
+        known = ", ".join(f"{a}.{b}" for a, b in SUPPORTED_VERSIONS)
+        yield Violation(
+            f"Compatibility version {pair[0]}.{pair[1]} of cluster '{name}' is not supported; use one of {known}", 400
+        )
+    elif pair < (dc.version_major, dc.version_minor):
+        yield Violation(
+            f"Compatibility version {pair[0]}.{pair[1]} of cluster '{name}' is lower than version "
+            f"{dc.version_major}.{dc.version_minor} of its data center '{dc.name}'"
+        )
+
+
+def architecture_of(body: Entity) -> str | None:
+    architecture = (body.get("cpu") or {}).get("architecture")
+    return None if architecture is None else str(architecture).lower()
+
+
+def cpu_violations(body: Entity, name: str) -> Iterable[Violation]:
+    architecture = architecture_of(body)
+    if architecture is not None and architecture not in ARCHITECTURES:
+        yield Violation(
+            f"Unknown CPU architecture '{architecture[:40]}' for cluster '{name}'; expected one of "
+            f"{', '.join(ARCHITECTURES)}",
+            400,
+        )
+
+
+def name_violations(session: Session, name: str | None, cluster_id: str | None) -> Iterable[Violation]:
+    problem = name_problem(name, "cluster")
+    if problem:
+        yield Violation(problem, 400)
+        return
+    stmt = select(Cluster.id).where(Cluster.name == name)
+    if cluster_id is not None:
+        stmt = stmt.where(Cluster.id != cluster_id)
+    if session.scalar(stmt.limit(1)) is not None:
+        yield Violation(f"The cluster name '{name}' is already in use")
+
+
+def network_in(session: Session, reference: Entity, dc: DataCenter) -> Network:
+    """A network of ``dc`` referred to by id or by name; 400 if there is none."""
+    network: Network = resolve(
+        session, Network, reference, "network", lambda s: s.where(Network.data_center_id == dc.id)
+    )
+    return network
+
+
+class AddCluster(Command[Cluster]):
+    verb, noun = "add", "Cluster"
+
+    def __init__(self, session: Session, body: Entity, path_dc: DataCenter | None = None) -> None:
+        super().__init__(session)
+        self.body = body
+        self.path_dc = path_dc
+        self.dc: DataCenter | None = None
+        self.mac_pool: MacPool | None = None
+        self.management: Network | None = None
+
+    def validate(self) -> Iterable[Violation]:
+        name = self.body.get("name")
+        yield from name_violations(self.session, name, None)
+        yield from cpu_violations(self.body, str(name))
+        try:
+            self.mac_pool = resolve(self.session, MacPool, self.body.get("mac_pool"), "MAC pool")
+        except BadRequest as err:
+            yield Violation(err.detail, 400)
+        try:
+            self.dc = self._data_center()
+        except BadRequest as err:
+            yield Violation(err.detail, 400)
+            return
+        yield from version_violations(self.body, str(name), self.dc)
+        try:
+            self.management = self._management_network(self.dc)
+        except BadRequest as err:
+            yield Violation(err.detail, 400)
+
+    def _data_center(self) -> DataCenter:
+        reference = self.body.get("data_center")
+        if self.path_dc is not None:
+            if reference and not refers_to(reference, self.path_dc):
+                raise BadRequest(
+                    f"The data center given in the body is not data center '{self.path_dc.name}' of the path"
+                )
+            return self.path_dc
+        if not reference:
+            raise BadRequest("A cluster needs a data center: give data_center by id or by name")
+        dc: DataCenter = resolve(self.session, DataCenter, reference, "data center")
+        return dc
+
+    def _management_network(self, dc: DataCenter) -> Network:
+        reference = self.body.get("management_network")
+        if reference:
+            network = network_in(self.session, reference, dc)
+            if network.data_center_id != dc.id:
+                raise BadRequest(f"The management network '{network.name}' is not a network of data center '{dc.name}'")
+            return network
+        stmt = select(Network).where(Network.data_center_id == dc.id, Network.name == inventory.MANAGEMENT_NETWORK)
+        default = self.session.scalars(stmt.limit(1)).first()
+        if default is None:
+            raise BadRequest(
+                f"Data center '{dc.name}' has no network named '{inventory.MANAGEMENT_NETWORK}'; name the "
+                "cluster's management network in management_network"
+            )
+        return default
+
+    def execute(self) -> Cluster:
+        assert self.dc is not None and self.management is not None
+        version = self.body.get("version") or {}
+        cluster = Cluster(
+            name=self.body["name"],
+            data_center_id=self.dc.id,
+            cpu_type=(self.body.get("cpu") or {}).get("type"),
+            cpu_architecture=architecture_of(self.body) or "x86_64",
+            version_major=version.get("major", LATEST_VERSION[0]),
+            version_minor=version.get("minor", LATEST_VERSION[1]),
+            mac_pool_id=self.mac_pool.id if self.mac_pool else self.dc.mac_pool_id,
+            **{field: self.body[field] for field in PLAIN_FIELDS if field in self.body},
+        )
+        self.session.add(cluster)
+        self.session.flush()
+        self.session.add(
+            NetworkCluster(
+                network_id=self.management.id,
+                cluster_id=cluster.id,
+                required=True,
+                management=True,
+                display=True,
+                migration=True,
+                default_route=True,
+            )
+        )
+        return cluster
+
+    def integrity_message(self, error: IntegrityError) -> str:
+        return f"The cluster name '{self.body.get('name')}' is already in use."
+
+
+class UpdateCluster(Command[Cluster]):
+    verb, noun = "update", "Cluster"
+
+    def __init__(self, session: Session, cluster: Cluster, body: Entity) -> None:
+        super().__init__(session)
+        self.cluster = cluster
+        self.body = body
+        self.mac_pool: MacPool | None = None
+
+    def validate(self) -> Iterable[Violation]:
+        cluster, dc = self.cluster, self.cluster.data_center
+        if "name" in self.body and self.body["name"] != cluster.name:
+            yield from name_violations(self.session, self.body["name"], cluster.id)
+        if self.body.get("data_center") and not refers_to(self.body["data_center"], dc):
+            yield Violation(f"The data center of cluster '{cluster.name}' cannot be changed", 400)
+        yield from cpu_violations(self.body, cluster.name)
+        yield from version_violations(self.body, cluster.name, dc)
+        yield from self._architecture_violations()
+        yield from self._management_violations(dc)
+        try:
+            self.mac_pool = resolve(self.session, MacPool, self.body.get("mac_pool"), "MAC pool")
+        except BadRequest as err:
+            yield Violation(err.detail, 400)
+
+    def _architecture_violations(self) -> Iterable[Violation]:
+        architecture = architecture_of(self.body)
+        if architecture is None or architecture == self.cluster.cpu_architecture:
+            return
+        users = hosts_of(self.session, self.cluster.id) + vms_of(self.session, self.cluster.id)
+        if users:
+            yield Violation(
+                f"The CPU architecture of cluster '{self.cluster.name}' cannot change while it has hosts "
+                f"or VMs ({listing(users)})"
+            )
+
+    def _management_violations(self, dc: DataCenter) -> Iterable[Violation]:
+        reference = self.body.get("management_network")
+        if not reference:
+            return
+        try:
+            network = network_in(self.session, reference, dc)
+        except BadRequest as err:
+            yield Violation(err.detail, 400)
+            return
+        current = management_attachment(self.session, self.cluster.id)
+        if current is None or current.network_id != network.id:
+            yield Violation(
+                f"Give the management role of cluster '{self.cluster.name}' to network '{network.name}' "
+                f"through /clusters/{self.cluster.id}/networks",
+                400,
+            )
+
+    def execute(self) -> Cluster:
+        cluster = self.cluster
+        for field in ("name", *PLAIN_FIELDS):
+            if field in self.body:
+                setattr(cluster, field, self.body[field])
+        cpu = self.body.get("cpu") or {}
+        if "type" in cpu:
+            cluster.cpu_type = cpu["type"]
+        cluster.cpu_architecture = architecture_of(self.body) or cluster.cpu_architecture
+        version = self.body.get("version")
+        if version:
+            cluster.version_major, cluster.version_minor = version["major"], version["minor"]
+        if self.mac_pool is not None:
+            cluster.mac_pool_id = self.mac_pool.id
+        return cluster
+
+    def integrity_message(self, error: IntegrityError) -> str:
+        return f"The cluster name '{self.body.get('name')}' is already in use."
+
+
+class RemoveCluster(Command[None]):
+    verb, noun = "remove", "Cluster"
+
+    def __init__(self, session: Session, cluster: Cluster) -> None:
+        super().__init__(session)
+        self.cluster = cluster
+
+    def validate(self) -> Iterable[Violation]:
+        hosts = hosts_of(self.session, self.cluster.id)
+        if hosts:
+            yield Violation(
+                f"Cluster '{self.cluster.name}' still has hosts ({listing(hosts)}); remove them or move "
+                "them to another cluster first"
+            )
+        vms = vms_of(self.session, self.cluster.id)
+        if vms:
+            yield Violation(f"Cluster '{self.cluster.name}' still has VMs ({listing(vms)}); remove them first")
+
+    def execute(self) -> None:
+        self.session.execute(delete(NetworkCluster).where(NetworkCluster.cluster_id == self.cluster.id))
+        self.session.delete(self.cluster)
+
+
+class RoleRules:
+    """The rules on roles shared by attaching a network to a cluster and updating the attachment."""
+
+    def __init__(self, session: Session, cluster: Cluster, network: Network) -> None:
+        self.session = session
+        self.cluster = cluster
+        self.network = network
+
+    def check(self, old: set[str], new: set[str], required: bool) -> Iterable[Violation]:
+        cluster, network = self.cluster.name, self.network.name
+        if "management" in new and "management" not in old:
+            hosts = hosts_of(self.session, self.cluster.id)
+            if hosts:
+                yield Violation(
+                    f"The management network of cluster '{cluster}' can change only while the cluster has "
+                    f"no hosts (it has {listing(hosts)})"
+                )
+        if "management" in new and not required:
+            yield Violation(
+                f"Network '{network}' is the management network of cluster '{cluster}', so it must be required", 400
+            )
+        if "management" in old and "management" not in new:
+            yield Violation(
+                f"Network '{network}' is the management network of cluster '{cluster}'; to change that, "
+                "give the management role to another network"
+            )
+        if "management" in old:
+            for role in sorted((old - new) & set(FALLS_BACK_TO_MANAGEMENT)):
+                yield Violation(
+                    f"The {role} role of cluster '{cluster}' falls back to its management network "
+                    f"'{network}'; give the role to another network instead"
+                )
+
+    def apply(self, attachment: NetworkCluster, old: set[str], new: set[str]) -> None:
+        for role in sorted(new - old, key=ROLES.index):  # management first: fallbacks below go to the new one
+            assign_role(self.session, self.cluster.id, role, self.network.id)
+        management = management_attachment(self.session, self.cluster.id)
+        for role in old - new:
+            fallback = management.network_id if management and role in FALLS_BACK_TO_MANAGEMENT else None
+            assign_role(self.session, self.cluster.id, role, fallback)
+
+
+class AttachNetwork(Command[NetworkCluster]):
+    verb, noun = "attach", "Network"
+
+    def __init__(self, session: Session, cluster: Cluster, body: Entity) -> None:
+        super().__init__(session)
+        self.cluster = cluster
+        self.body = body
+        self.network: Network | None = None
+
+    @property
+    def required(self) -> bool:
+        return bool(self.body.get("required", True))
+
+    def validate(self) -> Iterable[Violation]:
+        lock_cluster(self.session, self.cluster)
+        dc = self.cluster.data_center
+        try:
+            self.network = self._network(dc)
+        except BadRequest as err:
+            yield Violation(err.detail, 400)
+            return
+        network = self.network
+        if network.data_center_id != dc.id:
+            yield Violation(
+                f"Network '{network.name}' belongs to data center '{network.data_center.name}', but "
+                f"cluster '{self.cluster.name}' is in data center '{dc.name}'"
+            )
+            return
+        if self.session.get(NetworkCluster, (network.id, self.cluster.id)) is not None:
+            yield Violation(f"Network '{network.name}' is already attached to cluster '{self.cluster.name}'")
+            return
+        rules = RoleRules(self.session, self.cluster, network)
+        yield from rules.check(set(), requested_roles(self.body, set()), self.required)
+
+    def _network(self, dc: DataCenter) -> Network:
+        reference = self.body
+        if not reference.get("id") and not reference.get("name"):
+            raise BadRequest(f"Give the network to attach to cluster '{self.cluster.name}' by id or by name")
+        if reference.get("id"):
+            network: Network = resolve(self.session, Network, {"id": reference["id"]}, "network")
+            return network
+        return network_in(self.session, {"name": reference["name"]}, dc)
+
+    def execute(self) -> NetworkCluster:
+        assert self.network is not None
+        attachment = NetworkCluster(
+            network_id=self.network.id,
+            cluster_id=self.cluster.id,
+            required=self.required,
+            **{role: False for role in ROLES},
+        )
+        self.session.add(attachment)
+        self.session.flush()
+        RoleRules(self.session, self.cluster, self.network).apply(attachment, set(), requested_roles(self.body, set()))
+        return attachment
+
+    def integrity_message(self, error: IntegrityError) -> str:
+        name = self.network.name if self.network else "?"
+        return f"Network '{name}' is already attached to cluster '{self.cluster.name}'."
+
+
+class UpdateNetworkOnCluster(Command[NetworkCluster]):
+    verb, noun = "update", "Network"
+
+    def __init__(self, session: Session, cluster: Cluster, attachment: NetworkCluster, body: Entity) -> None:
+        super().__init__(session)
+        self.cluster = cluster
+        self.attachment = attachment
+        self.body = body
+        self.network = session.get(Network, attachment.network_id)
+        self.old = roles_of(attachment)
+        self.new = requested_roles(body, self.old)
+
+    @property
+    def required(self) -> bool:
+        return bool(self.body.get("required", self.attachment.required))
+
+    def validate(self) -> Iterable[Violation]:
+        assert self.network is not None
+        lock_cluster(self.session, self.cluster)
+        if self.body.get("id") and not refers_to({"id": self.body["id"]}, self.network):
+            yield Violation(f"The body names another network than '{self.network.name}' of the path", 400)
+        if self.body.get("name") not in (None, self.network.name):
+            yield Violation(
+                f"Rename network '{self.network.name}' through /networks/{self.network.id}, not through "
+                f"cluster '{self.cluster.name}'",
+                400,
+            )
+        yield from RoleRules(self.session, self.cluster, self.network).check(self.old, self.new, self.required)
+
+    def execute(self) -> NetworkCluster:
+        assert self.network is not None
+        self.attachment.required = self.required
+        RoleRules(self.session, self.cluster, self.network).apply(self.attachment, self.old, self.new)
+        return self.attachment
+
+
+class DetachNetwork(Command[None]):
+    verb, noun = "detach", "Network"
+
+    def __init__(self, session: Session, cluster: Cluster, attachment: NetworkCluster) -> None:
+        super().__init__(session)
+        self.cluster = cluster
+        self.attachment = attachment
+        network = session.get(Network, attachment.network_id)
+        assert network is not None
+        self.network = network
+
+    def validate(self) -> Iterable[Violation]:
+        lock_cluster(self.session, self.cluster)
+        name = self.network.name
+        if self.attachment.management:
+            yield Violation(
+                f"Network '{name}' is the management network of cluster '{self.cluster.name}' and cannot "
+                "be detached from it"
+            )
+        vms = vms_using_network(self.session, self.network.id, self.cluster.id)
+        if vms:
+            yield Violation(
+                f"Network '{name}' is used by vNICs of VM(s) {listing(vms)} in cluster '{self.cluster.name}'"
+            )
+
+    def execute(self) -> None:
+        roles = roles_of(self.attachment)
+        self.session.delete(self.attachment)
+        self.session.flush()
+        management = management_attachment(self.session, self.cluster.id)
+        for role in roles & set(FALLS_BACK_TO_MANAGEMENT):
+            assign_role(self.session, self.cluster.id, role, management.network_id if management else None)

@@ -1,0 +1,439 @@
+"""Identity: users, projects, roles and tokens (a Keystone subset), kept in the provider's database."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from extnet.common.security import generate_password, hash_password, new_token, token_digest, verify_password
+from extnet.provider.store import tables as t
+
+DEFAULT_DOMAIN = {"id": "default", "name": "Default"}
+ROLES = ("admin", "member", "reader")
+ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the user, the project the token is scoped to, and the roles there."""
+
+    user_id: str
+    user_name: str
+    project_id: str | None
+    project_name: str | None
+    roles: tuple[tuple[str, str], ...]  # (id, name)
+    issued_at: datetime
+    expires_at: datetime
+    audit_id: str
+    methods: tuple[str, ...] = ("password",)
+
+    @property
+    def is_admin(self) -> bool:
+        return any(name == "admin" for _, name in self.roles)
+
+    @property
+    def read_only(self) -> bool:
+        names = {name for _, name in self.roles}
+        return not names & {"admin", "member"}
+
+
+class IdentityError(Exception):
+    """Keystone's error document: ``{"error": {"code", "title", "message"}}``."""
+
+    TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def title(self) -> str:
+        return self.TITLES.get(self.code, "Error")
+
+
+def unauthorized(message: str = "The request you have made requires authentication.") -> IdentityError:
+    return IdentityError(401, message)
+
+
+def not_found(kind: str, ident: str) -> IdentityError:
+    return IdentityError(404, f"Could not find {kind}: {ident}.")
+
+
+class Identity:
+    """Password checks, token issue/validation (cached in memory), and the users/projects/roles registry."""
+
+    def __init__(self, engine: Engine, token_ttl: timedelta) -> None:
+        self.engine = engine
+        self.token_ttl = token_ttl
+        self._tokens: dict[str, Principal] = {}
+        self._lock = threading.Lock()
+
+    # --- bootstrap ---------------------------------------------------------------------------------------------
+
+    def bootstrap(self, admin_password: str | None) -> str | None:
+        """Roles, project ``admin`` and user ``admin`` (role admin there), on first start. Returns the generated
+        admin password, if one was generated."""
+        with self.engine.begin() as conn:
+            present = set(conn.execute(select(t.roles.c.name)).scalars())
+            for name in ROLES:
+                if name not in present:
+                    conn.execute(insert(t.roles).values(id=uuid.uuid4().hex, name=name))
+            project_id = conn.execute(select(t.projects.c.id).where(t.projects.c.name == ADMIN)).scalar()
+            if project_id is None:
+                project_id = uuid.uuid4().hex
+                conn.execute(insert(t.projects).values(id=project_id, name=ADMIN, domain_id="default",
+                                                       description="Bootstrap project", enabled=True))  # fmt: skip
+            if conn.execute(select(t.users.c.id).where(t.users.c.name == ADMIN)).first() is not None:
+                return None
+            generated = None if admin_password else generate_password()
+            user_id = uuid.uuid4().hex
+            conn.execute(insert(t.users).values(id=user_id, name=ADMIN, domain_id="default", enabled=True,
+                                                password_hash=hash_password(admin_password or generated or ""),
+                                                default_project_id=project_id, description=""))  # fmt: skip
+            role_id = conn.execute(select(t.roles.c.id).where(t.roles.c.name == "admin")).scalar_one()
+            conn.execute(insert(t.role_assignments).values(user_id=user_id, project_id=project_id, role_id=role_id))
+            return generated
+
+    def admin_project_id(self) -> str:
+        with self.engine.connect() as conn:
+            return str(conn.execute(select(t.projects.c.id).where(t.projects.c.name == ADMIN)).scalar_one())
+
+    def service_principal(self) -> Principal:
+        """The caller when authentication is off: admin in project admin."""
+        now = datetime.now(UTC)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.users.c.id).where(t.users.c.name == ADMIN)).first()
+            user_id = row[0] if row else "admin"
+            project_id = conn.execute(select(t.projects.c.id).where(t.projects.c.name == ADMIN)).scalar_one()
+            roles = self._roles(conn, user_id, project_id)
+        return Principal(user_id, ADMIN, project_id, ADMIN, roles or (("admin", "admin"),), now,
+                         now + timedelta(days=36500), "noauth")  # fmt: skip
+
+    # --- tokens ------------------------------------------------------------------------------------------------
+
+    def authenticate(
+        self, user: dict[str, Any], password: str, scope: dict[str, Any] | None, methods: Sequence[str] = ("password",)
+    ) -> tuple[str, Principal]:
+        """``user``: {"id"} or {"name", "domain": {"id"|"name"}}; ``scope``: {"id"} or {"name", "domain"} of a
+        project, or None for an unscoped token. Raises IdentityError 401 on any mismatch."""
+        with self.engine.connect() as conn:
+            row = self._find_user(conn, user)
+            if row is None or not row.enabled or not verify_password(password, row.password_hash):
+                raise unauthorized()
+            return self._issue(conn, row.id, row.name, scope, tuple(methods))
+
+    def rescope(self, token: str, scope: dict[str, Any] | None) -> tuple[str, Principal]:
+        """A new token for the user of ``token`` (the ``token`` method), scoped to ``scope``."""
+        principal = self.validate(token)
+        with self.engine.connect() as conn:
+            return self._issue(conn, principal.user_id, principal.user_name, scope, ("token",))
+
+    def _issue(
+        self, conn: Any, user_id: str, user_name: str, scope: dict[str, Any] | None, methods: tuple[str, ...]
+    ) -> tuple[str, Principal]:
+        project_id = project_name = None
+        roles: tuple[tuple[str, str], ...] = ()
+        if scope is not None:
+            project = self._find_project(conn, scope)
+            if project is None or not project.enabled:
+                raise unauthorized()
+            roles = self._roles(conn, user_id, project.id)
+            if not roles:
+                raise unauthorized(f"User {user_id} has no access to project {project.id}")
+            project_id, project_name = project.id, project.name
+        now = datetime.now(UTC).replace(microsecond=0)
+        principal = Principal(user_id, user_name, project_id, project_name, roles, now, now + self.token_ttl,
+                              secrets.token_urlsafe(16)[:22], methods)  # fmt: skip
+        token = new_token()
+        with self.engine.begin() as write:
+            write.execute(insert(t.tokens).values(
+                token_hash=token_digest(token), user_id=user_id, project_id=project_id, methods=",".join(methods),
+                audit_id=principal.audit_id, issued_at=principal.issued_at, expires_at=principal.expires_at))  # fmt: skip
+            write.execute(delete(t.tokens).where(t.tokens.c.expires_at < now))
+        with self._lock:
+            self._tokens[token_digest(token)] = principal
+        return token, principal
+
+    def validate(self, token: str) -> Principal:
+        digest = token_digest(token)
+        with self._lock:
+            principal = self._tokens.get(digest)
+        if principal is None:
+            principal = self._load(digest)
+        if principal.expires_at <= datetime.now(UTC):
+            with self._lock:
+                self._tokens.pop(digest, None)
+            raise unauthorized("The token has expired.")
+        return principal
+
+    def _load(self, digest: str) -> Principal:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.tokens).where(t.tokens.c.token_hash == digest)).first()
+            if row is None:
+                raise unauthorized()
+            user = conn.execute(select(t.users).where(t.users.c.id == row.user_id)).first()
+            if user is None or not user.enabled:
+                raise unauthorized()
+            project_name = None
+            roles: tuple[tuple[str, str], ...] = ()
+            if row.project_id:
+                project_name = conn.execute(select(t.projects.c.name).where(t.projects.c.id == row.project_id)).scalar()
+                roles = self._roles(conn, row.user_id, row.project_id)
+        principal = Principal(row.user_id, user.name, row.project_id, project_name, roles, _aware(row.issued_at),
+                              _aware(row.expires_at), row.audit_id, tuple(row.methods.split(",")))  # fmt: skip
+        with self._lock:
+            self._tokens[digest] = principal
+        return principal
+
+    def revoke(self, token: str) -> None:
+        digest = token_digest(token)
+        self.validate(token)
+        with self._lock:
+            self._tokens.pop(digest, None)
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.tokens).where(t.tokens.c.token_hash == digest))
+
+    def _forget_user(self, user_id: str) -> None:
+        with self._lock:
+            for digest in [d for d, p in self._tokens.items() if p.user_id == user_id]:
+                del self._tokens[digest]
+
+    # --- lookups -----------------------------------------------------------------------------------------------
+
+    def _find_user(self, conn: Any, ref: dict[str, Any]) -> Any:
+        if not isinstance(ref, dict):
+            raise IdentityError(400, "Expecting to find user in request.")
+        if ref.get("id"):
+            return conn.execute(select(t.users).where(t.users.c.id == str(ref["id"]))).first()
+        domain = _domain_id(ref.get("domain"))
+        return conn.execute(select(t.users).where(t.users.c.name == str(ref.get("name")),
+                                                  t.users.c.domain_id == domain)).first()  # fmt: skip
+
+    def _find_project(self, conn: Any, ref: dict[str, Any]) -> Any:
+        if not isinstance(ref, dict):
+            raise IdentityError(400, "Expecting to find project in request.")
+        if ref.get("id"):
+            return conn.execute(select(t.projects).where(t.projects.c.id == str(ref["id"]))).first()
+        domain = _domain_id(ref.get("domain"))
+        return conn.execute(select(t.projects).where(t.projects.c.name == str(ref.get("name")),
+                                                     t.projects.c.domain_id == domain)).first()  # fmt: skip
+
+    def _roles(self, conn: Any, user_id: str, project_id: str) -> tuple[tuple[str, str], ...]:
+        rows = conn.execute(
+            select(t.roles.c.id, t.roles.c.name)
+            .join(t.role_assignments, t.role_assignments.c.role_id == t.roles.c.id)
+            .where(t.role_assignments.c.user_id == user_id, t.role_assignments.c.project_id == project_id)
+            .order_by(t.roles.c.name)
+        )
+        names = {name: rid for rid, name in rows}
+        # Keystone's implied roles: admin implies member implies reader
+        implied = {"admin": ("member", "reader"), "member": ("reader",)}
+        all_roles = dict(names)
+        if any(n in names for n in implied):
+            role_ids = dict(conn.execute(select(t.roles.c.name, t.roles.c.id)).tuples().all())
+            for name in list(names):
+                for extra in implied.get(name, ()):
+                    if extra in role_ids:
+                        all_roles.setdefault(extra, role_ids[extra])
+        return tuple(sorted(((rid, name) for name, rid in all_roles.items()), key=lambda r: r[1]))
+
+    def projects_of(self, user_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.projects)
+                .where(t.projects.c.id.in_(select(t.role_assignments.c.project_id)
+                                           .where(t.role_assignments.c.user_id == user_id)))  # fmt: skip
+                .order_by(t.projects.c.name)
+            )
+            return [project_doc(row) for row in rows]
+
+    # --- registry (admin API) ----------------------------------------------------------------------------------
+
+    def list_projects(self, name: str | None = None) -> list[dict[str, Any]]:
+        stmt = select(t.projects).order_by(t.projects.c.name)
+        if name is not None:
+            stmt = stmt.where(t.projects.c.name == name)
+        with self.engine.connect() as conn:
+            return [project_doc(row) for row in conn.execute(stmt)]
+
+    def get_project(self, project_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.projects).where(t.projects.c.id == project_id)).first()
+        if row is None:
+            raise not_found("project", project_id)
+        return project_doc(row)
+
+    def create_project(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = _required_name(body, "project")
+        values = {"id": uuid.uuid4().hex, "name": name, "domain_id": _domain_id({"id": body.get("domain_id")}),
+                  "description": str(body.get("description") or ""), "enabled": bool(body.get("enabled", True))}  # fmt: skip
+        self._insert(t.projects, values, f"Conflict occurred attempting to store project - Duplicate entry {name}.")
+        return self.get_project(values["id"])
+
+    def update_project(self, project_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.get_project(project_id)
+        values = {k: body[k] for k in ("name", "description", "enabled") if k in body}
+        if values:
+            with self.engine.begin() as conn:
+                conn.execute(update(t.projects).where(t.projects.c.id == project_id).values(values))
+        return self.get_project(project_id)
+
+    def delete_project(self, project_id: str) -> None:
+        self.get_project(project_id)
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.projects).where(t.projects.c.id == project_id))
+        with self._lock:
+            for digest in [d for d, p in self._tokens.items() if p.project_id == project_id]:
+                del self._tokens[digest]
+
+    def list_users(self, name: str | None = None) -> list[dict[str, Any]]:
+        stmt = select(t.users).order_by(t.users.c.name)
+        if name is not None:
+            stmt = stmt.where(t.users.c.name == name)
+        with self.engine.connect() as conn:
+            return [user_doc(row) for row in conn.execute(stmt)]
+
+    def get_user(self, user_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.users).where(t.users.c.id == user_id)).first()
+        if row is None:
+            raise not_found("user", user_id)
+        return user_doc(row)
+
+    def create_user(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = _required_name(body, "user")
+        password = body.get("password")
+        if not isinstance(password, str) or not password:
+            raise IdentityError(400, "Invalid input for field 'password': a non-empty string is required.")
+        values = {"id": uuid.uuid4().hex, "name": name, "domain_id": _domain_id({"id": body.get("domain_id")}),
+                  "password_hash": hash_password(password), "enabled": bool(body.get("enabled", True)),
+                  "default_project_id": body.get("default_project_id"),
+                  "description": str(body.get("description") or "")}  # fmt: skip
+        self._insert(t.users, values, f"Conflict occurred attempting to store user - Duplicate entry found with name {name}.")
+        return self.get_user(values["id"])
+
+    def update_user(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.get_user(user_id)
+        values = {k: body[k] for k in ("name", "description", "enabled", "default_project_id") if k in body}
+        if "password" in body:
+            values["password_hash"] = hash_password(str(body["password"]))
+        if values:
+            with self.engine.begin() as conn:
+                conn.execute(update(t.users).where(t.users.c.id == user_id).values(values))
+                if "password_hash" in values or values.get("enabled") is False:
+                    conn.execute(delete(t.tokens).where(t.tokens.c.user_id == user_id))
+            self._forget_user(user_id)
+        return self.get_user(user_id)
+
+    def delete_user(self, user_id: str) -> None:
+        self.get_user(user_id)
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.users).where(t.users.c.id == user_id))
+        self._forget_user(user_id)
+
+    def list_roles(self, name: str | None = None) -> list[dict[str, Any]]:
+        stmt = select(t.roles).order_by(t.roles.c.name)
+        if name is not None:
+            stmt = stmt.where(t.roles.c.name == name)
+        with self.engine.connect() as conn:
+            return [{"id": row.id, "name": row.name, "domain_id": None, "description": None, "options": {}}
+                    for row in conn.execute(stmt)]  # fmt: skip
+
+    def get_role(self, role_id: str) -> dict[str, Any]:
+        for role in self.list_roles():
+            if role["id"] == role_id:
+                return role
+        raise not_found("role", role_id)
+
+    def assigned_roles(self, project_id: str, user_id: str) -> list[dict[str, Any]]:
+        self.get_project(project_id)
+        self.get_user(user_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.roles)
+                .join(t.role_assignments, t.role_assignments.c.role_id == t.roles.c.id)
+                .where(t.role_assignments.c.user_id == user_id, t.role_assignments.c.project_id == project_id)
+                .order_by(t.roles.c.name)
+            )
+            return [{"id": row.id, "name": row.name, "domain_id": None} for row in rows]
+
+    def assign(self, project_id: str, user_id: str, role_id: str) -> None:
+        self._check_assignment_refs(project_id, user_id, role_id)
+        if any(role["id"] == role_id for role in self.assigned_roles(project_id, user_id)):
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(t.role_assignments).values(user_id=user_id, project_id=project_id, role_id=role_id))
+        except IntegrityError:
+            pass  # assigned concurrently: the same result
+        self._forget_user(user_id)
+
+    def has_assignment(self, project_id: str, user_id: str, role_id: str) -> bool:
+        self._check_assignment_refs(project_id, user_id, role_id)
+        return any(role["id"] == role_id for role in self.assigned_roles(project_id, user_id))
+
+    def unassign(self, project_id: str, user_id: str, role_id: str) -> None:
+        if not self.has_assignment(project_id, user_id, role_id):
+            raise IdentityError(404, f"Could not find role assignment with role: {role_id}, user or group: "
+                                     f"{user_id}, project, domain, or system: {project_id}.")  # fmt: skip
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.role_assignments).where(t.role_assignments.c.user_id == user_id,
+                                                          t.role_assignments.c.project_id == project_id,
+                                                          t.role_assignments.c.role_id == role_id))  # fmt: skip
+        self._forget_user(user_id)
+
+    def _check_assignment_refs(self, project_id: str, user_id: str, role_id: str) -> None:
+        self.get_project(project_id)
+        self.get_user(user_id)
+        self.get_role(role_id)
+
+    def _insert(self, table: Any, values: dict[str, Any], duplicate: str) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(table).values(values))
+        except IntegrityError:
+            raise IdentityError(409, duplicate) from None
+
+
+def project_doc(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "domain_id": row.domain_id, "description": row.description,
+            "enabled": row.enabled, "is_domain": False, "parent_id": row.domain_id, "tags": [], "options": {}}  # fmt: skip
+
+
+def user_doc(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "domain_id": row.domain_id, "enabled": row.enabled,
+            "default_project_id": row.default_project_id, "description": row.description,
+            "password_expires_at": None, "options": {}}  # fmt: skip
+
+
+def _domain_id(ref: Any) -> str:
+    """Only the ``Default`` domain exists: accept it by id or name; anything else matches nothing."""
+    if ref is None or not isinstance(ref, dict):
+        return "default"
+    if ref.get("id") is not None:
+        return str(ref["id"])
+    if ref.get("name") is not None:
+        return "default" if ref["name"] == DEFAULT_DOMAIN["name"] else f"unknown:{ref['name']}"
+    return "default"
+
+
+def _required_name(body: dict[str, Any], kind: str) -> str:
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 64 and kind == "project":
+        raise IdentityError(400, f"Invalid input for field 'name': the {kind} needs a name (1 to 64 characters).")
+    if len(name) > 255:
+        raise IdentityError(400, "Invalid input for field 'name': longer than 255 characters.")
+    return name
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

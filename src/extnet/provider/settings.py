@@ -1,0 +1,83 @@
+"""Provider settings: command-line flags override ``EXTNET_PROVIDER_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TENANT_TYPES = ("vxlan", "geneve", "vlan", "flat")
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "extnet" / "provider"
+
+
+def _host_port(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class ProviderSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EXTNET_PROVIDER_", extra="ignore")
+
+    listen: str = "127.0.0.1:9696"
+    keystone_listen: str = "127.0.0.1:35357"
+    data_dir: Path = default_data_dir()
+    database_url: str | None = None
+    backend: Literal["sql"] = "sql"
+    auth: Literal["keystone", "none"] = "keystone"
+    # The engine and the provider share the admin password unless the provider is given its own.
+    admin_password: str | None = Field(
+        default=None, validation_alias=AliasChoices("EXTNET_PROVIDER_ADMIN_PASSWORD", "EXTNET_ADMIN_PASSWORD")
+    )
+    public_url: str | None = None  # the networking endpoint put in the Keystone catalog
+    keystone_public_url: str | None = None
+    region: str = "RegionOne"
+    token_ttl_seconds: int = 3600
+    agent_down_time: int = 75
+    tenant_network_type: Literal["vxlan", "geneve", "vlan", "flat"] = "vxlan"
+    vni_ranges: str = "1:65535"
+    vlan_ranges: str = "physnet1:100:200"
+    flat_networks: str = "*"
+    global_physnet_mtu: int = 1500
+    max_body_bytes: int = 8 * 1024 * 1024
+    log_level: str = "info"
+
+    @field_validator("listen", "keystone_listen")
+    @classmethod
+    def _valid_listen(cls, value: str) -> str:
+        try:
+            _host_port(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not HOST:PORT") from None
+        return value
+
+    @property
+    def host(self) -> str:
+        return _host_port(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return _host_port(self.listen)[1]
+
+    @property
+    def keystone_host(self) -> str:
+        return _host_port(self.keystone_listen)[0]
+
+    @property
+    def keystone_port(self) -> int:
+        return _host_port(self.keystone_listen)[1]
+
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'provider.sqlite'}"
+
+    def network_url(self) -> str:
+        return (self.public_url or f"http://{self.listen}").rstrip("/")
+
+    def identity_url(self) -> str:
+        return (self.keystone_public_url or f"http://{self.keystone_listen}").rstrip("/")

@@ -1,0 +1,282 @@
+"""VMs through the real ovirtsdk4 (XML) and through JSON: CRUD, run state, rules, search, links."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import httpx
+import ovirtsdk4 as sdk
+import ovirtsdk4.types as t
+import pytest
+
+Unique = Callable[[str], str]
+BLANK = "00000000-0000-0000-0000-000000000000"
+GIB = 1024**3
+
+
+@pytest.fixture
+def cluster(system: sdk.services.SystemService, unique: Unique) -> Iterator[t.Cluster]:
+    """A cluster of its own data center: no other test's host runs there."""
+    dc = system.data_centers_service().add(t.DataCenter(name=unique("vdc")))
+    made = system.clusters_service().add(
+        t.Cluster(name=unique("vcl"), data_center=t.DataCenter(id=dc.id), cpu=t.Cpu(type="Intel Nehalem Family"))
+    )
+    yield made
+    system.data_centers_service().data_center_service(dc.id).remove(force=True)
+
+
+def add_host(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> t.Host:
+    name = unique("host")
+    return system.hosts_service().add(
+        t.Host(name=name, address=f"{name}.example.test", cluster=t.Cluster(id=cluster.id))
+    )
+
+
+def fault(call: Callable[[], object]) -> sdk.Error:
+    with pytest.raises(sdk.Error) as err:
+        call()
+    return err.value
+
+
+def test_add_with_defaults(connection: sdk.Connection, system: sdk.services.SystemService, unique: Unique) -> None:
+    vm = system.vms_service().add(t.Vm(name=unique("vm"), cluster=t.Cluster(name="Default")))
+    assert vm.status == t.VmStatus.DOWN and vm.host is None
+    assert vm.template.id == BLANK and vm.memory == GIB
+    assert (vm.cpu.topology.sockets, vm.cpu.topology.cores, vm.cpu.topology.threads) == (1, 1, 1)
+    assert vm.os.type == "other" and vm.type == t.VmType.SERVER
+    assert vm.stateless is False and vm.delete_protected is False and vm.high_availability.enabled is False
+    assert vm.href == f"/ovirt-engine/api/vms/{vm.id}"
+    assert vm.creation_time.tzinfo is not None and abs(vm.creation_time - datetime.now(UTC)).total_seconds() < 300
+    assert connection.follow_link(vm.cluster).name == "Default"
+    assert connection.follow_link(vm.template).name == "Blank"
+    assert connection.follow_link(vm.nics) == []
+    assert [s.description for s in connection.follow_link(vm.snapshots)] == ["Active VM"]
+    system.vms_service().vm_service(vm.id).remove()
+
+
+def test_add_with_every_field_then_update(system: sdk.services.SystemService, unique: Unique) -> None:
+    vms = system.vms_service()
+    vm = vms.add(
+        t.Vm(name=unique("vm"), cluster=t.Cluster(name="Default"), template=t.Template(name="Blank"),
+             memory=6 * GIB, cpu=t.Cpu(topology=t.CpuTopology(sockets=2, cores=4, threads=2)),
+             os=t.OperatingSystem(type="rhel_8x64"), type=t.VmType.DESKTOP, description="d", comment="c",
+             stateless=True, delete_protected=False,
+             high_availability=t.HighAvailability(enabled=True, priority=50))
+    )  # fmt: skip
+    got = vms.vm_service(vm.id).get()
+    assert got.memory == 6 * GIB  # more than a 32-bit column holds
+    assert (got.cpu.topology.sockets, got.cpu.topology.cores, got.cpu.topology.threads) == (2, 4, 2)
+    assert (got.os.type, got.type, got.description, got.comment) == ("rhel_8x64", t.VmType.DESKTOP, "d", "c")
+    assert got.stateless is True and got.high_availability.enabled is True and got.high_availability.priority == 50
+
+    new_name = unique("renamed")
+    updated = vms.vm_service(vm.id).update(
+        t.Vm(name=new_name, memory=2 * GIB, cpu=t.Cpu(topology=t.CpuTopology(sockets=1)), stateless=False,
+             description="d2", high_availability=t.HighAvailability(enabled=False))
+    )  # fmt: skip
+    assert (updated.name, updated.memory, updated.cpu.topology.sockets, updated.cpu.topology.cores) == (
+        new_name, 2 * GIB, 1, 4,
+    )  # fmt: skip
+    assert updated.stateless is False and updated.description == "d2" and updated.high_availability.enabled is False
+    vms.vm_service(vm.id).remove()
+
+
+def test_template_by_id_and_unknown_template(system: sdk.services.SystemService, unique: Unique) -> None:
+    vms = system.vms_service()
+    vm = vms.add(t.Vm(name=unique("vm"), cluster=t.Cluster(name="Default"), template=t.Template(id=BLANK)))
+    assert vm.template.id == BLANK
+    vms.vm_service(vm.id).remove()
+    err = fault(lambda: vms.add(t.Vm(name=unique("vm"), cluster=t.Cluster(name="Default"),
+                                     template=t.Template(name="Fedora"))))  # fmt: skip
+    assert err.code == 400 and "The template named 'Fedora' does not exist" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"cluster": None}, "A VM needs a cluster"),
+        ({"cluster": t.Cluster(name="no-such-cluster")}, "The cluster named 'no-such-cluster' does not exist"),
+        ({"name": "bad name!"}, "may contain only"),
+        ({"memory": 0}, "must be a positive number of bytes"),
+        ({"cpu": t.Cpu(topology=t.CpuTopology(sockets=0))}, "needs between 1 and 1024 CPU sockets, not 0"),
+        ({"cpu": t.Cpu(topology=t.CpuTopology(cores=5000))}, "needs between 1 and 1024 CPU cores, not 5000"),
+        ({"os": t.OperatingSystem(type="x" * 65)}, "operating system type of VM"),
+        ({"high_availability": t.HighAvailability(enabled=True, priority=101)}, "must be between 0 and 100"),
+        ({"nics": [t.Nic(name="nic1")]}, "through its nics collection"),
+    ],
+)
+def test_invalid_input(
+    system: sdk.services.SystemService, unique: Unique, fields: dict[str, object], fragment: str
+) -> None:
+    values: dict[str, object] = {"name": unique("vm"), "cluster": t.Cluster(name="Default")}
+    values.update(fields)
+    err = fault(lambda: system.vms_service().add(t.Vm(**values)))
+    assert err.code == 400 and "Cannot add VM." in str(err) and fragment in str(err), str(err)
+
+
+def test_unique_name(system: sdk.services.SystemService, unique: Unique) -> None:
+    vms = system.vms_service()
+    first = vms.add(t.Vm(name=unique("vm"), cluster=t.Cluster(name="Default")))
+    err = fault(lambda: vms.add(t.Vm(name=first.name, cluster=t.Cluster(name="Default"))))
+    assert err.code == 409 and f"The VM name '{first.name}' is already in use" in str(err)
+    second = vms.add(t.Vm(name=unique("vm"), cluster=t.Cluster(name="Default")))
+    err = fault(lambda: vms.vm_service(second.id).update(t.Vm(name=first.name)))
+    assert err.code == 409 and "Cannot update VM." in str(err)
+    for vm in (first, second):
+        vms.vm_service(vm.id).remove()
+
+
+def test_start_stop_shutdown(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
+    vm = system.vms_service().add(t.Vm(name=unique("vm"), cluster=t.Cluster(id=cluster.id)))
+    service = system.vms_service().vm_service(vm.id)
+    err = fault(service.start)
+    assert err.code == 409 and "Cannot run VM." in str(err)
+    assert f"There is no host in cluster '{cluster.name}' that is up to run VM '{vm.name}'" in str(err)
+
+    host = add_host(system, unique, cluster)
+    service.start()
+    running = service.get()
+    assert running.status == t.VmStatus.UP and running.host.id == host.id
+    assert running.start_time is not None and running.stop_time is None
+    err = fault(service.start)
+    assert err.code == 409 and f"VM '{vm.name}' is already running" in str(err)
+
+    service.stop()
+    stopped = service.get()
+    assert stopped.status == t.VmStatus.DOWN and stopped.host is None and stopped.stop_time is not None
+    err = fault(service.stop)
+    assert err.code == 409 and "Cannot stop VM." in str(err) and f"VM '{vm.name}' is not running" in str(err)
+    err = fault(service.shutdown)
+    assert err.code == 409 and "Cannot shutdown VM." in str(err)
+
+    service.start()
+    service.shutdown()
+    assert service.get().status == t.VmStatus.DOWN
+
+
+def test_start_paused_then_resume(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
+    host = add_host(system, unique, cluster)
+    vm = system.vms_service().add(t.Vm(name=unique("vm"), cluster=t.Cluster(id=cluster.id)))
+    service = system.vms_service().vm_service(vm.id)
+    service.start(pause=True)
+    assert service.get().status == t.VmStatus.PAUSED
+    service.start()  # resumes on the same host
+    resumed = service.get()
+    assert resumed.status == t.VmStatus.UP and resumed.host.id == host.id
+    service.stop()
+
+
+def test_start_skips_hosts_in_maintenance(
+    system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster
+) -> None:
+    parked = add_host(system, unique, cluster)
+    system.hosts_service().host_service(parked.id).deactivate()
+    active = add_host(system, unique, cluster)
+    vm = system.vms_service().add(t.Vm(name=unique("vm"), cluster=t.Cluster(id=cluster.id)))
+    service = system.vms_service().vm_service(vm.id)
+    service.start()
+    assert service.get().host.id == active.id
+    service.stop()
+
+
+def test_removal_rules(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
+    add_host(system, unique, cluster)
+    vm = system.vms_service().add(t.Vm(name=unique("vm"), cluster=t.Cluster(id=cluster.id), delete_protected=True))
+    service = system.vms_service().vm_service(vm.id)
+    service.start()
+    err = fault(service.remove)
+    assert err.code == 409 and "Cannot remove VM." in str(err)
+    assert f"VM '{vm.name}' is up; stop it before removing it" in str(err)
+    assert f"VM '{vm.name}' is delete protected" in str(err)  # every broken rule is named at once
+    service.stop()
+    err = fault(service.remove)
+    assert err.code == 409 and "delete protected" in str(err) and "stop it" not in str(err)
+    service.update(t.Vm(delete_protected=False))
+    service.remove()
+    with pytest.raises(sdk.NotFoundError):
+        service.get()
+
+
+def test_moving_to_another_cluster(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
+    add_host(system, unique, cluster)
+    dc_id = cluster.data_center.id
+    sibling = system.clusters_service().add(
+        t.Cluster(name=unique("vcl"), data_center=t.DataCenter(id=dc_id), cpu=t.Cpu(type="Intel Nehalem Family"))
+    )
+    vm = system.vms_service().add(t.Vm(name=unique("vm"), cluster=t.Cluster(id=cluster.id)))
+    service = system.vms_service().vm_service(vm.id)
+    service.start()
+    err = fault(lambda: service.update(t.Vm(cluster=t.Cluster(id=sibling.id))))
+    assert err.code == 409 and "it must be down to move to another cluster" in str(err)
+    err = fault(lambda: service.update(t.Vm(cluster=t.Cluster(name="Default"))))
+    assert "is in another data center" in str(err)
+    service.stop()
+    assert service.update(t.Vm(cluster=t.Cluster(id=sibling.id))).cluster.id == sibling.id
+
+
+def test_search(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
+    vms = system.vms_service()
+    prefix = unique("srch")
+    made = [vms.add(t.Vm(name=f"{prefix}-{i}", cluster=t.Cluster(id=cluster.id), description=f"vm number {i}"))
+            for i in range(3)]  # fmt: skip
+    names = [vm.name for vm in made]
+    host = add_host(system, unique, cluster)
+    vms.vm_service(made[1].id).start()
+
+    def found(query: str) -> list[str]:
+        return sorted(vm.name for vm in vms.list(search=query))
+
+    assert found(f"name={prefix}-*") == names
+    assert found(f'name="{prefix}-2"') == [names[2]]
+    assert found(f'name={prefix}-* and description="vm number 0"') == [names[0]]
+    assert found(f"cluster={cluster.name}") == names
+    dc_name = system.data_centers_service().data_center_service(cluster.data_center.id).get().name
+    assert found(f"datacenter={dc_name}") == names
+    assert found(f"name={prefix}-* and status=up") == [names[1]]
+    assert found(f"name={prefix}-* and status=down") == [names[0], names[2]]
+    assert found(f"host={host.name}") == [names[1]]
+    assert found(f"name={prefix}-* and host!={host.name}") == [names[0], names[2]]
+    assert found(f"id={made[2].id}") == [names[2]]
+    assert found(f"name={prefix}-0 or name={prefix}-2") == [names[0], names[2]]
+    assert [vm.name for vm in vms.list(search=f"name={prefix}-* sortby name desc")] == names[::-1]
+    assert len(vms.list(search=f"name={prefix}-*", max=2)) == 2
+    err = fault(lambda: vms.list(search="status=sleeping"))
+    assert err.code == 400 and "Unknown VM status 'sleeping'" in str(err)
+    err = fault(lambda: vms.list(search="colour=red"))
+    assert err.code == 400 and "Unknown search field 'colour'" in str(err)
+    vms.vm_service(made[1].id).stop()
+
+
+def test_unknown_vm(system: sdk.services.SystemService) -> None:
+    service = system.vms_service().vm_service("6c6d3e2a-0000-4000-8000-000000000000")
+    with pytest.raises(sdk.NotFoundError) as err:
+        service.get()
+    assert "VM '6c6d3e2a-0000-4000-8000-000000000000'" in str(err.value)
+    with pytest.raises(sdk.NotFoundError):
+        service.start()
+    with pytest.raises(sdk.NotFoundError):
+        service.nics_service().list()
+
+
+def test_json_flow(rest: httpx.Client, unique: Unique, cluster: t.Cluster) -> None:
+    name = unique("jvm")
+    created = rest.post("vms", json={"name": name, "cluster": {"id": cluster.id}, "memory": str(2 * GIB)})
+    assert created.status_code == 201, created.text
+    vm = created.json()
+    assert vm["status"] == "down" and vm["memory"] == str(2 * GIB) and vm["template"]["id"] == BLANK
+    assert {link["rel"] for link in vm["link"]} >= {"nics", "snapshots"}
+    listed = rest.get("vms", params={"search": f'name="{name}"'}).json()
+    assert [v["id"] for v in listed["vm"]] == [vm["id"]]
+    hname = unique("jhost")
+    host = rest.post("hosts", json={"name": hname, "address": f"{hname}.example.test", "cluster": {"id": cluster.id}})
+    assert host.status_code == 201, host.text
+    started = rest.post(f"vms/{vm['id']}/start", json={})
+    assert started.status_code == 200 and started.json()["status"] == "complete"
+    got = rest.get(f"vms/{vm['id']}").json()
+    assert got["status"] == "up" and got["host"]["id"] == host.json()["id"]
+    refused = rest.delete(f"vms/{vm['id']}")
+    assert refused.status_code == 409 and "stop it before removing it" in refused.json()["detail"]
+    assert rest.post(f"vms/{vm['id']}/stop", json={}).status_code == 200
+    assert rest.delete(f"vms/{vm['id']}").status_code == 200
+    assert rest.get(f"vms/{vm['id']}").status_code == 404
