@@ -50,9 +50,19 @@ def test_crud(system: sdk.services.SystemService, unique: Unique) -> None:
     updated = service.update(t.MacPool(name=new_name, description="second", ranges=wider))
     assert (updated.name, updated.description) == (new_name, "second")
     assert ranges_of(service.get()) == [("06:00:00:00:00:00", "06:00:00:00:ff:ff")]
+    err = fault(lambda: service.update(t.MacPool(ranges=[t.Range(from_="06:00:00:00:00:09", to="06:00:00:00:00:00")])))
+    assert err.code == 400 and "Cannot edit MAC Pool." in str(err) and "starts after it ends" in str(err)
+    err = fault(lambda: service.update(t.MacPool(name="Default")))
+    assert err.code == 409 and "The MAC pool name 'Default' is already in use" in str(err)
     service.remove()
     with pytest.raises(sdk.NotFoundError):
         service.get()
+
+
+def test_default_flag_cannot_move(system: sdk.services.SystemService) -> None:
+    default = next(pool for pool in system.mac_pools_service().list() if pool.default_pool)
+    err = fault(lambda: system.mac_pools_service().mac_pool_service(default.id).update(t.MacPool(default_pool=False)))
+    assert err.code == 400 and "Whether MAC pool 'Default' is the default pool cannot be changed" in str(err)
 
 
 @pytest.mark.parametrize(

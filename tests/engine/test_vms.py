@@ -86,6 +86,13 @@ def test_template_by_id_and_unknown_template(system: sdk.services.SystemService,
     vms = system.vms_service()
     vm = vms.add(t.Vm(name=unique("vm"), cluster=t.Cluster(name="Default"), template=t.Template(id=BLANK)))
     assert vm.template.id == BLANK
+    other = "6c6d3e2a-0000-4000-8000-0000000000cc"
+    err = fault(lambda: vms.vm_service(vm.id).update(t.Vm(template=t.Template(id=other))))
+    assert (
+        err.code == 400
+        and "Cannot update VM." in str(err)
+        and f"The template with id '{other}' does not exist" in str(err)
+    )
     vms.vm_service(vm.id).remove()
     err = fault(lambda: vms.add(t.Vm(name=unique("vm"), cluster=t.Cluster(name="Default"),
                                      template=t.Template(name="Fedora"))))  # fmt: skip
