@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import ovirtsdk4 as sdk
 import ovirtsdk4.types as t
 import pytest
+
+from tests.servers import ADMIN_PASSWORD, EngineProcess
 
 Unique = Callable[[str], str]
 BLANK = "00000000-0000-0000-0000-000000000000"
@@ -287,3 +294,50 @@ def test_json_flow(rest: httpx.Client, unique: Unique, cluster: t.Cluster) -> No
     assert rest.post(f"vms/{vm['id']}/stop", json={}).status_code == 200
     assert rest.delete(f"vms/{vm['id']}").status_code == 200
     assert rest.get(f"vms/{vm['id']}").status_code == 404
+
+
+def _play(url: str, cluster: str, vm: str) -> list[dict[str, object]]:
+    auth = {"url": url, "username": "admin@internal", "password": ADMIN_PASSWORD, "insecure": True}
+    common = {"auth": auth, "name": vm, "cluster": cluster, "template": "Blank", "memory": "2GiB", "cpu_cores": 2}
+    nic = {"auth": auth, "vm": vm, "name": "nic2", "interface": "e1000", "mac_address": "02:00:00:0a:0b:0c",
+           "profile": "ovirtmgmt", "network": "ovirtmgmt"}  # fmt: skip
+    tasks: list[dict[str, object]] = [
+        {"ovirt.ovirt.ovirt_vm": {**common, "state": "running",
+                                  "nics": [{"name": "nic1", "profile_name": "ovirtmgmt"}]}, "register": "created"},
+        {"ovirt.ovirt.ovirt_vm": {**common, "state": "running"}, "register": "again"},
+        {"ovirt.ovirt.ovirt_nic": nic, "register": "nic"},
+        {"ovirt.ovirt.ovirt_nic": nic, "register": "nic_again"},
+        {"ovirt.ovirt.ovirt_snapshot": {"auth": auth, "vm_name": vm, "description": "before"}, "register": "snap"},
+        {"ovirt.ovirt.ovirt_vm": {"auth": auth, "name": vm, "state": "stopped"}, "register": "stopped"},
+        {"ovirt.ovirt.ovirt_snapshot": {"auth": auth, "vm_name": vm, "state": "restore",
+                                        "snapshot_id": "{{ snap.id }}"}, "register": "restored"},
+        {"assert": {"that": [
+            "created.changed", "not again.changed and again.vm.status == 'up'",
+            "nic.changed and nic.nic.mac.address == '02:00:00:0a:0b:0c'", "not nic_again.changed",
+            "snap.changed and stopped.changed and restored.changed",
+        ]}},
+    ]  # fmt: skip
+    return [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]
+
+
+def test_ansible_ovirt_vm_nic_snapshot(
+    engine: EngineProcess, system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, tmp_path: Path
+) -> None:
+    """The unmodified ovirt.ovirt modules: a running VM with a vNIC, idempotent re-runs, snapshot and restore."""
+    playbook = shutil.which("ansible-playbook")
+    if playbook is None:
+        pytest.skip("ansible-playbook is not installed")
+    add_host(system, unique, cluster)
+    vm = unique("ans")
+    (tmp_path / "play.yml").write_text(json.dumps(_play(engine.url, cluster.name, vm)))  # JSON is YAML
+    result = subprocess.run(
+        [playbook, "-c", "local", "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",
+         str(tmp_path / "play.yml")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    [made] = system.vms_service().list(search=f"name={vm}")
+    assert made.status == t.VmStatus.DOWN and made.memory == 2 * GIB and made.cpu.topology.cores == 2
+    nics = system.vms_service().vm_service(made.id).nics_service().list()
+    assert sorted((n.name, str(n.interface)) for n in nics) == [("nic1", "virtio"), ("nic2", "e1000")]
+    assert [n.mac.address for n in nics if n.name == "nic2"] == ["02:00:00:0a:0b:0c"]

@@ -1,0 +1,219 @@
+"""IP address management: default pools, pool validation, and handing out addresses.
+
+Allocation walks a subnet's pools from a cursor (the address handed out last) and asks the store only for the
+allocated addresses in the window it is looking at, so it stays fast however full the subnet is, and never hands
+out an address twice: the subnet is locked for the rest of the transaction (PostgreSQL ``FOR UPDATE``; SQLite
+serializes writers anyway) and the store's primary key (subnet, address) backs that up."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from extnet.provider.errors import NeutronError, conflict, invalid_input
+from extnet.provider.store.backend import Kind, Record, Tx
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+WINDOW = 128
+AUTO_MODES = ("slaac", "dhcpv6-stateless")
+
+
+def key(address: int | str) -> str:
+    number = int(ipaddress.ip_address(address)) if isinstance(address, str) else address
+    return f"{number:032x}"
+
+
+def network(cidr: str) -> IPNetwork:
+    return ipaddress.ip_network(cidr)
+
+
+def usable_range(net: IPNetwork) -> tuple[int, int]:
+    """First and last address ports may get: IPv4 leaves out network and broadcast (except /31 and /32)."""
+    first, last = int(net.network_address), int(net.broadcast_address)
+    if net.version == 4 and net.prefixlen < 31:
+        return first + 1, last - 1
+    if net.version == 6:
+        return first + 1, last
+    return first, last
+
+
+def default_gateway(net: IPNetwork) -> str | None:
+    if net.version == 6:
+        return str(net.network_address)
+    low, high = usable_range(net)
+    return str(ipaddress.ip_address(low)) if low <= high else None
+
+
+def default_pools(net: IPNetwork, gateway: str | None) -> list[list[str]]:
+    low, high = usable_range(net)
+    pools: list[tuple[int, int]] = [(low, high)] if low <= high else []
+    if gateway is not None:
+        gw = int(ipaddress.ip_address(gateway))
+        split: list[tuple[int, int]] = []
+        for start, end in pools:
+            if start <= gw <= end:
+                split += [(start, gw - 1), (gw + 1, end)]
+            else:
+                split.append((start, end))
+        pools = [(start, end) for start, end in split if start <= end]
+    return [[_text(start, net), _text(end, net)] for start, end in pools]
+
+
+def check_pools(net: IPNetwork, pools: list[dict[str, str]], gateway: str | None) -> list[list[str]]:
+    """Neutron's pool rules: same version, start <= end, inside the subnet, no overlaps, gateway outside."""
+    ranges: list[tuple[int, int, dict[str, str]]] = []
+    low, high = usable_range(net)
+    for pool in pools:
+        start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
+        if start.version != net.version or end.version != net.version or int(start) > int(end):
+            raise NeutronError(400, "InvalidAllocationPool", f"The allocation pool {pool} is not valid.")
+        if int(start) < low or int(end) > high:
+            raise NeutronError(400, "OutOfBoundsAllocationPool",
+                               f"The allocation pool {start}-{end} spans beyond the subnet cidr {net}.")  # fmt: skip
+        ranges.append((int(start), int(end), pool))
+    ranges.sort(key=lambda r: r[0])
+    for (s1, e1, _), (s2, e2, _) in zip(ranges, ranges[1:], strict=False):
+        if s2 <= e1:
+            raise conflict("OverlappingAllocationPools", f"Found overlapping allocation pools: "
+                           f"{_text(s1, net)}-{_text(e1, net)} {_text(s2, net)}-{_text(e2, net)} for subnet {net}.")  # fmt: skip
+    if gateway is not None:
+        gw = int(ipaddress.ip_address(gateway))
+        for start, end, _ in ranges:
+            if start <= gw <= end:
+                raise conflict("GatewayConflictWithAllocationPools", f"Gateway ip {gateway} conflicts with "
+                                                                     f"allocation pool {_text(start, net)}-{_text(end, net)}.")  # fmt: skip
+    return [[_text(start, net), _text(end, net)] for start, end, _ in ranges]
+
+
+def _text(number: int, net: IPNetwork) -> str:
+    return str(ipaddress.IPv4Address(number) if net.version == 4 else ipaddress.IPv6Address(number))
+
+
+def is_auto(subnet: Record) -> bool:
+    """IPv6 SLAAC / DHCPv6-stateless: every port gets its EUI-64 address, nothing is handed out."""
+    return subnet["ip_version"] == 6 and subnet.get("ipv6_address_mode") in AUTO_MODES
+
+
+def eui64(cidr: str, mac: str) -> str:
+    net = network(cidr)
+    octets = [int(part, 16) for part in mac.split(":")]
+    octets[0] ^= 0x02
+    interface = octets[:3] + [0xFF, 0xFE] + octets[3:]
+    suffix = int.from_bytes(bytes(interface), "big")
+    return str(ipaddress.IPv6Address(int(net.network_address) | suffix))
+
+
+class Ipam:
+    """The addresses one request hands out (several ports in a bulk request, several subnets)."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.reserved: dict[str, set[int]] = {}
+        self.cursors: dict[str, int] = {}
+        self.locked: set[str] = set()
+
+    def lock(self, subnets: list[Record]) -> None:
+        ids = [s["id"] for s in subnets if s["id"] not in self.locked]
+        if ids:
+            self.tx.lock(Kind.SUBNET, ids)
+            self.locked.update(ids)
+
+    def next_free(self, subnet: Record) -> str | None:
+        """The next free pool address of the subnet, reserved for this request, or None when it is full."""
+        self.lock([subnet])
+        pools = sorted((int(ipaddress.ip_address(s)), int(ipaddress.ip_address(e))) for s, e in subnet["allocation_pools"])
+        if not pools:
+            return None
+        cursor = self.cursors.get(subnet["id"])
+        if cursor is None:
+            cursor = int(subnet["ipam_cursor"], 16) if subnet.get("ipam_cursor") else pools[0][0] - 1
+        found = self._scan(subnet["id"], _windows(pools, cursor + 1))
+        if found is None:
+            return None
+        self.cursors[subnet["id"]] = found
+        self.reserved.setdefault(subnet["id"], set()).add(found)
+        return _text(found, network(subnet["cidr"]))
+
+    def _scan(self, subnet_id: str, ranges: list[tuple[int, int]]) -> int | None:
+        reserved = self.reserved.get(subnet_id, set())
+        for low, high in ranges:
+            candidate = low
+            while candidate <= high:
+                taken = [int(k, 16) for k in self.tx.taken_addresses(subnet_id, key(candidate), key(high), WINDOW)]
+                for used in taken:
+                    while candidate < used:
+                        if candidate not in reserved:
+                            return candidate
+                        candidate += 1
+                    candidate = max(candidate, used + 1)
+                if len(taken) < WINDOW:
+                    while candidate <= high:
+                        if candidate not in reserved:
+                            return candidate
+                        candidate += 1
+        return None
+
+    def claim(self, subnet: Record, address: str, own: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+        """Reserve a specific address (``own``: addresses the port already holds, which it may keep)."""
+        self.lock([subnet])
+        number = int(ipaddress.ip_address(address))
+        if address in own:
+            self.reserved.setdefault(subnet["id"], set()).add(number)
+            return address
+        if number in self.reserved.get(subnet["id"], set()) or self.tx.taken_addresses(
+            subnet["id"], key(number), key(number), 1
+        ):
+            raise conflict("IpAddressAlreadyAllocated",
+                           f"IP address {address} already allocated in subnet {subnet['id']}")  # fmt: skip
+        self.reserved.setdefault(subnet["id"], set()).add(number)
+        return address
+
+    def save_cursors(self) -> None:
+        for subnet_id, cursor in self.cursors.items():
+            self.tx.update(Kind.SUBNET, subnet_id, {"ipam_cursor": f"{cursor:x}"})
+
+
+def _windows(pools: list[tuple[int, int]], start: int) -> list[tuple[int, int]]:
+    """The pools from ``start`` to their end, then from their beginning up to ``start`` (wrapping around)."""
+    after = [(max(low, start), high) for low, high in pools if high >= start]
+    before = [(low, min(high, start - 1)) for low, high in pools if low < start]
+    return after + before
+
+
+def valid_for_subnet(subnet: Record, address: str) -> bool:
+    """May a port hold ``address`` on this subnet (inside it; not the IPv4 network or broadcast address)?"""
+    net = network(subnet["cidr"])
+    ip = ipaddress.ip_address(address)
+    if ip.version != net.version or ip not in net:
+        return False
+    low, high = usable_range(net)
+    return low <= int(ip) <= high or (net.version == 6 and int(ip) == int(net.network_address))
+
+
+def subnet_for(subnets: list[Record], address: str) -> Record | None:
+    for subnet in subnets:
+        if valid_for_subnet(subnet, address):
+            return subnet
+    return None
+
+
+def invalid_for_subnet(address: str) -> NeutronError:
+    return NeutronError(400, "InvalidIpForSubnet", f"IP address {address} is not a valid IP for the specified subnet.")
+
+
+def invalid_for_network(address: str) -> NeutronError:
+    return NeutronError(400, "InvalidIpForNetwork",
+                        f"IP address {address} is not a valid IP for any of the subnets on the specified network.")  # fmt: skip
+
+
+def exhausted(network_id: str) -> NeutronError:
+    return conflict("IpAddressGenerationFailure", f"No more IP addresses available on network {network_id}.")
+
+
+def check_cidr_for_dhcp(net: IPNetwork, enable_dhcp: bool) -> None:
+    if enable_dhcp and ((net.version == 4 and net.prefixlen > 30) or (net.version == 6 and net.prefixlen > 126)):
+        raise invalid_input("Subnet has a prefix length that is incompatible with DHCP service enabled.")
+
+
+def pools_of(values: dict[str, Any]) -> list[dict[str, str]]:
+    return list(values.get("allocation_pools") or [])
