@@ -58,6 +58,8 @@ def _serve(settings: EngineSettings, banner: bool) -> int:
         _print_banner(settings, engine.generated_admin_password)
     try:
         server.run()
+    except KeyboardInterrupt:
+        pass  # uvicorn has already shut down gracefully; it re-raises the Ctrl-C it caught
     finally:
         engine.db.dispose()
     return 0

@@ -63,6 +63,10 @@ HOST_STATUS = (
 )  # fmt: skip
 NETWORK_USAGES = ("vm", "management", "display", "migration", "gluster", "default_route")
 NIC_INTERFACES = ("virtio", "e1000", "e1000e", "rtl8139", "rtl8139_virtio", "pci_passthrough", "spapr_vlan")
+RNG_SOURCES = ("urandom", "random", "hwrng")
+MIGRATE_ON_ERROR = ("migrate", "migrate_highly_available", "do_not_migrate")
+INHERITABLE_BOOLEAN = ("true", "false", "inherit")
+SERIAL_NUMBER_POLICIES = ("none", "host", "vm", "custom")
 
 define("Link", "link", "links", {"rel": "str"})
 define("Actions", "actions", "actions", {"link": List("link", "Link")})
@@ -102,15 +106,43 @@ define("Cluster", "cluster", "clusters", {
     "data_center": "DataCenter", "cpu": "Cpu", "version": "Version", "mac_pool": "MacPool",
     "management_network": "Network", "gluster_service": "bool", "virt_service": "bool",
     "ballooning_enabled": "bool", "threads_as_cores": "bool", "trusted_service": "bool", "ha_reservation": "bool",
-    "switch_type": ("legacy", "ovs"), "firewall_type": ("iptables", "firewalld"), **links(),
+    "switch_type": ("legacy", "ovs"), "firewall_type": ("iptables", "firewalld"),
+    "memory_policy": "MemoryPolicy", "scheduling_policy": "SchedulingPolicy",
+    "custom_scheduling_policy_properties": List("property", "Property"), "error_handling": "ErrorHandling",
+    "ksm": "Ksm", "fencing_policy": "FencingPolicy", "migration": "MigrationOptions",
+    "required_rng_sources": List("required_rng_source", RNG_SOURCES), "serial_number": "SerialNumber",
+    "display": "Display", "optional_reason": "bool", "maintenance_reason_required": "bool",
+    "gluster_tuned_profile": "str", **links(),
 })  # fmt: skip
 define("MemoryPolicy", "memory_policy", "memory_policies", {
     "over_commit": "MemoryOverCommit", "ballooning": "bool", "guaranteed": "int", "max": "int",
+    "transparent_hugepages": "TransparentHugePages",
 })  # fmt: skip
 define("MemoryOverCommit", "over_commit", "over_commits", {"percent": "int"})
-define("SchedulingPolicy", "scheduling_policy", "scheduling_policies", {})
-define("FencingPolicy", "fencing_policy", "fencing_policies", {"enabled": "bool"})
-define("MigrationOptions", "migration", "migrations", {})
+define("TransparentHugePages", "transparent_hugepages", "transparent_hugepagess", {"enabled": "bool"})
+define("SchedulingPolicy", "scheduling_policy", "scheduling_policies", {
+    "default_policy": "bool", "locked": "bool", "properties": List("property", "Property"), **links(),
+})  # fmt: skip
+define("Ksm", "ksm", "ksms", {"enabled": "bool", "merge_across_nodes": "bool"})
+define("FencingPolicy", "fencing_policy", "fencing_policies", {
+    "enabled": "bool", "skip_if_sd_active": "SkipIfSdActive", "skip_if_connectivity_broken": "SkipIfConnectivityBroken",
+    "skip_if_gluster_bricks_up": "bool", "skip_if_gluster_quorum_not_met": "bool",
+})  # fmt: skip
+define("SkipIfSdActive", "skip_if_sd_active", "skip_if_sd_actives", {"enabled": "bool"})
+define("SkipIfConnectivityBroken", "skip_if_connectivity_broken", "skip_if_connectivity_brokens", {
+    "enabled": "bool", "threshold": "int",
+})  # fmt: skip
+define("ErrorHandling", "error_handling", "error_handlings", {"on_error": MIGRATE_ON_ERROR})
+define("MigrationOptions", "migration", "migrations", {
+    "auto_converge": INHERITABLE_BOOLEAN, "compressed": INHERITABLE_BOOLEAN, "encrypted": INHERITABLE_BOOLEAN,
+    "bandwidth": "MigrationBandwidth", "policy": "MigrationPolicy",
+})  # fmt: skip
+define("MigrationBandwidth", "bandwidth", "bandwidths", {
+    "assignment_method": ("auto", "hypervisor_default", "custom"), "custom_value": "int",
+})  # fmt: skip
+define("MigrationPolicy", "migration_policy", "migration_policies", {})
+define("SerialNumber", "serial_number", "serial_numbers", {"policy": SERIAL_NUMBER_POLICIES, "value": "str"})
+define("Display", "display", "displays", {"proxy": "str"})
 define("Network", "network", "networks", {
     "data_center": "DataCenter", "cluster": "Cluster", "vlan": "Vlan", "mtu": "int", "stp": "bool",
     "usages": List("usage", NETWORK_USAGES), "required": "bool", "display": "bool",

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from extnet.engine.api.faults import BadRequest
 from extnet.engine.api.resources.base import resolve
 from extnet.engine.commands.base import Command, Violation
+from extnet.engine.commands.cluster_settings import TEXT_MAX, ClusterSettings
 from extnet.engine.commands.networks import listing, lock_row, refers_to, vms_using_network
 from extnet.engine.domain.rules import name_problem
 from extnet.engine.store import inventory
@@ -37,6 +38,8 @@ FLAGS = (
     "threads_as_cores",
     "trusted_service",
     "ha_reservation",
+    "optional_reason",
+    "maintenance_reason_required",
 )
 PLAIN_FIELDS = ("description", "comment", "switch_type", "firewall_type", *FLAGS)
 
@@ -113,6 +116,9 @@ def cpu_violations(body: Entity, name: str) -> Iterable[Violation]:
             f"{', '.join(ARCHITECTURES)}",
             400,
         )
+    cpu_type = (body.get("cpu") or {}).get("type")
+    if cpu_type is not None and len(cpu_type) > TEXT_MAX:
+        yield Violation(f"The CPU type of cluster '{name}' is longer than {TEXT_MAX} characters", 400)
 
 
 def name_violations(session: Session, name: str | None, cluster_id: str | None) -> Iterable[Violation]:
@@ -145,11 +151,13 @@ class AddCluster(Command[Cluster]):
         self.dc: DataCenter | None = None
         self.mac_pool: MacPool | None = None
         self.management: Network | None = None
+        self.settings = ClusterSettings(body, None, str(body.get("name")))
 
     def validate(self) -> Iterable[Violation]:
         name = self.body.get("name")
         yield from name_violations(self.session, name, None)
         yield from cpu_violations(self.body, str(name))
+        yield from self.settings.violations()
         try:
             self.mac_pool = resolve(self.session, MacPool, self.body.get("mac_pool"), "MAC pool")
         except BadRequest as err:
@@ -207,6 +215,7 @@ class AddCluster(Command[Cluster]):
             mac_pool_id=self.mac_pool.id if self.mac_pool else self.dc.mac_pool_id,
             **{field: self.body[field] for field in PLAIN_FIELDS if field in self.body},
         )
+        self.settings.apply(cluster)
         self.session.add(cluster)
         self.session.flush()
         self.session.add(
@@ -234,6 +243,7 @@ class UpdateCluster(Command[Cluster]):
         self.cluster = cluster
         self.body = body
         self.mac_pool: MacPool | None = None
+        self.settings = ClusterSettings(body, cluster, cluster.name)
 
     def validate(self) -> Iterable[Violation]:
         cluster, dc = self.cluster, self.cluster.data_center
@@ -242,6 +252,7 @@ class UpdateCluster(Command[Cluster]):
         if self.body.get("data_center") and not refers_to(self.body["data_center"], dc):
             yield Violation(f"The data center of cluster '{cluster.name}' cannot be changed", 400)
         yield from cpu_violations(self.body, cluster.name)
+        yield from self.settings.violations()
         yield from version_violations(self.body, cluster.name, dc)
         yield from self._architecture_violations()
         yield from self._management_violations(dc)
@@ -292,6 +303,7 @@ class UpdateCluster(Command[Cluster]):
             cluster.version_major, cluster.version_minor = version["major"], version["minor"]
         if self.mac_pool is not None:
             cluster.mac_pool_id = self.mac_pool.id
+        self.settings.apply(cluster)
         return cluster
 
     def integrity_message(self, error: IntegrityError) -> str:

@@ -34,6 +34,10 @@ NAMING = {
 }
 
 
+NONE_SCHEDULING_POLICY = "b4ed2332-a7ac-4d5f-9596-99a439cb2812"  # oVirt's fixed id of the "none" policy
+MINIMAL_DOWNTIME_MIGRATION_POLICY = "80554327-0569-496b-bdeb-fcbbf52b827b"
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -111,6 +115,40 @@ class Cluster(Base):
     threads_as_cores: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     trusted_service: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     ha_reservation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    optional_reason: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    maintenance_reason_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    ksm_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    ksm_merge_across_nodes: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    memory_over_commit: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
+    transparent_hugepages: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # one of oVirt's built-in scheduling policies (domain/scheduling.py), "none" by default
+    scheduling_policy_id: Mapped[str] = mapped_column(
+        String(36), default=NONE_SCHEDULING_POLICY, server_default=NONE_SCHEDULING_POLICY
+    )
+    scheduling_properties: Mapped[dict[str, str] | None] = mapped_column(JSON)  # None: the policy's defaults
+    on_error: Mapped[str] = mapped_column(String(32), default="migrate", server_default="migrate")
+    migration_auto_converge: Mapped[str] = mapped_column(String(8), default="inherit", server_default="inherit")
+    migration_compressed: Mapped[str] = mapped_column(String(8), default="inherit", server_default="inherit")
+    migration_encrypted: Mapped[str] = mapped_column(String(8), default="inherit", server_default="inherit")
+    migration_bandwidth: Mapped[str] = mapped_column(String(32), default="auto", server_default="auto")
+    migration_bandwidth_custom: Mapped[int | None] = mapped_column(Integer)  # Mbps, with migration_bandwidth=custom
+    migration_policy_id: Mapped[str] = mapped_column(
+        String(36), default=MINIMAL_DOWNTIME_MIGRATION_POLICY, server_default=MINIMAL_DOWNTIME_MIGRATION_POLICY
+    )
+    fencing_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    fencing_skip_if_sd_active: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    fencing_skip_if_connectivity_broken: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    fencing_connectivity_threshold: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
+    fencing_skip_if_gluster_bricks_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    fencing_skip_if_gluster_quorum_not_met: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    # required in addition to urandom, which every cluster requires; comma-separated
+    additional_rng_sources: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    serial_number_policy: Mapped[str | None] = mapped_column(String(16))
+    serial_number_value: Mapped[str | None] = mapped_column(String(255))
+    spice_proxy: Mapped[str | None] = mapped_column(String(255))
+    gluster_tuned_profile: Mapped[str | None] = mapped_column(String(255))
     data_center: Mapped[DataCenter] = relationship(back_populates="clusters")
 
 

@@ -86,6 +86,15 @@ GATEWAY = cv.record(
     ["enable_snat", "external_fixed_ips", "qos_policy_id"],
     {"network_id": cv.uuid_str, "enable_snat": cv.boolean, "external_fixed_ips": cv.list_of(FIXED_IP)},
 )
+
+
+def _gateway_info(name: str, value: Any) -> dict[str, Any] | None:
+    if value is None or value == {}:
+        return None
+    converted: dict[str, Any] = GATEWAY(name, value)
+    return converted
+
+
 NETWORK_TYPES = ("flat", "vlan", "vxlan", "geneve")
 VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder", "smart-nic",
               "vdpa", "remote-managed", "accelerator-direct", "accelerator-direct-physical")  # fmt: skip
@@ -210,7 +219,7 @@ ROUTER = ResourceSpec(
         _a("name", convert=cv.string(), post=True, put=True, filter="str", sort=True),
         _a("admin_state_up", convert=cv.boolean, post=True, put=True, filter="bool", sort=True),
         _a("status", sort=True),
-        _a("external_gateway_info", "external_gateway_info", convert=cv.anything, post=True, put=True),
+        _a("external_gateway_info", convert=_gateway_info, post=True, put=True),
         _a("routes", convert=cv.list_of(ROUTE), put=True),
         *_standard(),
     ),

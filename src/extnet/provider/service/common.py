@@ -115,6 +115,7 @@ def load_owned(
     ctx: Ctx, kind: Kind, id_: str, action: str, if_match: int | None = None, want: frozenset[str] | None = None
 ) -> Record:
     """The record the caller may change (``action``: ``update``/``delete``), locked, at revision ``if_match``."""
+    check_writer(ctx, f"{action}_{singular(kind)}")
     record = load(ctx, kind, id_, want=want, lock=True)
     if not ctx.admin and record.get("project_id") != ctx.project_id:
         raise policy(f"{action}_{singular(kind)}")

@@ -14,6 +14,7 @@ from extnet.engine.api.resources.networks import network_fields
 from extnet.engine.api.schema import parse_uuid
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
+from extnet.engine.commands.cluster_settings import rng_sources
 from extnet.engine.commands.clusters import (
     FLAGS,
     ROLES,
@@ -24,6 +25,7 @@ from extnet.engine.commands.clusters import (
     UpdateCluster,
     UpdateNetworkOnCluster,
 )
+from extnet.engine.domain.scheduling import scheduling_policy
 from extnet.engine.store.models import Cluster, DataCenter, Network, NetworkCluster
 
 CLUSTER_LINKS = (
@@ -57,11 +59,50 @@ def render(cluster: Cluster, management_network_id: str | None) -> Entity:
         "switch_type": cluster.switch_type,
         "firewall_type": cluster.firewall_type,
         **{flag: getattr(cluster, flag) for flag in FLAGS},
+        **render_settings(cluster),
         "data_center": ref("datacenters", cluster.data_center_id),
         "mac_pool": ref("macpools", cluster.mac_pool_id),
         "management_network": ref("networks", management_network_id),
         "link": links(base, *CLUSTER_LINKS),
     }
+
+
+def scheduling_properties(cluster: Cluster) -> dict[str, str]:
+    """The cluster's own scheduling policy properties, or else its policy's defaults."""
+    if cluster.scheduling_properties is not None:
+        return cluster.scheduling_properties
+    policy = scheduling_policy(cluster.scheduling_policy_id, "id")
+    return dict(policy.properties) if policy else {}
+
+
+def render_settings(c: Cluster) -> Entity:
+    """Every setting, oVirt's defaults included, so that clients comparing them (Ansible) find them all."""
+    properties = scheduling_properties(c)
+    return {
+        "memory_policy": {"over_commit": {"percent": c.memory_over_commit},
+                          "transparent_hugepages": {"enabled": c.transparent_hugepages}},
+        "ksm": {"enabled": c.ksm_enabled, "merge_across_nodes": c.ksm_merge_across_nodes},
+        "scheduling_policy": ref("schedulingpolicies", c.scheduling_policy_id),
+        "custom_scheduling_policy_properties": {"property": [{"name": k, "value": v} for k, v in properties.items()]},
+        "error_handling": {"on_error": c.on_error},
+        "migration": {
+            "auto_converge": c.migration_auto_converge, "compressed": c.migration_compressed,
+            "encrypted": c.migration_encrypted, "policy": {"id": c.migration_policy_id},
+            "bandwidth": {"assignment_method": c.migration_bandwidth, "custom_value": c.migration_bandwidth_custom},
+        },
+        "fencing_policy": {
+            "enabled": c.fencing_enabled, "skip_if_sd_active": {"enabled": c.fencing_skip_if_sd_active},
+            "skip_if_connectivity_broken": {"enabled": c.fencing_skip_if_connectivity_broken,
+                                            "threshold": c.fencing_connectivity_threshold},
+            "skip_if_gluster_bricks_up": c.fencing_skip_if_gluster_bricks_up,
+            "skip_if_gluster_quorum_not_met": c.fencing_skip_if_gluster_quorum_not_met,
+        },
+        "required_rng_sources": {"required_rng_source": rng_sources(c)},
+        "serial_number": {"policy": c.serial_number_policy, "value": c.serial_number_value}
+        if c.serial_number_policy else None,
+        "display": {"proxy": c.spice_proxy} if c.spice_proxy else None,
+        "gluster_tuned_profile": c.gluster_tuned_profile,
+    }  # fmt: skip
 
 
 def management_networks(ctx: Ctx, cluster_ids: Iterable[str]) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""The service layer: Neutron's semantics (validation, defaults, IPAM, binding, policy) over a ``Backend``."""

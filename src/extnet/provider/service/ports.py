@@ -1,0 +1,293 @@
+"""Ports: MAC and fixed IP allocation, security groups and port security, address pairs, and binding."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from extnet.provider.errors import NeutronError, bad_request, conflict, invalid_input
+from extnet.provider.service import binding, common, ipam
+from extnet.provider.service import security_groups as sg
+from extnet.provider.service.common import Ctx, ListRequest
+from extnet.provider.store.backend import AllOf, FixedIp, In, Kind, Page, Query, Record
+
+KIND = Kind.PORT
+ROUTER_OWNERS = ("network:router_interface", "network:router_gateway")
+NO_GROUPS_OWNERS = ("network:",)
+
+
+def create(ctx: Ctx, items: list[dict[str, Any]], internal: bool = False) -> list[Record]:
+    if not internal:
+        common.check_writer(ctx, "create_port")
+    allocator = ipam.Ipam(ctx.tx)
+    records: list[Record] = []
+    for values in items:
+        network = network_of(ctx, values["network_id"])
+        record = common.standard(ctx, values)
+        mac = values.get("mac_address") or _new_mac()
+        if "mac_address" in values:
+            _check_mac_free(ctx, network["id"], mac, records)
+        owner = values.get("device_owner", "")
+        secure = values.get("port_security_enabled", network["port_security_enabled"])
+        groups = _groups(ctx, values, record["project_id"], secure, owner)
+        pairs = _address_pairs(ctx, values.get("allowed_address_pairs", []), mac, secure)
+        fixed = allocate(ctx, allocator, network, values.get("fixed_ips"), mac, owner)
+        host = values.get("host_id", "")
+        vnic_type = values.get("vnic_type", "normal")
+        vif_type, vif_details = binding.bind(ctx, network, host, vnic_type)
+        record.update(
+            name=values.get("name", ""),
+            network_id=network["id"],
+            mac_address=mac,
+            admin_state_up=values.get("admin_state_up", True),
+            status="DOWN",
+            device_id=values.get("device_id", ""),
+            device_owner=owner,
+            port_security_enabled=secure,
+            allowed_address_pairs=pairs,
+            host_id=host,
+            vnic_type=vnic_type,
+            profile=values.get("profile", {}),
+            vif_type=vif_type,
+            vif_details=vif_details,
+            fixed_ips=fixed,
+            security_groups=groups,
+        )
+        records.append(record)
+    allocator.save_cursors()
+    ctx.tx.insert(KIND, records)
+    return records
+
+
+def get(ctx: Ctx, id_: str, want: frozenset[str] | None = None) -> Record:
+    return common.load(ctx, KIND, id_, want)
+
+
+def listing(ctx: Ctx, request: ListRequest, want: frozenset[str] | None) -> Page:
+    return common.listing(ctx, KIND, request, want)
+
+
+def update(ctx: Ctx, id_: str, values: dict[str, Any], if_match: int | None) -> Record:
+    port = common.load_owned(ctx, KIND, id_, "update", if_match)
+    network = network_of(ctx, port["network_id"])
+    changes = dict(values)
+    mac = values.get("mac_address", port["mac_address"])
+    if mac != port["mac_address"]:
+        if port["vif_type"] not in ("unbound", "binding_failed"):
+            raise conflict("PortBound", f"Unable to complete operation on port {id_}, port is already bound, port "
+                                        f"type: {port['vif_type']}, old_mac {port['mac_address']}, new_mac {mac}.")  # fmt: skip
+        _check_mac_free(ctx, network["id"], mac, [])
+    secure = values.get("port_security_enabled", port["port_security_enabled"])
+    groups = port["security_groups"]
+    if "security_groups" in values:
+        groups = sg.port_groups(ctx, port["project_id"], values["security_groups"])
+        changes["security_groups"] = groups
+    if not secure and groups:
+        if "security_groups" in values:
+            raise _groups_need_port_security()
+        raise conflict("PortSecurityPortHasSecurityGroup", "Port has security group associated. Cannot disable port "
+                                                           "security or IP address until security group is removed.")  # fmt: skip
+    pairs = port["allowed_address_pairs"]
+    if "allowed_address_pairs" in values:
+        pairs = _address_pairs(ctx, values["allowed_address_pairs"], mac, True)
+        changes["allowed_address_pairs"] = pairs
+    if not secure and pairs:
+        raise _pairs_need_port_security()
+    if "fixed_ips" in values:
+        own = {ip["ip_address"] for ip in port["fixed_ips"]}
+        changes["fixed_ips"] = allocate(ctx, ipam.Ipam(ctx.tx), network, values["fixed_ips"], mac,
+                                        values.get("device_owner", port["device_owner"]), own)  # fmt: skip
+    elif mac != port["mac_address"]:
+        changes["fixed_ips"] = _readdress(ctx, network, port["fixed_ips"], mac)
+    _rebind(ctx, port, network, values, changes)
+    changes = common.touched(ctx, changes)
+    ctx.tx.update(KIND, id_, changes)
+    return common.applied(port, changes)
+
+
+def delete(ctx: Ctx, id_: str, if_match: int | None) -> None:
+    port = common.load_owned(ctx, KIND, id_, "delete", if_match, want=frozenset())
+    if port["device_owner"] in ROUTER_OWNERS:
+        raise conflict("ServicePortInUse", f"Port {id_} cannot be deleted directly via the port API: has device "
+                                           f"owner {port['device_owner']}.")  # fmt: skip
+    ctx.tx.delete(KIND, [id_])
+
+
+# --- helpers -----------------------------------------------------------------------------------------------------
+
+
+def network_of(ctx: Ctx, network_id: str) -> Record:
+    cached = ctx.cache.get(("network", network_id))
+    if cached is None:
+        cached = common.load(ctx, Kind.NETWORK, network_id, want=frozenset())
+        subnets = ctx.tx.find(Kind.SUBNET, Query(where=In("network_id", (network_id,)), want=frozenset())).records
+        cached["subnet_records"] = sorted(subnets, key=lambda s: (s["created_at"], s["id"]))
+        ctx.cache[("network", network_id)] = cached
+    return dict(cached)
+
+
+def _new_mac() -> str:
+    # Neutron's base MAC. Two ports drawing the same one collide on the store's unique key and are retried.
+    a, b, c = secrets.token_bytes(3)
+    return f"fa:16:3e:{a:02x}:{b:02x}:{c:02x}"
+
+
+def _check_mac_free(ctx: Ctx, network_id: str, mac: str, pending: list[Record]) -> None:
+    taken = any(p["mac_address"] == mac and p["network_id"] == network_id for p in pending) or ctx.tx.count(
+        KIND, AllOf((In("network_id", (network_id,)), In("mac_address", (mac,))))
+    )
+    if taken:
+        raise conflict("MacAddressInUse", f"Unable to complete operation for network {network_id}. The mac address "
+                                          f"{mac} is in use.")  # fmt: skip
+
+
+def _groups(ctx: Ctx, values: dict[str, Any], project_id: str, secure: bool, owner: str) -> list[str]:
+    if "security_groups" in values:
+        groups = sg.port_groups(ctx, project_id, values["security_groups"])
+        if groups and not secure:
+            raise _groups_need_port_security()
+        return groups
+    if not secure or owner.startswith(NO_GROUPS_OWNERS):
+        return []
+    return [sg.ensure_default(ctx, project_id)]
+
+
+def _groups_need_port_security() -> NeutronError:
+    return NeutronError(400, "PortSecurityAndIPRequiredForSecurityGroups", "Port security must be enabled and port "
+                        "must have an IP address in order to use security groups.")  # fmt: skip
+
+
+def _pairs_need_port_security() -> NeutronError:
+    return conflict("AddressPairAndPortSecurityRequired",
+                    "Port Security must be enabled in order to have allowed address pairs on a port.")  # fmt: skip
+
+
+def _address_pairs(ctx: Ctx, pairs: list[dict[str, str]], mac: str, secure: bool) -> list[dict[str, str]]:
+    result: list[dict[str, str]] = []
+    for pair in pairs:
+        entry = {"ip_address": pair["ip_address"], "mac_address": pair.get("mac_address") or mac}
+        if entry in result:
+            raise NeutronError(400, "DuplicateAddressPairInRequest", "Request contains duplicate address pair: "
+                               f"mac_address {entry['mac_address']} ip_address {entry['ip_address']}.")  # fmt: skip
+        result.append(entry)
+    if len(result) > ctx.config.max_allowed_address_pairs:
+        raise NeutronError(400, "AllowedAddressPairExhausted", "The number of allowed address pair exceeds the "
+                           f"maximum {ctx.config.max_allowed_address_pairs}.")  # fmt: skip
+    if result and not secure:
+        raise _pairs_need_port_security()
+    return result
+
+
+def allocate(
+    ctx: Ctx,
+    allocator: ipam.Ipam,
+    network: Record,
+    requested: list[dict[str, str]] | None,
+    mac: str,
+    owner: str,
+    own: set[str] | None = None,
+) -> list[FixedIp]:
+    """The port's fixed IPs: Neutron's defaults when none are asked for (one IPv4 address, one stateful IPv6
+    address, and the EUI-64 address on every SLAAC subnet), else exactly the ones asked for."""
+    subnets: list[Record] = network["subnet_records"]
+    if requested is None:
+        return _defaults(allocator, network, subnets, mac, owner)
+    if len(requested) > ctx.config.max_fixed_ips_per_port:
+        raise bad_request("Exceeded maximum amount of fixed ips per port.")
+    result: list[FixedIp] = []
+    for item in requested:
+        result.append(_one(allocator, network, subnets, item, mac, own or set()))
+    return result
+
+
+def _defaults(allocator: ipam.Ipam, network: Record, subnets: list[Record], mac: str, owner: str) -> list[FixedIp]:
+    result: list[FixedIp] = []
+    v4 = [s for s in subnets if s["ip_version"] == 4]
+    v6 = [s for s in subnets if s["ip_version"] == 6 and not ipam.is_auto(s)]
+    for group in (v4, v6):
+        if not group:
+            continue
+        for subnet in group:
+            address = allocator.next_free(subnet)
+            if address is not None:
+                result.append({"subnet_id": subnet["id"], "ip_address": address})
+                break
+        else:
+            raise ipam.exhausted(network["id"])
+    if owner not in ROUTER_OWNERS:
+        for subnet in subnets:
+            if ipam.is_auto(subnet):
+                address = allocator.claim(subnet, ipam.eui64(subnet["cidr"], mac))
+                result.append({"subnet_id": subnet["id"], "ip_address": address})
+    return result
+
+
+def _one(
+    allocator: ipam.Ipam, network: Record, subnets: list[Record], item: dict[str, str], mac: str, own: set[str]
+) -> FixedIp:
+    subnet_id, address = item.get("subnet_id"), item.get("ip_address")
+    if subnet_id is not None:
+        subnet = next((s for s in subnets if s["id"] == subnet_id), None)
+        if subnet is None:
+            raise invalid_input(f"Failed to create port on network {network['id']}, because fixed_ips included "
+                                f"invalid subnet {subnet_id}.")  # fmt: skip
+        if address is None:
+            if ipam.is_auto(subnet):
+                return {"subnet_id": subnet_id, "ip_address": allocator.claim(subnet, ipam.eui64(subnet["cidr"], mac),
+                                                                              own)}  # fmt: skip
+            found = allocator.next_free(subnet)
+            if found is None:
+                raise ipam.exhausted(network["id"])
+            return {"subnet_id": subnet_id, "ip_address": found}
+        if not ipam.valid_for_subnet(subnet, address):
+            raise ipam.invalid_for_subnet(address)
+    elif address is not None:
+        found_subnet = ipam.subnet_for(subnets, address)
+        if found_subnet is None:
+            raise ipam.invalid_for_network(address)
+        subnet = found_subnet
+    else:
+        raise bad_request("Invalid input for fixed_ips: each entry needs subnet_id or ip_address.")
+    if ipam.is_auto(subnet) and address != ipam.eui64(subnet["cidr"], mac):
+        raise invalid_input(f"IPv6 address {address} cannot be directly assigned to a port on subnet {subnet['id']} "
+                            "as the subnet is configured for automatic addresses")  # fmt: skip
+    return {"subnet_id": subnet["id"], "ip_address": allocator.claim(subnet, address, own)}
+
+
+def _readdress(ctx: Ctx, network: Record, fixed: list[FixedIp], mac: str) -> list[FixedIp]:
+    """A new MAC moves the port's EUI-64 addresses with it."""
+    allocator = ipam.Ipam(ctx.tx)
+    subnets = {s["id"]: s for s in network["subnet_records"]}
+    result: list[FixedIp] = []
+    for ip in fixed:
+        subnet = subnets.get(ip["subnet_id"])
+        if subnet is not None and ipam.is_auto(subnet):
+            ip = {"subnet_id": ip["subnet_id"], "ip_address": allocator.claim(subnet, ipam.eui64(subnet["cidr"], mac))}
+        result.append(ip)
+    return result
+
+
+def _rebind(ctx: Ctx, port: Record, network: Record, values: dict[str, Any], changes: dict[str, Any]) -> None:
+    host = values.get("host_id", port["host_id"])
+    vnic_type = values.get("vnic_type", port["vnic_type"])
+    if host != port["host_id"] or vnic_type != port["vnic_type"] or "profile" in values:
+        vif_type, details = binding.bind(ctx, network, host, vnic_type)
+        changes.update(vif_type=vif_type, vif_details=details)
+        if host != port["host_id"]:
+            changes["status"] = "DOWN"
+    if values.get("admin_state_up") is False:
+        changes["status"] = "DOWN"
+
+
+def set_status(ctx: Ctx, host: str, up: list[str], down: list[str]) -> None:
+    """The data plane on ``host`` reports ports up or down: ports bound there follow (others are ignored)."""
+    for ids, status in ((up, "ACTIVE"), (down, "DOWN")):
+        if not ids:
+            continue
+        where = AllOf((In("id", tuple(ids)), In("host_id", (host,))))
+        for port in ctx.tx.find(KIND, Query(where=where, want=frozenset())).records:
+            if port["vif_type"] in ("unbound", "binding_failed"):
+                continue
+            target = status if port["admin_state_up"] else "DOWN"
+            if port["status"] != target:
+                ctx.tx.update(KIND, port["id"], common.touched(ctx, {"status": target}))
