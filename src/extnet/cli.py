@@ -6,6 +6,7 @@ import argparse
 import getpass
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import uvicorn
 
 from extnet.common.security import generate_password
 from extnet.engine.settings import EngineSettings
+from extnet.provider.settings import ProviderSettings
 
 
 def _engine_settings(args: argparse.Namespace) -> EngineSettings:
@@ -25,10 +27,18 @@ def _engine_settings(args: argparse.Namespace) -> EngineSettings:
     return EngineSettings(**overrides)
 
 
+def listen_address(value: str) -> str:
+    """argparse type of --listen: HOST:PORT."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdecimal() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"'{value}' is not HOST:PORT (e.g. 127.0.0.1:8080)")
+    return value
+
+
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: a nested parser must not overwrite what the outer one parsed with its own None defaults
     opt: dict[str, Any] = {"default": argparse.SUPPRESS}
-    parser.add_argument("--listen", help="HOST:PORT to serve on (default 127.0.0.1:8080)", **opt)
+    parser.add_argument("--listen", type=listen_address, help="HOST:PORT to serve on (default 127.0.0.1:8080)", **opt)
     parser.add_argument("--data-dir", type=Path, help="state directory (default ~/.local/share/extnet)", **opt)
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite file in the data dir)", **opt)
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate: serve HTTPS", **opt)
@@ -81,6 +91,8 @@ def _print_banner(settings: EngineSettings, generated: str | None) -> None:
         f"  user:                 admin@internal\n"
         f"  password:             {password}\n"
         f"  data directory:       {settings.data_dir}\n"
+        f"  network provider:     http://{ProviderSettings().listen}/v2.0 (Keystone "
+        f"http://{ProviderSettings().keystone_listen}/v3, user admin, same password)\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
@@ -121,7 +133,54 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    return _serve(_engine_settings(args), banner=True)
+    settings = _engine_settings(args)
+    provider = _start_provider(settings.data_dir / "provider")
+    try:
+        return _serve(settings, banner=True)
+    finally:
+        provider.terminate()
+        try:
+            provider.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            provider.kill()
+
+
+def _start_provider(data_dir: Path) -> subprocess.Popen[bytes]:
+    """The built-in network provider beside the engine (``EXTNET_PROVIDER_*`` settings apply)."""
+    return subprocess.Popen([sys.executable, "-m", "extnet", "provider", "--data-dir", str(data_dir)])
+
+
+def _provider_settings(args: argparse.Namespace) -> ProviderSettings:
+    overrides: dict[str, Any] = {}
+    for name in ("listen", "keystone_listen", "data_dir", "database_url", "backend", "auth", "log_level"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return ProviderSettings(**overrides)
+
+
+def cmd_provider(args: argparse.Namespace) -> int:
+    from extnet.provider.app import build_provider, serve
+
+    settings = _provider_settings(args)
+    provider = build_provider(settings)
+    if provider.generated_admin_password:
+        print("Generated the password of the provider's user admin (project admin, domain Default; shown once): "
+              f"{provider.generated_admin_password}", flush=True)  # fmt: skip
+    print(f"extnet provider: networking API http://{settings.listen}/v2.0, identity API "
+          f"http://{settings.keystone_listen}/v3 (auth {settings.auth})", flush=True)  # fmt: skip
+    serve(provider)
+    return 0
+
+
+def _add_provider_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--listen", help="HOST:PORT of the networking API (default 127.0.0.1:9696)")
+    parser.add_argument("--keystone-listen", help="HOST:PORT of the identity API (default 127.0.0.1:35357)")
+    parser.add_argument("--data-dir", type=Path, help="state directory (default ~/.local/share/extnet/provider)")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite file in the data dir)")
+    parser.add_argument("--backend", choices=["sql"], help="where resources live (default sql)")
+    parser.add_argument("--auth", choices=["keystone", "none"], help="require Keystone tokens (default) or not")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,9 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
     user_add.add_argument("--password", help="the password (else EXTNET_USER_PASSWORD, a prompt, or generated)")
     _add_engine_options(user_add)
 
+    provider = sub.add_parser("provider", help="serve the built-in network provider (Neutron API v2.0 + Keystone)")
+    _add_provider_options(provider)
+    provider.set_defaults(func=cmd_provider)
+
     up = sub.add_parser("up", help="start everything on the embedded defaults")
     up.add_argument("--data-dir", type=Path, help="state directory (default ~/.local/share/extnet)")
-    up.add_argument("--listen", help="HOST:PORT of the engine (default 127.0.0.1:8080)")
+    up.add_argument("--listen", type=listen_address, help="HOST:PORT of the engine (default 127.0.0.1:8080)")
     up.set_defaults(func=cmd_up)
     return parser
 
@@ -151,7 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:  # Ctrl-C before the server took over the signal (e.g. during migrations)
+        return 130
 
 
 if __name__ == "__main__":

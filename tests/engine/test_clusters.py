@@ -460,3 +460,272 @@ def test_concurrent_role_moves_leave_one_holder(
     held = roles(system, cluster.id)
     assert sum("display" in usages for usages in held.values()) == 1, held
     assert sum("migration" in usages for usages in held.values()) == 1, held
+
+
+# --- settings: memory, KSM, scheduling, migration, fencing, RNG, serial number, console proxy ------------------
+
+NONE_POLICY = "b4ed2332-a7ac-4d5f-9596-99a439cb2812"
+MINIMAL_DOWNTIME = "80554327-0569-496b-bdeb-fcbbf52b827b"
+POST_COPY = "a7aeedb2-8d66-4e51-bb22-32595027ce71"
+BUILT_IN_POLICIES = {
+    "none": NONE_POLICY,
+    "cluster_maintenance": "7677771e-5eab-422e-83fa-dc04080d21b7",
+    "evenly_distributed": "20d25257-b4bd-4589-92a6-c4c5c5d3fd1a",
+    "power_saving": "5a2b0939-7d46-4b73-a469-e9c2c7fc6a53",
+    "vm_evenly_distributed": "8d5d7bec-68de-4a67-b53e-0ac54686d579",
+}
+
+
+def properties_of(cluster: t.Cluster) -> dict[str, str]:
+    return {p.name: p.value for p in cluster.custom_scheduling_policy_properties or []}
+
+
+def assert_default_settings(connection: sdk.Connection, cluster: t.Cluster) -> None:
+    assert (cluster.ksm.enabled, cluster.ksm.merge_across_nodes) == (True, True)
+    assert cluster.memory_policy.over_commit.percent == 100 and cluster.memory_policy.transparent_huge_pages.enabled
+    assert cluster.scheduling_policy.id == NONE_POLICY
+    assert connection.follow_link(cluster.scheduling_policy).name == "none"
+    assert properties_of(cluster) == {"CpuOverCommitDurationMinutes": "2", "HighUtilization": "80"}
+    assert cluster.error_handling.on_error == t.MigrateOnError.MIGRATE
+    migration = cluster.migration
+    assert [migration.auto_converge, migration.compressed, migration.encrypted] == [t.InheritableBoolean.INHERIT] * 3
+    assert migration.bandwidth.assignment_method == t.MigrationBandwidthAssignmentMethod.AUTO
+    assert migration.bandwidth.custom_value is None and migration.policy.id == MINIMAL_DOWNTIME
+    fencing = cluster.fencing_policy
+    assert fencing.enabled is True and fencing.skip_if_sd_active.enabled is False
+    assert (fencing.skip_if_connectivity_broken.enabled, fencing.skip_if_connectivity_broken.threshold) == (False, 50)
+    assert fencing.skip_if_gluster_bricks_up is False and fencing.skip_if_gluster_quorum_not_met is False
+    assert cluster.required_rng_sources == [t.RngSource.URANDOM]
+    assert cluster.serial_number is None and cluster.display is None
+    assert cluster.optional_reason is False and cluster.maintenance_reason_required is False
+
+
+def test_default_settings(connection: sdk.Connection, system: sdk.services.SystemService, cluster: t.Cluster) -> None:
+    assert_default_settings(connection, cluster)
+    # the Default cluster, written by the migration, has the same defaults
+    default = system.clusters_service().list(search="name=Default")[0]
+    assert_default_settings(connection, default)
+
+
+def test_settings_round_trip(connection: sdk.Connection, system: sdk.services.SystemService, dc: t.DataCenter,
+                             unique: Names) -> None:  # fmt: skip
+    clusters = system.clusters_service()
+    cluster = clusters.add(
+        t.Cluster(
+            name=unique("set"),
+            data_center=t.DataCenter(id=dc.id),
+            ksm=t.Ksm(enabled=False, merge_across_nodes=False),
+            memory_policy=t.MemoryPolicy(
+                over_commit=t.MemoryOverCommit(percent=150),
+                transparent_huge_pages=t.TransparentHugePages(enabled=False),
+            ),
+            scheduling_policy=t.SchedulingPolicy(name="vm_evenly_distributed"),
+            custom_scheduling_policy_properties=[t.Property(name="HighVmCount", value="12")],
+            error_handling=t.ErrorHandling(on_error=t.MigrateOnError.DO_NOT_MIGRATE),
+            migration=t.MigrationOptions(
+                auto_converge=t.InheritableBoolean.TRUE,
+                compressed=t.InheritableBoolean.FALSE,
+                encrypted=t.InheritableBoolean.TRUE,
+                bandwidth=t.MigrationBandwidth(
+                    assignment_method=t.MigrationBandwidthAssignmentMethod.CUSTOM, custom_value=800
+                ),
+                policy=t.MigrationPolicy(id=POST_COPY),
+            ),
+            fencing_policy=t.FencingPolicy(
+                enabled=False,
+                skip_if_sd_active=t.SkipIfSdActive(enabled=True),
+                skip_if_connectivity_broken=t.SkipIfConnectivityBroken(enabled=True, threshold=0),
+                skip_if_gluster_bricks_up=True,
+                skip_if_gluster_quorum_not_met=True,
+            ),
+            required_rng_sources=[t.RngSource.HWRNG],
+            serial_number=t.SerialNumber(policy=t.SerialNumberPolicy.CUSTOM, value="sn-1"),
+            display=t.Display(proxy="spice.example.test:3128"),
+            optional_reason=True,
+            maintenance_reason_required=True,
+            gluster_tuned_profile="virt",
+        )
+    )
+    for seen in (cluster, clusters.cluster_service(cluster.id).get()):
+        assert (seen.ksm.enabled, seen.ksm.merge_across_nodes) == (False, False)
+        assert seen.memory_policy.over_commit.percent == 150
+        assert seen.memory_policy.transparent_huge_pages.enabled is False
+        assert connection.follow_link(seen.scheduling_policy).name == "vm_evenly_distributed"
+        assert properties_of(seen) == {"HighVmCount": "12"}
+        assert seen.error_handling.on_error == t.MigrateOnError.DO_NOT_MIGRATE
+        assert seen.migration.auto_converge == t.InheritableBoolean.TRUE
+        assert seen.migration.compressed == t.InheritableBoolean.FALSE
+        assert seen.migration.encrypted == t.InheritableBoolean.TRUE
+        assert seen.migration.bandwidth.custom_value == 800 and seen.migration.policy.id == POST_COPY
+        assert seen.fencing_policy.enabled is False and seen.fencing_policy.skip_if_sd_active.enabled is True
+        assert seen.fencing_policy.skip_if_connectivity_broken.threshold == 0
+        assert seen.fencing_policy.skip_if_gluster_bricks_up and seen.fencing_policy.skip_if_gluster_quorum_not_met
+        # urandom is always required, as in oVirt
+        assert sorted(str(s) for s in seen.required_rng_sources) == ["hwrng", "urandom"]
+        assert (seen.serial_number.policy, seen.serial_number.value) == (t.SerialNumberPolicy.CUSTOM, "sn-1")
+        assert seen.display.proxy == "spice.example.test:3128" and seen.gluster_tuned_profile == "virt"
+        assert seen.optional_reason is True and seen.maintenance_reason_required is True
+
+    # an update changes what it names and keeps the rest
+    service = clusters.cluster_service(cluster.id)
+    updated = service.update(t.Cluster(fencing_policy=t.FencingPolicy(enabled=True), ksm=t.Ksm(enabled=True)))
+    assert updated.fencing_policy.enabled is True and updated.fencing_policy.skip_if_sd_active.enabled is True
+    assert updated.ksm.enabled is True and updated.ksm.merge_across_nodes is False
+    assert updated.migration.bandwidth.custom_value == 800 and properties_of(updated) == {"HighVmCount": "12"}
+
+
+def test_update_clears_what_no_longer_applies(system: sdk.services.SystemService, dc: t.DataCenter,
+                                              unique: Names) -> None:  # fmt: skip
+    custom = t.MigrationBandwidthAssignmentMethod.CUSTOM
+    cluster = system.clusters_service().add(
+        t.Cluster(
+            name=unique("clr"),
+            data_center=t.DataCenter(id=dc.id),
+            migration=t.MigrationOptions(bandwidth=t.MigrationBandwidth(assignment_method=custom, custom_value=100)),
+            serial_number=t.SerialNumber(policy=t.SerialNumberPolicy.CUSTOM, value="sn"),
+            display=t.Display(proxy="http://proxy.example.test:3128"),
+            required_rng_sources=[t.RngSource.HWRNG, t.RngSource.URANDOM],
+            scheduling_policy=t.SchedulingPolicy(id=BUILT_IN_POLICIES["power_saving"]),
+            custom_scheduling_policy_properties=[t.Property(name="LowUtilization", value="10")],
+        )
+    )
+    service = system.clusters_service().cluster_service(cluster.id)
+    hypervisor = t.MigrationBandwidthAssignmentMethod.HYPERVISOR_DEFAULT
+    updated = service.update(t.Cluster(migration=t.MigrationOptions(bandwidth=t.MigrationBandwidth(
+        assignment_method=hypervisor))))  # fmt: skip
+    assert updated.migration.bandwidth.assignment_method == hypervisor
+    assert updated.migration.bandwidth.custom_value is None
+    updated = service.update(t.Cluster(serial_number=t.SerialNumber(policy=t.SerialNumberPolicy.HOST)))
+    assert updated.serial_number.policy == t.SerialNumberPolicy.HOST and updated.serial_number.value is None
+    assert service.update(t.Cluster(display=t.Display(proxy=""))).display is None
+    assert service.update(t.Cluster(required_rng_sources=[])).required_rng_sources == [t.RngSource.URANDOM]
+    # the same policy keeps its properties; another one brings its own defaults
+    same = service.update(t.Cluster(scheduling_policy=t.SchedulingPolicy(name="power_saving")))
+    assert properties_of(same) == {"LowUtilization": "10"}
+    other = service.update(t.Cluster(scheduling_policy=t.SchedulingPolicy(name="evenly_distributed")))
+    assert other.scheduling_policy.id == BUILT_IN_POLICIES["evenly_distributed"]
+    assert properties_of(other) == {"HeSparesCount": "0", "CpuOverCommitDurationMinutes": "2",
+                                    "HighUtilization": "80", "VCpuToPhysicalCpuRatio": "0"}  # fmt: skip
+
+
+CUSTOM_BANDWIDTH = t.MigrationBandwidthAssignmentMethod.CUSTOM
+
+
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"scheduling_policy": t.SchedulingPolicy(id="6c6d3e2a-0000-4000-8000-00000000beef")},
+         "The scheduling policy with id '6c6d3e2a-0000-4000-8000-00000000beef' does not exist"),
+        ({"scheduling_policy": t.SchedulingPolicy(name="fastest")},
+         "The scheduling policy named 'fastest' does not exist"),
+        ({"scheduling_policy": t.SchedulingPolicy(description="x")}, "needs an id or a name"),
+        ({"custom_scheduling_policy_properties": [t.Property(name="Colour", value="red")]},
+         "Unknown scheduling policy property 'Colour'"),
+        ({"custom_scheduling_policy_properties": [t.Property(name="HighUtilization", value="30")]},
+         "Invalid value '30' for scheduling policy property 'HighUtilization'"),
+        ({"custom_scheduling_policy_properties": [t.Property(name="SpmVmGrace", value="1"),
+                                                  t.Property(name="SpmVmGrace", value="2")]},
+         "Scheduling policy property 'SpmVmGrace' is given more than once"),
+        ({"memory_policy": t.MemoryPolicy(over_commit=t.MemoryOverCommit(percent=0))},
+         "Memory over-commit 0% of cluster"),
+        ({"memory_policy": t.MemoryPolicy(over_commit=t.MemoryOverCommit(percent=2**40))}, "is out of range"),
+        ({"memory_policy": t.MemoryPolicy(guaranteed=1024)}, "memory_policy.guaranteed applies to VMs"),
+        ({"memory_policy": t.MemoryPolicy(ballooning=True)}, "use ballooning_enabled"),
+        ({"fencing_policy": t.FencingPolicy(skip_if_connectivity_broken=t.SkipIfConnectivityBroken(threshold=101))},
+         "Fencing connectivity threshold 101% of cluster"),
+        ({"migration": t.MigrationOptions(bandwidth=t.MigrationBandwidth(assignment_method=CUSTOM_BANDWIDTH))},
+         "needs custom_value"),
+        ({"migration": t.MigrationOptions(bandwidth=t.MigrationBandwidth(custom_value=100))},
+         "applies only with assignment_method custom, not auto"),
+        ({"migration": t.MigrationOptions(bandwidth=t.MigrationBandwidth(assignment_method=CUSTOM_BANDWIDTH,
+                                                                          custom_value=0))},
+         "Migration bandwidth 0 Mbps of cluster"),
+        ({"migration": t.MigrationOptions(policy=t.MigrationPolicy(id="6c6d3e2a-0000-4000-8000-00000000beef"))},
+         "Unknown migration policy '6c6d3e2a-0000-4000-8000-00000000beef'"),
+        ({"serial_number": t.SerialNumber(policy=t.SerialNumberPolicy.CUSTOM)},
+         "custom serial number policy of cluster"),
+        ({"serial_number": t.SerialNumber(policy=t.SerialNumberPolicy.VM, value="x")},
+         "applies only with the custom policy, not vm"),
+        ({"serial_number": t.SerialNumber(policy=t.SerialNumberPolicy.CUSTOM, value="s" * 256)},
+         "serial_number.value of cluster"),
+        ({"display": t.Display(proxy="not a proxy")}, "SPICE proxy 'not a proxy' of cluster"),
+        ({"cpu": t.Cpu(type="c" * 256)}, "The CPU type of cluster"),
+    ],
+)  # fmt: skip
+def test_settings_rules(
+    system: sdk.services.SystemService, dc: t.DataCenter, unique: Names, fields: dict[str, object], fragment: str
+) -> None:
+    name = unique("bad")
+    clusters = system.clusters_service()
+    err = fault(lambda: clusters.add(t.Cluster(name=name, data_center=t.DataCenter(id=dc.id), **fields)))
+    assert err.code == 400 and fragment in str(err), str(err)
+    assert clusters.list(search=f"name={name}") == []
+    # an update is held to the same rules
+    existing = clusters.add(t.Cluster(name=name, data_center=t.DataCenter(id=dc.id)))
+    err = fault(lambda: clusters.cluster_service(existing.id).update(t.Cluster(**fields)))
+    assert err.code == 400 and fragment in str(err), str(err)
+
+
+def test_settings_violations_are_reported_together(rest: httpx.Client, dc: t.DataCenter, unique: Names) -> None:
+    body = {"name": unique("many"), "data_center": {"id": dc.id}, "scheduling_policy": {"name": "fastest"},
+            "memory_policy": {"over_commit": {"percent": -5}},
+            "fencing_policy": {"skip_if_connectivity_broken": {"threshold": 500}}}  # fmt: skip
+    response = rest.post("clusters", json=body)
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    for fragment in ("scheduling policy named 'fastest'", "Memory over-commit -5%", "threshold 500%"):
+        assert fragment in detail, detail
+
+
+def test_settings_in_json(rest: httpx.Client, dc: t.DataCenter, unique: Names) -> None:
+    body = {"name": unique("jset"), "data_center": {"id": dc.id}, "ksm": {"enabled": False},
+            "scheduling_policy": {"id": BUILT_IN_POLICIES["power_saving"]},
+            "custom_scheduling_policy_properties": {"property": [{"name": "LowUtilization", "value": 15}]},
+            "required_rng_sources": {"required_rng_source": ["hwrng"]},
+            "migration": {"bandwidth": {"assignment_method": "custom", "custom_value": "250"}}}  # fmt: skip
+    created = rest.post("clusters", json=body)
+    assert created.status_code == 201, created.text
+    cluster = created.json()
+    assert cluster["ksm"] == {"enabled": "false", "merge_across_nodes": "true"}
+    assert cluster["scheduling_policy"] == {
+        "href": f"/ovirt-engine/api/schedulingpolicies/{BUILT_IN_POLICIES['power_saving']}",
+        "id": BUILT_IN_POLICIES["power_saving"],
+    }
+    assert cluster["custom_scheduling_policy_properties"] == {"property": [{"name": "LowUtilization", "value": "15"}]}
+    assert cluster["required_rng_sources"] == {"required_rng_source": ["hwrng", "urandom"]}
+    assert cluster["migration"]["bandwidth"] == {"assignment_method": "custom", "custom_value": "250"}
+    response = rest.put(f"clusters/{cluster['id']}", json={"error_handling": {"on_error": "explode"}})
+    assert response.status_code == 400 and "Invalid value 'explode'" in response.json()["detail"]
+
+
+def test_scheduling_policies(connection: sdk.Connection, system: sdk.services.SystemService) -> None:
+    policies = system.scheduling_policies_service()
+    listed = policies.list()
+    assert {p.name: p.id for p in listed} == BUILT_IN_POLICIES
+    assert [p.name for p in listed] == sorted(BUILT_IN_POLICIES)
+    assert [p.name for p in listed if p.default_policy] == ["none"] and all(p.locked for p in listed)
+    evenly = policies.policy_service(BUILT_IN_POLICIES["evenly_distributed"]).get()
+    assert evenly.name == "evenly_distributed"
+    assert evenly.href == f"/ovirt-engine/api/schedulingpolicies/{evenly.id}"
+    assert {p.name: p.value for p in evenly.properties}["VCpuToPhysicalCpuRatio"] == "0"
+    assert connection.follow_link(evenly).name == "evenly_distributed"
+    assert len(policies.list(max=2)) == 2
+    with pytest.raises(sdk.NotFoundError):
+        policies.policy_service("6c6d3e2a-0000-4000-8000-00000000beef").get()
+    err = fault(policies.policy_service("no-such-policy").get)
+    assert err.code == 400 and "Invalid scheduling policy id 'no-such-policy': it must be a UUID" in str(err)
+    err = fault(lambda: policies.add(t.SchedulingPolicy(name="mine")))
+    assert err.code == 405
+    err = fault(policies.policy_service(BUILT_IN_POLICIES["none"]).remove)
+    assert err.code == 405
+
+
+def test_scheduling_policies_have_no_search(rest: httpx.Client) -> None:
+    response = rest.get("schedulingpolicies", params={"search": "name=none"})
+    assert response.status_code == 400 and "does not support search" in response.json()["detail"]
+    listed = rest.get("schedulingpolicies").json()["scheduling_policy"]
+    none = next(p for p in listed if p["name"] == "none")
+    assert (
+        none["default_policy"] == "true"
+        and {"name": "HighUtilization", "value": "80"} in none["properties"]["property"]
+    )

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +14,7 @@ import pytest
 
 from extnet.engine.store.db import Database
 from extnet.engine.store.models import NetworkCluster, Vm, VmNic
+from tests.engine.ansible_helpers import changed, requires_ansible, run_playbook
 from tests.servers import ADMIN_PASSWORD, EngineProcess
 
 Names = Callable[[str], str]
@@ -377,23 +373,14 @@ PLAYBOOK = """
 """
 
 
-@pytest.mark.skipif(shutil.which("ansible-playbook") is None, reason="Ansible is not installed")
+@requires_ansible
 def test_ansible_network_and_vnic_profile_modules(
     engine: EngineProcess, system: sdk.services.SystemService, dc: t.DataCenter, unique: Names, tmp_path: Path
 ) -> None:
     cluster = system.clusters_service().add(t.Cluster(name=unique("acl"), data_center=t.DataCenter(id=dc.id)))
     net = unique("an")
-    (tmp_path / "play.yml").write_text(PLAYBOOK)
     extra = {"url": engine.url, "password": ADMIN_PASSWORD, "dc": dc.name, "cluster": cluster.name, "net": net}
-    result = subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", "-c", "local", "play.yml", "-e", json.dumps(extra),
-         "-e", f"ansible_python_interpreter={sys.executable}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    tasks = json.loads(result.stdout)["plays"][0]["tasks"]
-    changed = [task["hosts"]["localhost"]["changed"] for task in tasks]
+    results = run_playbook(PLAYBOOK, extra, tmp_path)
     # create, idempotent re-run, update, profile create, profile re-run, pass-through, profile removal, removal
-    assert changed == [True, False, True, True, False, True, True, True]
+    assert changed(results) == [True, False, True, True, False, True, True, True]
     assert system.networks_service().list(search=f"name={net}") == []

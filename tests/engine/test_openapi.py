@@ -74,7 +74,7 @@ def _concretes(client: httpx.Client, template: str, found: dict[str, list[str]])
     for collection in found.get(item.rsplit("/", 1)[0], []):
         listed = client.get(collection)
         if listed.status_code == 200:
-            entities = next(iter(listed.json().values()), [])
+            entities: list[Any] = next(iter(listed.json().values()), [])
             paths += [f"{collection}/{e['id']}" for e in entities if isinstance(e, dict) and "id" in e]
     return paths
 
@@ -226,6 +226,7 @@ def test_schema_rejects_what_the_api_would_not_return(document: dict[str, Any]) 
     good = {"id": UNKNOWN_ID, "name": "x", "local": "false", "link": [{"rel": "clusters", "href": "/x"}],
             "supported_versions": {"version": [{"major": "4", "minor": "7"}]}}  # fmt: skip
     validator.validate(good)
+    bad: dict[str, Any]
     for bad in ({"colour": "red"}, {"local": "maybe"}, {"local": True}, {"link": {"link": []}},
                 {"supported_versions": [{"major": "4"}]}, {"version": {"major": "four"}}):  # fmt: skip
         assert list(validator.iter_errors({**good, **bad})), bad

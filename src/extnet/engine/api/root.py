@@ -10,6 +10,7 @@ from extnet.engine.api.resources import (
     hosts,
     macpools,
     networks,
+    schedulingpolicies,
     templates,
     vms,
     vnicprofiles,
@@ -28,6 +29,7 @@ ROOTS: dict[str, type[Collection]] = {
     "vms": vms.Vms,
     "macpools": macpools.MacPools,
     "templates": templates.Templates,
+    "schedulingpolicies": schedulingpolicies.SchedulingPolicies,
 }
 
 

@@ -4,6 +4,9 @@ AttachNetworkToCluster, UpdateNetworkOnCluster, DetachNetworkToCluster).
 A role (management, display, migration, default_route, gluster) is held by at most one network of a cluster. As in
 oVirt, giving a role to a network takes it from the network that had it, and display, migration and default_route
 fall back to the management network when their network gives them up or is detached.
+
+A cluster's other settings (memory, KSM, scheduling, migration, fencing, ...) are checked and written by
+``cluster_settings.ClusterSettings``.
 """
 
 from __future__ import annotations

@@ -140,9 +140,7 @@ class Cluster(Base):
     fencing_skip_if_connectivity_broken: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     fencing_connectivity_threshold: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
     fencing_skip_if_gluster_bricks_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    fencing_skip_if_gluster_quorum_not_met: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=false()
-    )
+    fencing_skip_if_gluster_quorum_not_met: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # required in addition to urandom, which every cluster requires; comma-separated
     additional_rng_sources: Mapped[str] = mapped_column(String(64), default="", server_default="")
     serial_number_policy: Mapped[str | None] = mapped_column(String(16))

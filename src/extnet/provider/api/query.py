@@ -135,6 +135,7 @@ def _limit(values: list[str] | None) -> int | None:
     except ValueError:
         limit = -1
     if limit < 0:
-        raise NeutronError(400, "BadRequest", f"Bad limit request: Limit must be an integer 0 or greater and not "
-                                              f"'{value}'.")  # fmt: skip
+        raise NeutronError(
+            400, "BadRequest", f"Bad limit request: Limit must be an integer 0 or greater and not '{value}'."
+        )
     return limit or None

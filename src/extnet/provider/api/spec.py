@@ -50,7 +50,7 @@ def _standard(*, tags: bool = True) -> list[Attr]:
         _a("updated_at"),
     ]
     if tags:
-        attrs.append(_a("tags", convert=cv.tags, post=True))
+        attrs.append(_a("tags"))
     return attrs
 
 
@@ -96,12 +96,26 @@ def _gateway_info(name: str, value: Any) -> dict[str, Any] | None:
 
 
 NETWORK_TYPES = ("flat", "vlan", "vxlan", "geneve")
-VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder", "smart-nic",
-              "vdpa", "remote-managed", "accelerator-direct", "accelerator-direct-physical")  # fmt: skip
+VNIC_TYPES = (
+    "normal",
+    "direct",
+    "macvtap",
+    "baremetal",
+    "direct-physical",
+    "virtio-forwarder",
+    "smart-nic",
+    "vdpa",
+    "remote-managed",
+    "accelerator-direct",
+    "accelerator-direct-physical",
+)
 IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
 
 NETWORK = ResourceSpec(
-    Kind.NETWORK, "network", "networks", "networks",
+    Kind.NETWORK,
+    "network",
+    "networks",
+    "networks",
     (
         _a("id", filter="str", sort=True),
         _a("name", convert=cv.string(), post=True, put=True, filter="str", sort=True),
@@ -111,21 +125,51 @@ NETWORK = ResourceSpec(
         _a("shared", convert=cv.boolean, post=True, put=True, filter="bool", admin_only=True, default=False),
         _a("mtu", convert=cv.integer(0, 65535), post=True, put=True, filter="int", sort=True),
         _a("port_security_enabled", convert=cv.boolean, post=True, put=True),
-        _a("router:external", "external", convert=cv.boolean, post=True, put=True, filter="bool", admin_only=True,
-           default=False),
-        _a("provider:network_type", "network_type", convert=cv.one_of(NETWORK_TYPES), post=True, filter="str",
-           admin_only=True),
-        _a("provider:physical_network", "physical_network", convert=cv.string(64), post=True, filter="str",
-           admin_only=True),
-        _a("provider:segmentation_id", "segmentation_id", convert=cv.integer(), post=True, filter="int",
-           admin_only=True),
+        _a(
+            "router:external",
+            "external",
+            convert=cv.boolean,
+            post=True,
+            put=True,
+            filter="bool",
+            admin_only=True,
+            default=False,
+        ),
+        _a(
+            "provider:network_type",
+            "network_type",
+            convert=cv.one_of(NETWORK_TYPES),
+            post=True,
+            filter="str",
+            admin_only=True,
+        ),
+        _a(
+            "provider:physical_network",
+            "physical_network",
+            convert=cv.string(64),
+            post=True,
+            filter="str",
+            admin_only=True,
+        ),
+        _a(
+            "provider:segmentation_id",
+            "segmentation_id",
+            convert=cv.integer(),
+            post=True,
+            filter="int",
+            admin_only=True,
+        ),
         *_standard(),
     ),
-    "NetworkNotFound", "Network {id} could not be found.",
-)  # fmt: skip
+    "NetworkNotFound",
+    "Network {id} could not be found.",
+)
 
 SUBNET = ResourceSpec(
-    Kind.SUBNET, "subnet", "subnets", "subnets",
+    Kind.SUBNET,
+    "subnet",
+    "subnets",
+    "subnets",
     (
         _a("id", filter="str", sort=True),
         _a("name", convert=cv.string(), post=True, put=True, filter="str", sort=True),
@@ -133,21 +177,35 @@ SUBNET = ResourceSpec(
         _a("ip_version", convert=cv.ip_version, post=True, required=True, filter="int", sort=True),
         _a("cidr", convert=cv.cidr, post=True, required=True, filter="cidr", sort=True),
         _a("gateway_ip", convert=cv.ip_or_none, post=True, put=True, filter="str", sort=True),
-        _a("allocation_pools", convert=cv.list_of(POOL), post=True, put=True,
-           render=lambda r: _pairs(r["allocation_pools"], "start", "end")),
+        _a(
+            "allocation_pools",
+            convert=cv.list_of(POOL),
+            post=True,
+            put=True,
+            render=lambda r: _pairs(r["allocation_pools"], "start", "end"),
+        ),
         _a("dns_nameservers", convert=cv.list_of(cv.ip_address), post=True, put=True),
-        _a("host_routes", convert=cv.list_of(ROUTE), post=True, put=True,
-           render=lambda r: _pairs(r["host_routes"], "destination", "nexthop")),
+        _a(
+            "host_routes",
+            convert=cv.list_of(ROUTE),
+            post=True,
+            put=True,
+            render=lambda r: _pairs(r["host_routes"], "destination", "nexthop"),
+        ),
         _a("enable_dhcp", convert=cv.boolean, post=True, put=True, filter="bool", sort=True),
         _a("ipv6_ra_mode", convert=cv.one_of(IPV6_MODES, nullable=True), post=True, filter="str", sort=True),
         _a("ipv6_address_mode", convert=cv.one_of(IPV6_MODES, nullable=True), post=True, filter="str", sort=True),
         *_standard(),
     ),
-    "SubnetNotFound", "Subnet {id} could not be found.",
-)  # fmt: skip
+    "SubnetNotFound",
+    "Subnet {id} could not be found.",
+)
 
 PORT = ResourceSpec(
-    Kind.PORT, "port", "ports", "ports",
+    Kind.PORT,
+    "port",
+    "ports",
+    "ports",
     (
         _a("id", filter="str", sort=True),
         _a("name", convert=cv.string(), post=True, put=True, filter="str", sort=True),
@@ -161,23 +219,59 @@ PORT = ResourceSpec(
         _a("security_groups", convert=cv.list_of(cv.uuid_str), post=True, put=True, filter="str"),
         _a("port_security_enabled", convert=cv.boolean, post=True, put=True),
         _a("allowed_address_pairs", convert=cv.list_of(ADDRESS_PAIR), post=True, put=True),
-        _a("binding:host_id", "host_id", convert=cv.string(255), post=True, put=True, filter="str",
-           admin_only=True, default=""),
+        _a(
+            "binding:host_id",
+            "host_id",
+            convert=cv.string(255),
+            post=True,
+            put=True,
+            filter="str",
+            admin_only=True,
+            default="",
+        ),
         _a("binding:vnic_type", "vnic_type", convert=cv.one_of(VNIC_TYPES), post=True, put=True),
         _a("binding:profile", "profile", convert=cv.dictionary, post=True, put=True, admin_only=True, default={}),
         _a("binding:vif_type", "vif_type", admin_only=True),
         _a("binding:vif_details", "vif_details", admin_only=True),
         *_standard(),
     ),
-    "PortNotFound", "Port {id} could not be found.",
-)  # fmt: skip
+    "PortNotFound",
+    "Port {id} could not be found.",
+)
 
-RULE_PROTOCOLS = ("ah", "dccp", "egp", "esp", "gre", "hopopt", "icmp", "igmp", "ip", "ipip", "ipv6-encap",
-                  "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt", "ipv6-opts", "ipv6-route", "ospf", "pgm", "rsvp",
-                  "sctp", "tcp", "udp", "udplite", "vrrp")  # fmt: skip
+RULE_PROTOCOLS = (
+    "ah",
+    "dccp",
+    "egp",
+    "esp",
+    "gre",
+    "hopopt",
+    "icmp",
+    "igmp",
+    "ip",
+    "ipip",
+    "ipv6-encap",
+    "ipv6-frag",
+    "ipv6-icmp",
+    "icmpv6",
+    "ipv6-nonxt",
+    "ipv6-opts",
+    "ipv6-route",
+    "ospf",
+    "pgm",
+    "rsvp",
+    "sctp",
+    "tcp",
+    "udp",
+    "udplite",
+    "vrrp",
+)
 
 SECURITY_GROUP_RULE = ResourceSpec(
-    Kind.SECURITY_GROUP_RULE, "security_group_rule", "security_group_rules", "security-group-rules",
+    Kind.SECURITY_GROUP_RULE,
+    "security_group_rule",
+    "security_group_rules",
+    "security-group-rules",
     (
         _a("id", filter="str", sort=True),
         _a("security_group_id", convert=cv.uuid_str, post=True, required=True, filter="str", sort=True),
@@ -196,12 +290,16 @@ SECURITY_GROUP_RULE = ResourceSpec(
         _a("created_at"),
         _a("updated_at"),
     ),
-    "SecurityGroupRuleNotFound", "Security group rule {id} does not exist",
+    "SecurityGroupRuleNotFound",
+    "Security group rule {id} does not exist",
     taggable=False,
-)  # fmt: skip
+)
 
 SECURITY_GROUP = ResourceSpec(
-    Kind.SECURITY_GROUP, "security_group", "security_groups", "security-groups",
+    Kind.SECURITY_GROUP,
+    "security_group",
+    "security_groups",
+    "security-groups",
     (
         _a("id", filter="str", sort=True),
         _a("name", convert=cv.string(), post=True, put=True, filter="str", sort=True),
@@ -209,11 +307,15 @@ SECURITY_GROUP = ResourceSpec(
         _a("security_group_rules", "rules"),
         *_standard(),
     ),
-    "SecurityGroupNotFound", "Security group {id} does not exist",
-)  # fmt: skip
+    "SecurityGroupNotFound",
+    "Security group {id} does not exist",
+)
 
 ROUTER = ResourceSpec(
-    Kind.ROUTER, "router", "routers", "routers",
+    Kind.ROUTER,
+    "router",
+    "routers",
+    "routers",
     (
         _a("id", filter="str", sort=True),
         _a("name", convert=cv.string(), post=True, put=True, filter="str", sort=True),
@@ -223,11 +325,15 @@ ROUTER = ResourceSpec(
         _a("routes", convert=cv.list_of(ROUTE), put=True),
         *_standard(),
     ),
-    "RouterNotFound", "Router {id} could not be found",
-)  # fmt: skip
+    "RouterNotFound",
+    "Router {id} could not be found",
+)
 
 AGENT = ResourceSpec(
-    Kind.AGENT, "agent", "agents", "agents",
+    Kind.AGENT,
+    "agent",
+    "agents",
+    "agents",
     (
         _a("id", filter="str", sort=True),
         _a("agent_type", filter="str", sort=True),
@@ -243,9 +349,10 @@ AGENT = ResourceSpec(
         _a("alive", filter="bool"),
         _a("configurations"),
     ),
-    "AgentNotFound", "Agent {id} could not be found",
+    "AgentNotFound",
+    "Agent {id} could not be found",
     taggable=False,
-)  # fmt: skip
+)
 
 RESOURCES: dict[str, ResourceSpec] = {
     spec.path: spec for spec in (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE, ROUTER, AGENT)
@@ -261,11 +368,7 @@ class Mapper:
         self._render_user = self._renderers(admin=False)
 
     def _renderers(self, admin: bool) -> list[tuple[str, Getter]]:
-        return [
-            (a.wire, a.render or itemgetter(a.field))
-            for a in self.spec.attrs
-            if admin or not a.admin_only
-        ]
+        return [(a.wire, a.render or itemgetter(a.field)) for a in self.spec.attrs if admin or not a.admin_only]
 
     # --- bodies ------------------------------------------------------------------------------------------------
 

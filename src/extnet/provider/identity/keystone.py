@@ -25,7 +25,7 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _error(err: IdentityError) -> Response:
-    headers = {"WWW-Authenticate": "Keystone uri=\"\""} if err.code == 401 else None
+    headers = {"WWW-Authenticate": 'Keystone uri=""'} if err.code == 401 else None
     return _json({"error": {"code": err.code, "title": err.title, "message": err.message}}, err.code, headers)
 
 
@@ -63,8 +63,11 @@ class Keystone:
             Route("/v3/roles", r(self.roles), methods=["GET"]),
             Route("/v3/roles/{role_id}", r(self.role), methods=["GET"]),
             Route("/v3/projects/{project_id}/users/{user_id}/roles", r(self.assignments), methods=["GET"]),
-            Route("/v3/projects/{project_id}/users/{user_id}/roles/{role_id}", r(self.assignment),
-                  methods=["PUT", "HEAD", "DELETE"]),  # fmt: skip
+            Route(
+                "/v3/projects/{project_id}/users/{user_id}/roles/{role_id}",
+                r(self.assignment),
+                methods=["PUT", "HEAD", "DELETE"],
+            ),
             Route("/v3/services", r(self.services), methods=["GET"]),
             Route("/v3/endpoints", r(self.endpoints), methods=["GET"]),
         ]
@@ -83,16 +86,22 @@ class Keystone:
     # --- discovery ---------------------------------------------------------------------------------------------
 
     def _v3_doc(self) -> dict[str, Any]:
-        return {"id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z",
-                "links": [{"rel": "self", "href": f"{self.identity_url}/v3/"}],
-                "media-types": [{"base": "application/json",
-                                 "type": "application/vnd.openstack.identity-v3+json"}]}  # fmt: skip
+        return {
+            "id": "v3.14",
+            "status": "stable",
+            "updated": "2020-04-07T00:00:00Z",
+            "links": [{"rel": "self", "href": f"{self.identity_url}/v3/"}],
+            "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+        }
 
     def _v2_doc(self) -> dict[str, Any]:
-        return {"id": "v2.0", "status": "deprecated", "updated": "2016-08-04T00:00:00Z",
-                "links": [{"rel": "self", "href": f"{self.identity_url}/v2.0/"}],
-                "media-types": [{"base": "application/json",
-                                 "type": "application/vnd.openstack.identity-v2.0+json"}]}  # fmt: skip
+        return {
+            "id": "v2.0",
+            "status": "deprecated",
+            "updated": "2016-08-04T00:00:00Z",
+            "links": [{"rel": "self", "href": f"{self.identity_url}/v2.0/"}],
+            "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v2.0+json"}],
+        }
 
     async def versions(self, request: Request) -> Response:
         return _json({"versions": {"values": [self._v3_doc(), self._v2_doc()]}}, 300)
@@ -168,12 +177,20 @@ class Keystone:
 
     def _v3_catalog(self) -> list[dict[str, Any]]:
         region = self.settings.region
-        services = [("identity", "keystone", f"{self.identity_url}/v3", "ks"), ("network", "neutron",
-                                                                               self.network_url, "nw")]  # fmt: skip
+        services = [
+            ("identity", "keystone", f"{self.identity_url}/v3", "ks"),
+            ("network", "neutron", self.network_url, "nw"),
+        ]
         return [
-            {"id": f"{short}-service", "type": kind, "name": name,
-             "endpoints": [{"id": f"{short}-{iface}", "interface": iface, "region_id": region, "region": region,
-                            "url": url} for iface in ("public", "internal", "admin")]}  # fmt: skip
+            {
+                "id": f"{short}-service",
+                "type": kind,
+                "name": name,
+                "endpoints": [
+                    {"id": f"{short}-{iface}", "interface": iface, "region_id": region, "region": region, "url": url}
+                    for iface in ("public", "internal", "admin")
+                ],
+            }
             for kind, name, url, short in services
         ]
 
@@ -197,8 +214,11 @@ class Keystone:
             scope = {"name": str(auth["tenantName"]), "domain": {"id": "default"}}
         if "passwordCredentials" in auth:
             creds = _dict(auth, "passwordCredentials")
-            user = {"id": creds["userId"]} if creds.get("userId") else {"name": creds.get("username"),
-                                                                        "domain": {"id": "default"}}  # fmt: skip
+            user = (
+                {"id": creds["userId"]}
+                if creds.get("userId")
+                else {"name": creds.get("username"), "domain": {"id": "default"}}
+            )
             password = creds.get("password")
             if not isinstance(password, str):
                 raise IdentityError(400, "Expecting to find password in passwordCredentials.")
@@ -214,31 +234,49 @@ class Keystone:
 
     def _v2_access(self, token: str, p: Principal) -> dict[str, Any]:
         region = self.settings.region
-        token_doc: dict[str, Any] = {"id": token, "issued_at": _iso(p.issued_at),
-                                     "expires": p.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "audit_ids": [p.audit_id]}  # fmt: skip
+        token_doc: dict[str, Any] = {
+            "id": token,
+            "issued_at": _iso(p.issued_at),
+            "expires": p.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "audit_ids": [p.audit_id],
+        }
         access: dict[str, Any] = {
             "token": token_doc,
-            "user": {"id": p.user_id, "name": p.user_name, "username": p.user_name, "roles_links": [],
-                     "roles": [{"name": name} for _, name in p.roles]},  # fmt: skip
+            "user": {
+                "id": p.user_id,
+                "name": p.user_name,
+                "username": p.user_name,
+                "roles_links": [],
+                "roles": [{"name": name} for _, name in p.roles],
+            },
             "metadata": {"is_admin": 0, "roles": [rid for rid, _ in p.roles]},
             "serviceCatalog": [],
         }
         if p.project_id:
             token_doc["tenant"] = {"id": p.project_id, "name": p.project_name, "description": "", "enabled": True}
             access["serviceCatalog"] = [
-                {"type": kind, "name": name, "endpoints_links": [],
-                 "endpoints": [{"id": f"{short}-v2", "region": region, "publicURL": url, "internalURL": url,
-                                "adminURL": url}]}  # fmt: skip
-                for kind, name, url, short in (("identity", "keystone", f"{self.identity_url}/v2.0", "ks"),
-                                               ("network", "neutron", self.network_url, "nw"))  # fmt: skip
+                {
+                    "type": kind,
+                    "name": name,
+                    "endpoints_links": [],
+                    "endpoints": [
+                        {"id": f"{short}-v2", "region": region, "publicURL": url, "internalURL": url, "adminURL": url}
+                    ],
+                }
+                for kind, name, url, short in (
+                    ("identity", "keystone", f"{self.identity_url}/v2.0", "ks"),
+                    ("network", "neutron", self.network_url, "nw"),
+                )
             ]
         return {"access": access}
 
     async def v2_tenants(self, request: Request) -> Response:
         caller = await self._caller(request)
         projects = await run_in_threadpool(self.identity.projects_of, caller.user_id)
-        tenants = [{"id": p["id"], "name": p["name"], "description": p["description"], "enabled": p["enabled"]}
-                   for p in projects]  # fmt: skip
+        tenants = [
+            {"id": p["id"], "name": p["name"], "description": p["description"], "enabled": p["enabled"]}
+            for p in projects
+        ]
         return _json({"tenants": tenants, "tenants_links": []})
 
     # --- registry ----------------------------------------------------------------------------------------------
@@ -256,8 +294,14 @@ class Keystone:
         return _json({"domain": self._domain_doc()})
 
     def _domain_doc(self) -> dict[str, Any]:
-        return {**DEFAULT_DOMAIN, "description": "The default domain", "enabled": True, "tags": [], "options": {},
-                "links": {"self": f"{self.identity_url}/v3/domains/default"}}  # fmt: skip
+        return {
+            **DEFAULT_DOMAIN,
+            "description": "The default domain",
+            "enabled": True,
+            "tags": [],
+            "options": {},
+            "links": {"self": f"{self.identity_url}/v3/domains/default"},
+        }
 
     async def projects(self, request: Request) -> Response:
         caller = await self._caller(request)
@@ -352,8 +396,11 @@ class Keystone:
     async def services(self, request: Request) -> Response:
         await self._caller(request)
         kind = request.query_params.get("type")
-        services = [{"id": s["id"], "type": s["type"], "name": s["name"], "enabled": True}
-                    for s in self._v3_catalog() if kind in (None, s["type"])]  # fmt: skip
+        services = [
+            {"id": s["id"], "type": s["type"], "name": s["name"], "enabled": True}
+            for s in self._v3_catalog()
+            if kind in (None, s["type"])
+        ]
         return _json({"services": services, "links": {}})
 
     async def endpoints(self, request: Request) -> Response:

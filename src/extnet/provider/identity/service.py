@@ -71,8 +71,9 @@ def not_found(kind: str, ident: str) -> IdentityError:
 class Identity:
     """Password checks, token issue/validation (cached in memory), and the users/projects/roles registry."""
 
-    def __init__(self, engine: Engine, token_ttl: timedelta) -> None:
+    def __init__(self, engine: Engine, token_ttl: timedelta, read_engine: Engine | None = None) -> None:
         self.engine = engine
+        self.reads = read_engine or engine  # SQLite: reads must not take the write lock
         self.token_ttl = token_ttl
         self._tokens: dict[str, Principal] = {}
         self._lock = threading.Lock()
@@ -90,33 +91,52 @@ class Identity:
             project_id = conn.execute(select(t.projects.c.id).where(t.projects.c.name == ADMIN)).scalar()
             if project_id is None:
                 project_id = uuid.uuid4().hex
-                conn.execute(insert(t.projects).values(id=project_id, name=ADMIN, domain_id="default",
-                                                       description="Bootstrap project", enabled=True))  # fmt: skip
+                conn.execute(
+                    insert(t.projects).values(
+                        id=project_id, name=ADMIN, domain_id="default", description="Bootstrap project", enabled=True
+                    )
+                )
             if conn.execute(select(t.users.c.id).where(t.users.c.name == ADMIN)).first() is not None:
                 return None
             generated = None if admin_password else generate_password()
             user_id = uuid.uuid4().hex
-            conn.execute(insert(t.users).values(id=user_id, name=ADMIN, domain_id="default", enabled=True,
-                                                password_hash=hash_password(admin_password or generated or ""),
-                                                default_project_id=project_id, description=""))  # fmt: skip
+            conn.execute(
+                insert(t.users).values(
+                    id=user_id,
+                    name=ADMIN,
+                    domain_id="default",
+                    enabled=True,
+                    password_hash=hash_password(admin_password or generated or ""),
+                    default_project_id=project_id,
+                    description="",
+                )
+            )
             role_id = conn.execute(select(t.roles.c.id).where(t.roles.c.name == "admin")).scalar_one()
             conn.execute(insert(t.role_assignments).values(user_id=user_id, project_id=project_id, role_id=role_id))
             return generated
 
     def admin_project_id(self) -> str:
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             return str(conn.execute(select(t.projects.c.id).where(t.projects.c.name == ADMIN)).scalar_one())
 
     def service_principal(self) -> Principal:
         """The caller when authentication is off: admin in project admin."""
         now = datetime.now(UTC)
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             row = conn.execute(select(t.users.c.id).where(t.users.c.name == ADMIN)).first()
             user_id = row[0] if row else "admin"
             project_id = conn.execute(select(t.projects.c.id).where(t.projects.c.name == ADMIN)).scalar_one()
             roles = self._roles(conn, user_id, project_id)
-        return Principal(user_id, ADMIN, project_id, ADMIN, roles or (("admin", "admin"),), now,
-                         now + timedelta(days=36500), "noauth")  # fmt: skip
+        return Principal(
+            user_id,
+            ADMIN,
+            project_id,
+            ADMIN,
+            roles or (("admin", "admin"),),
+            now,
+            now + timedelta(days=36500),
+            "noauth",
+        )
 
     # --- tokens ------------------------------------------------------------------------------------------------
 
@@ -125,43 +145,67 @@ class Identity:
     ) -> tuple[str, Principal]:
         """``user``: {"id"} or {"name", "domain": {"id"|"name"}}; ``scope``: {"id"} or {"name", "domain"} of a
         project, or None for an unscoped token. Raises IdentityError 401 on any mismatch."""
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             row = self._find_user(conn, user)
-            if row is None or not row.enabled or not verify_password(password, row.password_hash):
-                raise unauthorized()
-            return self._issue(conn, row.id, row.name, scope, tuple(methods))
+        if row is None or not row.enabled or not verify_password(password, row.password_hash):
+            raise unauthorized()
+        return self._issue(row.id, row.name, scope, tuple(methods))
 
     def rescope(self, token: str, scope: dict[str, Any] | None) -> tuple[str, Principal]:
         """A new token for the user of ``token`` (the ``token`` method), scoped to ``scope``."""
         principal = self.validate(token)
-        with self.engine.connect() as conn:
-            return self._issue(conn, principal.user_id, principal.user_name, scope, ("token",))
+        return self._issue(principal.user_id, principal.user_name, scope, ("token",))
 
     def _issue(
-        self, conn: Any, user_id: str, user_name: str, scope: dict[str, Any] | None, methods: tuple[str, ...]
+        self, user_id: str, user_name: str, scope: dict[str, Any] | None, methods: tuple[str, ...]
     ) -> tuple[str, Principal]:
         project_id = project_name = None
         roles: tuple[tuple[str, str], ...] = ()
         if scope is not None:
-            project = self._find_project(conn, scope)
-            if project is None or not project.enabled:
-                raise unauthorized()
-            roles = self._roles(conn, user_id, project.id)
+            with self.reads.connect() as conn:
+                project = self._find_project(conn, scope)
+                if project is None or not project.enabled:
+                    raise unauthorized()
+                roles = self._roles(conn, user_id, project.id)
             if not roles:
                 raise unauthorized(f"User {user_id} has no access to project {project.id}")
             project_id, project_name = project.id, project.name
         now = datetime.now(UTC).replace(microsecond=0)
-        principal = Principal(user_id, user_name, project_id, project_name, roles, now, now + self.token_ttl,
-                              secrets.token_urlsafe(16)[:22], methods)  # fmt: skip
+        principal = Principal(
+            user_id,
+            user_name,
+            project_id,
+            project_name,
+            roles,
+            now,
+            now + self.token_ttl,
+            secrets.token_urlsafe(16)[:22],
+            methods,
+        )
         token = new_token()
         with self.engine.begin() as write:
-            write.execute(insert(t.tokens).values(
-                token_hash=token_digest(token), user_id=user_id, project_id=project_id, methods=",".join(methods),
-                audit_id=principal.audit_id, issued_at=principal.issued_at, expires_at=principal.expires_at))  # fmt: skip
+            write.execute(
+                insert(t.tokens).values(
+                    token_hash=token_digest(token),
+                    user_id=user_id,
+                    project_id=project_id,
+                    methods=",".join(methods),
+                    audit_id=principal.audit_id,
+                    issued_at=principal.issued_at,
+                    expires_at=principal.expires_at,
+                )
+            )
             write.execute(delete(t.tokens).where(t.tokens.c.expires_at < now))
         with self._lock:
             self._tokens[token_digest(token)] = principal
         return token, principal
+
+    def cached(self, token: str) -> Principal | None:
+        """The token's principal if it is in memory (no database access), else None."""
+        principal = self._tokens.get(token_digest(token))
+        if principal is not None and principal.expires_at <= datetime.now(UTC):
+            raise unauthorized("The token has expired.")
+        return principal
 
     def validate(self, token: str) -> Principal:
         digest = token_digest(token)
@@ -176,7 +220,7 @@ class Identity:
         return principal
 
     def _load(self, digest: str) -> Principal:
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             row = conn.execute(select(t.tokens).where(t.tokens.c.token_hash == digest)).first()
             if row is None:
                 raise unauthorized()
@@ -188,8 +232,17 @@ class Identity:
             if row.project_id:
                 project_name = conn.execute(select(t.projects.c.name).where(t.projects.c.id == row.project_id)).scalar()
                 roles = self._roles(conn, row.user_id, row.project_id)
-        principal = Principal(row.user_id, user.name, row.project_id, project_name, roles, _aware(row.issued_at),
-                              _aware(row.expires_at), row.audit_id, tuple(row.methods.split(",")))  # fmt: skip
+        principal = Principal(
+            row.user_id,
+            user.name,
+            row.project_id,
+            project_name,
+            roles,
+            _aware(row.issued_at),
+            _aware(row.expires_at),
+            row.audit_id,
+            tuple(row.methods.split(",")),
+        )
         with self._lock:
             self._tokens[digest] = principal
         return principal
@@ -215,8 +268,9 @@ class Identity:
         if ref.get("id"):
             return conn.execute(select(t.users).where(t.users.c.id == str(ref["id"]))).first()
         domain = _domain_id(ref.get("domain"))
-        return conn.execute(select(t.users).where(t.users.c.name == str(ref.get("name")),
-                                                  t.users.c.domain_id == domain)).first()  # fmt: skip
+        return conn.execute(
+            select(t.users).where(t.users.c.name == str(ref.get("name")), t.users.c.domain_id == domain)
+        ).first()
 
     def _find_project(self, conn: Any, ref: dict[str, Any]) -> Any:
         if not isinstance(ref, dict):
@@ -224,8 +278,9 @@ class Identity:
         if ref.get("id"):
             return conn.execute(select(t.projects).where(t.projects.c.id == str(ref["id"]))).first()
         domain = _domain_id(ref.get("domain"))
-        return conn.execute(select(t.projects).where(t.projects.c.name == str(ref.get("name")),
-                                                     t.projects.c.domain_id == domain)).first()  # fmt: skip
+        return conn.execute(
+            select(t.projects).where(t.projects.c.name == str(ref.get("name")), t.projects.c.domain_id == domain)
+        ).first()
 
     def _roles(self, conn: Any, user_id: str, project_id: str) -> tuple[tuple[str, str], ...]:
         rows = conn.execute(
@@ -247,11 +302,14 @@ class Identity:
         return tuple(sorted(((rid, name) for name, rid in all_roles.items()), key=lambda r: r[1]))
 
     def projects_of(self, user_id: str) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             rows = conn.execute(
                 select(t.projects)
-                .where(t.projects.c.id.in_(select(t.role_assignments.c.project_id)
-                                           .where(t.role_assignments.c.user_id == user_id)))  # fmt: skip
+                .where(
+                    t.projects.c.id.in_(
+                        select(t.role_assignments.c.project_id).where(t.role_assignments.c.user_id == user_id)
+                    )
+                )
                 .order_by(t.projects.c.name)
             )
             return [project_doc(row) for row in rows]
@@ -262,11 +320,11 @@ class Identity:
         stmt = select(t.projects).order_by(t.projects.c.name)
         if name is not None:
             stmt = stmt.where(t.projects.c.name == name)
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             return [project_doc(row) for row in conn.execute(stmt)]
 
     def get_project(self, project_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             row = conn.execute(select(t.projects).where(t.projects.c.id == project_id)).first()
         if row is None:
             raise not_found("project", project_id)
@@ -274,8 +332,13 @@ class Identity:
 
     def create_project(self, body: dict[str, Any]) -> dict[str, Any]:
         name = _required_name(body, "project")
-        values = {"id": uuid.uuid4().hex, "name": name, "domain_id": _domain_id({"id": body.get("domain_id")}),
-                  "description": str(body.get("description") or ""), "enabled": bool(body.get("enabled", True))}  # fmt: skip
+        values: dict[str, Any] = {
+            "id": uuid.uuid4().hex,
+            "name": name,
+            "domain_id": _domain_id({"id": body.get("domain_id")}),
+            "description": str(body.get("description") or ""),
+            "enabled": bool(body.get("enabled", True)),
+        }
         self._insert(t.projects, values, f"Conflict occurred attempting to store project - Duplicate entry {name}.")
         return self.get_project(values["id"])
 
@@ -299,11 +362,11 @@ class Identity:
         stmt = select(t.users).order_by(t.users.c.name)
         if name is not None:
             stmt = stmt.where(t.users.c.name == name)
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             return [user_doc(row) for row in conn.execute(stmt)]
 
     def get_user(self, user_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             row = conn.execute(select(t.users).where(t.users.c.id == user_id)).first()
         if row is None:
             raise not_found("user", user_id)
@@ -314,16 +377,25 @@ class Identity:
         password = body.get("password")
         if not isinstance(password, str) or not password:
             raise IdentityError(400, "Invalid input for field 'password': a non-empty string is required.")
-        values = {"id": uuid.uuid4().hex, "name": name, "domain_id": _domain_id({"id": body.get("domain_id")}),
-                  "password_hash": hash_password(password), "enabled": bool(body.get("enabled", True)),
-                  "default_project_id": body.get("default_project_id"),
-                  "description": str(body.get("description") or "")}  # fmt: skip
-        self._insert(t.users, values, f"Conflict occurred attempting to store user - Duplicate entry found with name {name}.")
+        values: dict[str, Any] = {
+            "id": uuid.uuid4().hex,
+            "name": name,
+            "domain_id": _domain_id({"id": body.get("domain_id")}),
+            "password_hash": hash_password(password),
+            "enabled": bool(body.get("enabled", True)),
+            "default_project_id": body.get("default_project_id"),
+            "description": str(body.get("description") or ""),
+        }
+        self._insert(
+            t.users, values, f"Conflict occurred attempting to store user - Duplicate entry found with name {name}."
+        )
         return self.get_user(values["id"])
 
     def update_user(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
         self.get_user(user_id)
-        values = {k: body[k] for k in ("name", "description", "enabled", "default_project_id") if k in body}
+        values: dict[str, Any] = {
+            k: body[k] for k in ("name", "description", "enabled", "default_project_id") if k in body
+        }
         if "password" in body:
             values["password_hash"] = hash_password(str(body["password"]))
         if values:
@@ -344,9 +416,11 @@ class Identity:
         stmt = select(t.roles).order_by(t.roles.c.name)
         if name is not None:
             stmt = stmt.where(t.roles.c.name == name)
-        with self.engine.connect() as conn:
-            return [{"id": row.id, "name": row.name, "domain_id": None, "description": None, "options": {}}
-                    for row in conn.execute(stmt)]  # fmt: skip
+        with self.reads.connect() as conn:
+            return [
+                {"id": row.id, "name": row.name, "domain_id": None, "description": None, "options": {}}
+                for row in conn.execute(stmt)
+            ]
 
     def get_role(self, role_id: str) -> dict[str, Any]:
         for role in self.list_roles():
@@ -357,7 +431,7 @@ class Identity:
     def assigned_roles(self, project_id: str, user_id: str) -> list[dict[str, Any]]:
         self.get_project(project_id)
         self.get_user(user_id)
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             rows = conn.execute(
                 select(t.roles)
                 .join(t.role_assignments, t.role_assignments.c.role_id == t.roles.c.id)
@@ -383,12 +457,19 @@ class Identity:
 
     def unassign(self, project_id: str, user_id: str, role_id: str) -> None:
         if not self.has_assignment(project_id, user_id, role_id):
-            raise IdentityError(404, f"Could not find role assignment with role: {role_id}, user or group: "
-                                     f"{user_id}, project, domain, or system: {project_id}.")  # fmt: skip
+            raise IdentityError(
+                404,
+                f"Could not find role assignment with role: {role_id}, user or group: "
+                f"{user_id}, project, domain, or system: {project_id}.",
+            )
         with self.engine.begin() as conn:
-            conn.execute(delete(t.role_assignments).where(t.role_assignments.c.user_id == user_id,
-                                                          t.role_assignments.c.project_id == project_id,
-                                                          t.role_assignments.c.role_id == role_id))  # fmt: skip
+            conn.execute(
+                delete(t.role_assignments).where(
+                    t.role_assignments.c.user_id == user_id,
+                    t.role_assignments.c.project_id == project_id,
+                    t.role_assignments.c.role_id == role_id,
+                )
+            )
         self._forget_user(user_id)
 
     def _check_assignment_refs(self, project_id: str, user_id: str, role_id: str) -> None:
@@ -405,14 +486,30 @@ class Identity:
 
 
 def project_doc(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name, "domain_id": row.domain_id, "description": row.description,
-            "enabled": row.enabled, "is_domain": False, "parent_id": row.domain_id, "tags": [], "options": {}}  # fmt: skip
+    return {
+        "id": row.id,
+        "name": row.name,
+        "domain_id": row.domain_id,
+        "description": row.description,
+        "enabled": row.enabled,
+        "is_domain": False,
+        "parent_id": row.domain_id,
+        "tags": [],
+        "options": {},
+    }
 
 
 def user_doc(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name, "domain_id": row.domain_id, "enabled": row.enabled,
-            "default_project_id": row.default_project_id, "description": row.description,
-            "password_expires_at": None, "options": {}}  # fmt: skip
+    return {
+        "id": row.id,
+        "name": row.name,
+        "domain_id": row.domain_id,
+        "enabled": row.enabled,
+        "default_project_id": row.default_project_id,
+        "description": row.description,
+        "password_expires_at": None,
+        "options": {},
+    }
 
 
 def _domain_id(ref: Any) -> str:

@@ -13,8 +13,18 @@ from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.store.backend import AllOf, Cond, In, Kind, Page, Query, Record
 
 KIND = Kind.AGENT
-HEARTBEAT_KEYS = {"host", "agent_type", "binary", "configurations", "topic", "availability_zone", "description",
-                  "start_flag", "devices_up", "devices_down"}  # fmt: skip
+HEARTBEAT_KEYS = {
+    "host",
+    "agent_type",
+    "binary",
+    "configurations",
+    "topic",
+    "availability_zone",
+    "description",
+    "start_flag",
+    "devices_up",
+    "devices_down",
+}
 
 
 def _time(epoch: float) -> str:
@@ -66,8 +76,12 @@ def heartbeat(ctx: Ctx, body: Any) -> tuple[Record, bool]:
     stamp = _time(now)
     where: Cond = AllOf((In("agent_type", (report["agent_type"],)), In("host", (report["host"],))))
     found = ctx.tx.find(KIND, Query(where=where, lock=True)).records
-    changes: dict[str, Any] = {"heartbeat_timestamp": stamp, "heartbeat_epoch": now,
-                               "configurations": report.get("configurations", {}), "binary": report["binary"]}  # fmt: skip
+    changes: dict[str, Any] = {
+        "heartbeat_timestamp": stamp,
+        "heartbeat_epoch": now,
+        "configurations": report.get("configurations", {}),
+        "binary": report["binary"],
+    }
     for key in ("topic", "availability_zone", "description"):
         if key in report:
             changes[key] = report[key]
@@ -79,9 +93,18 @@ def heartbeat(ctx: Ctx, body: Any) -> tuple[Record, bool]:
         record = {**record, **changes}
         created = False
     else:
-        record = {"id": common.new_id(), "agent_type": report["agent_type"], "host": report["host"],
-                  "topic": "N/A", "admin_state_up": True, "description": None, "availability_zone": None,
-                  "created_at": stamp, "started_at": stamp, **changes}  # fmt: skip
+        record = {
+            "id": common.new_id(),
+            "agent_type": report["agent_type"],
+            "host": report["host"],
+            "topic": "N/A",
+            "admin_state_up": True,
+            "description": None,
+            "availability_zone": None,
+            "created_at": stamp,
+            "started_at": stamp,
+            **changes,
+        }
         ctx.tx.insert(KIND, [record])
         created = True
     ports.set_status(ctx, report["host"], report.get("devices_up", []), report.get("devices_down", []))
@@ -98,8 +121,9 @@ def _report(body: Any) -> dict[str, Any]:
     for key in ("host", "agent_type", "binary"):
         value = report.get(key)
         if not isinstance(value, str) or not value or len(value) > 255:
-            raise bad_request(f"Invalid input for {key}. Reason: a non-empty string of at most 255 characters is "
-                              "required.")  # fmt: skip
+            raise bad_request(
+                f"Invalid input for {key}. Reason: a non-empty string of at most 255 characters is required."
+            )
     for key in ("topic", "availability_zone", "description"):
         if key in report and report[key] is not None and not isinstance(report[key], str):
             raise bad_request(f"Invalid input for {key}. Reason: '{report[key]}' is not a valid string.")

@@ -13,8 +13,8 @@ from extnet.provider.store.backend import AllOf, In, Kind, Query, Record
 OVS_AGENT = "Open vSwitch agent"
 OVN_AGENT = "OVN Controller agent"
 BINDING_AGENTS = (OVS_AGENT, OVN_AGENT)
-UNBOUND = ("unbound", {})
-FAILED = ("binding_failed", {})
+UNBOUND: tuple[str, dict[str, Any]] = ("unbound", {})
+FAILED: tuple[str, dict[str, Any]] = ("binding_failed", {})
 
 
 def alive(agent: Record, down_time: int, now: float | None = None) -> bool:
@@ -66,6 +66,7 @@ def _details(agent: Record) -> dict[str, Any]:
     details: dict[str, Any] = {"connectivity": "l2", "port_filter": True, "ovs_hybrid_plug": hybrid}
     if datapath == "system" and not hybrid:
         details["ovs_create_tap"] = True  # os-vif may create the TAP itself (Neutron's default since 2025)
-    details.update(datapath_type=datapath, bridge_name=conf.get("integration_bridge") or "br-int",
-                   bound_drivers={"0": driver})  # fmt: skip
+    details.update(
+        datapath_type=datapath, bridge_name=conf.get("integration_bridge") or "br-int", bound_drivers={"0": driver}
+    )
     return details

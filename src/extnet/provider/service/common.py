@@ -12,14 +12,16 @@ from extnet.provider.identity.service import Principal
 from extnet.provider.service.config import NetConfig
 from extnet.provider.store.backend import BUMP, AllOf, AnyOf, Cond, In, Kind, Page, Query, Record, Tx, Via
 
-
 NOT_FOUND: dict[Kind, tuple[str, str, str]] = {
     Kind.NETWORK: ("network", "NetworkNotFound", "Network {id} could not be found."),
     Kind.SUBNET: ("subnet", "SubnetNotFound", "Subnet {id} could not be found."),
     Kind.PORT: ("port", "PortNotFound", "Port {id} could not be found."),
     Kind.SECURITY_GROUP: ("security_group", "SecurityGroupNotFound", "Security group {id} does not exist"),
     Kind.SECURITY_GROUP_RULE: (
-        "security_group_rule", "SecurityGroupRuleNotFound", "Security group rule {id} does not exist"),
+        "security_group_rule",
+        "SecurityGroupRuleNotFound",
+        "Security group rule {id} does not exist",
+    ),
     Kind.ROUTER: ("router", "RouterNotFound", "Router {id} could not be found"),
     Kind.AGENT: ("agent", "AgentNotFound", "Agent {id} could not be found"),
 }
@@ -64,6 +66,11 @@ class Ctx:
     @property
     def project_id(self) -> str:
         return self.principal.project_id or ""
+
+
+def pick(values: dict[str, Any], key: str, default: Any) -> Any:
+    """``values[key]``, else ``default`` (``dict.get`` types poorly when the default is ``Any``)."""
+    return values.get(key, default)
 
 
 def timestamp(moment: datetime | None = None) -> str:
@@ -125,8 +132,11 @@ def load_owned(
 
 def check_revision(record: Record, if_match: int | None) -> None:
     if if_match is not None and record.get("revision_number") != if_match:
-        raise NeutronError(412, "RevisionNumberConstraintFailed",
-                           f"Constrained to {if_match}, but current revision is {record.get('revision_number')}")  # fmt: skip
+        raise NeutronError(
+            412,
+            "RevisionNumberConstraintFailed",
+            f"Constrained to {if_match}, but current revision is {record.get('revision_number')}",
+        )
 
 
 def check_writer(ctx: Ctx, action: str) -> None:
@@ -140,8 +150,10 @@ def owner_project(ctx: Ctx, values: dict[str, Any]) -> str:
     if project is None or project == ctx.project_id:
         return ctx.project_id
     if not ctx.admin:
-        raise bad_request("Specifying 'project_id' other than the authenticated project in request is not allowed "
-                          "for the current user.")  # fmt: skip
+        raise bad_request(
+            "Specifying 'project_id' other than the authenticated project in request is not allowed "
+            "for the current user."
+        )
     return str(project)
 
 

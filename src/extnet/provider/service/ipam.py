@@ -64,24 +64,32 @@ def check_pools(net: IPNetwork, pools: list[dict[str, str]], gateway: str | None
     ranges: list[tuple[int, int, dict[str, str]]] = []
     low, high = usable_range(net)
     for pool in pools:
-        start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
-        if start.version != net.version or end.version != net.version or int(start) > int(end):
+        first, last = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
+        if first.version != net.version or last.version != net.version or int(first) > int(last):
             raise NeutronError(400, "InvalidAllocationPool", f"The allocation pool {pool} is not valid.")
-        if int(start) < low or int(end) > high:
-            raise NeutronError(400, "OutOfBoundsAllocationPool",
-                               f"The allocation pool {start}-{end} spans beyond the subnet cidr {net}.")  # fmt: skip
-        ranges.append((int(start), int(end), pool))
+        if int(first) < low or int(last) > high:
+            raise NeutronError(
+                400,
+                "OutOfBoundsAllocationPool",
+                f"The allocation pool {first}-{last} spans beyond the subnet cidr {net}.",
+            )
+        ranges.append((int(first), int(last), pool))
     ranges.sort(key=lambda r: r[0])
     for (s1, e1, _), (s2, e2, _) in zip(ranges, ranges[1:], strict=False):
         if s2 <= e1:
-            raise conflict("OverlappingAllocationPools", f"Found overlapping allocation pools: "
-                           f"{_text(s1, net)}-{_text(e1, net)} {_text(s2, net)}-{_text(e2, net)} for subnet {net}.")  # fmt: skip
+            raise conflict(
+                "OverlappingAllocationPools",
+                f"Found overlapping allocation pools: "
+                f"{_text(s1, net)}-{_text(e1, net)} {_text(s2, net)}-{_text(e2, net)} for subnet {net}.",
+            )
     if gateway is not None:
         gw = int(ipaddress.ip_address(gateway))
         for start, end, _ in ranges:
             if start <= gw <= end:
-                raise conflict("GatewayConflictWithAllocationPools", f"Gateway ip {gateway} conflicts with "
-                                                                     f"allocation pool {_text(start, net)}-{_text(end, net)}.")  # fmt: skip
+                raise conflict(
+                    "GatewayConflictWithAllocationPools",
+                    f"Gateway ip {gateway} conflicts with allocation pool {_text(start, net)}-{_text(end, net)}.",
+                )
     return [[_text(start, net), _text(end, net)] for start, end, _ in ranges]
 
 
@@ -121,7 +129,9 @@ class Ipam:
     def next_free(self, subnet: Record) -> str | None:
         """The next free pool address of the subnet, reserved for this request, or None when it is full."""
         self.lock([subnet])
-        pools = sorted((int(ipaddress.ip_address(s)), int(ipaddress.ip_address(e))) for s, e in subnet["allocation_pools"])
+        pools = sorted(
+            (int(ipaddress.ip_address(s)), int(ipaddress.ip_address(e))) for s, e in subnet["allocation_pools"]
+        )
         if not pools:
             return None
         cursor = self.cursors.get(subnet["id"])
@@ -153,7 +163,7 @@ class Ipam:
                         candidate += 1
         return None
 
-    def claim(self, subnet: Record, address: str, own: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+    def claim(self, subnet: Record, address: str, own: set[str] | frozenset[str] = frozenset()) -> str:
         """Reserve a specific address (``own``: addresses the port already holds, which it may keep)."""
         self.lock([subnet])
         number = int(ipaddress.ip_address(address))
@@ -163,8 +173,9 @@ class Ipam:
         if number in self.reserved.get(subnet["id"], set()) or self.tx.taken_addresses(
             subnet["id"], key(number), key(number), 1
         ):
-            raise conflict("IpAddressAlreadyAllocated",
-                           f"IP address {address} already allocated in subnet {subnet['id']}")  # fmt: skip
+            raise conflict(
+                "IpAddressAlreadyAllocated", f"IP address {address} already allocated in subnet {subnet['id']}"
+            )
         self.reserved.setdefault(subnet["id"], set()).add(number)
         return address
 
@@ -202,8 +213,11 @@ def invalid_for_subnet(address: str) -> NeutronError:
 
 
 def invalid_for_network(address: str) -> NeutronError:
-    return NeutronError(400, "InvalidIpForNetwork",
-                        f"IP address {address} is not a valid IP for any of the subnets on the specified network.")  # fmt: skip
+    return NeutronError(
+        400,
+        "InvalidIpForNetwork",
+        f"IP address {address} is not a valid IP for any of the subnets on the specified network.",
+    )
 
 
 def exhausted(network_id: str) -> NeutronError:

@@ -65,12 +65,17 @@ def delete(ctx: Ctx, id_: str, if_match: int | None) -> None:
     in_use = ctx.tx.find(Kind.PORT, Query(where=In("network_id", (id_,)), want=frozenset()))
     if in_use.records:
         ids = ",".join(sorted(port["id"] for port in in_use.records))
-        raise conflict("NetworkInUse", f"Unable to complete operation on network {id_}. There are one or more "
-                                       f"ports still in use on the network, id for these ports is: {ids}.")  # fmt: skip
+        raise conflict(
+            "NetworkInUse",
+            f"Unable to complete operation on network {id_}. There are one or more "
+            f"ports still in use on the network, id for these ports is: {ids}.",
+        )
     gateways = ctx.tx.count(Kind.ROUTER, In("gw_network_id", (id_,)))
     if gateways:
-        raise conflict("NetworkInUse", f"Unable to complete operation on network {id_}. There are one or more "
-                                       "ports still in use on the network.")  # fmt: skip
+        raise conflict(
+            "NetworkInUse",
+            f"Unable to complete operation on network {id_}. There are one or more ports still in use on the network.",
+        )
     ctx.tx.delete(Kind.SUBNET, record["subnets"])
     ctx.tx.delete(KIND, [id_])
 
@@ -124,8 +129,9 @@ def _vlan(ctx: Ctx, physnet: str | None, seg_id: int | None, taken: set[str]) ->
         raise invalid_input("segmentation_id out of range (1 through 4094).")
     key = segment_key("vlan", physnet, seg_id)
     if key in taken or ctx.tx.count(KIND, In("segment_key", (key,))):
-        raise conflict("VlanIdInUse",
-                       f"Unable to create the network. The VLAN {seg_id} on physical network {physnet} is in use.")  # fmt: skip
+        raise conflict(
+            "VlanIdInUse", f"Unable to create the network. The VLAN {seg_id} on physical network {physnet} is in use."
+        )
     return _seg("vlan", physnet, seg_id)
 
 
@@ -147,6 +153,7 @@ def _allocate(ctx: Ctx, network_type: str, physnet: str | None, taken: set[str])
     collide on the unique segment key and are retried)."""
     if network_type == "flat":
         raise invalid_input("flat networks need provider:physical_network")
+    candidates: list[tuple[str | None, tuple[tuple[int, int], ...]]]
     if network_type == "vlan":
         candidates = [(net, ranges) for net, ranges in ctx.config.vlan_ranges.items() if physnet in (None, net)]
     else:
@@ -156,8 +163,9 @@ def _allocate(ctx: Ctx, network_type: str, physnet: str | None, taken: set[str])
             record["segmentation_id"]
             for record in ctx.tx.find(
                 KIND,
-                Query(where=AllOf((In("network_type", (network_type,)), In("physical_network", (net,)))),
-                      want=frozenset()),  # fmt: skip
+                Query(
+                    where=AllOf((In("network_type", (network_type,)), In("physical_network", (net,)))), want=frozenset()
+                ),
             ).records
         }
         used |= {int(key.rsplit(":", 1)[1]) for key in taken if key.startswith(f"{network_type}:{net or ''}:")}
@@ -165,8 +173,9 @@ def _allocate(ctx: Ctx, network_type: str, physnet: str | None, taken: set[str])
             for seg_id in range(low, high + 1):
                 if seg_id not in used:
                     return _seg(network_type, net, seg_id)
-    raise NeutronError(503, "NoNetworkAvailable",
-                       "Unable to create the network. No tenant network is available for allocation.")  # fmt: skip
+    raise NeutronError(
+        503, "NoNetworkAvailable", "Unable to create the network. No tenant network is available for allocation."
+    )
 
 
 def _seg(network_type: str, physnet: str | None, seg_id: int | None) -> dict[str, Any]:
@@ -192,15 +201,24 @@ def _mtu(requested: int | None, max_mtu: int, min_mtu: int) -> int:
 def check_mtu_for_subnets(network_id: str, mtu: int, versions: set[int]) -> None:
     minimum = 1280 if 6 in versions else 68 if versions else 0
     if mtu < minimum:
-        raise conflict("NetworkMTUSubnetConflict",
-                       f"MTU of {network_id} is not valid, subnet requires a minimum of {minimum}")  # fmt: skip
+        raise conflict(
+            "NetworkMTUSubnetConflict", f"MTU of {network_id} is not valid, subnet requires a minimum of {minimum}"
+        )
 
 
 def _check_unshare(ctx: Ctx, record: Record) -> None:
     others = ctx.tx.count(
-        Kind.PORT, AllOf((In("network_id", (record["id"],)), Not(In("project_id", (record["project_id"], ""))),
-                          Not(In("device_owner", ROUTER_OWNERS))))  # fmt: skip
+        Kind.PORT,
+        AllOf(
+            (
+                In("network_id", (record["id"],)),
+                Not(In("project_id", (record["project_id"], ""))),
+                Not(In("device_owner", ROUTER_OWNERS)),
+            )
+        ),
     )
     if others:
-        raise conflict("InvalidSharedSetting", f"Unable to reconfigure sharing settings for network {record['id']}. "
-                                               "Multiple tenants are using it.")  # fmt: skip
+        raise conflict(
+            "InvalidSharedSetting",
+            f"Unable to reconfigure sharing settings for network {record['id']}. Multiple tenants are using it.",
+        )

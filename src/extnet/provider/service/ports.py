@@ -24,11 +24,11 @@ def create(ctx: Ctx, items: list[dict[str, Any]], internal: bool = False) -> lis
     for values in items:
         network = network_of(ctx, values["network_id"])
         record = common.standard(ctx, values)
-        mac = values.get("mac_address") or _new_mac()
+        mac: str = values.get("mac_address") or _new_mac()
         if "mac_address" in values:
             _check_mac_free(ctx, network["id"], mac, records)
-        owner = values.get("device_owner", "")
-        secure = values.get("port_security_enabled", network["port_security_enabled"])
+        owner: str = values.get("device_owner", "")
+        secure: bool = common.pick(values, "port_security_enabled", network["port_security_enabled"])
         groups = _groups(ctx, values, record["project_id"], secure, owner)
         pairs = _address_pairs(ctx, values.get("allowed_address_pairs", []), mac, secure)
         fixed = allocate(ctx, allocator, network, values.get("fixed_ips"), mac, owner)
@@ -71,13 +71,16 @@ def update(ctx: Ctx, id_: str, values: dict[str, Any], if_match: int | None) -> 
     port = common.load_owned(ctx, KIND, id_, "update", if_match)
     network = network_of(ctx, port["network_id"])
     changes = dict(values)
-    mac = values.get("mac_address", port["mac_address"])
+    mac: str = common.pick(values, "mac_address", port["mac_address"])
     if mac != port["mac_address"]:
         if port["vif_type"] not in ("unbound", "binding_failed"):
-            raise conflict("PortBound", f"Unable to complete operation on port {id_}, port is already bound, port "
-                                        f"type: {port['vif_type']}, old_mac {port['mac_address']}, new_mac {mac}.")  # fmt: skip
+            raise conflict(
+                "PortBound",
+                f"Unable to complete operation on port {id_}, port is already bound, port "
+                f"type: {port['vif_type']}, old_mac {port['mac_address']}, new_mac {mac}.",
+            )
         _check_mac_free(ctx, network["id"], mac, [])
-    secure = values.get("port_security_enabled", port["port_security_enabled"])
+    secure: bool = common.pick(values, "port_security_enabled", port["port_security_enabled"])
     groups = port["security_groups"]
     if "security_groups" in values:
         groups = sg.port_groups(ctx, port["project_id"], values["security_groups"])
@@ -85,8 +88,11 @@ def update(ctx: Ctx, id_: str, values: dict[str, Any], if_match: int | None) -> 
     if not secure and groups:
         if "security_groups" in values:
             raise _groups_need_port_security()
-        raise conflict("PortSecurityPortHasSecurityGroup", "Port has security group associated. Cannot disable port "
-                                                           "security or IP address until security group is removed.")  # fmt: skip
+        raise conflict(
+            "PortSecurityPortHasSecurityGroup",
+            "Port has security group associated. Cannot disable port "
+            "security or IP address until security group is removed.",
+        )
     pairs = port["allowed_address_pairs"]
     if "allowed_address_pairs" in values:
         pairs = _address_pairs(ctx, values["allowed_address_pairs"], mac, True)
@@ -95,8 +101,15 @@ def update(ctx: Ctx, id_: str, values: dict[str, Any], if_match: int | None) -> 
         raise _pairs_need_port_security()
     if "fixed_ips" in values:
         own = {ip["ip_address"] for ip in port["fixed_ips"]}
-        changes["fixed_ips"] = allocate(ctx, ipam.Ipam(ctx.tx), network, values["fixed_ips"], mac,
-                                        values.get("device_owner", port["device_owner"]), own)  # fmt: skip
+        changes["fixed_ips"] = allocate(
+            ctx,
+            ipam.Ipam(ctx.tx),
+            network,
+            values["fixed_ips"],
+            mac,
+            common.pick(values, "device_owner", port["device_owner"]),
+            own,
+        )
     elif mac != port["mac_address"]:
         changes["fixed_ips"] = _readdress(ctx, network, port["fixed_ips"], mac)
     _rebind(ctx, port, network, values, changes)
@@ -108,8 +121,10 @@ def update(ctx: Ctx, id_: str, values: dict[str, Any], if_match: int | None) -> 
 def delete(ctx: Ctx, id_: str, if_match: int | None) -> None:
     port = common.load_owned(ctx, KIND, id_, "delete", if_match, want=frozenset())
     if port["device_owner"] in ROUTER_OWNERS:
-        raise conflict("ServicePortInUse", f"Port {id_} cannot be deleted directly via the port API: has device "
-                                           f"owner {port['device_owner']}.")  # fmt: skip
+        raise conflict(
+            "ServicePortInUse",
+            f"Port {id_} cannot be deleted directly via the port API: has device owner {port['device_owner']}.",
+        )
     ctx.tx.delete(KIND, [id_])
 
 
@@ -137,8 +152,10 @@ def _check_mac_free(ctx: Ctx, network_id: str, mac: str, pending: list[Record]) 
         KIND, AllOf((In("network_id", (network_id,)), In("mac_address", (mac,))))
     )
     if taken:
-        raise conflict("MacAddressInUse", f"Unable to complete operation for network {network_id}. The mac address "
-                                          f"{mac} is in use.")  # fmt: skip
+        raise conflict(
+            "MacAddressInUse",
+            f"Unable to complete operation for network {network_id}. The mac address {mac} is in use.",
+        )
 
 
 def _groups(ctx: Ctx, values: dict[str, Any], project_id: str, secure: bool, owner: str) -> list[str]:
@@ -153,13 +170,18 @@ def _groups(ctx: Ctx, values: dict[str, Any], project_id: str, secure: bool, own
 
 
 def _groups_need_port_security() -> NeutronError:
-    return NeutronError(400, "PortSecurityAndIPRequiredForSecurityGroups", "Port security must be enabled and port "
-                        "must have an IP address in order to use security groups.")  # fmt: skip
+    return NeutronError(
+        400,
+        "PortSecurityAndIPRequiredForSecurityGroups",
+        "Port security must be enabled and port must have an IP address in order to use security groups.",
+    )
 
 
 def _pairs_need_port_security() -> NeutronError:
-    return conflict("AddressPairAndPortSecurityRequired",
-                    "Port Security must be enabled in order to have allowed address pairs on a port.")  # fmt: skip
+    return conflict(
+        "AddressPairAndPortSecurityRequired",
+        "Port Security must be enabled in order to have allowed address pairs on a port.",
+    )
 
 
 def _address_pairs(ctx: Ctx, pairs: list[dict[str, str]], mac: str, secure: bool) -> list[dict[str, str]]:
@@ -167,12 +189,19 @@ def _address_pairs(ctx: Ctx, pairs: list[dict[str, str]], mac: str, secure: bool
     for pair in pairs:
         entry = {"ip_address": pair["ip_address"], "mac_address": pair.get("mac_address") or mac}
         if entry in result:
-            raise NeutronError(400, "DuplicateAddressPairInRequest", "Request contains duplicate address pair: "
-                               f"mac_address {entry['mac_address']} ip_address {entry['ip_address']}.")  # fmt: skip
+            raise NeutronError(
+                400,
+                "DuplicateAddressPairInRequest",
+                "Request contains duplicate address pair: "
+                f"mac_address {entry['mac_address']} ip_address {entry['ip_address']}.",
+            )
         result.append(entry)
     if len(result) > ctx.config.max_allowed_address_pairs:
-        raise NeutronError(400, "AllowedAddressPairExhausted", "The number of allowed address pair exceeds the "
-                           f"maximum {ctx.config.max_allowed_address_pairs}.")  # fmt: skip
+        raise NeutronError(
+            400,
+            "AllowedAddressPairExhausted",
+            f"The number of allowed address pair exceeds the maximum {ctx.config.max_allowed_address_pairs}.",
+        )
     if result and not secure:
         raise _pairs_need_port_security()
     return result
@@ -229,12 +258,16 @@ def _one(
     if subnet_id is not None:
         subnet = next((s for s in subnets if s["id"] == subnet_id), None)
         if subnet is None:
-            raise invalid_input(f"Failed to create port on network {network['id']}, because fixed_ips included "
-                                f"invalid subnet {subnet_id}.")  # fmt: skip
+            raise invalid_input(
+                f"Failed to create port on network {network['id']}, because fixed_ips included "
+                f"invalid subnet {subnet_id}."
+            )
         if address is None:
             if ipam.is_auto(subnet):
-                return {"subnet_id": subnet_id, "ip_address": allocator.claim(subnet, ipam.eui64(subnet["cidr"], mac),
-                                                                              own)}  # fmt: skip
+                return {
+                    "subnet_id": subnet_id,
+                    "ip_address": allocator.claim(subnet, ipam.eui64(subnet["cidr"], mac), own),
+                }
             found = allocator.next_free(subnet)
             if found is None:
                 raise ipam.exhausted(network["id"])
@@ -249,8 +282,10 @@ def _one(
     else:
         raise bad_request("Invalid input for fixed_ips: each entry needs subnet_id or ip_address.")
     if ipam.is_auto(subnet) and address != ipam.eui64(subnet["cidr"], mac):
-        raise invalid_input(f"IPv6 address {address} cannot be directly assigned to a port on subnet {subnet['id']} "
-                            "as the subnet is configured for automatic addresses")  # fmt: skip
+        raise invalid_input(
+            f"IPv6 address {address} cannot be directly assigned to a port on subnet {subnet['id']} "
+            "as the subnet is configured for automatic addresses"
+        )
     return {"subnet_id": subnet["id"], "ip_address": allocator.claim(subnet, address, own)}
 
 
@@ -268,8 +303,8 @@ def _readdress(ctx: Ctx, network: Record, fixed: list[FixedIp], mac: str) -> lis
 
 
 def _rebind(ctx: Ctx, port: Record, network: Record, values: dict[str, Any], changes: dict[str, Any]) -> None:
-    host = values.get("host_id", port["host_id"])
-    vnic_type = values.get("vnic_type", port["vnic_type"])
+    host: str = common.pick(values, "host_id", port["host_id"])
+    vnic_type: str = common.pick(values, "vnic_type", port["vnic_type"])
     if host != port["host_id"] or vnic_type != port["vnic_type"] or "profile" in values:
         vif_type, details = binding.bind(ctx, network, host, vnic_type)
         changes.update(vif_type=vif_type, vif_details=details)

@@ -21,15 +21,25 @@ def create(ctx: Ctx, items: list[dict[str, Any]]) -> list[Record]:
     records = []
     for values in items:
         record = common.standard(ctx, values)
-        record.update(name=values.get("name", ""), admin_state_up=values.get("admin_state_up", True),
-                      status="ACTIVE", gw_network_id=None, gw_port_id=None, enable_snat=True, routes=[])  # fmt: skip
+        record.update(
+            name=values.get("name", ""),
+            admin_state_up=values.get("admin_state_up", True),
+            status="ACTIVE",
+            gw_network_id=None,
+            gw_port_id=None,
+            enable_snat=True,
+            routes=[],
+        )
         ctx.tx.insert(KIND, [record])
         info = values.get("external_gateway_info")
         if info:
             record.update(_set_gateway(ctx, record, info))
             record["revision_number"] += 1
-            ctx.tx.update(KIND, record["id"], {k: record[k] for k in ("gw_network_id", "gw_port_id", "enable_snat",
-                                                                      "revision_number")})  # fmt: skip
+            ctx.tx.update(
+                KIND,
+                record["id"],
+                {k: record[k] for k in ("gw_network_id", "gw_port_id", "enable_snat", "revision_number")},
+            )
         records.append(record)
     attach_gateways(ctx, records, None)
     return records
@@ -102,8 +112,13 @@ def _set_gateway(ctx: Ctx, router: Record, info: dict[str, Any]) -> dict[str, An
     snat = info.get("enable_snat", True)
     if not ctx.admin and (not snat or "external_fixed_ips" in info):
         raise policy("update_router", "external_gateway_info")
-    port_values: dict[str, Any] = {"network_id": network["id"], "device_owner": GATEWAY, "device_id": router["id"],
-                                   "project_id": "", "admin_state_up": True}  # fmt: skip
+    port_values: dict[str, Any] = {
+        "network_id": network["id"],
+        "device_owner": GATEWAY,
+        "device_id": router["id"],
+        "project_id": "",
+        "admin_state_up": True,
+    }
     if info.get("external_fixed_ips"):
         port_values["fixed_ips"] = info["external_fixed_ips"]
     admin_ctx = _as_admin(ctx)
@@ -130,8 +145,17 @@ def _as_admin(ctx: Ctx) -> Ctx:
     from extnet.provider.identity.service import Principal
 
     p = ctx.principal
-    principal = Principal(p.user_id, p.user_name, p.project_id, p.project_name, (*p.roles, ("admin", "admin")),
-                          p.issued_at, p.expires_at, p.audit_id, p.methods)  # fmt: skip
+    principal = Principal(
+        p.user_id,
+        p.user_name,
+        p.project_id,
+        p.project_name,
+        (*p.roles, ("admin", "admin")),
+        p.issued_at,
+        p.expires_at,
+        p.audit_id,
+        p.methods,
+    )
     return replace(ctx, principal=principal)
 
 
@@ -152,23 +176,34 @@ def add_interface(ctx: Ctx, router_id: str, body: Any) -> dict[str, Any]:
         if not subnet["gateway_ip"]:
             raise bad_router_request("Subnet for router interface must have a gateway IP")
         _check_new_subnet(interfaces, subnet)
-        port_values = {"network_id": subnet["network_id"], "device_owner": INTERFACE, "device_id": router_id,
-                       "project_id": router["project_id"], "admin_state_up": True,
-                       "fixed_ips": [{"subnet_id": subnet_id, "ip_address": subnet["gateway_ip"]}]}  # fmt: skip
+        port_values = {
+            "network_id": subnet["network_id"],
+            "device_owner": INTERFACE,
+            "device_id": router_id,
+            "project_id": router["project_id"],
+            "admin_state_up": True,
+            "fixed_ips": [{"subnet_id": subnet_id, "ip_address": subnet["gateway_ip"]}],
+        }
         (port,) = port_service.create(_as_admin(ctx), [port_values], internal=True)
     else:
         assert port_id is not None
         port = common.load(ctx, Kind.PORT, port_id, lock=True)
         if port["device_id"] or port["device_owner"]:
-            raise conflict("PortInUse", f"Unable to complete operation on port {port_id} for network "
-                                        f"{port['network_id']}. Port already has an attached device "
-                                        f"{port['device_id'] or port['device_owner']}.")  # fmt: skip
+            raise conflict(
+                "PortInUse",
+                f"Unable to complete operation on port {port_id} for network "
+                f"{port['network_id']}. Port already has an attached device "
+                f"{port['device_id'] or port['device_owner']}.",
+            )
         if not port["fixed_ips"]:
             raise bad_router_request("Router port must have at least one fixed IP")
         for ip in port["fixed_ips"]:
             _check_new_subnet(interfaces, common.load(ctx, Kind.SUBNET, ip["subnet_id"]))
-        ctx.tx.update(Kind.PORT, port_id, common.touched(ctx, {"device_owner": INTERFACE, "device_id": router_id,
-                                                               "security_groups": []}))  # fmt: skip
+        ctx.tx.update(
+            Kind.PORT,
+            port_id,
+            common.touched(ctx, {"device_owner": INTERFACE, "device_id": router_id, "security_groups": []}),
+        )
     common.bump(ctx, KIND, router_id)
     return _interface_info(router, port)
 
@@ -180,19 +215,23 @@ def remove_interface(ctx: Ctx, router_id: str, body: Any) -> dict[str, Any]:
     if port_id is not None:
         port = next((p for p in interfaces if p["id"] == port_id), None)
         if port is None:
-            raise NeutronError(404, "RouterInterfaceNotFound",
-                               f"Router {router_id} does not have an interface with id {port_id}")  # fmt: skip
+            raise NeutronError(
+                404, "RouterInterfaceNotFound", f"Router {router_id} does not have an interface with id {port_id}"
+            )
     else:
         port = next((p for p in interfaces if any(ip["subnet_id"] == subnet_id for ip in p["fixed_ips"])), None)
         if port is None:
-            raise NeutronError(404, "RouterInterfaceNotFoundForSubnet",
-                               f"Router {router_id} has no interface on subnet {subnet_id}")  # fmt: skip
+            raise NeutronError(
+                404, "RouterInterfaceNotFoundForSubnet", f"Router {router_id} has no interface on subnet {subnet_id}"
+            )
     for ip in port["fixed_ips"]:
         subnet = ctx.tx.get(Kind.SUBNET, ip["subnet_id"], want=frozenset())
         if subnet is not None and _routes_via(router["routes"], subnet["cidr"]):
-            raise conflict("RouterInterfaceInUseByRoute",
-                           f"Router interface for subnet {subnet['id']} on router {router_id} cannot be deleted, as "
-                           "it is required by one or more routes.")  # fmt: skip
+            raise conflict(
+                "RouterInterfaceInUseByRoute",
+                f"Router interface for subnet {subnet['id']} on router {router_id} cannot be deleted, as "
+                "it is required by one or more routes.",
+            )
     ctx.tx.delete(Kind.PORT, [port["id"]])
     common.bump(ctx, KIND, router_id)
     return _interface_info(router, port)
@@ -221,9 +260,15 @@ def _check_new_subnet(interfaces: list[Record], subnet: Record) -> None:
 
 def _interface_info(router: Record, port: Record) -> dict[str, Any]:
     subnet_ids = [ip["subnet_id"] for ip in port["fixed_ips"]]
-    return {"id": router["id"], "tenant_id": router["project_id"], "project_id": router["project_id"],
-            "port_id": port["id"], "network_id": port["network_id"],
-            "subnet_id": subnet_ids[0] if subnet_ids else None, "subnet_ids": subnet_ids}  # fmt: skip
+    return {
+        "id": router["id"],
+        "tenant_id": router["project_id"],
+        "project_id": router["project_id"],
+        "port_id": port["id"],
+        "network_id": port["network_id"],
+        "subnet_id": subnet_ids[0] if subnet_ids else None,
+        "subnet_ids": subnet_ids,
+    }
 
 
 # --- routes ------------------------------------------------------------------------------------------------------
@@ -231,8 +276,12 @@ def _interface_info(router: Record, port: Record) -> dict[str, Any]:
 
 def _check_routes(ctx: Ctx, router: Record, routes: list[dict[str, str]]) -> list[dict[str, str]]:
     if len(routes) > ctx.config.max_routes:
-        raise NeutronError(400, "RoutesExhausted", f"Unable to complete operation for {router['id']}. The number of "
-                                                   f"routes exceeds the maximum {ctx.config.max_routes}.")  # fmt: skip
+        raise NeutronError(
+            400,
+            "RoutesExhausted",
+            f"Unable to complete operation for {router['id']}. The number of "
+            f"routes exceeds the maximum {ctx.config.max_routes}.",
+        )
     connected = [ipam.network(s["cidr"]) for s in _connected_subnets(ctx, router)]
     result: list[dict[str, str]] = []
     for route in routes:
@@ -241,8 +290,9 @@ def _check_routes(ctx: Ctx, router: Record, routes: list[dict[str, str]]) -> lis
             raise NeutronError(400, "InvalidRoutes", f"Invalid format for routes: {routes}, duplicated route {entry}")
         nexthop = ipaddress.ip_address(entry["nexthop"])
         if not any(nexthop.version == net.version and nexthop in net for net in connected):
-            raise NeutronError(400, "InvalidRoutes",
-                               f"Invalid format for routes: {routes}, the nexthop is not connected with router")  # fmt: skip
+            raise NeutronError(
+                400, "InvalidRoutes", f"Invalid format for routes: {routes}, the nexthop is not connected with router"
+            )
         result.append(entry)
     return result
 

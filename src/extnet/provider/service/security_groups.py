@@ -15,9 +15,33 @@ KIND = Kind.SECURITY_GROUP
 RULE = Kind.SECURITY_GROUP_RULE
 PORT_PROTOCOLS = {"tcp", "udp", "sctp", "dccp", "udplite", "6", "17", "132", "33", "136"}
 ICMP_PROTOCOLS = {"icmp", "icmpv6", "ipv6-icmp", "1", "58"}
-PROTOCOL_NAMES = ("ah", "dccp", "egp", "esp", "gre", "hopopt", "icmp", "igmp", "ip", "ipip", "ipv6-encap",
-                  "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt", "ipv6-opts", "ipv6-route", "ospf", "pgm",
-                  "rsvp", "sctp", "tcp", "udp", "udplite", "vrrp")  # fmt: skip
+PROTOCOL_NAMES = (
+    "ah",
+    "dccp",
+    "egp",
+    "esp",
+    "gre",
+    "hopopt",
+    "icmp",
+    "igmp",
+    "ip",
+    "ipip",
+    "ipv6-encap",
+    "ipv6-frag",
+    "ipv6-icmp",
+    "icmpv6",
+    "ipv6-nonxt",
+    "ipv6-opts",
+    "ipv6-route",
+    "ospf",
+    "pgm",
+    "rsvp",
+    "sctp",
+    "tcp",
+    "udp",
+    "udplite",
+    "vrrp",
+)
 
 
 # --- groups ------------------------------------------------------------------------------------------------------
@@ -56,8 +80,14 @@ def create(ctx: Ctx, items: list[dict[str, Any]]) -> list[Record]:
         ensure_default(ctx, project_id)
         if values.get("name") == "default":
             raise conflict("SecurityGroupDefaultAlreadyExists", "Default security group already exists.")
-        group = _group(ctx, project_id, values.get("name", ""), values.get("description", ""),
-                       values.get("stateful", True), tags=values.get("tags", []))  # fmt: skip
+        group = _group(
+            ctx,
+            project_id,
+            values.get("name", ""),
+            values.get("description", ""),
+            values.get("stateful", True),
+            tags=values.get("tags", []),
+        )
         groups.append(group)
         rules += [_default_rule(ctx, group, "egress", eth) for eth in ("IPv4", "IPv6")]
     ctx.tx.insert(KIND, groups)
@@ -67,8 +97,16 @@ def create(ctx: Ctx, items: list[dict[str, Any]]) -> list[Record]:
     return groups
 
 
-def _group(ctx: Ctx, project_id: str, name: str, description: str, stateful: bool, *, default: bool = False,
-           tags: list[str] | None = None) -> Record:  # fmt: skip
+def _group(
+    ctx: Ctx,
+    project_id: str,
+    name: str,
+    description: str,
+    stateful: bool,
+    *,
+    default: bool = False,
+    tags: list[str] | None = None,
+) -> Record:
     record = common.standard(ctx, {"project_id": project_id, "description": description, "tags": tags or []})
     record["project_id"] = project_id
     record.update(name=name, stateful=stateful, default_for=project_id if default else None)
@@ -126,8 +164,11 @@ def delete(ctx: Ctx, id_: str, if_match: int | None) -> None:
 
 
 def _default_rule(ctx: Ctx, group: Record, direction: str, ethertype: str, remote_group: bool = False) -> Record:
-    values: dict[str, Any] = {"direction": direction, "ethertype": ethertype,
-                              "remote_group_id": group["id"] if remote_group else None}  # fmt: skip
+    values: dict[str, Any] = {
+        "direction": direction,
+        "ethertype": ethertype,
+        "remote_group_id": group["id"] if remote_group else None,
+    }
     return _rule(ctx, group, values)
 
 
@@ -157,8 +198,16 @@ def _rule(ctx: Ctx, group: Record, values: dict[str, Any]) -> Record:
 
 def fingerprint(rule: Record) -> str:
     """Two rules with the same fingerprint are the same rule (Neutron's duplicate check)."""
-    parts = [rule["security_group_id"], rule["direction"], rule["ethertype"], _protocol_key(rule["protocol"]),
-             rule["port_range_min"], rule["port_range_max"], rule["normalized_cidr"], rule["remote_group_id"]]  # fmt: skip
+    parts = [
+        rule["security_group_id"],
+        rule["direction"],
+        rule["ethertype"],
+        _protocol_key(rule["protocol"]),
+        rule["port_range_min"],
+        rule["port_range_max"],
+        rule["normalized_cidr"],
+        rule["remote_group_id"],
+    ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
@@ -199,19 +248,25 @@ def _validate_rule(ctx: Ctx, values: dict[str, Any]) -> None:
     protocol = values["protocol"]
     low, high = values.get("port_range_min"), values.get("port_range_max")
     if (low is not None or high is not None) and protocol is None:
-        raise NeutronError(400, "SecurityGroupProtocolRequiredWithPorts",
-                           "Must also specify protocol if port range is given.")  # fmt: skip
+        raise NeutronError(
+            400, "SecurityGroupProtocolRequiredWithPorts", "Must also specify protocol if port range is given."
+        )
     if protocol in PORT_PROTOCOLS:
         _check_port_range(low, high)
     elif protocol in ICMP_PROTOCOLS:
         _check_icmp(low, high)
     elif low is not None or high is not None:
-        raise NeutronError(400, "SecurityGroupInvalidProtocolForPortRange",
-                           f"Invalid protocol {protocol} for port range, only supported for TCP, UDP, UDPLITE, SCTP "
-                           "and DCCP.")  # fmt: skip
+        raise NeutronError(
+            400,
+            "SecurityGroupInvalidProtocolForPortRange",
+            f"Invalid protocol {protocol} for port range, only supported for TCP, UDP, UDPLITE, SCTP and DCCP.",
+        )
     if sum(1 for key in ("remote_ip_prefix", "remote_group_id") if values.get(key) is not None) > 1:
-        raise NeutronError(400, "SecurityGroupMultipleRemoteEntites", "Only one of remote_ip_prefix or "
-                           "remote_group_id or remote_address_group_id may be provided.")  # fmt: skip
+        raise NeutronError(
+            400,
+            "SecurityGroupMultipleRemoteEntites",
+            "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.",
+        )
     prefix = values.get("remote_ip_prefix")
     if prefix is not None:
         values["remote_ip_prefix"] = _prefix(prefix, values.get("ethertype", "IPv4"))
@@ -226,9 +281,12 @@ def _protocol(protocol: Any) -> str | None:
     if text in PROTOCOL_NAMES or (text.isdigit() and 0 <= int(text) <= 255):
         return text
     names = ", ".join(repr(name) for name in PROTOCOL_NAMES)
-    raise NeutronError(400, "SecurityGroupRuleInvalidProtocol",
-                       f"Security group rule protocol {protocol} not supported. Only protocol values (None, 'any', "
-                       f"{names}) and integer representations [0 to 255] are supported.")  # fmt: skip
+    raise NeutronError(
+        400,
+        "SecurityGroupRuleInvalidProtocol",
+        f"Security group rule protocol {protocol} not supported. Only protocol values (None, 'any', "
+        f"{names}) and integer representations [0 to 255] are supported.",
+    )
 
 
 def _check_port_range(low: int | None, high: int | None) -> None:
@@ -238,29 +296,38 @@ def _check_port_range(low: int | None, high: int | None) -> None:
         if port == 0:
             raise NeutronError(400, "SecurityGroupInvalidPortValue", "Invalid value for port 0.")
     if low is None or high is None or low > high:
-        raise NeutronError(400, "SecurityGroupInvalidPortRange",
-                           "For TCP/UDP protocols, port_range_min must be <= port_range_max")  # fmt: skip
+        raise NeutronError(
+            400, "SecurityGroupInvalidPortRange", "For TCP/UDP protocols, port_range_min must be <= port_range_max"
+        )
 
 
 def _check_icmp(icmp_type: int | None, code: int | None) -> None:
     for name, field, value in (("type", "port_range_min", icmp_type), ("code", "port_range_max", code)):
         if value is not None and not 0 <= value <= 255:
-            raise NeutronError(400, "SecurityGroupInvalidIcmpValue",
-                               f"Invalid value for ICMP {name} ({field}) {value}. It must be 0 to 255.")  # fmt: skip
+            raise NeutronError(
+                400,
+                "SecurityGroupInvalidIcmpValue",
+                f"Invalid value for ICMP {name} ({field}) {value}. It must be 0 to 255.",
+            )
     if code is not None and icmp_type is None:
-        raise NeutronError(400, "SecurityGroupMissingIcmpType",
-                           f"ICMP code (port-range-max) {code} is provided but ICMP type (port-range-min) is missing.")  # fmt: skip
+        raise NeutronError(
+            400,
+            "SecurityGroupMissingIcmpType",
+            f"ICMP code (port-range-max) {code} is provided but ICMP type (port-range-min) is missing.",
+        )
 
 
 def _prefix(prefix: Any, ethertype: str) -> str:
     try:
         net = ipaddress.ip_network(str(prefix), strict=False)
     except ValueError:
-        raise NeutronError(400, "HTTPBadRequest", f"Invalid input for remote_ip_prefix. Reason: '{prefix}' is not a "
-                                                  "valid IP subnet.") from None  # fmt: skip
+        raise NeutronError(
+            400, "HTTPBadRequest", f"Invalid input for remote_ip_prefix. Reason: '{prefix}' is not a valid IP subnet."
+        ) from None
     if f"IPv{net.version}" != ethertype:
-        raise NeutronError(400, "SecurityGroupRuleParameterConflict",
-                           f"Conflicting value ethertype {ethertype} for CIDR {prefix}")  # fmt: skip
+        raise NeutronError(
+            400, "SecurityGroupRuleParameterConflict", f"Conflicting value ethertype {ethertype} for CIDR {prefix}"
+        )
     return str(prefix) if "/" in str(prefix) else str(net)
 
 

@@ -102,8 +102,11 @@ def delete(ctx: Ctx, id_: str, if_match: int | None) -> None:
     holders = ctx.tx.find(Kind.PORT, Query(where=In("fixed_ips.subnet_id", (id_,)), want=frozenset({"fixed_ips"})))
     if holders.records:
         if not ipam.is_auto(record) or any(p["device_owner"] in ROUTER_OWNERS for p in holders.records):
-            raise conflict("SubnetInUse", f"Unable to complete operation on subnet {id_}: One or more ports have an "
-                                          "IP allocation from this subnet.")  # fmt: skip
+            raise conflict(
+                "SubnetInUse",
+                f"Unable to complete operation on subnet {id_}: One or more ports have an "
+                "IP allocation from this subnet.",
+            )
         for port in holders.records:  # SLAAC addresses go away with their subnet
             fixed = [ip for ip in port["fixed_ips"] if ip["subnet_id"] != id_]
             ctx.tx.update(Kind.PORT, port["id"], common.touched(ctx, {"fixed_ips": fixed}))
@@ -122,11 +125,15 @@ def _ipv6_modes(values: dict[str, Any], net: ipam.IPNetwork) -> tuple[str | None
                 raise invalid_input(f"{name} is not valid when ip_version is 4.")
         return None, None
     if ra_mode and address_mode and ra_mode != address_mode:
-        raise invalid_input(f"ipv6_ra_mode set to '{ra_mode}' with ipv6_address_mode set to '{address_mode}' is not "
-                            "valid. If both attributes are set, they must be the same value.")  # fmt: skip
+        raise invalid_input(
+            f"ipv6_ra_mode set to '{ra_mode}' with ipv6_address_mode set to '{address_mode}' is not "
+            "valid. If both attributes are set, they must be the same value."
+        )
     if address_mode in ipam.AUTO_MODES and net.prefixlen != 64:
-        raise invalid_input(f"Invalid CIDR {net} for IPv6 address mode. OpenStack uses the EUI-64 address format, "
-                            "which requires the prefix to be /64.")  # fmt: skip
+        raise invalid_input(
+            f"Invalid CIDR {net} for IPv6 address mode. OpenStack uses the EUI-64 address format, "
+            "which requires the prefix to be /64."
+        )
     return ra_mode, address_mode
 
 
@@ -148,8 +155,9 @@ def _check_overlap(ctx: Ctx, network_id: str, net: ipam.IPNetwork, pending: list
     existing = ctx.tx.find(KIND, Query(where=In("network_id", (network_id,)), want=frozenset())).records
     for other in [*existing, *[p for p in pending if p["network_id"] == network_id]]:
         if ipam.network(other["cidr"]).overlaps(net):
-            raise invalid_input(f"Requested subnet with cidr: {net} for network: {network_id} overlaps with another "
-                                "subnet.")  # fmt: skip
+            raise invalid_input(
+                f"Requested subnet with cidr: {net} for network: {network_id} overlaps with another subnet."
+            )
 
 
 def _nameservers(ctx: Ctx, servers: list[str], version: int, subnet_id: str = "") -> list[str]:
@@ -159,8 +167,12 @@ def _nameservers(ctx: Ctx, servers: list[str], version: int, subnet_id: str = ""
             raise invalid_attribute("dns_nameservers", f"Duplicate nameserver '{server}'.")
         seen.append(server)
     if len(seen) > ctx.config.max_dns_nameservers:
-        raise NeutronError(400, "DNSNameServersExhausted", f"Unable to complete operation for {subnet_id or 'subnet'}. "
-                           f"The number of DNS nameservers exceeds the limit {ctx.config.max_dns_nameservers}.")  # fmt: skip
+        raise NeutronError(
+            400,
+            "DNSNameServersExhausted",
+            f"Unable to complete operation for {subnet_id or 'subnet'}. "
+            f"The number of DNS nameservers exceeds the limit {ctx.config.max_dns_nameservers}.",
+        )
     return seen
 
 
@@ -174,8 +186,12 @@ def _routes(ctx: Ctx, routes: list[dict[str, str]], version: int, subnet_id: str
             raise invalid_attribute("host_routes", f"Duplicate hostroute '{route}'.")
         result.append(pair)
     if len(result) > ctx.config.max_subnet_host_routes:
-        raise NeutronError(400, "HostRoutesExhausted", f"Unable to complete operation for {subnet_id or 'subnet'}. "
-                           f"The number of host routes exceeds the limit {ctx.config.max_subnet_host_routes}.")  # fmt: skip
+        raise NeutronError(
+            400,
+            "HostRoutesExhausted",
+            f"Unable to complete operation for {subnet_id or 'subnet'}. "
+            f"The number of host routes exceeds the limit {ctx.config.max_subnet_host_routes}.",
+        )
     return result
 
 

@@ -12,7 +12,6 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
-    Engine,
     Table,
     and_,
     delete,
@@ -203,7 +202,9 @@ class SqlTx:
                 self._execute(delete(child.table).where(child.table.c[child.fk] == id_))
                 parent = {**changes, "id": id_}
                 if name == "fixed_ips" and "network_id" not in parent:
-                    parent["network_id"] = self._execute(select(t.ports.c.network_id).where(t.ports.c.id == id_)).scalar()
+                    parent["network_id"] = self._execute(
+                        select(t.ports.c.network_id).where(t.ports.c.id == id_)
+                    ).scalar()
                 rows = _child_rows(kind, name, parent, changes[name])
                 if rows:
                     self._execute(insert(child.table), rows)
@@ -301,7 +302,11 @@ def _after(order: list[tuple[Column[Any], bool]], marker: Record) -> ColumnEleme
             beyond: ColumnElement[bool] = column.is_not(None) if asc else false()
             same: ColumnElement[bool] = column.is_(None)
         else:
-            beyond = column > value if asc else (or_(column < value, column.is_(None)) if column.nullable else column < value)
+            beyond = (
+                column > value
+                if asc
+                else (or_(column < value, column.is_(None)) if column.nullable else column < value)
+            )
             same = column == value
         alternatives.append(and_(true(), *equal, beyond))
         equal.append(same)

@@ -6,6 +6,8 @@ filtered or sorted on, and rendering them is then free."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -35,7 +37,7 @@ NAME = 255
 TS = 20
 
 
-def _standard() -> list[Column]:  # type: ignore[type-arg]
+def _standard() -> list[Column[Any]]:
     return [
         Column("description", String(NAME), nullable=False, default=""),
         Column("revision_number", Integer, nullable=False, default=0),

@@ -1,0 +1,465 @@
+"""The Networking API v2.0 over HTTP: a plain ASGI application (routing by path segments), authentication by
+``X-Auth-Token``, one backend transaction per request (retried when the store reports a concurrent conflict), and
+Neutron's JSON documents and errors."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+
+from extnet.provider.api import query as query_parser
+from extnet.provider.api.extensions import EXTENSIONS
+from extnet.provider.api.spec import MAPPERS, RESOURCES, Mapper
+from extnet.provider.errors import NeutronError, bad_request
+from extnet.provider.identity.service import Identity, IdentityError, Principal
+from extnet.provider.service import agents, networks, ports, routers, security_groups, subnets, tags
+from extnet.provider.service.common import Ctx, ListRequest
+from extnet.provider.service.config import NetConfig
+from extnet.provider.settings import ProviderSettings
+from extnet.provider.store.backend import Backend, Page, Record, StoreBusy, StoreConflict
+
+log = logging.getLogger("extnet.provider.api")
+T = TypeVar("T")
+ATTEMPTS = 12
+MAX_LIMIT = 2**31 - 2
+JSON = [(b"content-type", b"application/json")]
+Response = tuple[int, bytes, list[tuple[bytes, bytes]]]
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """What the service layer offers for one collection."""
+
+    get: Callable[[Ctx, str, frozenset[str] | None], Record]
+    listing: Callable[[Ctx, ListRequest, frozenset[str] | None], Page]
+    create: Callable[[Ctx, list[dict[str, Any]]], list[Record]] | None
+    update: Callable[[Ctx, str, dict[str, Any], int | None], Record] | None
+    delete: Callable[[Ctx, str, int | None], None] | None
+
+
+HANDLERS: dict[str, Handlers] = {
+    "networks": Handlers(networks.get, networks.listing, networks.create, networks.update, networks.delete),
+    "subnets": Handlers(subnets.get, subnets.listing, subnets.create, subnets.update, subnets.delete),
+    "ports": Handlers(ports.get, ports.listing, ports.create, ports.update, ports.delete),
+    "security-groups": Handlers(
+        security_groups.get,
+        security_groups.listing,
+        security_groups.create,
+        security_groups.update,
+        security_groups.delete,
+    ),
+    "security-group-rules": Handlers(
+        security_groups.get_rule,
+        security_groups.list_rules,
+        security_groups.create_rules,
+        security_groups.update_rule,
+        security_groups.delete_rule,
+    ),
+    "routers": Handlers(routers.get, routers.listing, routers.create, routers.update, routers.delete),
+    "agents": Handlers(agents.get, agents.listing, None, agents.update, agents.delete),
+}
+
+
+class Request:
+    """What the handlers need of an HTTP request."""
+
+    __slots__ = ("method", "parts", "params", "headers", "body", "base")
+
+    def __init__(
+        self,
+        method: str,
+        parts: list[str],
+        params: list[tuple[str, str]],
+        headers: dict[bytes, bytes],
+        body: bytes,
+        base: str,
+    ) -> None:
+        self.method = method
+        self.parts = parts
+        self.params = params
+        self.headers = headers
+        self.body = body
+        self.base = base
+
+    def json(self) -> Any:
+        if not self.body:
+            return None
+        try:
+            body = orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            raise bad_request("Body contains invalid data") from None
+        if _has_nul(body):
+            raise bad_request("Body contains invalid data")
+        return body
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class NeutronApi:
+    def __init__(self, backend: Backend, identity: Identity, settings: ProviderSettings) -> None:
+        self.backend = backend
+        self.identity = identity
+        self.settings = settings
+        self.config = NetConfig.from_settings(settings)
+        self.auth_none = settings.auth == "none"
+        self.noauth_principal = identity.service_principal() if self.auth_none else None
+        self.www_authenticate = f'Keystone uri="{settings.identity_url()}"'.encode()
+
+    # --- ASGI --------------------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        headers = dict(scope["headers"])
+        status, body, extra = await self._respond(scope, receive, headers)
+        request_id = b"req-" + str(uuid.uuid4()).encode()
+        out = [*extra, (b"content-length", str(len(body)).encode()), (b"x-openstack-request-id", request_id)]
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _respond(self, scope: dict[str, Any], receive: Any, headers: dict[bytes, bytes]) -> Response:
+        try:
+            body = await self._read_body(receive, headers)
+            path = scope["path"]
+            if path.endswith(".json"):
+                path = path[:-5]
+            parts = [part for part in path.split("/") if part]
+            if "\x00" in path:
+                raise bad_request("The path contains invalid characters")
+            query = scope.get("query_string", b"").decode("utf-8", "replace")
+            params = parse_qsl(query, keep_blank_values=True)
+            host = headers.get(b"host", b"localhost").decode("latin-1")
+            base = f"{scope.get('scheme', 'http')}://{host}"
+            request = Request(scope["method"], parts, params, headers, body, base)
+            if not parts:
+                return self._versions(request)
+            principal = self._principal(headers)
+            if principal is None:
+                principal = await run_in_threadpool(self._principal_slow, headers)
+            return await run_in_threadpool(self._dispatch, request, principal)
+        except NeutronError as err:
+            return _error(err)
+        except IdentityError as err:
+            return self._unauthorized(err)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            return _error(
+                NeutronError(
+                    500,
+                    "HTTPInternalServerError",
+                    "Request Failed: internal server error while processing your request.",
+                )
+            )
+
+    async def _read_body(self, receive: Any, headers: dict[bytes, bytes]) -> bytes:
+        limit = self.settings.max_body_bytes
+        length = headers.get(b"content-length")
+        if length and length.isdigit() and int(length) > limit:
+            raise NeutronError(413, "HTTPRequestEntityTooLarge", f"Request is larger than {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise NeutronError(413, "HTTPRequestEntityTooLarge", f"Request is larger than {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return b"".join(chunks)
+
+    # --- authentication ----------------------------------------------------------------------------------------
+
+    def _principal(self, headers: dict[bytes, bytes]) -> Principal | None:
+        if self.noauth_principal is not None:
+            return self.noauth_principal
+        token = headers.get(b"x-auth-token")
+        if not token:
+            raise IdentityError(401, "The request you have made requires authentication.")
+        return self.identity.cached(token.decode("latin-1"))
+
+    def _principal_slow(self, headers: dict[bytes, bytes]) -> Principal:
+        return self.identity.validate(headers[b"x-auth-token"].decode("latin-1"))
+
+    def _unauthorized(self, err: IdentityError) -> Response:
+        body = {
+            "error": {
+                "code": 401,
+                "title": "Unauthorized",
+                "message": "The request you have made requires authentication.",
+            }
+        }
+        return 401, orjson.dumps(body), [*JSON, (b"www-authenticate", self.www_authenticate)]
+
+    # --- routing -----------------------------------------------------------------------------------------------
+
+    def _versions(self, request: Request) -> Response:
+        if request.method != "GET":
+            raise NeutronError(405, "HTTPMethodNotAllowed", "The method is not allowed for this resource.")
+        doc = {
+            "versions": [
+                {"id": "v2.0", "status": "CURRENT", "links": [{"rel": "self", "href": f"{request.base}/v2.0/"}]}
+            ]
+        }
+        return 200, orjson.dumps(doc), JSON
+
+    def _dispatch(self, request: Request, principal: Principal) -> Response:
+        parts = request.parts
+        if parts[0] != "v2.0":
+            raise _not_found()
+        rest = parts[1:]
+        if not rest:
+            return self._resources(request)
+        collection = rest[0]
+        if collection == "extensions":
+            return self._extensions(request, rest[1:])
+        if collection not in HANDLERS:
+            raise _not_found()
+        mapper, handlers = MAPPERS[collection], HANDLERS[collection]
+        if len(rest) == 1:
+            if request.method == "GET":
+                return self._list(request, principal, mapper, handlers)
+            if request.method == "POST" and handlers.create is not None:
+                return self._create(request, principal, mapper, handlers)
+            raise _not_allowed()
+        if collection == "agents" and rest[1] == "heartbeat" and len(rest) == 2 and request.method == "POST":
+            return self._heartbeat(request, principal)
+        id_ = rest[1]
+        if len(rest) == 2:
+            return self._member(request, principal, mapper, handlers, id_)
+        if (
+            collection == "routers"
+            and len(rest) == 3
+            and rest[2] in ("add_router_interface", "remove_router_interface")
+        ):
+            return self._interface(request, principal, id_, rest[2])
+        if rest[2] == "tags" and mapper.spec.taggable and len(rest) in (3, 4):
+            return self._tags(request, principal, mapper, id_, rest[3] if len(rest) == 4 else None)
+        raise _not_found()
+
+    def _member(self, request: Request, principal: Principal, mapper: Mapper, handlers: Handlers, id_: str) -> Response:
+        admin = principal.is_admin
+        if request.method == "GET":
+            fields = _fields(request.params)
+            record = self._run(False, principal, lambda ctx: handlers.get(ctx, id_, mapper.record_fields(fields)))
+            return _ok({mapper.spec.singular: mapper.render(record, admin, fields)})
+        if request.method == "PUT" and handlers.update is not None:
+            values = mapper.update(request.json(), admin)
+            if_match = _if_match(request.headers)
+            update = handlers.update
+            record = self._run(True, principal, lambda ctx: update(ctx, id_, dict(values), if_match))
+            return _ok({mapper.spec.singular: mapper.render(record, admin, _fields(request.params))})
+        if request.method == "DELETE" and handlers.delete is not None:
+            if_match = _if_match(request.headers)
+            delete = handlers.delete
+            self._run(True, principal, lambda ctx: delete(ctx, id_, if_match))
+            return 204, b"", []
+        raise _not_allowed()
+
+    # --- collections -------------------------------------------------------------------------------------------
+
+    def _list(self, request: Request, principal: Principal, mapper: Mapper, handlers: Handlers) -> Response:
+        spec = mapper.spec
+        parsed = query_parser.parse(spec, request.params)
+        if parsed.limit is not None:
+            parsed.limit = min(parsed.limit, MAX_LIMIT)
+        want = mapper.record_fields(parsed.fields)
+        if spec.path == "security-groups" and principal.project_id:
+            self._ensure_default_group(principal)
+        page = self._run(False, principal, lambda ctx: handlers.listing(ctx, parsed, want))
+        admin = principal.is_admin
+        fields = parsed.fields
+        render = mapper.render
+        doc: dict[str, Any] = {spec.plural: [render(record, admin, fields) for record in page.records]}
+        if parsed.limit is not None:
+            doc[f"{spec.plural}_links"] = _links(request, spec.path, parsed, page)
+        return _ok(doc)
+
+    def _ensure_default_group(self, principal: Principal) -> None:
+        project = principal.project_id or ""
+        if not self._run(False, principal, lambda ctx: security_groups.has_default(ctx, project)):
+            self._run(True, principal, lambda ctx: security_groups.ensure_default(ctx, project))
+
+    def _create(self, request: Request, principal: Principal, mapper: Mapper, handlers: Handlers) -> Response:
+        admin = principal.is_admin
+        items, bulk = mapper.items(request.json())
+        values = [mapper.create(item, admin) for item in items]
+        create = handlers.create
+        assert create is not None
+        records = self._run(True, principal, lambda ctx: create(ctx, [dict(v) for v in values]))
+        rendered = [mapper.render(record, admin) for record in records]
+        doc = {mapper.spec.plural: rendered} if bulk else {mapper.spec.singular: rendered[0]}
+        return 201, orjson.dumps(doc), JSON
+
+    def _resources(self, request: Request) -> Response:
+        resources = [
+            {
+                "name": spec.singular,
+                "collection": spec.plural,
+                "links": [{"rel": "self", "href": f"{request.base}/v2.0/{spec.path}"}],
+            }
+            for spec in RESOURCES.values()
+        ]
+        return _ok({"resources": resources})
+
+    def _extensions(self, request: Request, rest: list[str]) -> Response:
+        if request.method != "GET" or len(rest) > 1:
+            raise _not_allowed() if len(rest) <= 1 else _not_found()
+        if not rest:
+            return _ok({"extensions": EXTENSIONS})
+        for extension in EXTENSIONS:
+            if extension["alias"] == rest[0]:
+                return _ok({"extension": extension})
+        raise NeutronError(404, "HTTPNotFound", f"Extension with alias {rest[0]} does not exist")
+
+    # --- special members ---------------------------------------------------------------------------------------
+
+    def _heartbeat(self, request: Request, principal: Principal) -> Response:
+        body = request.json()
+        record, created = self._run(True, principal, lambda ctx: agents.heartbeat(ctx, body))
+        return (201 if created else 200), orjson.dumps({"agent": MAPPERS["agents"].render(record, True)}), JSON
+
+    def _interface(self, request: Request, principal: Principal, router_id: str, action: str) -> Response:
+        if request.method != "PUT":
+            raise _not_allowed()
+        body = request.json()
+        act = routers.add_interface if action == "add_router_interface" else routers.remove_interface
+        return _ok(self._run(True, principal, lambda ctx: act(ctx, router_id, body)))
+
+    def _tags(self, request: Request, principal: Principal, mapper: Mapper, id_: str, tag: str | None) -> Response:
+        kind = mapper.spec.kind
+        method = request.method
+        if tag is None:
+            if method == "GET":
+                return _ok({"tags": self._run(False, principal, lambda ctx: tags.get_all(ctx, kind, id_))})
+            if method == "PUT":
+                body = request.json()
+                if not isinstance(body, dict) or set(body) != {"tags"}:
+                    raise bad_request("Unable to find 'tags' in request body")
+                new = _tags_value(body["tags"])
+                return _ok({"tags": self._run(True, principal, lambda ctx: tags.replace(ctx, kind, id_, new))})
+            if method == "DELETE":
+                self._run(True, principal, lambda ctx: tags.remove(ctx, kind, id_, None))
+                return 204, b"", []
+            raise _not_allowed()
+        if method == "GET":
+            self._run(False, principal, lambda ctx: tags.check(ctx, kind, id_, tag))
+            return 204, b"", []
+        if method == "PUT":
+            from extnet.provider.api.convert import tag as tag_value
+
+            checked = tag_value("tag", tag)
+            self._run(True, principal, lambda ctx: tags.add(ctx, kind, id_, checked))
+            return 201, b"", []
+        if method == "DELETE":
+            self._run(True, principal, lambda ctx: tags.remove(ctx, kind, id_, tag))
+            return 204, b"", []
+        raise _not_allowed()
+
+    # --- transactions ------------------------------------------------------------------------------------------
+
+    def _run(self, write: bool, principal: Principal, work: Callable[[Ctx], T]) -> T:
+        """``work`` in one backend transaction; retried when the store reports a conflict with a concurrent
+        request (the retry then sees what the other request did and reports it properly)."""
+        for attempt in range(ATTEMPTS):
+            try:
+                with self.backend.transaction(write) as tx:
+                    return work(Ctx(tx, principal, self.config))
+            except (StoreConflict, StoreBusy) as err:
+                if attempt == ATTEMPTS - 1:
+                    log.warning("giving up after %d attempts: %s", ATTEMPTS, err)
+                    raise NeutronError(
+                        409,
+                        "Conflict",
+                        "The request conflicts with concurrent changes to the same resources; retry it.",
+                    ) from err
+                time.sleep(random.uniform(0, 0.002 * (2 ** min(attempt, 6))))
+        raise AssertionError("unreachable")
+
+
+def _tags_value(value: Any) -> list[str]:
+    from extnet.provider.api.convert import tags as tags_value
+
+    return tags_value("tags", value)
+
+
+def _fields(params: list[tuple[str, str]]) -> list[str]:
+    return [name for key, value in params if key == "fields" for name in value.split(",") if name]
+
+
+def _if_match(headers: dict[bytes, bytes]) -> int | None:
+    """``If-Match: revision_number=N`` (anything else is ignored, as Neutron does)."""
+    value = headers.get(b"if-match")
+    if not value:
+        return None
+    for part in value.decode("latin-1").split(","):
+        name, _, number = part.strip().partition("=")
+        if name == "revision_number" and number.strip().isdigit():
+            return int(number)
+    return None
+
+
+def _links(request: Request, path: str, parsed: ListRequest, page: Page) -> list[dict[str, str]]:
+    """``next`` when there are records after the page, ``previous`` when it did not start at the beginning (in
+    the direction of ``page_reverse``)."""
+    if not page.records:
+        return []
+    kept = [(k, v) for k, v in parsed.params if k not in ("marker", "page_reverse")]
+    href = f"{request.base}/v2.0/{path}?"
+    links: list[dict[str, str]] = []
+    more_after = page.more if not parsed.reverse else parsed.marker is not None
+    more_before = parsed.marker is not None if not parsed.reverse else page.more
+    if more_after:
+        links.append({"rel": "next", "href": href + urlencode([*kept, ("marker", page.records[-1]["id"])])})
+    if more_before:
+        previous = [*kept, ("marker", page.records[0]["id"]), ("page_reverse", "True")]
+        links.append({"rel": "previous", "href": href + urlencode(previous)})
+    return links
+
+
+def _ok(doc: Any) -> Response:
+    return 200, orjson.dumps(doc), JSON
+
+
+def _error(err: NeutronError) -> Response:
+    body = {"NeutronError": {"type": err.type, "message": err.message, "detail": ""}}
+    return err.status, orjson.dumps(body), JSON
+
+
+def _not_found() -> NeutronError:
+    return NeutronError(404, "HTTPNotFound", "The resource could not be found.")
+
+
+def _not_allowed() -> NeutronError:
+    return NeutronError(405, "HTTPMethodNotAllowed", "The method is not allowed for this resource.")
+
+
+async def _lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,96 @@
+"""Assembles the provider (store, identity, the two HTTP applications) and serves both ports from one process."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import uvicorn
+
+from extnet.provider.api.http import NeutronApi
+from extnet.provider.identity.keystone import Keystone
+from extnet.provider.identity.service import Identity
+from extnet.provider.settings import ProviderSettings
+from extnet.provider.store.db import make_engine, migrate
+from extnet.provider.store.sql import SqlBackend
+
+log = logging.getLogger("extnet.provider")
+
+
+@dataclass
+class Provider:
+    settings: ProviderSettings
+    backend: SqlBackend
+    identity: Identity
+    app: Any  # ASGI: the networking API on one port, Keystone on the other
+    generated_admin_password: str | None
+
+    def dispose(self) -> None:
+        self.backend.dispose()
+        self.identity.engine.dispose()
+        self.identity.reads.dispose()
+
+
+class ByPort:
+    """Routes each connection to the application of the port it arrived on."""
+
+    def __init__(self, apps: dict[int, Any], default: Any) -> None:
+        self.apps = apps
+        self.default = default
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        server = scope.get("server") or ("", 0)
+        await self.apps.get(int(server[1] or 0), self.default)(scope, receive, send)
+
+
+def build_provider(settings: ProviderSettings) -> Provider:
+    if settings.port == settings.keystone_port and settings.host == settings.keystone_host:
+        raise ValueError("--listen and --keystone-listen must differ")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.effective_database_url()
+    migrate(url)
+    backend = SqlBackend(url)
+    read_engine = make_engine(url, immediate=False) if url.startswith("sqlite") else None
+    identity = Identity(make_engine(url), timedelta(seconds=settings.token_ttl_seconds), read_engine)
+    generated = identity.bootstrap(settings.admin_password)
+    neutron = NeutronApi(backend, identity, settings)
+    keystone = Keystone(identity, settings).app()
+    app = ByPort({settings.port: neutron, settings.keystone_port: keystone}, neutron)
+    return Provider(settings, backend, identity, app, generated)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(provider: Provider) -> None:
+    settings = provider.settings
+    sockets = [_bind(settings.host, settings.port), _bind(settings.keystone_host, settings.keystone_port)]
+    config = uvicorn.Config(
+        provider.app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        lifespan="off",
+    )
+    log.info(
+        "networking API on http://%s, identity API on http://%s (backend %s, auth %s)",
+        settings.listen,
+        settings.keystone_listen,
+        provider.backend.name,
+        settings.auth,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=sockets)
+    finally:
+        provider.dispose()
