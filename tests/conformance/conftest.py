@@ -41,6 +41,12 @@ AGENT_CONFIGURATION = {
 }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # openstacksdk announces its own future API changes on every call
+    config.addinivalue_line("filterwarnings", "ignore::PendingDeprecationWarning")
+    config.addinivalue_line("filterwarnings", "ignore::openstack.warnings.OpenStackWarning")
+
+
 @dataclass
 class Target:
     """The Neutron under test and an admin connection to it."""

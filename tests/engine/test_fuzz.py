@@ -211,7 +211,7 @@ def _body(world: World, op: Operation) -> st.SearchStrategy[bytes]:
     tag = world.schema(schema)
     valid_ish = _object(world, tag, 0)
     mutated = st.tuples(valid_ish, st.text(min_size=1, max_size=8), ANY_JSON).map(lambda t: {**t[0], t[1]: t[2]})
-    raw = st.sampled_from([b"", b"{", b"<xml/>", b"\xff\xfe", b"[]", b'{"a":' * 50])
+    raw = st.sampled_from([b"", b"{", b"<xml/>", b"\xff\xfe", b"[]", b'{"a":' * 50, b'{"name": "\\ud800"}'])
     return st.one_of(*[valid_ish] * 8, mutated, ANY_JSON).map(lambda v: json.dumps(v).encode()) | raw
 
 

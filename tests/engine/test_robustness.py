@@ -167,6 +167,8 @@ def test_xml_in_another_declared_encoding_is_read(api: httpx.Client, unique: Cal
         pytest.param(b'{"name": ["NAME"]}', "'data_center.name' must be a single value, not a list", id="list"),
         pytest.param(b'{"name": {"first": "NAME"}}', "must be a single value, not an object", id="obj-for-str"),
         pytest.param(b'{"name": "NAME\\u0000"}', "control character", id="nul-char"),
+        pytest.param(b'{"name": "NAME", "description": "\\ud800"}', "invalid code point", id="lone-surrogate"),
+        pytest.param(b'{"name": "NAME", "comment": "\\uffff"}', "invalid code point", id="non-character"),
         pytest.param(b'{"name": "NAME", "mac_pool": "default"}', "'data_center.mac_pool' must be an object",
                      id="str-for-reference"),
         pytest.param(b'{"name": "NAME", "quota_mode": "sometimes"}', "expected one of", id="bad-enum"),

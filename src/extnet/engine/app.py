@@ -15,6 +15,9 @@ from extnet.engine.api.http import ApiDispatcher
 from extnet.engine.api.openapi import openapi_document
 from extnet.engine.api.root import ROOTS, root_entity
 from extnet.engine.auth import Authenticator, ensure_admin
+from extnet.engine.providers.client import ProviderClients
+from extnet.engine.secrets import SecretBox
+from extnet.engine.services import EngineServices
 from extnet.engine.settings import EngineSettings
 from extnet.engine.store.db import Database, migrate
 
@@ -35,7 +38,13 @@ def build_engine(settings: EngineSettings) -> Engine:
     db = Database(url)
     generated = ensure_admin(db, settings.admin_password)
     auth = Authenticator(db, timedelta(seconds=settings.token_ttl_seconds))
-    dispatcher = ApiDispatcher(db, auth, ROOTS, root_entity, settings.max_body_bytes)
+    services = EngineServices(
+        secrets=SecretBox.in_data_dir(settings.data_dir),
+        providers=ProviderClients(settings.data_dir / "provider-ca"),
+        provider_connect_timeout=settings.provider_connect_timeout,
+        provider_read_timeout=settings.provider_read_timeout,
+    )
+    dispatcher = ApiDispatcher(db, auth, ROOTS, root_entity, settings.max_body_bytes, services)
 
     async def openapi(request: Request) -> Response:
         try:

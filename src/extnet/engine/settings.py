@@ -23,6 +23,8 @@ class EngineSettings(BaseSettings):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = "info"
+    provider_connect_timeout: float = 20.0
+    provider_read_timeout: float = 30.0
 
     @property
     def host(self) -> str:

@@ -166,13 +166,16 @@ class ApiDispatcher:
         if segments[:1] == ["v4"]:  # /ovirt-engine/api/v4/... is the same API, pinned to version 4
             segments = segments[1:]
         write = request.method != "GET"
+        target = self._resolve(segments) if segments else None
+        if target is not None and _operation(request.method, target) in target.collection.self_managed:
+            ctx = Ctx(None, principal, request.query_params, self.services, self.db)
+            return self._run(ctx, request, target, body)
         with self.db.transaction(write=write) as session:
-            ctx = Ctx(db=session, principal=principal, query=request.query_params, services=self.services)
-            if not segments:
+            ctx = Ctx(session, principal, request.query_params, self.services, self.db)
+            if target is None:
                 if request.method != "GET":
                     raise MethodNotAllowed("The API root only answers GET")
                 return 200, "api", None, self.root_entity(ctx)
-            target = self._resolve(segments)
             return self._run(ctx, request, target, body)
 
     def _resolve(self, segments: list[str]) -> Target:
@@ -234,6 +237,15 @@ class ApiDispatcher:
             col.remove(ctx, target.parents, target.entity_id)
             return 200, "", None, None
         raise MethodNotAllowed(f"{method} is not allowed on an entity")
+
+
+def _operation(method: str, target: Target) -> str:
+    """The name of the collection operation a request runs (as listed in ``Collection.self_managed``)."""
+    if target.action is not None:
+        return f"action:{target.action}"
+    if target.entity_id is None:
+        return {"GET": "list_", "POST": "add"}.get(method, "")
+    return {"GET": "get", "PUT": "update", "DELETE": "remove"}.get(method, "")
 
 
 def _require(col: Collection, method: str, message: str) -> None:

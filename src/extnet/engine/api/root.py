@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from extnet.engine.api.resources import (
     clusters,
     datacenters,
+    events,
     hosts,
     macpools,
     networks,
+    providers,
     schedulingpolicies,
     templates,
     vms,
@@ -30,6 +32,8 @@ ROOTS: dict[str, type[Collection]] = {
     "macpools": macpools.MacPools,
     "templates": templates.Templates,
     "schedulingpolicies": schedulingpolicies.SchedulingPolicies,
+    "openstacknetworkproviders": providers.OpenStackNetworkProviders,
+    "events": events.Events,
 }
 
 

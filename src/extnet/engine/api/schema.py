@@ -151,7 +151,31 @@ define("Network", "network", "networks", {
     "external_provider_physical_network": "Network", "vnic_profiles": List("vnic_profile", "VnicProfile"),
     **links(),
 })  # fmt: skip
-define("OpenStackNetworkProvider", "openstack_network_provider", "openstack_network_providers", {})
+define("OpenStackNetworkProvider", "openstack_network_provider", "openstack_network_providers", {
+    "type": ("neutron", "external"), "url": "str", "requires_authentication": "bool", "username": "str",
+    "password": "str", "authentication_url": "str", "tenant_name": "str", "user_domain_name": "str",
+    "project_name": "str", "project_domain_name": "str", "plugin_type": ("open_vswitch",),
+    "external_plugin_type": "str", "read_only": "bool", "unmanaged": "bool", "auto_sync": "bool",
+    "properties": List("property", "Property"), "certificates": List("certificate", "Certificate"),
+    "agent_configuration": "AgentConfiguration", "networks": List("openstack_network", "OpenStackNetwork"),
+    "subnets": List("openstack_subnet", "OpenStackSubnet"), **links(),
+})  # fmt: skip
+define("AgentConfiguration", "agent_configuration", "agent_configurations", {})
+define("Certificate", "certificate", "certificates", {"content": "str", "subject": "str", "organization": "str"})
+define("OpenStackNetwork", "openstack_network", "openstack_networks", {
+    "openstack_network_provider": "OpenStackNetworkProvider", "data_centers": List("data_center", "DataCenter"),
+    **links(),
+})  # fmt: skip
+define("OpenStackSubnet", "openstack_subnet", "openstack_subnets", {
+    "cidr": "str", "ip_version": ("v4", "v6"), "gateway": "str", "dns_servers": List("dns_server", "str"),
+    "openstack_network": "OpenStackNetwork", **links(),
+})  # fmt: skip
+define("Event", "event", "events", {
+    "code": "int", "severity": ("normal", "warning", "error", "alert"), "time": "date", "origin": "str",
+    "custom_id": "int", "flood_rate": "int", "correlation_id": "str", "log_on_host": "bool",
+    "data_center": "DataCenter", "cluster": "Cluster", "host": "Host", "vm": "Vm",
+    "index": "int", "custom_data": "str", "user": "User", **links(),
+})  # fmt: skip
 define("VnicProfile", "vnic_profile", "vnic_profiles", {
     "network": "Network", "port_mirroring": "bool", "pass_through": "PassThrough", "migratable": "bool",
     "custom_properties": List("custom_property", "CustomProperty"), "network_filter": "NetworkFilter",
@@ -210,7 +234,8 @@ define("Action", "action", "actions", {
     "pause": "bool", "volatile": "bool", "use_ignition": "bool", "use_initialization": "bool",
     "host": "Host", "data_center": "DataCenter", "fault": "Fault", "job": "Job", "reason": "str",
     "filter": "bool", "grace_period": "GracePeriod", "authorized_key": "AuthorizedKey", "attach_wgt": "bool",
-    "stop_gluster_service": "bool",
+    "stop_gluster_service": "bool", "certificates": List("certificate", "Certificate"),
+    "attach_to_all_clusters": "bool", "public_use": "bool",
 })  # fmt: skip
 define("Disk", "disk", "disks", {})
 define("Job", "job", "jobs", {})
@@ -219,8 +244,9 @@ define("AuthorizedKey", "authorized_key", "authorized_keys", {})
 define("Fault", "fault", "faults", {"reason": "str", "detail": "str"})
 
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
-# NUL cannot be stored (PostgreSQL refuses it) and the other C0 controls but tab and newlines are never meant
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# NUL cannot be stored (PostgreSQL refuses it), the other C0 controls but tab and newlines are never meant, and
+# lone surrogates (JSON "\\ud800") and U+FFFE/U+FFFF can be neither encoded as UTF-8 nor written in XML
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # oVirt's widest integer is a Java long
 
 
@@ -315,7 +341,7 @@ def _scalar_text(value: Any, where: str) -> str:
     if isinstance(value, int | float | str):
         text = str(value)
         if _CONTROL_RE.search(text):
-            raise BadRequest(f"'{where}' contains a control character; only printable text is accepted")
+            raise BadRequest(f"'{where}' contains a control character or an invalid code point; only text is accepted")
         return text
     raise BadRequest(f"'{where}' must be a single value, not {_describe(value)}")
 

@@ -31,7 +31,7 @@ _TOKEN = re.compile(
 # Bounds that keep parsing and the generated SQL small (SQLite refuses expressions deeper than 1000)
 MAX_TERMS = 64
 MAX_NESTING = 16
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)

@@ -150,9 +150,60 @@ class Cluster(Base):
     data_center: Mapped[DataCenter] = relationship(back_populates="clusters")
 
 
+class Provider(Base):
+    """An external network provider (oVirt's OpenStackNetworkProvider)."""
+
+    __tablename__ = "providers"
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    provider_type: Mapped[str] = mapped_column(String(32))  # neutron | external
+    url: Mapped[str | None] = mapped_column(String(512))
+    requires_authentication: Mapped[bool] = mapped_column(Boolean, default=False)
+    username: Mapped[str | None] = mapped_column(String(255))
+    password_encrypted: Mapped[str | None] = mapped_column(Text)  # Fernet token; the key lives in the data dir
+    authentication_url: Mapped[str | None] = mapped_column(String(512))
+    tenant_name: Mapped[str | None] = mapped_column(String(128))
+    user_domain_name: Mapped[str | None] = mapped_column(String(128))
+    project_name: Mapped[str | None] = mapped_column(String(128))
+    project_domain_name: Mapped[str | None] = mapped_column(String(128))
+    plugin_type: Mapped[str | None] = mapped_column(String(64))
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    unmanaged: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_sync: Mapped[bool] = mapped_column(Boolean, default=False)
+    # [{"name": ..., "value": ...}]
+    properties: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # PEM certificates imported to verify the provider's TLS chain
+    certificates: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Event(Base):
+    """An audit event (oVirt's ``/events``)."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    severity: Mapped[str] = mapped_column(String(16), default="normal")  # normal|warning|error|alert
+    code: Mapped[int] = mapped_column(Integer, default=0)
+    description: Mapped[str] = mapped_column(Text)
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    provider_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    data_center_id: Mapped[str | None] = mapped_column(String(36))
+    cluster_id: Mapped[str | None] = mapped_column(String(36))
+    network_id: Mapped[str | None] = mapped_column(String(36))
+    vm_id: Mapped[str | None] = mapped_column(String(36))
+    host_id: Mapped[str | None] = mapped_column(String(36))
+
+
 class Network(Base):
     __tablename__ = "networks"
-    __table_args__ = (UniqueConstraint("data_center_id", "name", name="uq_networks_dc_name"),)
+    __table_args__ = (
+        UniqueConstraint("data_center_id", "name", name="uq_networks_dc_name"),
+        # one provider network is imported at most once per data center (concurrent imports cannot both win)
+        UniqueConstraint("data_center_id", "external_provider_id", "external_id", name="uq_networks_dc_external"),
+    )
     id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
@@ -163,6 +214,10 @@ class Network(Base):
     stp: Mapped[bool] = mapped_column(Boolean, default=False)
     vm_network: Mapped[bool] = mapped_column(Boolean, default=True)
     port_isolation: Mapped[bool] = mapped_column(Boolean, default=False)
+    external_provider_id: Mapped[str | None] = mapped_column(ForeignKey("providers.id"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    # set when auto-sync finds the network gone from its provider
+    missing_on_provider: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     data_center: Mapped[DataCenter] = relationship(back_populates="networks")
 
 

@@ -95,7 +95,6 @@ def _gateway_info(name: str, value: Any) -> dict[str, Any] | None:
     return converted
 
 
-NETWORK_TYPES = ("flat", "vlan", "vxlan", "geneve")
 VNIC_TYPES = (
     "normal",
     "direct",
@@ -138,7 +137,7 @@ NETWORK = ResourceSpec(
         _a(
             "provider:network_type",
             "network_type",
-            convert=cv.one_of(NETWORK_TYPES),
+            convert=cv.string(64),
             post=True,
             filter="str",
             admin_only=True,

@@ -11,6 +11,7 @@ from extnet.provider.service.config import MAX_VNI
 from extnet.provider.store.backend import AllOf, In, Kind, Not, Page, Query, Record
 
 KIND = Kind.NETWORK
+NETWORK_TYPES = ("flat", "vlan", "vxlan", "geneve")
 ROUTER_OWNERS = ("network:router_interface", "network:router_gateway")
 
 
@@ -96,6 +97,8 @@ def _segment(ctx: Ctx, values: dict[str, Any], taken: set[str]) -> dict[str, Any
             raise invalid_input("network_type required")
         network_type = ctx.config.tenant_network_type
         return _allocate(ctx, network_type, None, taken)
+    if network_type not in NETWORK_TYPES:
+        raise invalid_input(f"network_type value '{network_type}' not supported.")
     if network_type == "flat":
         return _flat(ctx, physnet, seg_id)
     if network_type == "vlan":

@@ -91,6 +91,9 @@ TABLES: dict[Kind, Table] = {
     Kind.AGENT: t.agents,
 }
 
+# plain str keys (SQLAlchemy may hand out str subclasses, which fast JSON encoders refuse)
+NAMES: dict[Kind, tuple[str, ...]] = {kind: tuple(str(c.name) for c in table.columns) for kind, table in TABLES.items()}
+
 
 class SqlTx:
     def __init__(self, conn: Connection, postgres: bool) -> None:
@@ -104,10 +107,10 @@ class SqlTx:
         stmt = select(table).where(table.c.id == id_)
         if lock and self.postgres:
             stmt = stmt.with_for_update()
-        row = self._execute(stmt).mappings().first()
+        row = self._execute(stmt).first()
         if row is None:
             return None
-        records = [dict(row)]
+        records = [dict(zip(NAMES[kind], row, strict=True))]
         self._load_children(kind, records, want)
         return records[0]
 
@@ -128,7 +131,8 @@ class SqlTx:
             stmt = stmt.limit(query.limit + 1)
         if query.lock and self.postgres:
             stmt = stmt.with_for_update()
-        records = [dict(row) for row in self._execute(stmt).mappings()]
+        names = NAMES[kind]
+        records = [dict(zip(names, row, strict=True)) for row in self._execute(stmt)]
         more = query.limit is not None and len(records) > query.limit
         if more:
             del records[-1]

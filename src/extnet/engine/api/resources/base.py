@@ -26,13 +26,24 @@ Entity = dict[str, Any]
 
 @dataclass
 class Ctx:
-    """Everything a request handler may use."""
+    """Everything a request handler may use.
 
-    db: Session
+    ``db`` is the request's transaction. Operations listed in a collection's ``self_managed`` get none (they call
+    providers or hosts, which must never happen while a write transaction holds locks): they open short ones
+    with ``database.transaction()`` around their remote calls."""
+
+    session: Session | None
     principal: Principal
     query: QueryParams
-    services: Any = None  # engine-wide services (later: providers, host agents)
+    services: Any = None  # EngineServices
+    database: Any = None  # store.db.Database
     state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def db(self) -> Session:
+        if self.session is None:
+            raise RuntimeError("this operation manages its own transactions: use ctx.database.transaction()")
+        return self.session
 
     def flag(self, name: str, default: bool = False) -> bool:
         value = self.query.get(name)
@@ -80,6 +91,8 @@ class Collection:
     subs: ClassVar[dict[str, type[Collection]]] = {}
     actions: ClassVar[Sequence[str]] = ()
     search_fields: ClassVar[dict[str, Matcher] | None] = None  # None: no ?search= on this collection
+    # operations that run without the request transaction: "list_", "add", "get", "update", "remove", "action:NAME"
+    self_managed: ClassVar[frozenset[str]] = frozenset()
     what: ClassVar[str] = "entity"  # how faults name this kind of object
 
     @classmethod

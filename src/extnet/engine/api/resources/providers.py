@@ -1,0 +1,151 @@
+"""``/openstacknetworkproviders``: external network providers (oVirt's OpenStackNetworkProvider)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from extnet.engine.api.faults import Conflict, Fault, NotFound
+from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, links, load
+from extnet.engine.api.search import Matcher, column_matcher
+from extnet.engine.commands.base import run
+from extnet.engine.commands.providers import AddProvider, RemoveProvider, UpdateProvider
+from extnet.engine.providers.client import ProviderClient, ProviderError
+from extnet.engine.services import EngineServices
+from extnet.engine.store.events import Code, record
+from extnet.engine.store.models import Provider
+
+T = TypeVar("T")
+PROVIDER_LINKS = ("networks", "certificates")
+
+
+def render_provider(provider: Provider) -> Entity:
+    base = href("openstacknetworkproviders", provider.id)
+    plugin = provider.plugin_type
+    return {
+        "href": base,
+        "id": provider.id,
+        "name": provider.name,
+        "description": provider.description,
+        "comment": provider.comment,
+        "type": provider.provider_type,
+        "url": provider.url,
+        "requires_authentication": provider.requires_authentication,
+        "username": provider.username,
+        "authentication_url": provider.authentication_url,
+        "tenant_name": provider.tenant_name,
+        "user_domain_name": provider.user_domain_name,
+        "project_name": provider.project_name,
+        "project_domain_name": provider.project_domain_name,
+        "plugin_type": "open_vswitch" if plugin and plugin.upper() == "OPEN_VSWITCH" else None,
+        "external_plugin_type": plugin,
+        "read_only": provider.read_only,
+        "unmanaged": provider.unmanaged,
+        "auto_sync": provider.auto_sync,
+        "properties": {"property": provider.properties} if provider.properties else None,
+        "link": links(base, *PROVIDER_LINKS),
+    }  # the password is write-only: never rendered
+
+
+def services_of(ctx: Ctx) -> EngineServices:
+    services = ctx.services
+    assert isinstance(services, EngineServices)
+    return services
+
+
+def provider_fault(err: ProviderError) -> Fault:
+    """A provider failure as a fault: 409 when the provider refused, 502-free (oVirt answers 400 for these)."""
+    if err.kind in ("conflict",):
+        return Conflict(err.message)
+    if err.kind == "not_found":
+        return NotFound(err.message)
+    return Fault(err.message, reason="Operation Failed", status=400)
+
+
+class ProviderCall:
+    """Run a provider call outside any transaction: read the provider, call it, then record the outcome."""
+
+    def __init__(self, ctx: Ctx, provider_id: str) -> None:
+        self.ctx = ctx
+        self.provider_id = provider_id
+        with ctx.database.transaction(write=False) as session:
+            provider = load(session, Provider, provider_id, "provider")
+            self.name = provider.name
+            self.read_only = provider.read_only
+            self.unmanaged = provider.unmanaged
+            self.config = services_of(ctx).provider_config(provider)
+
+    def client(self) -> ProviderClient:
+        if self.unmanaged:
+            raise Conflict(f"Provider '{self.name}' is unmanaged: extnet never calls it")
+        return services_of(self.ctx).providers.get(self.config)
+
+    def run(self, what: Callable[[ProviderClient], T], failure_code: Code | None = None) -> T:
+        try:
+            return what(self.client())
+        except ProviderError as err:
+            if failure_code is not None:
+                self.event(failure_code, err.message, "error")
+            raise provider_fault(err) from None
+
+    def event(self, code: Code, description: str, severity: str = "normal", **ids: Any) -> None:
+        with self.ctx.database.transaction() as session:
+            record(session, code, description, severity, provider_id=self.provider_id, **ids)
+
+
+class OpenStackNetworkProviders(Collection):
+    type_name = "OpenStackNetworkProvider"
+    what = "provider"
+    actions = ("testconnectivity", "importcertificates", "sync")
+    self_managed = frozenset({"action:testconnectivity", "action:importcertificates", "action:sync"})
+    search_fields: ClassVar[dict[str, Matcher] | None] = {
+        "name": column_matcher(Provider.name),
+        "description": column_matcher(Provider.description),
+        "comment": column_matcher(Provider.comment),
+        "id": column_matcher(Provider.id),
+        "url": column_matcher(Provider.url),
+        "type": column_matcher(Provider.provider_type),
+    }
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        stmt = self.apply_search(ctx, select(Provider).order_by(Provider.name), {"name": Provider.name})
+        return [render_provider(p) for p in ctx.db.scalars(stmt)]
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        return render_provider(load(ctx.db, Provider, entity_id, "provider"))
+
+    def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
+        return render_provider(run(AddProvider(ctx.db, services_of(ctx).secrets, body)))
+
+    def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
+        provider = provider_for_update(ctx.db, entity_id)
+        return render_provider(run(UpdateProvider(ctx.db, services_of(ctx).secrets, provider, body)))
+
+    def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
+        provider = provider_for_update(ctx.db, entity_id)
+        run(RemoveProvider(ctx.db, provider, force=ctx.flag("force")))
+        services_of(ctx).providers.forget(provider.id)
+
+    def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
+        handler = _ACTIONS.get(name)
+        if handler is None:
+            return super().action(ctx, parents, entity_id, name, body)
+        return handler(ctx, entity_id, body)
+
+
+def provider_for_update(session: Session, provider_id: str) -> Provider:
+    provider = load(session, Provider, provider_id, "provider")
+    session.refresh(provider, with_for_update=True)
+    return provider
+
+
+def test_connectivity(ctx: Ctx, provider_id: str, body: Entity) -> Entity:
+    call = ProviderCall(ctx, provider_id)
+    call.run(lambda client: client.test(), Code.PROVIDER_CONNECTIVITY_FAILED)
+    return {"status": "complete"}
+
+
+_ACTIONS: dict[str, Callable[[Ctx, str, Entity], Entity]] = {"testconnectivity": test_connectivity}

@@ -1,0 +1,37 @@
+"""Encryption at rest of provider passwords, with a key kept in the data dir (mode 0600)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+KEY_FILE = "secret.key"
+
+
+class SecretBox:
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> SecretBox:
+        """Load the engine's key, creating it (readable by the owner only) on first use."""
+        path = data_dir / KEY_FILE
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(Fernet.generate_key())
+        return cls(path.read_bytes().strip())
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise ValueError("the stored secret cannot be decrypted with this engine's key") from None
+
+    def __repr__(self) -> str:
+        return "SecretBox(<hidden>)"

@@ -1,0 +1,28 @@
+"""Engine-wide services handed to every request (no module globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from extnet.engine.providers.client import ProviderClients, ProviderConfig
+from extnet.engine.secrets import SecretBox
+from extnet.engine.store.models import Provider
+
+
+@dataclass
+class EngineServices:
+    secrets: SecretBox
+    providers: ProviderClients
+    provider_connect_timeout: float = 20.0
+    provider_read_timeout: float = 30.0
+
+    def provider_config(self, provider: Provider) -> ProviderConfig:
+        password = self.secrets.decrypt(provider.password_encrypted) if provider.password_encrypted else None
+        return ProviderConfig(
+            provider_id=provider.id, name=provider.name, url=provider.url or "",
+            requires_authentication=provider.requires_authentication, username=provider.username,
+            password=password, authentication_url=provider.authentication_url, tenant_name=provider.tenant_name,
+            user_domain_name=provider.user_domain_name, project_name=provider.project_name,
+            project_domain_name=provider.project_domain_name, certificates=tuple(provider.certificates or ()),
+            connect_timeout=self.provider_connect_timeout, read_timeout=self.provider_read_timeout,
+        )  # fmt: skip
