@@ -6,14 +6,17 @@ fresh database of that server instead of SQLite.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import ovirtsdk4 as sdk
+import ovirtsdk4.types as types
 import pytest
 
 from extnet.engine.store.db import Database
@@ -87,3 +90,44 @@ def unique() -> Callable[[str], str]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def builtin_provider(tmp_path_factory: pytest.TempPathFactory, database_url: str | None) -> Iterator[Any]:
+    """extnet's built-in network provider as a real process (Neutron API + Keystone), shared by the session."""
+    from tests.provider.process import run_provider
+
+    server = os.environ.get("EXTNET_TEST_DATABASE_URL") if database_url else None
+    with (
+        scratch_database(server) as provider_db,
+        run_provider(tmp_path_factory.mktemp("provider"), provider_db) as proc,
+    ):
+        yield proc
+
+
+@pytest.fixture
+def add_provider(
+    system: sdk.services.SystemService, builtin_provider: Any, unique: Callable[[str], str]
+) -> Iterator[Callable[..., Any]]:
+    """Registers the built-in provider in the engine (Keystone v3 auth) and removes it (force) after the test."""
+    from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD
+
+    made: list[str] = []
+    service = system.openstack_network_providers_service()
+
+    def make(**overrides: Any) -> Any:
+        fields: dict[str, Any] = {
+            "name": unique("prov"), "type": types.OpenStackNetworkProviderType.EXTERNAL,
+            "url": builtin_provider.network_url, "requires_authentication": True, "username": "admin",
+            "password": PROVIDER_PASSWORD, "authentication_url": builtin_provider.auth_url,
+            "project_name": "admin", "user_domain_name": "Default", "project_domain_name": "Default",
+        }  # fmt: skip
+        fields.update(overrides)
+        provider = service.add(types.OpenStackNetworkProvider(**fields))
+        made.append(provider.id)
+        return provider
+
+    yield make
+    for provider_id in made:
+        with contextlib.suppress(sdk.NotFoundError):
+            service.provider_service(provider_id).remove(force=True)

@@ -249,7 +249,7 @@ def _path(draw: st.DrawFn, world: World, op: Operation) -> str:
     if not params:
         return op.template
     choice, index = draw(st.integers(0, 9)), draw(INDEX)
-    filler = st.one_of(st.uuids().map(str), st.sampled_from(["not-a-uuid", "0", "%00", "x" * 100]))
+    filler = st.one_of(st.uuids().map(str), st.sampled_from(["not-a-uuid", "0", "%00", "%C2%B2", "9" * 23, "x" * 99]))
     random_path = _fill(op.template, draw(st.lists(filler, min_size=len(params), max_size=len(params))))
     item, rest = op.template[: params[-1].end()], op.template[params[-1].end() :]
     known = world.entities.get(item, [])

@@ -211,20 +211,31 @@ def test_fault_format_follows_accept(api: httpx.Client, content_type: str, accep
 # --- ids in paths and references ---------------------------------------------------------------------------
 
 
+MALFORMED_IDS = ["not-an-id", "%00", "'; DROP TABLE x; --", "%C2%B2", "-1", "1.5"]
+HUGE_ID = "99999999999999999999999"
+
+
 @pytest.mark.parametrize("path", TOP_ITEM_PATHS)
 @pytest.mark.parametrize("fmt", ["xml", "json"])
 def test_bad_and_unknown_ids_in_paths(api: httpx.Client, path: str, fmt: str) -> None:
     ops = API_PATHS[path]
-    for bad in ("not-a-uuid", "1", "%00", "'; DROP TABLE x; --"):
+    id_schema = ops["get"]["parameters"][-1]["schema"]
+    for bad in [*MALFORMED_IDS, HUGE_ID, *(["1"] if id_schema.get("format") == "uuid" else [])]:
         for method in ("get", "put", "delete"):
             if method not in ops:
                 continue
             body = "{}" if fmt == "json" else f"<{_tag(path)}/>"
             response = _send(api, method.upper(), _concrete(path, bad), body if method == "put" else None, fmt)
-            _fault(response, 400, "must be a UUID", fmt)
+            if bad == HUGE_ID and id_schema.get("format") != "uuid":
+                assert response.status_code in (400, 404), f"{method} {bad}: {response.text}"
+                _fault(response, response.status_code, bad, fmt)
+            else:  # a malformed id is a 400 that says what is wrong with it
+                detail = _fault(response, 400, "id", fmt)
+                assert "%" in bad or bad in detail, detail
+    unknown = UNKNOWN_ID if id_schema.get("format") == "uuid" else "2147483646"
     for method in ("get", "delete"):
         if method in ops:
-            _fault(_send(api, method.upper(), _concrete(path, UNKNOWN_ID), fmt=fmt), 404, UNKNOWN_ID, fmt)
+            _fault(_send(api, method.upper(), _concrete(path, unknown), fmt=fmt), 404, unknown, fmt)
 
 
 def _concrete(path: str, entity_id: str) -> str:
@@ -409,6 +420,9 @@ def test_search_never_matches_everything(api: httpx.Client, path: str) -> None:
         _fault(_send(api, "GET", concrete, params={"search": "name=x"}), 400, "does not support search")
         return
     _fault(_send(api, "GET", concrete, params={"search": "colour=red"}), 400, "Unknown search field 'colour'")
+    fields = next(p.get("description", "") for p in API_PATHS[path]["get"]["parameters"] if p["name"] == "search")
+    if "name" not in fields.removeprefix("fields: ").split(", "):
+        return
     nobody = _send(api, "GET", concrete, params={"search": f"name={uuid.uuid4().hex}"}, fmt="json")
     assert nobody.status_code == 200, nobody.text
     assert all(not v for v in nobody.json().values()), nobody.text

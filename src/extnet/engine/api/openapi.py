@@ -15,6 +15,7 @@ from extnet.engine.api.schema import TYPES, Kind, List
 Operation = dict[str, Any]
 
 _FAULT = {"$ref": "#/components/schemas/Fault"}
+_ID_SCHEMAS = {"uuid": {"type": "string", "format": "uuid"}, "int": {"type": "string", "pattern": "^[0-9]+$"}}
 _ERRORS = {"default": {"description": "A fault", "content": {"application/json": {"schema": _FAULT}}}}
 
 
@@ -84,7 +85,7 @@ class _Builder:
             self.paths[prefix] = coll
         id_name = _unique_name(f"{tdef.tag}_id", params)
         item_prefix = f"{prefix}/{{{id_name}}}"
-        item_params = [*params, _param(id_name, schema={"type": "string", "format": "uuid"})]
+        item_params = [*params, _param(id_name, schema=_ID_SCHEMAS[cls.id_kind])]
         self.item(item_prefix, op_prefix, cls, item_params)
         for name, sub in cls.subs.items():
             if sub not in seen:

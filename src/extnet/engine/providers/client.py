@@ -118,8 +118,9 @@ class ProviderClient:
                 raise_exc=False, connect_retries=0,
             )  # fmt: skip
             if response.status_code in (401, 403):
-                raise ProviderError("auth", f"provider '{self.config.name}' refused the credentials "
-                                    f"(HTTP {response.status_code})", response.status_code)  # fmt: skip
+                raise ProviderError("auth", f"Failed to test the connection on provider '{self.config.name}': "
+                                    f"authentication failed (HTTP {response.status_code}); check the username, "
+                                    "password, authentication_url and project", response.status_code)  # fmt: skip
             if response.status_code >= 400:
                 status = response.status_code
                 message = f"'{self.endpoint}/v2.0/networks' answered HTTP {status}: this is not a Neutron API"

@@ -11,7 +11,7 @@ from operator import itemgetter
 from typing import Any
 
 from extnet.provider.api import convert as cv
-from extnet.provider.errors import NeutronError, bad_request, policy
+from extnet.provider.errors import bad_request, policy
 from extnet.provider.store.backend import Kind, Record
 
 Getter = Callable[[Record], Any]
@@ -61,16 +61,11 @@ class ResourceSpec:
     plural: str
     path: str  # the collection's URL segment
     attrs: tuple[Attr, ...]
-    not_found: str  # NeutronError type
-    not_found_message: str  # with {id}
     taggable: bool = True
     by_wire: dict[str, Attr] = field(init=False, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_wire", {a.wire: a for a in self.attrs})
-
-    def missing(self, id_: str) -> NeutronError:
-        return NeutronError(404, self.not_found, self.not_found_message.format(id=id_))
 
 
 def _pairs(pairs: list[list[str]], first: str, second: str) -> list[dict[str, str]]:
@@ -160,8 +155,6 @@ NETWORK = ResourceSpec(
         ),
         *_standard(),
     ),
-    "NetworkNotFound",
-    "Network {id} could not be found.",
 )
 
 SUBNET = ResourceSpec(
@@ -196,8 +189,6 @@ SUBNET = ResourceSpec(
         _a("ipv6_address_mode", convert=cv.one_of(IPV6_MODES, nullable=True), post=True, filter="str", sort=True),
         *_standard(),
     ),
-    "SubnetNotFound",
-    "Subnet {id} could not be found.",
 )
 
 PORT = ResourceSpec(
@@ -234,8 +225,6 @@ PORT = ResourceSpec(
         _a("binding:vif_details", "vif_details", admin_only=True),
         *_standard(),
     ),
-    "PortNotFound",
-    "Port {id} could not be found.",
 )
 
 RULE_PROTOCOLS = (
@@ -289,8 +278,6 @@ SECURITY_GROUP_RULE = ResourceSpec(
         _a("created_at"),
         _a("updated_at"),
     ),
-    "SecurityGroupRuleNotFound",
-    "Security group rule {id} does not exist",
     taggable=False,
 )
 
@@ -306,8 +293,6 @@ SECURITY_GROUP = ResourceSpec(
         _a("security_group_rules", "rules"),
         *_standard(),
     ),
-    "SecurityGroupNotFound",
-    "Security group {id} does not exist",
 )
 
 ROUTER = ResourceSpec(
@@ -324,8 +309,6 @@ ROUTER = ResourceSpec(
         _a("routes", convert=cv.list_of(ROUTE), put=True),
         *_standard(),
     ),
-    "RouterNotFound",
-    "Router {id} could not be found",
 )
 
 AGENT = ResourceSpec(
@@ -348,8 +331,6 @@ AGENT = ResourceSpec(
         _a("alive", filter="bool"),
         _a("configurations"),
     ),
-    "AgentNotFound",
-    "Agent {id} could not be found",
     taggable=False,
 )
 

@@ -23,7 +23,7 @@ NOT_FOUND: dict[Kind, tuple[str, str, str]] = {
         "Security group rule {id} does not exist",
     ),
     Kind.ROUTER: ("router", "RouterNotFound", "Router {id} could not be found"),
-    Kind.AGENT: ("agent", "AgentNotFound", "Agent {id} could not be found"),
+    Kind.AGENT: ("agent", "AgentNotFound", "Agent {id} could not be found."),
 }
 
 

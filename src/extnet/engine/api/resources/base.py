@@ -94,6 +94,7 @@ class Collection:
     # operations that run without the request transaction: "list_", "add", "get", "update", "remove", "action:NAME"
     self_managed: ClassVar[frozenset[str]] = frozenset()
     what: ClassVar[str] = "entity"  # how faults name this kind of object
+    id_kind: ClassVar[str] = "uuid"  # what an entity id looks like: "uuid", or "int" (e.g. events)
 
     @classmethod
     def tdef(cls) -> TypeDef:

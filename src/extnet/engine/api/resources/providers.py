@@ -99,8 +99,8 @@ class ProviderCall:
 class OpenStackNetworkProviders(Collection):
     type_name = "OpenStackNetworkProvider"
     what = "provider"
-    actions = ("testconnectivity", "importcertificates", "sync")
-    self_managed = frozenset({"action:testconnectivity", "action:importcertificates", "action:sync"})
+    actions = ("testconnectivity",)
+    self_managed = frozenset({"action:testconnectivity"})
     search_fields: ClassVar[dict[str, Matcher] | None] = {
         "name": column_matcher(Provider.name),
         "description": column_matcher(Provider.description),
