@@ -123,15 +123,17 @@ class ProviderClient:
                                     "password, authentication_url and project", response.status_code)  # fmt: skip
             if response.status_code >= 400:
                 status = response.status_code
-                message = f"'{self.endpoint}/v2.0/networks' answered HTTP {status}: this is not a Neutron API"
+                message = (f"Failed to test the connection on provider '{self.config.name}': {self.endpoint}/v2.0/networks "
+                           f"answered HTTP {status}: this is not a Neutron API; check the url")  # fmt: skip
                 raise ProviderError("not_neutron", message, status)
             try:
                 body = response.json()
             except ValueError:
                 body = None
             if not isinstance(body, dict) or not isinstance(body.get("networks"), list):
-                raise ProviderError("not_neutron", f"'{self.endpoint}/v2.0/networks' did not answer with a "
-                                    "Neutron network list: this is not a Neutron API")  # fmt: skip
+                raise ProviderError("not_neutron", f"Failed to test the connection on provider '{self.config.name}': "
+                                    f"{self.endpoint}/v2.0/networks did not answer with a Neutron network list: "
+                                    "this is not a Neutron API; check the url")  # fmt: skip
 
         self.call("test the connection", probe)
 
