@@ -123,8 +123,9 @@ class ProviderClient:
                                     "password, authentication_url and project", response.status_code)  # fmt: skip
             if response.status_code >= 400:
                 status = response.status_code
-                message = (f"Failed to test the connection on provider '{self.config.name}': {self.endpoint}/v2.0/networks "
-                           f"answered HTTP {status}: this is not a Neutron API; check the url")  # fmt: skip
+                message = (f"Failed to test the connection on provider '{self.config.name}': "
+                           f"{self.endpoint}/v2.0/networks answered HTTP {status}: this is not a Neutron API; "
+                           "check the url")  # fmt: skip
                 raise ProviderError("not_neutron", message, status)
             try:
                 body = response.json()
