@@ -91,8 +91,8 @@ def _print_banner(settings: EngineSettings, generated: str | None) -> None:
         f"  user:                 admin@internal\n"
         f"  password:             {password}\n"
         f"  data directory:       {settings.data_dir}\n"
-        f"  network provider:     http://{ProviderSettings().listen}/v2.0 (Keystone "
-        f"http://{ProviderSettings().keystone_listen}/v3, user admin, same password)\n"
+        f"  network provider:     {ProviderSettings().network_url()}/v2.0 (Keystone "
+        f"{ProviderSettings().identity_url()}/v3, user admin, same password)\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
@@ -146,13 +146,24 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _start_provider(data_dir: Path) -> subprocess.Popen[bytes]:
-    """The built-in network provider beside the engine (``EXTNET_PROVIDER_*`` settings apply)."""
-    return subprocess.Popen([sys.executable, "-m", "extnet", "provider", "--data-dir", str(data_dir)])
+    """The built-in network provider beside the engine (``EXTNET_PROVIDER_*`` settings apply). It dies with this
+    process: uvicorn ends the engine by re-raising SIGTERM, so no ``finally`` would run to stop it."""
+    return subprocess.Popen([sys.executable, "-m", "extnet", "provider", "--data-dir", str(data_dir)],
+                            preexec_fn=_die_with_parent)  # fmt: skip
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _provider_settings(args: argparse.Namespace) -> ProviderSettings:
     overrides: dict[str, Any] = {}
-    for name in ("listen", "keystone_listen", "data_dir", "database_url", "backend", "auth", "log_level"):
+    for name in ("listen", "keystone_listen", "data_dir", "database_url", "backend", "auth", "log_level", "tls_cert",
+                 "tls_key"):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -167,8 +178,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
     if provider.generated_admin_password:
         print("Generated the password of the provider's user admin (project admin, domain Default; shown once): "
               f"{provider.generated_admin_password}", flush=True)  # fmt: skip
-    print(f"extnet provider: networking API http://{settings.listen}/v2.0, identity API "
-          f"http://{settings.keystone_listen}/v3 (auth {settings.auth})", flush=True)  # fmt: skip
+    print(f"extnet provider: networking API {settings.network_url()}/v2.0, identity API "
+          f"{settings.identity_url()}/v3 (auth {settings.auth})", flush=True)  # fmt: skip
     serve(provider)
     return 0
 
@@ -181,6 +192,8 @@ def _add_provider_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=["sql"], help="where resources live (default sql)")
     parser.add_argument("--auth", choices=["keystone", "none"], help="require Keystone tokens (default) or not")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate (chain): serve both APIs over HTTPS")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
 
 
 def build_parser() -> argparse.ArgumentParser:

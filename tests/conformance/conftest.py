@@ -77,8 +77,9 @@ class Target:
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         identity = self.admin.identity
         project = identity.create_project(name=name, domain_id="default")
-        user = identity.create_user(name=name, password=f"pw-{name}", domain_id="default",
-                                    default_project_id=project.id)  # fmt: skip
+        user = identity.create_user(
+            name=name, password=f"pw-{name}", domain_id="default", default_project_id=project.id
+        )
         identity.assign_project_role_to_user(project, user, identity.find_role("member"))
         return connect(self.auth_url, name, f"pw-{name}", name), project.id
 
@@ -95,15 +96,20 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         return
     with (
         scratch_database(os.environ.get("EXTNET_TEST_DATABASE_URL")) as database_url,
-        run_provider(tmp_path_factory.mktemp("conformance"), database_url,
-                     env={"EXTNET_PROVIDER_AGENT_DOWN_TIME": "2147483"}) as provider,  # fmt: skip
+        run_provider(
+            tmp_path_factory.mktemp("conformance"), database_url, env={"EXTNET_PROVIDER_AGENT_DOWN_TIME": "2147483"}
+        ) as provider,
     ):
         admin = provider.connect()
         hosts = ["conformance-host-1", "conformance-host-2"]
         with httpx.Client(base_url=provider.network_url, headers={"X-Auth-Token": admin.session.get_token()}) as c:
             for host in hosts:
-                report = {"host": host, "agent_type": "Open vSwitch agent", "binary": "neutron-openvswitch-agent",
-                          "configurations": AGENT_CONFIGURATION}  # fmt: skip
+                report = {
+                    "host": host,
+                    "agent_type": "Open vSwitch agent",
+                    "binary": "neutron-openvswitch-agent",
+                    "configurations": AGENT_CONFIGURATION,
+                }
                 assert c.post("/v2.0/agents/heartbeat", json={"agent": report}).status_code in (200, 201)
         yield Target("extnet", admin, provider.network_url, provider.auth_url, hosts, provider)
         admin.close()
@@ -114,8 +120,12 @@ def _external_target(url: str) -> Target:
     if _env("AUTH") == "none":
         admin = openstack.connect(auth_type="none", network_endpoint_override=url.rstrip("/"))
         return Target("neutron", admin, url.rstrip("/"), None, hosts)
-    admin = connect(url, _env("USERNAME", "admin") or "admin", _env("PASSWORD", ADMIN_PASSWORD) or "",
-                    _env("PROJECT", "admin") or "admin")  # fmt: skip
+    admin = connect(
+        url,
+        _env("USERNAME", "admin") or "admin",
+        _env("PASSWORD", ADMIN_PASSWORD) or "",
+        _env("PROJECT", "admin") or "admin",
+    )
     endpoint = admin.network.get_endpoint().rstrip("/")
     endpoint = endpoint[: -len("/v2.0")] if endpoint.endswith("/v2.0") else endpoint
     return Target("neutron", admin, endpoint, url.rstrip("/"), hosts)

@@ -16,9 +16,15 @@ def auth_url(target: Target) -> str:
 
 
 def _password_body(username: str, password: str, project: str) -> dict[str, object]:
-    return {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": username, "domain": {"id": "default"}, "password": password}}},
-        "scope": {"project": {"name": project, "domain": {"name": "Default"}}}}}  # fmt: skip
+    return {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": username, "domain": {"id": "default"}, "password": password}},
+            },
+            "scope": {"project": {"name": project, "domain": {"name": "Default"}}},
+        }
+    }
 
 
 def test_token_lifecycle(auth_url: str, target: Target) -> None:
@@ -44,8 +50,9 @@ def test_token_lifecycle(auth_url: str, target: Target) -> None:
 
     with target.raw(token=token) as raw:
         assert raw.get("/networks").status_code == 200
-        revoked = httpx.delete(f"{auth_url}/auth/tokens", headers={"X-Auth-Token": admin_token,
-                                                                   "X-Subject-Token": token})  # fmt: skip
+        revoked = httpx.delete(
+            f"{auth_url}/auth/tokens", headers={"X-Auth-Token": admin_token, "X-Subject-Token": token}
+        )
         assert revoked.status_code == 204
         if target.is_extnet:  # Neutron's keystonemiddleware keeps accepting it from its cache for minutes
             assert raw.get("/networks").status_code == 401

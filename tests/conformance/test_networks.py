@@ -33,10 +33,15 @@ def test_crud_cycle(admin: Connection, lab: Lab, name: Callable[[str], str]) -> 
     assert admin.network.find_network(network.name).id == network.id
 
     new_name, revision = name("renamed"), network.revision_number
-    updated = admin.network.update_network(network, name=new_name, description="second", mtu=1400,
-                                           is_admin_state_up=False)  # fmt: skip
+    updated = admin.network.update_network(
+        network, name=new_name, description="second", mtu=1400, is_admin_state_up=False
+    )
     assert (updated.name, updated.description, updated.mtu, updated.is_admin_state_up) == (
-        new_name, "second", 1400, False)  # fmt: skip
+        new_name,
+        "second",
+        1400,
+        False,
+    )
     assert updated.revision_number > revision
     assert admin.network.get_network(network.id).name == new_name
 
@@ -58,12 +63,19 @@ def test_vlan_provider_network(lab: Lab, raw: httpx.Client, name: Callable[[str]
     allocated = lab.network(provider_network_type="vlan", provider_physical_network="physnet1")
     assert 100 <= allocated.provider_segmentation_id <= 200 and allocated.mtu == 1500
     segment = 201 + (allocated.provider_segmentation_id % 50)
-    explicit = lab.network(provider_network_type="vlan", provider_physical_network="physnet1",
-                           provider_segmentation_id=segment)  # fmt: skip
+    explicit = lab.network(
+        provider_network_type="vlan", provider_physical_network="physnet1", provider_segmentation_id=segment
+    )
     assert explicit.provider_segmentation_id == segment
 
-    body = {"network": {"name": name("dup"), "provider:network_type": "vlan",
-                        "provider:physical_network": "physnet1", "provider:segmentation_id": segment}}  # fmt: skip
+    body = {
+        "network": {
+            "name": name("dup"),
+            "provider:network_type": "vlan",
+            "provider:physical_network": "physnet1",
+            "provider:segmentation_id": segment,
+        }
+    }
     message = neutron_error(raw.post("/networks", json=body), 409, "VlanIdInUse")
     assert message == f"Unable to create the network. The VLAN {segment} on physical network physnet1 is in use."
 
@@ -98,8 +110,13 @@ def test_tunnel_provider_networks(lab: Lab, raw: httpx.Client, name: Callable[[s
     body = {"network": {"name": name("x"), "provider:network_type": "vxlan", "provider:physical_network": "physnet1"}}
     message = neutron_error(raw.post("/networks", json=body), 400, "InvalidInput")
     assert message == "Invalid input for operation: provider:physical_network specified for vxlan network."
-    body = {"network": {"name": name("x"), "provider:network_type": "vxlan",
-                        "provider:segmentation_id": vxlan.provider_segmentation_id}}  # fmt: skip
+    body = {
+        "network": {
+            "name": name("x"),
+            "provider:network_type": "vxlan",
+            "provider:segmentation_id": vxlan.provider_segmentation_id,
+        }
+    }
     message = neutron_error(raw.post("/networks", json=body), 409, "TunnelIdInUse")
     assert message == f"Unable to create the network. The tunnel ID {vxlan.provider_segmentation_id} is in use."
     body = {"network": {"name": name("x"), "provider:network_type": "gre"}}
@@ -111,11 +128,13 @@ def test_mtu_rules(lab: Lab, raw: httpx.Client) -> None:
     network = lab.network()
     too_big = raw.put(f"/networks/{network.id}", json={"network": {"mtu": 9000}})
     assert neutron_error(too_big, 400, "InvalidInput") == (
-        f"Invalid input for operation: Requested MTU is too big, maximum is {network.mtu}.")  # fmt: skip
+        f"Invalid input for operation: Requested MTU is too big, maximum is {network.mtu}."
+    )
     lab.subnet(network, "10.61.0.0/24")
     too_small = raw.put(f"/networks/{network.id}", json={"network": {"mtu": 60}})
     assert neutron_error(too_small, 409, "NetworkMTUSubnetConflict") == (
-        f"MTU of {network.id} is not valid, subnet requires a minimum of 68")  # fmt: skip
+        f"MTU of {network.id} is not valid, subnet requires a minimum of 68"
+    )
 
 
 def test_subnets_are_listed_and_deleted_with_the_network(admin: Connection, lab: Lab) -> None:
@@ -134,8 +153,9 @@ def test_delete_with_ports_is_a_conflict(admin: Connection, lab: Lab, raw: httpx
     network = lab.network()
     port = lab.port(network)
     message = neutron_error(raw.delete(f"/networks/{network.id}"), 409, "NetworkInUse")
-    assert message.startswith(f"Unable to complete operation on network {network.id}. There are one or more ports "
-                              "still in use on the network")  # fmt: skip
+    assert message.startswith(
+        f"Unable to complete operation on network {network.id}. There are one or more ports still in use on the network"
+    )
     assert port.id in message
     admin.network.delete_port(port)
     admin.network.delete_network(network)
@@ -148,9 +168,12 @@ def test_body_errors(raw: httpx.Client, name: Callable[[str], str]) -> None:
     assert neutron_error(read_only, 400, "HTTPBadRequest") == "Attribute 'status' not allowed in POST"
     not_bool = raw.post("/networks", json={"network": {"name": name("x"), "admin_state_up": "maybe"}})
     assert neutron_error(not_bool, 400, "InvalidInput") == (
-        "Invalid input for operation: 'maybe' cannot be converted to boolean.")  # fmt: skip
+        "Invalid input for operation: 'maybe' cannot be converted to boolean."
+    )
     not_string = raw.post("/networks", json={"network": {"name": 5}})
-    assert neutron_error(not_string, 400, "HTTPBadRequest") == "Invalid input for name. Reason: '5' is not a valid string."
+    assert (
+        neutron_error(not_string, 400, "HTTPBadRequest") == "Invalid input for name. Reason: '5' is not a valid string."
+    )
     too_long = raw.post("/networks", json={"network": {"name": "x" * 256}})
     assert neutron_error(too_long, 400, "HTTPBadRequest").endswith("exceeds maximum length of 255.")
     wrong_key = raw.post("/networks", json={"net": {}})
@@ -167,12 +190,16 @@ def test_update_errors(lab: Lab, raw: httpx.Client) -> None:
     assert neutron_error(unknown, 400, "HTTPBadRequest") == "Unrecognized attribute(s) 'bogus'"
     null_name = raw.put(f"/networks/{network.id}", json={"network": {"name": None}})
     assert neutron_error(null_name, 400, "HTTPBadRequest") == (
-        "Invalid input for name. Reason: 'None' is not a valid string.")  # fmt: skip
+        "Invalid input for name. Reason: 'None' is not a valid string."
+    )
 
 
 def test_not_found(raw: httpx.Client, target: Target) -> None:
     missing = "00000000-0000-0000-0000-000000000000"
-    for response in (raw.get(f"/networks/{missing}"), raw.put(f"/networks/{missing}", json={"network": {}}),
-                     raw.delete(f"/networks/{missing}")):  # fmt: skip
+    for response in (
+        raw.get(f"/networks/{missing}"),
+        raw.put(f"/networks/{missing}", json={"network": {}}),
+        raw.delete(f"/networks/{missing}"),
+    ):
         assert neutron_error(response, 404, "NetworkNotFound") == f"Network {missing} could not be found."
     assert neutron_error(raw.get("/bogus"), 404, "HTTPNotFound") == "The resource could not be found."

@@ -95,16 +95,18 @@ def test_requested_fixed_ips(admin: Connection, lab: Lab, raw: httpx.Client) -> 
         return raw.post("/ports", json={"port": {"network_id": network.id, "fixed_ips": fixed_ips}})
 
     assert neutron_error(post([{"ip_address": "10.102.0.77"}]), 409, "IpAddressAlreadyAllocated") == (
-        f"IP address 10.102.0.77 already allocated in subnet {first.id}")  # fmt: skip
+        f"IP address 10.102.0.77 already allocated in subnet {first.id}"
+    )
     assert neutron_error(post([{"ip_address": "10.199.0.5"}]), 400, "InvalidIpForNetwork") == (
-        "IP address 10.199.0.5 is not a valid IP for any of the subnets on the specified network.")  # fmt: skip
+        "IP address 10.199.0.5 is not a valid IP for any of the subnets on the specified network."
+    )
     assert neutron_error(post([{"subnet_id": first.id, "ip_address": "10.103.0.5"}]), 400, "InvalidIpForSubnet") == (
-        "IP address 10.103.0.5 is not a valid IP for the specified subnet.")  # fmt: skip
+        "IP address 10.103.0.5 is not a valid IP for the specified subnet."
+    )
     for reserved in ("10.102.0.0", "10.102.0.255"):
         neutron_error(post([{"ip_address": reserved}]), 400, "InvalidIpForNetwork")
 
-    moved = admin.network.update_port(by_address, fixed_ips=[{"ip_address": "10.102.0.78"},
-                                                             {"subnet_id": second.id}])  # fmt: skip
+    moved = admin.network.update_port(by_address, fixed_ips=[{"ip_address": "10.102.0.78"}, {"subnet_id": second.id}])
     assert moved.fixed_ips[0] == {"subnet_id": first.id, "ip_address": "10.102.0.78"}
     assert moved.fixed_ips[1]["subnet_id"] == second.id
     again = lab.port(network, fixed_ips=[{"ip_address": "10.102.0.77"}])  # freed by the update
@@ -118,7 +120,8 @@ def test_exhausted_subnet(lab: Lab, raw: httpx.Client) -> None:
     assert addresses == {f"10.104.0.{n}" for n in range(2, 7)}
     response = raw.post("/ports", json={"port": {"network_id": network.id}})
     assert neutron_error(response, 409, "IpAddressGenerationFailure") == (
-        f"No more IP addresses available on network {network.id}.")  # fmt: skip
+        f"No more IP addresses available on network {network.id}."
+    )
 
 
 def test_mac_address(lab: Lab, raw: httpx.Client) -> None:
@@ -128,10 +131,12 @@ def test_mac_address(lab: Lab, raw: httpx.Client) -> None:
     assert chosen.mac_address == "fa:16:3e:00:ab:cd"
     taken = raw.post("/ports", json={"port": {"network_id": network.id, "mac_address": "fa:16:3e:00:ab:cd"}})
     assert neutron_error(taken, 409, "MacAddressInUse") == (
-        f"Unable to complete operation for network {network.id}. The mac address fa:16:3e:00:ab:cd is in use.")  # fmt: skip
+        f"Unable to complete operation for network {network.id}. The mac address fa:16:3e:00:ab:cd is in use."
+    )
     invalid = raw.post("/ports", json={"port": {"network_id": network.id, "mac_address": "zz"}})
     assert neutron_error(invalid, 400, "HTTPBadRequest") == (
-        "Invalid input for mac_address. Reason: 'zz' is not a valid MAC address.")  # fmt: skip
+        "Invalid input for mac_address. Reason: 'zz' is not a valid MAC address."
+    )
     other = lab.network()
     assert lab.port(other, mac_address="fa:16:3e:00:ab:cd").mac_address == "fa:16:3e:00:ab:cd"
 
@@ -147,19 +152,26 @@ def test_security_groups_and_port_security(admin: Connection, lab: Lab, raw: htt
     disabled = raw.put(f"/ports/{port.id}", json={"port": {"port_security_enabled": False}})
     assert neutron_error(disabled, 409, "PortSecurityPortHasSecurityGroup") == (
         "Port has security group associated. Cannot disable port security or IP address until security group is "
-        "removed.")  # fmt: skip
-    paired = admin.network.update_port(port, allowed_address_pairs=[{"ip_address": "10.106.0.200"},
-                                                                    {"ip_address": "10.107.0.0/24",
-                                                                     "mac_address": "fa:16:3e:00:00:01"}])  # fmt: skip
+        "removed."
+    )
+    paired = admin.network.update_port(
+        port,
+        allowed_address_pairs=[
+            {"ip_address": "10.106.0.200"},
+            {"ip_address": "10.107.0.0/24", "mac_address": "fa:16:3e:00:00:01"},
+        ],
+    )
     assert sorted(paired.allowed_address_pairs, key=lambda p: p["ip_address"]) == [
         {"ip_address": "10.106.0.200", "mac_address": port.mac_address},
         {"ip_address": "10.107.0.0/24", "mac_address": "fa:16:3e:00:00:01"},
     ]
     no_groups = raw.put(f"/ports/{port.id}", json={"port": {"port_security_enabled": False, "security_groups": []}})
     assert neutron_error(no_groups, 409, "AddressPairAndPortSecurityRequired") == (
-        "Port Security must be enabled in order to have allowed address pairs on a port.")  # fmt: skip
-    open_port = admin.network.update_port(port, is_port_security_enabled=False, security_group_ids=[],
-                                          allowed_address_pairs=[])  # fmt: skip
+        "Port Security must be enabled in order to have allowed address pairs on a port."
+    )
+    open_port = admin.network.update_port(
+        port, is_port_security_enabled=False, security_group_ids=[], allowed_address_pairs=[]
+    )
     assert open_port.is_port_security_enabled is False and open_port.security_group_ids == []
 
     insecure = lab.port(network, is_port_security_enabled=False)
@@ -182,4 +194,5 @@ def test_errors(lab: Lab, raw: httpx.Client) -> None:
     assert neutron_error(status, 400, "HTTPBadRequest") == "Cannot update read-only attribute status"
     no_network = raw.post("/ports", json={"port": {"name": "x"}})
     assert neutron_error(no_network, 400, "HTTPBadRequest") == (
-        "Failed to parse request. Required attribute 'network_id' not specified")  # fmt: skip
+        "Failed to parse request. Required attribute 'network_id' not specified"
+    )

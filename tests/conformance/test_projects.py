@@ -34,7 +34,8 @@ def test_visibility(admin: Connection, lab: Lab, member: Any, target: Target) ->
     assert {mine.id, shared.id, external.id} <= visible and private.id not in visible
     with _raw(target, conn) as raw:
         assert neutron_error(raw.get(f"/networks/{private.id}"), 404, "NetworkNotFound") == (
-            f"Network {private.id} could not be found.")  # fmt: skip
+            f"Network {private.id} could not be found."
+        )
         document = raw.get(f"/networks/{mine.id}").json()["network"]
         assert not any(key.startswith("provider:") for key in document)
     assert {n.id for n in admin.network.networks(project_id=project_id)} == {mine.id}
@@ -48,19 +49,24 @@ def test_policy(admin: Connection, lab: Lab, member: Any, target: Target, name: 
     with _raw(target, conn) as raw:
         shared_create = raw.post("/networks", json={"network": {"name": name("x"), "shared": True}})
         assert neutron_error(shared_create, 403, "PolicyNotAuthorized") == (
-            "(rule:create_network and rule:create_network:shared) is disallowed by policy")  # fmt: skip
+            "(rule:create_network and rule:create_network:shared) is disallowed by policy"
+        )
         provider = raw.post("/networks", json={"network": {"name": name("x"), "provider:network_type": "vxlan"}})
         assert neutron_error(provider, 403, "PolicyNotAuthorized") == (
-            "(rule:create_network and rule:create_network:provider:network_type) is disallowed by policy")  # fmt: skip
+            "(rule:create_network and rule:create_network:provider:network_type) is disallowed by policy"
+        )
         other = raw.post("/networks", json={"network": {"name": name("x"), "project_id": "someone-else"}})
         assert neutron_error(other, 400, "HTTPBadRequest") == (
             "Specifying 'project_id' other than the authenticated project in request is not allowed for the current "
-            "user.")  # fmt: skip
+            "user."
+        )
         bound = raw.post("/ports", json={"port": {"network_id": shared.id, "binding:host_id": "h"}})
         assert neutron_error(bound, 403, "PolicyNotAuthorized") == (
-            "(rule:create_port and rule:create_port:binding:host_id) is disallowed by policy")  # fmt: skip
-        subnet = raw.post("/subnets", json={"subnet": {"network_id": shared.id, "cidr": "10.132.0.0/24",
-                                                       "ip_version": 4}})  # fmt: skip
+            "(rule:create_port and rule:create_port:binding:host_id) is disallowed by policy"
+        )
+        subnet = raw.post(
+            "/subnets", json={"subnet": {"network_id": shared.id, "cidr": "10.132.0.0/24", "ip_version": 4}}
+        )
         assert neutron_error(subnet, 403, "PolicyNotAuthorized") == "rule:create_subnet is disallowed by policy"
         update = raw.put(f"/networks/{shared.id}", json={"network": {"name": "hijack"}})
         assert neutron_error(update, 403, "PolicyNotAuthorized") == "rule:update_network is disallowed by policy"

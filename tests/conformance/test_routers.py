@@ -42,10 +42,12 @@ def test_crud_cycle_with_gateway(admin: Connection, lab: Lab, name: Any) -> None
 
 def test_gateway_needs_an_external_network(lab: Lab, raw: httpx.Client, name: Any) -> None:
     internal = lab.network()
-    response = raw.post("/routers", json={"router": {"name": name("r"), "external_gateway_info": {
-        "network_id": internal.id}}})  # fmt: skip
+    response = raw.post(
+        "/routers", json={"router": {"name": name("r"), "external_gateway_info": {"network_id": internal.id}}}
+    )
     assert neutron_error(response, 400, "BadRequest") == (
-        f"Bad router request: Network {internal.id} is not an external network.")  # fmt: skip
+        f"Bad router request: Network {internal.id} is not an external network."
+    )
 
 
 def test_interfaces_and_routes(admin: Connection, lab: Lab, raw: httpx.Client) -> None:
@@ -61,12 +63,18 @@ def test_interfaces_and_routes(admin: Connection, lab: Lab, raw: httpx.Client) -
 
     again = raw.put(f"/routers/{router.id}/add_router_interface", json={"subnet_id": subnet.id})
     assert neutron_error(again, 400, "BadRequest") == (
-        f"Bad router request: Router already has a port on subnet {subnet.id}.")  # fmt: skip
+        f"Bad router request: Router already has a port on subnet {subnet.id}."
+    )
     neither = raw.put(f"/routers/{router.id}/add_router_interface", json={})
-    assert neutron_error(neither, 400, "BadRequest") == "Bad router request: Either subnet_id or port_id must be specified."
+    assert (
+        neutron_error(neither, 400, "BadRequest")
+        == "Bad router request: Either subnet_id or port_id must be specified."
+    )
 
-    bad_route = raw.put(f"/routers/{router.id}", json={"router": {"routes": [
-        {"destination": "10.111.0.0/24", "nexthop": "10.199.0.5"}]}})  # fmt: skip
+    bad_route = raw.put(
+        f"/routers/{router.id}",
+        json={"router": {"routes": [{"destination": "10.111.0.0/24", "nexthop": "10.199.0.5"}]}},
+    )
     assert neutron_error(bad_route, 400, "InvalidRoutes").endswith("the nexthop is not connected with router")
     routed = admin.network.update_router(router, routes=[{"destination": "10.111.0.0/24", "nexthop": "10.110.0.5"}])
     assert routed.routes == [{"destination": "10.111.0.0/24", "nexthop": "10.110.0.5"}]
@@ -74,12 +82,14 @@ def test_interfaces_and_routes(admin: Connection, lab: Lab, raw: httpx.Client) -
     needed = raw.put(f"/routers/{router.id}/remove_router_interface", json={"subnet_id": subnet.id})
     assert neutron_error(needed, 409, "RouterInterfaceInUseByRoute") == (
         f"Router interface for subnet {subnet.id} on router {router.id} cannot be deleted, as it is required by one "
-        "or more routes.")  # fmt: skip
+        "or more routes."
+    )
     in_use = raw.delete(f"/routers/{router.id}")
     assert neutron_error(in_use, 409, "RouterInUse") == f"Router {router.id} has ports still attached: {port.id}"
     direct = raw.delete(f"/ports/{port.id}")
     assert neutron_error(direct, 409, "ServicePortInUse") == (
-        f"Port {port.id} cannot be deleted directly via the port API: has device owner network:router_interface.")  # fmt: skip
+        f"Port {port.id} cannot be deleted directly via the port API: has device owner network:router_interface."
+    )
     subnet_in_use = raw.delete(f"/subnets/{subnet.id}")
     neutron_error(subnet_in_use, 409, "SubnetInUse")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -24,6 +25,12 @@ DEADLINE_S = 60.0
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXTNET_")}
     return {**env, **extra}
+
+
+def _up_env(**extra: str) -> dict[str, str]:
+    """``extnet up`` also starts the built-in provider: free ports for it, so that runs never collide."""
+    return _env(EXTNET_PROVIDER_LISTEN=f"127.0.0.1:{free_port()}",
+                EXTNET_PROVIDER_KEYSTONE_LISTEN=f"127.0.0.1:{free_port()}", **extra)  # fmt: skip
 
 
 def _user_add(engine: EngineProcess, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -100,7 +107,7 @@ class Up:
         with self.output_path.open("wb") as out:
             self.process = subprocess.Popen([*EXTNET, "up", "--listen", f"127.0.0.1:{self.port}", "--data-dir",
                                              str(data_dir)], stdout=out, stderr=subprocess.STDOUT, env=env,
-                                            stdin=subprocess.DEVNULL)  # fmt: skip
+                                            stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         self.base = f"http://127.0.0.1:{self.port}"
 
     def output(self) -> str:
@@ -128,7 +135,8 @@ class Up:
         raise AssertionError(f"extnet up did not answer within {DEADLINE_S}s:\n{self.output()}")
 
     def interrupt(self) -> int:
-        self.process.send_signal(signal.SIGINT)
+        """Ctrl-C as a terminal sends it: to the whole process group (extnet up and the provider it started)."""
+        os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(timeout=DEADLINE_S)
 
 
@@ -138,14 +146,14 @@ def running_up(data_dir: Path, env: dict[str, str]) -> Iterator[Up]:
     try:
         yield up
     finally:
-        if up.process.poll() is None:
-            up.process.kill()
-            up.process.wait()
+        with contextlib.suppress(ProcessLookupError):  # whatever is left of the group (e.g. after a failure)
+            os.killpg(up.process.pid, signal.SIGKILL)
+        up.process.wait()
 
 
 def test_up_prints_where_and_how_to_log_in_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     data_dir = tmp_path / "state"
-    with running_up(data_dir, _env()) as up:
+    with running_up(data_dir, _up_env()) as up:
         up.wait_for(rf"API \(oVirt REST v4\):\s+http://127\.0\.0\.1:{up.port}/ovirt-engine/api")
         up.wait_for(r"user:\s+admin@internal")
         password = up.wait_for(r"password:\s+(\S+)").group(1)
@@ -156,7 +164,7 @@ def test_up_prints_where_and_how_to_log_in_and_stops_on_ctrl_c(tmp_path: Path) -
         assert "Traceback" not in up.output()
 
     # the second start keeps the password and does not show it again
-    with running_up(data_dir, _env()) as up:
+    with running_up(data_dir, _up_env()) as up:
         up.wait_for(r"password:\s+\(generated and printed at the first start")
         up.answers()
         assert "Generated the password" not in up.output()
@@ -165,7 +173,7 @@ def test_up_prints_where_and_how_to_log_in_and_stops_on_ctrl_c(tmp_path: Path) -
 
 
 def test_up_with_the_admin_password_from_the_environment(tmp_path: Path) -> None:
-    with running_up(tmp_path / "state", _env(EXTNET_ADMIN_PASSWORD="chosen-pw")) as up:
+    with running_up(tmp_path / "state", _up_env(EXTNET_ADMIN_PASSWORD="chosen-pw")) as up:
         up.wait_for(r"password:\s+chosen-pw\s+\(from EXTNET_ADMIN_PASSWORD\)")
         up.answers()
         assert "Generated the password" not in up.output()

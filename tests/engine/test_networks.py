@@ -120,7 +120,7 @@ def test_non_vm_network_and_profile_required(
         ({"usages": [], "port_isolation": True}, 400, "Port isolation needs a VM network"),
         ({"usages": [t.NetworkUsage.DISPLAY]}, 400, "Usage 'display' is a role of a network in a cluster"),
         ({"required": True}, 400, "'required' is a property of a network in a cluster"),
-        ({"external_provider": t.OpenStackNetworkProvider(id=str(uuid.uuid4()))}, 400, "external network provider"),
+        ({"external_provider": t.OpenStackNetworkProvider(id=str(uuid.uuid4()))}, 400, "The provider with id"),
     ],
 )
 def test_add_rules(

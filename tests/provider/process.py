@@ -57,9 +57,15 @@ def connect(auth_url: str, username: str, password: str, project: str) -> Connec
 
 
 def issue_token(auth_url: str, username: str, password: str, project: str) -> str:
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": username, "domain": {"id": "default"}, "password": password}}},
-        "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}  # fmt: skip
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": username, "domain": {"id": "default"}, "password": password}},
+            },
+            "scope": {"project": {"name": project, "domain": {"id": "default"}}},
+        }
+    }
     response = httpx.post(f"{auth_url}/auth/tokens", json=body, timeout=30)
     assert response.status_code == 201, response.text
     return response.headers["X-Subject-Token"]
@@ -88,8 +94,18 @@ def run_provider(
     port, keystone_port = free_port(), free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "provider.log"
-    args = [sys.executable, "-m", "extnet", "provider", "--listen", f"127.0.0.1:{port}",
-            "--keystone-listen", f"127.0.0.1:{keystone_port}", "--data-dir", str(data_dir)]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "extnet",
+        "provider",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--keystone-listen",
+        f"127.0.0.1:{keystone_port}",
+        "--data-dir",
+        str(data_dir),
+    ]
     if database_url:
         args += ["--database-url", database_url]
     args += extra_args or []

@@ -82,11 +82,13 @@ def serve(provider: Provider) -> None:
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
         lifespan="off",
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )
     log.info(
-        "networking API on http://%s, identity API on http://%s (backend %s, auth %s)",
-        settings.listen,
-        settings.keystone_listen,
+        "networking API on %s, identity API on %s (backend %s, auth %s)",
+        settings.network_url(),
+        settings.identity_url(),
         provider.backend.name,
         settings.auth,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TENANT_TYPES = ("vxlan", "geneve", "vlan", "flat")
@@ -45,6 +45,8 @@ class ProviderSettings(BaseSettings):
     global_physnet_mtu: int = 1500
     max_body_bytes: int = 8 * 1024 * 1024
     log_level: str = "info"
+    tls_cert: Path | None = None  # PEM certificate (chain): both APIs serve HTTPS
+    tls_key: Path | None = None
 
     @field_validator("listen", "keystone_listen")
     @classmethod
@@ -54,6 +56,16 @@ class ProviderSettings(BaseSettings):
         except ValueError:
             raise ValueError(f"'{value}' is not HOST:PORT") from None
         return value
+
+    @model_validator(mode="after")
+    def _tls_key_needs_cert(self) -> ProviderSettings:
+        if self.tls_key and not self.tls_cert:
+            raise ValueError("tls_key needs tls_cert")
+        return self
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
 
     @property
     def host(self) -> str:
@@ -77,7 +89,7 @@ class ProviderSettings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'provider.sqlite'}"
 
     def network_url(self) -> str:
-        return (self.public_url or f"http://{self.listen}").rstrip("/")
+        return (self.public_url or f"{self.scheme}://{self.listen}").rstrip("/")
 
     def identity_url(self) -> str:
-        return (self.keystone_public_url or f"http://{self.keystone_listen}").rstrip("/")
+        return (self.keystone_public_url or f"{self.scheme}://{self.keystone_listen}").rstrip("/")

@@ -149,6 +149,7 @@ define("Network", "network", "networks", {
     "status": ("operational", "non_operational"), "profile_required": "bool", "port_isolation": "bool",
     "vdsm_name": "str", "external_provider": "OpenStackNetworkProvider",
     "external_provider_physical_network": "Network", "vnic_profiles": List("vnic_profile", "VnicProfile"),
+    "openstack_subnet": "OpenStackSubnet",  # extnet: the first subnet of a network created on its provider
     **links(),
 })  # fmt: skip
 define("OpenStackNetworkProvider", "openstack_network_provider", "openstack_network_providers", {

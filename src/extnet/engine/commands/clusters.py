@@ -175,6 +175,9 @@ class AddCluster(Command[Cluster]):
             self.management = self._management_network(self.dc)
         except BadRequest as err:
             yield Violation(err.detail, 400)
+            return
+        if self.management.external_provider_id is not None:
+            yield from external_role_violations(self.management.name, str(name), {"management"}, False)
 
     def _data_center(self) -> DataCenter:
         reference = self.body.get("data_center")
@@ -336,6 +339,27 @@ class RemoveCluster(Command[None]):
         self.session.delete(self.cluster)
 
 
+# The roles an external network cannot have: hosts do not carry it (its provider does), so nothing the engine or a
+# host needs may depend on it. extnet also refuses migration, which oVirt let through.
+EXTERNAL_FORBIDDEN_ROLES = {
+    "management": "management network",
+    "display": "display network",
+    "migration": "migration network",
+    "default_route": "default route network",
+}
+
+
+def external_role_violations(network: str, cluster: str, added: set[str], required: bool) -> Iterable[Violation]:
+    for role, label in EXTERNAL_FORBIDDEN_ROLES.items():
+        if role in added:
+            yield Violation(f"External network '{network}' cannot be the {label} of cluster '{cluster}'")
+    if required:
+        yield Violation(
+            f"External network '{network}' cannot be required in cluster '{cluster}': its hosts do not provide it, "
+            "its provider does"
+        )
+
+
 class RoleRules:
     """The rules on roles shared by attaching a network to a cluster and updating the attachment."""
 
@@ -346,6 +370,11 @@ class RoleRules:
 
     def check(self, old: set[str], new: set[str], required: bool) -> Iterable[Violation]:
         cluster, network = self.cluster.name, self.network.name
+        if self.network.external_provider_id is not None:
+            external = list(external_role_violations(network, cluster, new - old, required))
+            if external:  # the other role rules would only add noise to these
+                yield from external
+                return
         if "management" in new and "management" not in old:
             hosts = hosts_of(self.session, self.cluster.id)
             if hosts:
@@ -389,7 +418,8 @@ class AttachNetwork(Command[NetworkCluster]):
 
     @property
     def required(self) -> bool:
-        return bool(self.body.get("required", True))
+        external = self.network is not None and self.network.external_provider_id is not None
+        return bool(self.body.get("required", not external))  # an external network is never required
 
     def validate(self) -> Iterable[Violation]:
         lock_cluster(self.session, self.cluster)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -13,7 +14,16 @@ from extnet.engine.api.faults import BadRequest
 from extnet.engine.api.resources.base import resolve
 from extnet.engine.commands.base import Command, Violation
 from extnet.engine.domain.rules import mtu_problem, name_problem, vlan_problem
-from extnet.engine.store.models import Cluster, DataCenter, Network, NetworkCluster, Vm, VmNic, VnicProfile
+from extnet.engine.store.models import (
+    Cluster,
+    DataCenter,
+    Network,
+    NetworkCluster,
+    Provider,
+    Vm,
+    VmNic,
+    VnicProfile,
+)
 
 Entity = dict[str, Any]
 
@@ -21,7 +31,6 @@ Entity = dict[str, Any]
 CLUSTER_ONLY_FIELDS = ("cluster", "required", "display")
 # Fields of <network> handled by other collections or features
 UNSUPPORTED_FIELDS = {
-    "external_provider": "Networks of an external network provider are not supported yet",
     "external_provider_physical_network": "Linking a network to a physical network is not supported yet",
     "vnic_profiles": "Create vNIC profiles through /networks/{id}/vnicprofiles, not inside the network",
 }
@@ -108,7 +117,8 @@ class NetworkRules:
         if problem:
             yield Violation(problem, 400)
         elif number is not None:
-            other = self._other(Network.vlan_id == number, dc.id)
+            # an external network's VLAN is its provider's segment, on the provider's physical network
+            other = self._other((Network.vlan_id == number) & Network.external_provider_id.is_(None), dc.id)
             if other is not None:
                 yield Violation(
                     f"VLAN id {number} is already used by network '{other.name}' in data center '{dc.name}'"
@@ -130,6 +140,43 @@ class NetworkRules:
         if self.network_id is not None:
             stmt = stmt.where(Network.id != self.network_id)
         return self.session.scalars(stmt.limit(1)).first()
+
+
+class ExternalNetworkRules:
+    """An external network's details are its provider's: only its name, description and comment change here."""
+
+    FIXED = (("mtu", "MTU"), ("stp", "STP setting"), ("port_isolation", "port isolation"))
+
+    def __init__(self, session: Session, network: Network) -> None:
+        self.session = session
+        self.network = network
+        provider = session.get(Provider, network.external_provider_id)
+        self.provider_name = provider.name if provider else "?"
+
+    def update(self, body: Entity) -> Iterable[Violation]:
+        """What a change of the network breaks (a field given with its current value changes nothing)."""
+        name = self.network.name
+        usages = usages_of(body)
+        if usages is not None and "vm" not in usages:
+            yield Violation(f"An external network cannot be a non-VM network (network '{name}')", 409)
+        for field, label in self.FIXED:
+            if field in body and body[field] != getattr(self.network, field):
+                yield Violation(self._fixed(label))
+        if "vlan" in body and parse_vlan(body)[0] != self.network.vlan_id:
+            yield Violation(self._fixed("VLAN"))
+        reference = body.get("external_provider")
+        if reference and not refers_to(reference, _Named(self.network.external_provider_id, self.provider_name)):
+            yield Violation(f"The provider of external network '{name}' cannot be changed")
+
+    def _fixed(self, label: str) -> str:
+        return (f"The {label} of external network '{self.network.name}' comes from provider '{self.provider_name}' "
+                "and cannot be changed here; only its name, description and comment can")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Named:
+    id: str | None
+    name: str
 
 
 def input_violations(body: Entity) -> Iterable[Violation]:
@@ -184,6 +231,8 @@ class AddNetwork(Command[Network]):
 
     def validate(self) -> Iterable[Violation]:
         yield from input_violations(self.body)
+        if self.body.get("openstack_subnet"):
+            yield Violation("A first subnet (openstack_subnet) can be given only with an external_provider", 400)
         try:
             self.dc = resolve_data_center(self.session, self.body.get("data_center"), self.path_dc)
         except BadRequest as err:
@@ -254,6 +303,18 @@ class UpdateNetwork(Command[Network]):
         lock_row(self.session, DataCenter, dc.id)
         if self.body.get("data_center") and not refers_to(self.body["data_center"], dc):
             yield Violation(f"The data center of network '{self.network.name}' cannot be changed", 400)
+        if self.body.get("openstack_subnet"):
+            yield Violation(f"Add subnets to network '{self.network.name}' through its provider's "
+                            "/openstacknetworkproviders/{id}/networks/{id}/subnets", 400)  # fmt: skip
+        if self.network.external_provider_id is not None:
+            yield from ExternalNetworkRules(self.session, self.network).update(self.body)
+            name = self.new("name")
+            if name != self.network.name:
+                yield from NetworkRules(self.session, self.network.id).name(name, dc)
+            return
+        if self.body.get("external_provider"):
+            yield Violation(f"Network '{self.network.name}' is not an external network; a provider cannot be set on "
+                            "it (create a network with external_provider instead)", 400)  # fmt: skip
         rules = NetworkRules(self.session, self.network.id)
         name = self.new("name")
         if name != self.network.name:

@@ -139,6 +139,14 @@ def value_violations(values: ProfileValues) -> Iterable[Violation]:
     yield from unsupported_references(values.body)
 
 
+def external_violations(network: Network, values: ProfileValues) -> Iterable[Violation]:
+    if network.external_provider_id is not None and values.port_mirroring:
+        yield Violation(
+            f"Port mirroring cannot be enabled on vNIC profile '{values.name}': network '{network.name}' is an "
+            "external network"
+        )
+
+
 def name_taken(session: Session, network: Network, name: str, profile_id: str | None) -> Violation | None:
     stmt = select(VnicProfile.id).where(VnicProfile.network_id == network.id, VnicProfile.name == name)
     if profile_id is not None:
@@ -167,6 +175,7 @@ class AddVnicProfile(Command[VnicProfile]):
             return
         if not self.network.vm_network:
             yield Violation(f"Network '{self.network.name}' is not a VM network, so it cannot have vNIC profiles")
+        yield from external_violations(self.network, values)
         taken = name_taken(self.session, self.network, values.name, None)
         if taken:
             yield taken
@@ -219,6 +228,7 @@ class UpdateVnicProfile(Command[VnicProfile]):
         if not refers_to(self.body.get("network") or {}, network):
             yield Violation(f"The network of vNIC profile '{self.profile.name}' cannot be changed", 400)
         yield from value_violations(self.values)
+        yield from external_violations(network, self.values)
         taken = name_taken(self.session, network, self.values.name, self.profile.id)
         if taken:
             yield taken

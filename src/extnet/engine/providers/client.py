@@ -1,19 +1,23 @@
 """Talking to a Neutron-API network provider, only through keystoneauth1 and openstacksdk.
 
 One ``ProviderClient`` per provider configuration: it keeps one authenticated session (keystoneauth re-authenticates
-on a 401 by itself), verifies TLS against the certificates imported for the provider, applies connect/read timeouts,
-and maps every failure to a ``ProviderError`` that says what went wrong in words an administrator can act on.
+on a 401 by itself), verifies TLS against the certificates imported for the provider (only them, once there are any;
+the system's CAs before), applies separate connect and read timeouts, and maps every failure to a ``ProviderError``
+that says what went wrong in words an administrator can act on.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import requests
 from keystoneauth1 import exceptions as ks_exc
@@ -22,6 +26,9 @@ from keystoneauth1.identity import v2, v3
 from keystoneauth1.noauth import NoAuth
 from openstack import exceptions as os_exc
 from openstack.connection import Connection
+
+from extnet.engine.providers import neutron
+from extnet.engine.providers.neutron import ProviderNetwork, ProviderSubnet
 
 T = TypeVar("T")
 
@@ -77,26 +84,53 @@ def _auth_plugin(config: ProviderConfig) -> Any:
     )  # fmt: skip
 
 
+def trust_context(certificates: tuple[str, ...]) -> ssl.SSLContext | None:
+    """An SSL context trusting exactly the imported certificates, or None (the system's CAs) when there are none.
+
+    Any imported certificate is a trust anchor, as in oVirt's external trust store: a provider's own leaf or
+    intermediate certificate is enough, its root need not be imported (or even be presented)."""
+    if not certificates:
+        return None
+    context = ssl.create_default_context(cadata="\n".join(certificates))
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return context
+
+
+class _ProviderAdapter(requests.adapters.HTTPAdapter):
+    """Gives every request the provider's (connect, read) timeouts unless it sets its own, and verifies HTTPS against
+    ``trust`` alone when given (keystoneauth takes a single float timeout and a CA file, neither is enough)."""
+
+    def __init__(self, timeout: tuple[float, float], trust: ssl.SSLContext | None) -> None:
+        self._timeout = timeout
+        self._trust = trust  # set before HTTPAdapter.__init__, which builds the pool manager
+        super().__init__(pool_connections=4, pool_maxsize=16)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        if self._trust is not None:
+            kwargs["ssl_context"] = self._trust
+        super().init_poolmanager(*args, **kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)
+        if self._trust is not None and verify and url.lower().startswith("https"):
+            conn.ca_certs = conn.ca_cert_dir = None  # or the system bundle would be added to the imported trust
+
+    def send(self, request: Any, stream: bool = False, timeout: Any = None, verify: Any = True, cert: Any = None,
+             proxies: Any = None) -> requests.Response:  # fmt: skip
+        return super().send(request, stream, self._timeout if timeout is None else timeout, verify, cert, proxies)
+
+
 class ProviderClient:
-    def __init__(self, config: ProviderConfig, ca_dir: Path) -> None:
+    def __init__(self, config: ProviderConfig) -> None:
         self.config = config
-        self._ca_file = self._write_ca_file(ca_dir)
-        verify: bool | str = str(self._ca_file) if self._ca_file else True
-        self.session = ks_session.Session(auth=_auth_plugin(config), verify=verify, timeout=config.read_timeout)
-        self._adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        self.session = ks_session.Session(auth=_auth_plugin(config), verify=True)
+        timeout = (config.connect_timeout, config.read_timeout)
+        self._adapter = _ProviderAdapter(timeout, trust_context(config.certificates))
         self.session.session.mount("http://", self._adapter)
         self.session.session.mount("https://", self._adapter)
         self.endpoint = config.url.rstrip("/")
         self.connection = Connection(session=self.session, network_endpoint_override=self.endpoint + "/v2.0/",
                                      strict_proxies=False)  # fmt: skip
-
-    def _write_ca_file(self, ca_dir: Path) -> Path | None:
-        if not self.config.certificates:
-            return None
-        ca_dir.mkdir(parents=True, exist_ok=True)
-        path = ca_dir / f"{self.config.provider_id}.pem"
-        path.write_text("\n".join(self.config.certificates))
-        return path
 
     # --- calls -----------------------------------------------------------------------------------------
 
@@ -138,6 +172,104 @@ class ProviderClient:
 
         self.call("test the connection", probe)
 
+    # --- networks and subnets: Neutron's JSON through the keystoneauth session, parsed tolerantly ----------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One Neutron call to ``{url}/v2.0{path}`` (as oVirt, no version discovery: it would hide why a provider
+        fails behind "no version document"); an error answer raises openstacksdk's exception for its status."""
+        url = path if path.startswith(("http://", "https://")) else f"{self.endpoint}/v2.0{path}"
+        response = self.session.request(url, method, raise_exc=False, connect_retries=0, **kwargs)
+        os_exc.raise_from_response(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ValueError(f"{method} {path} did not answer with JSON; is this a Neutron API?") from None
+
+    def list_networks(self, limit: int | None = None) -> list[ProviderNetwork]:
+        """The provider's networks (the first ``limit`` of them, if given), following Neutron's pagination."""
+
+        def fetch() -> list[ProviderNetwork]:
+            body = self._request("GET", "/networks", params={"limit": limit} if limit else None)
+            found: list[ProviderNetwork] = []
+            seen: set[str] = set()
+            while True:
+                found.extend(n for n in map(neutron.network_from, neutron.items_of(body, "networks")) if n)
+                following = neutron.next_page(body, "networks")
+                if limit or not following or following in seen:
+                    return found
+                seen.add(following)
+                body = self._request("GET", following)
+
+        return self.call("list the networks", fetch)
+
+    def get_network(self, network_id: str, what: str | None = None) -> ProviderNetwork:
+        def fetch() -> ProviderNetwork:
+            body = self._request("GET", f"/networks/{quote(network_id, safe='')}")
+            network = neutron.network_from(body.get("network") if isinstance(body, dict) else None)
+            if network is None:
+                raise ValueError("the answer has no network")
+            return network
+
+        return self.call(what or f"read network {network_id}", fetch)
+
+    def create_network(self, name: str, mtu: int | None) -> ProviderNetwork:
+        values: dict[str, Any] = {"name": name, "admin_state_up": True}
+        if mtu:
+            values["mtu"] = mtu
+
+        def create() -> ProviderNetwork:
+            body = self._request("POST", "/networks", json={"network": values})
+            network = neutron.network_from(body.get("network") if isinstance(body, dict) else None)
+            if network is None:
+                raise ValueError("the answer has no network")
+            return network
+
+        return self.call(f"create network '{name}'", create)
+
+    def delete_network(self, network_id: str) -> None:
+        self.call(
+            f"delete network {network_id}", lambda: self._request("DELETE", f"/networks/{quote(network_id, safe='')}")
+        )
+
+    def list_subnets(self, network_id: str) -> list[ProviderSubnet]:
+        def fetch() -> list[ProviderSubnet]:
+            body = self._request("GET", "/subnets", params={"network_id": network_id})
+            return [s for s in map(neutron.subnet_from, neutron.items_of(body, "subnets")) if s]
+
+        return self.call(f"list the subnets of network {network_id}", fetch)
+
+    def get_subnet(self, subnet_id: str) -> ProviderSubnet:
+        def fetch() -> ProviderSubnet:
+            body = self._request("GET", f"/subnets/{quote(subnet_id, safe='')}")
+            subnet = neutron.subnet_from(body.get("subnet") if isinstance(body, dict) else None)
+            if subnet is None:
+                raise ValueError("the answer has no subnet")
+            return subnet
+
+        return self.call(f"read subnet {subnet_id}", fetch)
+
+    def create_subnet(self, network: ProviderNetwork, values: dict[str, Any]) -> ProviderSubnet:
+        """Add a subnet with DHCP to ``network``; ``values`` are Neutron's subnet fields (name, cidr, ...)."""
+        body_values = {**values, "network_id": network.id, "enable_dhcp": True}
+        if network.project_id:  # as oVirt does: the subnet belongs to the network's project
+            body_values["project_id"] = network.project_id
+
+        def create() -> ProviderSubnet:
+            body = self._request("POST", "/subnets", json={"subnet": body_values})
+            subnet = neutron.subnet_from(body.get("subnet") if isinstance(body, dict) else None)
+            if subnet is None:
+                raise ValueError("the answer has no subnet")
+            return subnet
+
+        return self.call(f"add subnet '{values.get('name')}' to network {network.id}", create)
+
+    def delete_subnet(self, subnet_id: str) -> None:
+        self.call(
+            f"remove subnet {subnet_id}", lambda: self._request("DELETE", f"/subnets/{quote(subnet_id, safe='')}")
+        )
+
     def close(self) -> None:
         self.session.session.close()
 
@@ -145,13 +277,11 @@ class ProviderClient:
 def translate(err: Exception, provider: str, what: str) -> ProviderError:
     """Map a keystoneauth/openstacksdk/requests failure to a ProviderError an administrator can act on."""
     prefix = f"Failed to {what} on provider '{provider}'"
-    if isinstance(err, ks_exc.SSLError | requests.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(err):
-        return ProviderError("tls", f"{prefix}: its TLS certificate is not trusted ({_short(err)}); import the "
-                             "provider's certificate chain (importcertificates) or use a certificate signed by a "
-                             "trusted CA")  # fmt: skip
-    if isinstance(err, ks_exc.ConnectTimeout | requests.exceptions.Timeout):
-        return ProviderError("timeout", f"{prefix}: it did not answer in time; check that the provider is running "
-                             "and not overloaded")  # fmt: skip
+    tls = isinstance(err, ks_exc.SSLError | requests.exceptions.SSLError | ssl.SSLError)
+    if tls or "CERTIFICATE_VERIFY_FAILED" in str(err):
+        return ProviderError("tls", f"{prefix}: {tls_problem(str(err))}")
+    if isinstance(err, ks_exc.ConnectTimeout | requests.exceptions.Timeout | TimeoutError):
+        return ProviderError("timeout", f"{prefix}: {_timeout_problem(err)}")
     if isinstance(err, ks_exc.ConnectionError | requests.exceptions.ConnectionError):
         return ProviderError("unreachable", f"{prefix}: it is unreachable ({_connection_reason(err)}); check the "
                              "url and that the provider is running")  # fmt: skip
@@ -179,6 +309,34 @@ def translate(err: Exception, provider: str, what: str) -> ProviderError:
     return ProviderError("error", f"{prefix}: {_short(err)}")
 
 
+_VERIFY_REASON = re.compile(r"certificate verify failed: (.+?)\.?\s*(?:\(_ssl\.c:\d+\)|['\")\]]*$)")
+
+
+def tls_problem(text: str) -> str:
+    """What a TLS failure means and what to do about it."""
+    reason = _VERIFY_REASON.search(text)
+    if reason:
+        why = reason.group(1).replace("\\'", "'").strip()
+        if "mismatch" in why:
+            return (f"TLS verification failed: its certificate is not valid for the host of its url ({why}); use a "
+                    "url whose host the certificate names")  # fmt: skip
+        return (f"TLS verification failed: its certificate is not trusted ({why}); list the chain it presents "
+                "(GET .../certificates) and import it (importcertificates), or give the provider a certificate "
+                "signed by a trusted CA")  # fmt: skip
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text or "record layer failure" in text:
+        return "it does not speak TLS at that address; check the scheme and port of the url"
+    return f"the TLS handshake failed ({text.strip()[:200]})"
+
+
+def _timeout_problem(err: BaseException) -> str:
+    cause: BaseException | None = err
+    while cause is not None:  # keystoneauth turns both kinds into its ConnectTimeout; the requests error says which
+        if isinstance(cause, requests.exceptions.ConnectTimeout):
+            return "it did not accept the connection in time; check the url and that the provider is running"
+        cause = cause.__cause__ or cause.__context__
+    return "it did not answer in time; check that the provider is running and not overloaded"
+
+
 def _connection_reason(err: Exception) -> str:
     text = str(err)
     for marker, reason in (("Errno 111", "connection refused"), ("Name or service not known", "unknown host"),
@@ -202,8 +360,7 @@ def _short(err: Exception) -> str:
 class ProviderClients:
     """One client per provider, rebuilt when its configuration changes."""
 
-    def __init__(self, ca_dir: Path) -> None:
-        self.ca_dir = ca_dir
+    def __init__(self, ca_dir: Path | None = None) -> None:  # ca_dir: unused, the trust is kept in memory
         self._clients: dict[str, tuple[str, ProviderClient]] = {}
         self._lock = threading.Lock()
 
@@ -213,7 +370,7 @@ class ProviderClients:
             cached = self._clients.get(config.provider_id)
             if cached and cached[0] == fingerprint:
                 return cached[1]
-            client = ProviderClient(config, self.ca_dir)
+            client = ProviderClient(config)
             self._clients[config.provider_id] = (fingerprint, client)
         if cached:
             cached[1].close()

@@ -216,6 +216,8 @@ class Network(Base):
     port_isolation: Mapped[bool] = mapped_column(Boolean, default=False)
     external_provider_id: Mapped[str | None] = mapped_column(ForeignKey("providers.id"), index=True)
     external_id: Mapped[str | None] = mapped_column(String(64))
+    # the provider's physical network (provider:physical_network) an external network is carried on, if any
+    provider_physical_network: Mapped[str | None] = mapped_column(String(255))
     # set when auto-sync finds the network gone from its provider
     missing_on_provider: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     data_center: Mapped[DataCenter] = relationship(back_populates="networks")

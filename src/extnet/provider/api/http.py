@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from extnet.provider.api import query as query_parser
 from extnet.provider.api.extensions import EXTENSIONS
 from extnet.provider.api.spec import MAPPERS, RESOURCES, Mapper
+from extnet.provider.documents import acceptable
 from extnet.provider.errors import NeutronError, bad_request
 from extnet.provider.identity.service import Identity, IdentityError, Principal
 from extnet.provider.service import agents, networks, ports, routers, security_groups, subnets, tags
@@ -97,19 +98,9 @@ class Request:
             body = orjson.loads(self.body)
         except orjson.JSONDecodeError:
             raise bad_request("Body contains invalid data") from None
-        if _has_nul(body):
+        if not acceptable(body):
             raise bad_request("Body contains invalid data")
         return body
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 class NeutronApi:
@@ -148,6 +139,8 @@ class NeutronApi:
                 raise bad_request("The path contains invalid characters")
             query = scope.get("query_string", b"").decode("utf-8", "replace")
             params = parse_qsl(query, keep_blank_values=True)
+            if "\x00" in query or any("\x00" in key or "\x00" in value for key, value in params):
+                raise bad_request("The query string contains invalid characters")
             host = headers.get(b"host", b"localhost").decode("latin-1")
             base = f"{scope.get('scheme', 'http')}://{host}"
             request = Request(scope["method"], parts, params, headers, body, base)

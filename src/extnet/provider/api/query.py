@@ -66,9 +66,12 @@ def _filter(spec: ResourceSpec, key: str, values: list[str]) -> Cond:
 
 def _int(value: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise invalid_input(f"'{value}' is not an integer.") from None
+    if not -(2**31) <= number < 2**31:  # no stored integer is larger
+        raise invalid_input(f"'{value}' is out of range.")
+    return number
 
 
 def _cidr(value: str) -> str:

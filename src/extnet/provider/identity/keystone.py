@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from extnet.provider.documents import acceptable
 from extnet.provider.identity.service import DEFAULT_DOMAIN, Identity, IdentityError, Principal, unauthorized
 from extnet.provider.settings import ProviderSettings
 
@@ -431,8 +432,8 @@ async def _body(request: Request) -> dict[str, Any]:
         body = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
         raise IdentityError(400, "The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise IdentityError(400, "The request body must be a JSON object.")
+    if not isinstance(body, dict) or not acceptable(body):
+        raise IdentityError(400, "The request body must be a JSON object (no NUL characters, at most 32 levels).")
     return body
 
 

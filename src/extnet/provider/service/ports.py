@@ -305,7 +305,9 @@ def _readdress(ctx: Ctx, network: Record, fixed: list[FixedIp], mac: str) -> lis
 def _rebind(ctx: Ctx, port: Record, network: Record, values: dict[str, Any], changes: dict[str, Any]) -> None:
     host: str = common.pick(values, "host_id", port["host_id"])
     vnic_type: str = common.pick(values, "vnic_type", port["vnic_type"])
-    if host != port["host_id"] or vnic_type != port["vnic_type"] or "profile" in values:
+    # Like ML2, any update retries a binding that failed (the host may have an agent by now).
+    retry = bool(host) and port["vif_type"] == "binding_failed"
+    if retry or host != port["host_id"] or vnic_type != port["vnic_type"] or "profile" in values:
         vif_type, details = binding.bind(ctx, network, host, vnic_type)
         changes.update(vif_type=vif_type, vif_details=details)
         if host != port["host_id"]:

@@ -3,18 +3,25 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
 
 from extnet.engine.api.faults import NotFound
 from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, links, load, ref
+from extnet.engine.api.resources.provider_networks import create_external_network, remove_external_network
 from extnet.engine.api.resources.vnicprofiles import render as render_profile
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
 from extnet.engine.commands.networks import AddNetwork, RemoveNetwork, UpdateNetwork, vdsm_name
 from extnet.engine.commands.vnicprofiles import AddVnicProfile, RemoveVnicProfile
 from extnet.engine.store.models import Cluster, DataCenter, Network, NetworkCluster, VnicProfile
+
+T = TypeVar("T")
 
 
 def _in_data_center_named(op: str, value: str, case_sensitive: bool) -> Any:
@@ -49,6 +56,11 @@ def network_fields(network: Network) -> Entity:
         "vdsm_name": vdsm_name(network),
         "vlan": None if network.vlan_id is None else {"id": network.vlan_id},
         "data_center": ref("datacenters", network.data_center_id),
+        "external_provider": ref("openstacknetworkproviders", network.external_provider_id),
+        # the provider's physical network, by its name on the provider (it is no network of the engine)
+        "external_provider_physical_network": {"name": network.provider_physical_network}
+        if network.provider_physical_network
+        else None,
         "link": links(base, "vnicprofiles", "networklabels", "permissions"),
     }
 
@@ -69,6 +81,8 @@ class Networks(Collection):
         "stp": column_matcher(Network.stp, "bool"),
         "vmnetwork": column_matcher(Network.vm_network, "bool"),
     }
+    # an external network is created on (and may be removed from) its provider, outside any transaction
+    self_managed = frozenset({"add", "remove"})
 
     def data_center(self, ctx: Ctx, parents: list[str]) -> DataCenter | None:
         """The data center the collection is limited to (None: all networks)."""
@@ -93,14 +107,28 @@ class Networks(Collection):
         return network_fields(self.network(ctx, parents, entity_id))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        return network_fields(run(AddNetwork(ctx.db, body, self.data_center(ctx, parents))))
+        if body.get("external_provider"):
+            path_dc = partial(self._in_session, ctx, lambda local: self.data_center(local, parents))
+            return network_fields(create_external_network(ctx, path_dc, body))
+        with ctx.database.transaction() as session:
+            local = replace(ctx, session=session)
+            return network_fields(run(AddNetwork(session, body, self.data_center(local, parents))))
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
         network = self.network(ctx, parents, entity_id)
         return network_fields(run(UpdateNetwork(ctx.db, network, body)))
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
-        run(RemoveNetwork(ctx.db, self.network(ctx, parents, entity_id)))
+        if ctx.flag("remove_from_provider"):
+            network_of = partial(self._in_session, ctx, lambda local: self.network(local, parents, entity_id))
+            remove_external_network(ctx, network_of)
+            return
+        with ctx.database.transaction() as session:
+            run(RemoveNetwork(session, self.network(replace(ctx, session=session), parents, entity_id)))
+
+    @staticmethod
+    def _in_session(ctx: Ctx, func: Callable[[Ctx], T], session: Session) -> T:
+        return func(replace(ctx, session=session))
 
 
 class DataCenterNetworks(Networks):

@@ -9,10 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from extnet.engine.api.faults import Conflict, Fault, NotFound
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, links, load
+from extnet.engine.api.resources.base import Collection, Ctx, Entity, completed, href, links, load
+from extnet.engine.api.resources.provider_networks import ProviderNetworks
 from extnet.engine.api.search import Matcher, column_matcher
 from extnet.engine.commands.base import run
+from extnet.engine.commands.provider_certificates import ImportProviderCertificates
 from extnet.engine.commands.providers import AddProvider, RemoveProvider, UpdateProvider
+from extnet.engine.providers.certificates import Certificate, endpoints, fetch_chain
 from extnet.engine.providers.client import ProviderClient, ProviderError
 from extnet.engine.services import EngineServices
 from extnet.engine.store.events import Code, record
@@ -46,6 +49,7 @@ def render_provider(provider: Provider) -> Entity:
         "unmanaged": provider.unmanaged,
         "auto_sync": provider.auto_sync,
         "properties": {"property": provider.properties} if provider.properties else None,
+        "certificates": imported_certificates(provider),
         "link": links(base, *PROVIDER_LINKS),
     }  # the password is write-only: never rendered
 
@@ -96,10 +100,70 @@ class ProviderCall:
             record(session, code, description, severity, provider_id=self.provider_id, **ids)
 
 
+def imported_certificates(provider: Provider) -> Entity | None:
+    """The certificates the provider is verified with (ids: SHA-256 fingerprints); the ``certificates`` link is the
+    chain it presents now."""
+    if not provider.certificates:
+        return None
+    return {"certificate": [render_certificate(Certificate.from_pem(pem), None, True) for pem in provider.certificates]}
+
+
+def render_certificate(cert: Certificate, position: int | None, imported: bool) -> Entity:
+    return {
+        "id": cert.fingerprint if position is None else str(position),
+        "subject": cert.subject,
+        "organization": cert.organization,
+        "content": cert.pem,
+        "description": "imported: the provider is verified with it" if imported else "not imported",
+    }
+
+
+def presented_chain(ctx: Ctx, provider_id: str) -> list[Entity]:
+    """The certificates the provider's endpoints (its url, and its authentication_url if elsewhere) present now."""
+    call = ProviderCall(ctx, provider_id)
+    if call.unmanaged:
+        raise Conflict(f"Provider '{call.name}' is unmanaged: extnet never calls it")
+    config = call.config
+    trusted = {Certificate.from_pem(pem).fingerprint for pem in config.certificates}
+    auth_url = config.authentication_url if config.requires_authentication else None
+    chain: dict[str, Certificate] = {}
+    for host, port in endpoints(config.url, auth_url):
+        try:
+            found = fetch_chain(host, port, config.name, config.connect_timeout, config.read_timeout)
+        except ProviderError as err:
+            raise provider_fault(err) from None
+        chain.update((cert.fingerprint, cert) for cert in found if cert.fingerprint not in chain)
+    base = href("openstacknetworkproviders", provider_id, "certificates")
+    rendered = [render_certificate(cert, i, cert.fingerprint in trusted) for i, cert in enumerate(chain.values())]
+    return [{**entity, "href": f"{base}/{entity['id']}"} for entity in rendered]
+
+
+class ProviderCertificates(Collection):
+    """``…/openstacknetworkproviders/{id}/certificates``: the chain the provider presents, read live and unverified
+    (ids are positions in the chain, as in oVirt), each saying whether it is imported."""
+
+    type_name = "Certificate"
+    what = "certificate"
+    id_kind = "int"
+    self_managed = frozenset({"list_", "get"})
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        limit = ctx.max_results()
+        return presented_chain(ctx, parents[0])[:limit]
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        chain = presented_chain(ctx, parents[0])
+        if not entity_id.isdecimal() or int(entity_id) >= len(chain):
+            raise NotFound(f"Entity not found: certificate '{entity_id}' of provider '{parents[0]}' (it presents "
+                           f"{len(chain)})")  # fmt: skip
+        return chain[int(entity_id)]
+
+
 class OpenStackNetworkProviders(Collection):
     type_name = "OpenStackNetworkProvider"
     what = "provider"
-    actions = ("testconnectivity",)
+    subs: ClassVar[dict[str, type[Collection]]] = {"certificates": ProviderCertificates, "networks": ProviderNetworks}
+    actions = ("testconnectivity", "importcertificates")
     self_managed = frozenset({"action:testconnectivity"})
     search_fields: ClassVar[dict[str, Matcher] | None] = {
         "name": column_matcher(Provider.name),
@@ -142,10 +206,19 @@ def provider_for_update(session: Session, provider_id: str) -> Provider:
     return provider
 
 
+def import_certificates(ctx: Ctx, provider_id: str, body: Entity) -> Entity:
+    provider = provider_for_update(ctx.db, provider_id)
+    run(ImportProviderCertificates(ctx.db, provider, body.get("certificates") or []))
+    return completed()
+
+
 def test_connectivity(ctx: Ctx, provider_id: str, body: Entity) -> Entity:
     call = ProviderCall(ctx, provider_id)
     call.run(lambda client: client.test(), Code.PROVIDER_CONNECTIVITY_FAILED)
     return {"status": "complete"}
 
 
-_ACTIONS: dict[str, Callable[[Ctx, str, Entity], Entity]] = {"testconnectivity": test_connectivity}
+_ACTIONS: dict[str, Callable[[Ctx, str, Entity], Entity]] = {
+    "testconnectivity": test_connectivity,
+    "importcertificates": import_certificates,
+}

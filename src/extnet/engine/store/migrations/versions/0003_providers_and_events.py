@@ -65,6 +65,7 @@ def upgrade() -> None:
     with op.batch_alter_table("networks", schema=None) as batch_op:
         batch_op.add_column(sa.Column("external_provider_id", sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column("external_id", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("provider_physical_network", sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column("missing_on_provider", sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.create_index(batch_op.f("ix_networks_external_provider_id"), ["external_provider_id"], unique=False)
         batch_op.create_unique_constraint(
@@ -84,6 +85,7 @@ def downgrade() -> None:
         batch_op.drop_constraint("uq_networks_dc_external", type_="unique")
         batch_op.drop_index(batch_op.f("ix_networks_external_provider_id"))
         batch_op.drop_column("missing_on_provider")
+        batch_op.drop_column("provider_physical_network")
         batch_op.drop_column("external_id")
         batch_op.drop_column("external_provider_id")
 
