@@ -40,7 +40,7 @@ def build_engine(settings: EngineSettings) -> Engine:
     auth = Authenticator(db, timedelta(seconds=settings.token_ttl_seconds))
     services = EngineServices(
         secrets=SecretBox.in_data_dir(settings.data_dir),
-        providers=ProviderClients(settings.data_dir / "provider-ca"),
+        providers=ProviderClients(),
         provider_connect_timeout=settings.provider_connect_timeout,
         provider_read_timeout=settings.provider_read_timeout,
     )

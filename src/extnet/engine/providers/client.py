@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -360,7 +359,7 @@ def _short(err: Exception) -> str:
 class ProviderClients:
     """One client per provider, rebuilt when its configuration changes."""
 
-    def __init__(self, ca_dir: Path | None = None) -> None:  # ca_dir: unused, the trust is kept in memory
+    def __init__(self) -> None:
         self._clients: dict[str, tuple[str, ProviderClient]] = {}
         self._lock = threading.Lock()
 
