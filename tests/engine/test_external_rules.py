@@ -141,7 +141,9 @@ def test_only_name_description_and_comment_change(
     assert [p.name for p in service.vnic_profiles_service().list()] == [renamed]
 
 
-def test_no_port_mirroring_on_its_profiles(system: System, external: t.Network, dc: t.DataCenter, unique: Names) -> None:
+def test_no_port_mirroring_on_its_profiles(
+    system: System, external: t.Network, dc: t.DataCenter, unique: Names
+) -> None:
     profiles = system.vnic_profiles_service()
     name = unique("pm")
     err = fault(lambda: profiles.add(t.VnicProfile(name=name, network=t.Network(id=external.id), port_mirroring=True)))

@@ -392,11 +392,15 @@ def test_provider_down(
 ) -> None:
     with run_provider(tmp_path / "down") as second:
         provider = add_provider(url=second.network_url, authentication_url=second.auth_url)
-        remote = second.connect().network.create_network(name=unique("doomed"))
-        assert remote.id in {n.id for n in provider_networks(system, provider.id).list()}
+        neutron = second.connect()
+        kept, doomed = (
+            neutron.network.create_network(name=unique("kept")),
+            neutron.network.create_network(name=unique("doomed")),
+        )
+        imported = import_network(system, provider.id, kept, dc)
     # the provider process has stopped
     service = provider_networks(system, provider.id)
-    err = fault(lambda: service.network_service(remote.id).import_(data_center=t.DataCenter(id=dc.id)))
+    err = fault(lambda: service.network_service(doomed.id).import_(data_center=t.DataCenter(id=dc.id)))
     assert err.code == 400 and "unreachable" in str(err) and provider.name in str(err)
     err = fault(lambda: service.list())
     assert err.code == 400 and "unreachable" in str(err)
@@ -404,9 +408,14 @@ def test_provider_down(
         name=unique("nd"), data_center=t.DataCenter(id=dc.id),
         external_provider=t.OpenStackNetworkProvider(id=provider.id))))  # fmt: skip
     assert err.code == 400 and "unreachable" in str(err)
-    assert_nothing_imported(system, provider.id)
+    removal = system.networks_service().network_service(imported.id)
+    err = fault(lambda: removal.remove(query={"remove_from_provider": "true"}))
+    assert err.code == 400 and "unreachable" in str(err)
+    assert removal.get().name == kept.name  # nothing removed in the engine either
+    networks = system.networks_service().list()
+    assert [n.id for n in networks if n.external_provider and n.external_provider.id == provider.id] == [imported.id]
     codes = {e.code for e in events_of(system, provider.id) if e.severity == t.LogSeverity.ERROR}
-    assert {IMPORT_FAILED, ADD_ON_PROVIDER_FAILED} <= codes
+    assert {IMPORT_FAILED, ADD_ON_PROVIDER_FAILED, REMOVE_FROM_PROVIDER_FAILED} <= codes
 
 
 @pytest.fixture(scope="module")

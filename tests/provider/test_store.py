@@ -29,8 +29,7 @@ def test_migrations_match_the_tables(tmp_path: Path) -> None:
                 assert VERSION_TABLE in names and "alembic_version" not in names
                 assert {table.name for table in metadata.sorted_tables} <= names
                 assert all(name.startswith("prov_") for name in names - {VERSION_TABLE})
-                context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE,
-                                                                 "compare_type": True})  # fmt: skip
+                context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True})
                 assert compare_metadata(context, metadata) == []
         finally:
             engine.dispose()
@@ -51,18 +50,22 @@ def test_default_pools_and_gateways() -> None:
 
 def test_pool_checks() -> None:
     net = ipam.network("10.0.0.0/24")
-    ok = ipam.check_pools(net, [{"start": "10.0.0.50", "end": "10.0.0.60"}, {"start": "10.0.0.10", "end": "10.0.0.20"}],
-                          "10.0.0.1")  # fmt: skip
+    ok = ipam.check_pools(
+        net, [{"start": "10.0.0.50", "end": "10.0.0.60"}, {"start": "10.0.0.10", "end": "10.0.0.20"}], "10.0.0.1"
+    )
     assert ok == [["10.0.0.10", "10.0.0.20"], ["10.0.0.50", "10.0.0.60"]]
     for pools, gateway, error in [
         ([{"start": "10.0.0.0", "end": "10.0.0.5"}], None, "OutOfBoundsAllocationPool"),
         ([{"start": "10.0.0.250", "end": "10.0.0.255"}], None, "OutOfBoundsAllocationPool"),
         ([{"start": "10.0.0.9", "end": "10.0.0.5"}], None, "InvalidAllocationPool"),
         ([{"start": "fd00::1", "end": "fd00::2"}], None, "InvalidAllocationPool"),
-        ([{"start": "10.0.0.2", "end": "10.0.0.9"}, {"start": "10.0.0.9", "end": "10.0.0.12"}], None,
-         "OverlappingAllocationPools"),
+        (
+            [{"start": "10.0.0.2", "end": "10.0.0.9"}, {"start": "10.0.0.9", "end": "10.0.0.12"}],
+            None,
+            "OverlappingAllocationPools",
+        ),
         ([{"start": "10.0.0.2", "end": "10.0.0.9"}], "10.0.0.5", "GatewayConflictWithAllocationPools"),
-    ]:  # fmt: skip
+    ]:
         with pytest.raises(Exception) as err:
             ipam.check_pools(net, pools, gateway)
         assert getattr(err.value, "type", None) == error

@@ -13,13 +13,14 @@ from starlette.routing import Route
 from extnet.engine.api.faults import Fault
 from extnet.engine.api.http import ApiDispatcher
 from extnet.engine.api.openapi import openapi_document
-from extnet.engine.api.root import ROOTS, root_entity
+from extnet.engine.api.root import PRODUCT, ROOTS, root_entity
 from extnet.engine.auth import Authenticator, ensure_admin
 from extnet.engine.providers.client import ProviderClients
 from extnet.engine.secrets import SecretBox
 from extnet.engine.services import EngineServices
 from extnet.engine.settings import EngineSettings
 from extnet.engine.store.db import Database, migrate
+from extnet.engine.store.events import Code, record
 
 
 @dataclass
@@ -37,6 +38,8 @@ def build_engine(settings: EngineSettings) -> Engine:
     migrate(url)
     db = Database(url)
     generated = ensure_admin(db, settings.admin_password)
+    with db.transaction() as session:
+        record(session, Code.ENGINE_STARTED, f"extnet engine {PRODUCT['full_version']} started.")
     auth = Authenticator(db, timedelta(seconds=settings.token_ttl_seconds))
     services = EngineServices(
         secrets=SecretBox.in_data_dir(settings.data_dir),

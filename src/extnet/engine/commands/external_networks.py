@@ -113,14 +113,12 @@ class ImportExternalNetwork(Command[Network]):
         provider: Provider,
         source: ProviderNetwork,
         dc_reference: Entity | None,
-        path_dc: DataCenter | None = None,
         options: ImportOptions | None = None,
     ) -> None:
         super().__init__(session)
         self.provider = provider
         self.source = source
         self.dc_reference = dc_reference
-        self.path_dc = path_dc
         self.options = options or ImportOptions()
         self.dc: DataCenter | None = None
         if self.options.created_on_provider:
@@ -128,7 +126,7 @@ class ImportExternalNetwork(Command[Network]):
 
     def validate(self) -> Iterable[Violation]:
         try:
-            self.dc = import_target(self.session, self.dc_reference, self.path_dc, self.source)
+            self.dc = import_target(self.session, self.dc_reference, self.source)
         except BadRequest as err:
             yield Violation(err.detail, 400)
             return
@@ -143,6 +141,8 @@ class ImportExternalNetwork(Command[Network]):
         problem = name_problem(source.name, "network")
         if problem:
             yield Violation(f"{problem}; rename network {source.id} on provider '{provider.name}' first")
+        elif self._named(source.name, dc) is not None and self.options.created_on_provider:
+            yield Violation(f"network '{source.name}' already exists in data center '{dc.name}'")
         elif self._named(source.name, dc) is not None:
             yield Violation(
                 f"data center '{dc.name}' already has a network named '{source.name}'; rename that network first "
@@ -211,12 +211,10 @@ class ImportExternalNetwork(Command[Network]):
         return f"data center '{dc}' already has a network named '{name}'."
 
 
-def import_target(
-    session: Session, reference: Entity | None, path_dc: DataCenter | None, source: ProviderNetwork
-) -> DataCenter:
-    if path_dc is None and not reference:
+def import_target(session: Session, reference: Entity | None, source: ProviderNetwork) -> DataCenter:
+    if not reference:
         raise BadRequest(f"Give the data center to import network '{source.name}' into: data_center by id or by name")
-    return resolve_data_center(session, reference, path_dc)
+    return resolve_data_center(session, reference, None)
 
 
 def provider_of(session: Session, reference: Entity) -> Provider:
@@ -262,6 +260,9 @@ class CheckNetworkOnProvider(Command[NetworkOnProvider]):
             violation = read_only_violation(self.provider, "networks")
             if violation:
                 yield violation
+            if self.provider.unmanaged and body.get("openstack_subnet"):
+                yield Violation(f"Provider '{self.provider.name}' is unmanaged: extnet never calls it, so it cannot "
+                                f"create a subnet of network '{name}' there")  # fmt: skip
         try:
             self.dc = resolve_data_center(self.session, body.get("data_center"), self.path_dc)
         except BadRequest as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from sqlalchemy import delete, select
@@ -13,6 +14,7 @@ from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Event
 
 SEVERITIES = ("normal", "warning", "error", "alert")
+_EVENT_ID = re.compile(r"[0-9]{1,18}")
 
 
 def render_event(event: Event) -> Entity:
@@ -35,14 +37,15 @@ def render_event(event: Event) -> Entity:
 
 
 def _event_id(text: str) -> int:
-    if not text.isdigit():
-        raise BadRequest(f"Invalid event id '{text}': event ids are numbers")
+    if not _EVENT_ID.fullmatch(text):
+        raise BadRequest(f"Invalid event id '{text}': event ids are whole numbers")
     return int(text)
 
 
 class Events(Collection):
     type_name = "Event"
     what = "event"
+    id_kind = "int"
     search_fields: ClassVar[dict[str, Matcher] | None] = {
         "severity": column_matcher(Event.severity),
         "type": column_matcher(Event.code, "int"),

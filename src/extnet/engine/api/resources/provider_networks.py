@@ -128,6 +128,8 @@ class ProviderNetworks(Collection):
     def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
         call = provider_call(ctx, parents[-1])
         limit = ctx.max_results()
+        if limit == 0:
+            return []
         if call.unmanaged:
             with ctx.database.transaction(write=False) as session:
                 networks = engine_copies(session, call.provider_id)[:limit]
@@ -171,7 +173,7 @@ def import_network(ctx: Ctx, provider_id: str, network_id: str, body: Entity) ->
     options = ImportOptions(bool(body.get("attach_to_all_clusters")), bool(body.get("public_use")))
     with ctx.database.transaction() as session:
         provider = load(session, Provider, provider_id, "provider")
-        network: Network = run(ImportExternalNetwork(session, provider, source, {"id": dc_id}, None, options))
+        network: Network = run(ImportExternalNetwork(session, provider, source, {"id": dc_id}, options))
         return network
 
 
@@ -193,7 +195,7 @@ def create_external_network(ctx: Ctx, path_dc: Callable[[Session], DataCenter | 
         with ctx.database.transaction() as session:
             provider = load(session, Provider, plan.provider_id, "provider")
             dc_ref = {"id": plan.data_center_id}
-            network: Network = run(ImportExternalNetwork(session, provider, source, dc_ref, None, options))
+            network: Network = run(ImportExternalNetwork(session, provider, source, dc_ref, options))
             return network
     except BaseException:
         if not call.unmanaged:
