@@ -30,8 +30,9 @@ def test_visibility(admin: Connection, lab: Lab, member: Any, target: Target) ->
     shared = lab.network(is_shared=True)
     external = lab.network(is_router_external=True)
     lab.subnet(shared, "10.130.0.0/24")
-    visible = {n.id for n in conn.network.networks()}
-    assert {mine.id, shared.id, external.id} <= visible and private.id not in visible
+    visible = {n.id: n for n in conn.network.networks()}
+    assert {mine.id, shared.id, external.id} <= set(visible) and private.id not in visible
+    assert visible[shared.id].is_shared is True and visible[external.id].is_router_external is True
     with _raw(target, conn) as raw:
         assert neutron_error(raw.get(f"/networks/{private.id}"), 404, "NetworkNotFound") == (
             f"Network {private.id} could not be found."

@@ -35,7 +35,8 @@ Names = Callable[[str], str]
 System = sdk.services.SystemService
 
 IMPORTED, IMPORT_FAILED, ADDED_ON_PROVIDER, REMOVED_FROM_PROVIDER = 9600, 9601, 9602, 9603
-ADD_ON_PROVIDER_FAILED, REMOVE_FROM_PROVIDER_FAILED, SUBNET_ADDED, SUBNET_ADDITION_FAILED = 9620, 9621, 1100, 1101
+ADD_ON_PROVIDER_FAILED, REMOVE_FROM_PROVIDER_FAILED = 9620, 9621
+SUBNET_ADDED, SUBNET_ADDITION_FAILED, SUBNET_REMOVAL_FAILED = 1100, 1101, 1103
 
 
 @pytest.fixture(scope="module")
@@ -288,6 +289,7 @@ def test_create_on_provider_with_first_subnet_by_provider_name(
         assert subnet.dns_nameservers == ["10.20.0.53"] and subnet.is_dhcp_enabled
         listed = subnets_of(system, provider.id, remote.id).list()
         assert [s.cidr for s in listed] == ["10.20.0.0/24"]
+        assert any(e.code == SUBNET_ADDED and name in e.description for e in events_of(system, provider.id))
     finally:
         neutron.network.delete_network(remote, ignore_missing=True)
 
@@ -393,10 +395,8 @@ def test_provider_down(
     with run_provider(tmp_path / "down") as second:
         provider = add_provider(url=second.network_url, authentication_url=second.auth_url)
         neutron = second.connect()
-        kept, doomed = (
-            neutron.network.create_network(name=unique("kept")),
-            neutron.network.create_network(name=unique("doomed")),
-        )
+        kept = neutron.network.create_network(name=unique("kept"))
+        doomed = neutron.network.create_network(name=unique("doomed"))
         imported = import_network(system, provider.id, kept, dc)
     # the provider process has stopped
     service = provider_networks(system, provider.id)
@@ -451,10 +451,12 @@ def test_slow_or_broken_provider(impatient: System, unique: Names, mode: str, fr
             name=unique("nn"), data_center=t.DataCenter(id=default.id),
             external_provider=t.OpenStackNetworkProvider(id=provider.id))))  # fmt: skip
         assert err.code == 400 and fragment in str(err)
-        err = fault(lambda: subnets_of(impatient, provider.id, "5b4e4c3f-0c5e-4f8a-9d5c-2a4f7f0f1e11").add(
-            t.OpenStackSubnet(name="s", cidr="10.9.0.0/24", ip_version="v4")))  # fmt: skip
+        subnets = subnets_of(impatient, provider.id, "5b4e4c3f-0c5e-4f8a-9d5c-2a4f7f0f1e11")
+        err = fault(lambda: subnets.add(t.OpenStackSubnet(name="s", cidr="10.9.0.0/24", ip_version="v4")))
         assert err.code == 400 and fragment in str(err)
-        assert server.requests >= 3
+        err = fault(lambda: subnets.subnet_service("0d3c1f44-7a51-4cbe-8f2b-6c1a9e7d2b10").remove())
+        assert err.code == 400 and fragment in str(err)
+        assert server.requests >= 4
     assert_nothing_imported(impatient, provider.id)
     codes = {e.code for e in events_of(impatient, provider.id) if e.severity == t.LogSeverity.ERROR}
-    assert {IMPORT_FAILED, ADD_ON_PROVIDER_FAILED, SUBNET_ADDITION_FAILED} <= codes
+    assert {IMPORT_FAILED, ADD_ON_PROVIDER_FAILED, SUBNET_ADDITION_FAILED, SUBNET_REMOVAL_FAILED} <= codes

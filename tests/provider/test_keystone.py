@@ -70,7 +70,7 @@ def test_unscoped_and_rescoped_v3_tokens(provider: ProviderProcess) -> None:
     assert "project" not in unscoped.json()["token"] and "catalog" not in unscoped.json()["token"]
     token = unscoped.headers["X-Subject-Token"]
     no_project = httpx.get(f"{provider.network_url}/v2.0/networks", headers={"X-Auth-Token": token})
-    assert no_project.status_code == 200 and no_project.json() == {"networks": []}
+    assert no_project.status_code == 401  # the networking API needs a project
     rescope = {
         "auth": {
             "identity": {"methods": ["token"], "token": {"id": token}},
@@ -99,7 +99,7 @@ def test_users_projects_roles(admin: Connection, provider: ProviderProcess) -> N
         identity.create_user(name=name, password="x", domain_id="default")
 
     conn = connect(provider.auth_url, name, "pw1", name)
-    assert list(conn.network.networks()) == []
+    assert all(n.is_shared or n.is_router_external for n in conn.network.networks())
     with pytest.raises(openstack.exceptions.ForbiddenException):
         conn.network.create_network(name="readers-cannot-write")
     with pytest.raises(openstack.exceptions.ForbiddenException):

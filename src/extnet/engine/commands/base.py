@@ -59,10 +59,18 @@ def run(command: Command[R]) -> R:
         return result
     except IntegrityError as err:
         command.compensate()
-        raise Conflict(f"[Cannot {command.verb} {command.noun}. {command.integrity_message(err)}]") from None
+        raise Conflict(f"[Cannot {command.verb} {command.noun}. {_integrity_message(command, err)}]") from None
     except BaseException:
         command.compensate()
         raise
+
+
+def _integrity_message(command: Command[R], error: IntegrityError) -> str:
+    # After a failed flush the session has expired its rows: a message that reads them cannot load them again.
+    try:
+        return command.integrity_message(error)
+    except Exception:  # noqa: BLE001 - any failure here must not turn a conflict into a 500
+        return f"The {command.noun.lower()} conflicts with a concurrent change; retry the request."
 
 
 def _fault(command: Command[R], violations: list[Violation]) -> Fault:

@@ -121,6 +121,8 @@ class ImportExternalNetwork(Command[Network]):
         self.dc_reference = dc_reference
         self.options = options or ImportOptions()
         self.dc: DataCenter | None = None
+        self.dc_name = "?"
+        self.provider_name = provider.name
         if self.options.created_on_provider:
             self.verb = "add"
 
@@ -131,6 +133,7 @@ class ImportExternalNetwork(Command[Network]):
             yield Violation(err.detail, 400)
             return
         dc, source, provider = self.dc, self.source, self.provider
+        self.dc_name = dc.name  # for integrity_message: after a failed flush the session cannot load it
         lock_row(self.session, DataCenter, dc.id)  # concurrent imports into one data center take turns
         copy = imported_copy(self.session, dc.id, provider.id, source.id)
         if copy is not None:
@@ -205,10 +208,11 @@ class ImportExternalNetwork(Command[Network]):
         )
 
     def integrity_message(self, error: IntegrityError) -> str:
-        dc, name = self.dc.name if self.dc else "?", self.source.name
+        # only plain values here: the failed flush expired every row of the session
+        dc, name = self.dc_name, self.source.name
         if "external_id" in str(error.orig) or "uq_networks_dc_external" in str(error.orig):
-            return f"network '{name}' of provider '{self.provider.name}' is already imported into data center '{dc}'."
-        return f"data center '{dc}' already has a network named '{name}'."
+            return f"network '{name}' of provider '{self.provider_name}' is already imported into data center '{dc}'."
+        return f"network '{name}' already exists in data center '{dc}': it was added or imported at the same time."
 
 
 def import_target(session: Session, reference: Entity | None, source: ProviderNetwork) -> DataCenter:

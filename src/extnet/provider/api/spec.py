@@ -28,7 +28,8 @@ class Attr:
     filter: str | None = None  # "str", "bool", "int" or None: how query-string values convert
     sort: bool = False
     admin_only: bool = False  # only an admin sees it and may set it to anything but its default
-    default: Any = None  # the value a non-admin may still send for an admin_only attribute
+    admin_set: bool = False  # everyone sees it; only an admin may set it to anything but its default
+    default: Any = None  # the value a non-admin may still send for an admin_only/admin_set attribute
     render: Getter | None = None
 
     @property
@@ -116,7 +117,7 @@ NETWORK = ResourceSpec(
         _a("admin_state_up", convert=cv.boolean, post=True, put=True, filter="bool", sort=True),
         _a("status", filter="str", sort=True),
         _a("subnets"),
-        _a("shared", convert=cv.boolean, post=True, put=True, filter="bool", admin_only=True, default=False),
+        _a("shared", convert=cv.boolean, post=True, put=True, filter="bool", admin_set=True, default=False),
         _a("mtu", convert=cv.integer(0, 65535), post=True, put=True, filter="int", sort=True),
         _a("port_security_enabled", convert=cv.boolean, post=True, put=True),
         _a(
@@ -126,7 +127,7 @@ NETWORK = ResourceSpec(
             post=True,
             put=True,
             filter="bool",
-            admin_only=True,
+            admin_set=True,
             default=False,
         ),
         _a(
@@ -377,7 +378,7 @@ class Mapper:
             attr = self.spec.by_wire[wire]
             assert attr.convert is not None
             converted = attr.convert(wire, value)
-            if attr.admin_only and not admin and converted != attr.default:
+            if (attr.admin_only or attr.admin_set) and not admin and converted != attr.default:
                 raise policy(f"create_{self.spec.singular}", wire)
             values[attr.field] = converted
         missing = [a.wire for a in self.spec.attrs if a.required and a.wire not in item]
@@ -396,7 +397,7 @@ class Mapper:
             attr = self.spec.by_wire[wire]
             assert attr.convert is not None
             converted = attr.convert(wire, value)
-            if attr.admin_only and not admin:
+            if (attr.admin_only or attr.admin_set) and not admin:
                 raise policy(f"update_{self.spec.singular}", wire)
             values[attr.field] = converted
         return values

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Connection,
     Table,
     and_,
+    bindparam,
     delete,
     false,
     func,
@@ -96,6 +97,9 @@ NAMES: dict[Kind, tuple[str, ...]] = {kind: tuple(str(c.name) for c in table.col
 
 
 class SqlTx:
+    """Statements are built once per shape (the same query with other values reuses its statement, bound
+    parameters and SQLAlchemy's compiled form): building and keying a statement costs more than running it."""
+
     def __init__(self, conn: Connection, postgres: bool) -> None:
         self.conn = conn
         self.postgres = postgres
@@ -103,11 +107,9 @@ class SqlTx:
     # --- reads -------------------------------------------------------------------------------------------------
 
     def get(self, kind: Kind, id_: str, *, want: frozenset[str] | None = None, lock: bool = False) -> Record | None:
-        table = TABLES[kind]
-        stmt = select(table).where(table.c.id == id_)
-        if lock and self.postgres:
-            stmt = stmt.with_for_update()
-        row = self._execute(stmt).first()
+        lock = lock and self.postgres
+        stmt = _cached(("get", kind, lock), lambda: _get_stmt(kind, lock))
+        row = self._execute(stmt, {"id": id_}).first()
         if row is None:
             return None
         records = [dict(zip(NAMES[kind], row, strict=True))]
@@ -115,24 +117,22 @@ class SqlTx:
         return records[0]
 
     def find(self, kind: Kind, query: Query) -> Page:
-        table = TABLES[kind]
-        stmt = select(table)
-        if query.where is not None:
-            stmt = stmt.where(self._clause(kind, query.where))
-        order = [(table.c[name], asc) for name, asc in query.sort if name != "id"]
-        id_asc = next((asc for name, asc in query.sort if name == "id"), True)
-        order.append((table.c.id, id_asc))
-        if query.reverse:
-            order = [(col, not asc) for col, asc in order]
-        if query.marker is not None:
-            stmt = stmt.where(_after(order, query.marker))
-        stmt = stmt.order_by(*[_order_by(col, asc) for col, asc in order])
+        params: dict[str, Any] = {}
+        shape = (
+            "find",
+            kind,
+            _shape(query.where, params) if query.where is not None else None,
+            query.sort,
+            query.limit is not None,
+            _marker_shape(kind, query, params),
+            query.reverse,
+            query.lock and self.postgres,
+        )
         if query.limit is not None:
-            stmt = stmt.limit(query.limit + 1)
-        if query.lock and self.postgres:
-            stmt = stmt.with_for_update()
+            params["limit"] = query.limit + 1
+        stmt = _cached(shape, lambda: self._find_stmt(kind, query))
         names = NAMES[kind]
-        records = [dict(zip(names, row, strict=True)) for row in self._execute(stmt)]
+        records = [dict(zip(names, row, strict=True)) for row in self._execute(stmt, params)]
         more = query.limit is not None and len(records) > query.limit
         if more:
             del records[-1]
@@ -141,20 +141,31 @@ class SqlTx:
         self._load_children(kind, records, query.want)
         return Page(records, more)
 
-    def count(self, kind: Kind, where: Cond) -> int:
+    def _find_stmt(self, kind: Kind, query: Query) -> Any:
         table = TABLES[kind]
-        stmt = select(func.count()).select_from(table).where(self._clause(kind, where))
-        return int(self._execute(stmt).scalar_one())
+        stmt = select(table)
+        if query.where is not None:
+            stmt = stmt.where(_clause(kind, query.where, _Names()))
+        order = _order(kind, query)
+        if query.marker is not None:
+            stmt = stmt.where(_after(order, query.marker))
+        stmt = stmt.order_by(*[_order_by(col, asc) for col, asc in order])
+        if query.limit is not None:
+            stmt = stmt.limit(bindparam("limit"))
+        if query.lock and self.postgres:
+            stmt = stmt.with_for_update()
+        return stmt
+
+    def count(self, kind: Kind, where: Cond) -> int:
+        params: dict[str, Any] = {}
+        shape = ("count", kind, _shape(where, params))
+        table = TABLES[kind]
+        stmt = _cached(shape, lambda: select(func.count()).select_from(table).where(_clause(kind, where, _Names())))
+        return int(self._execute(stmt, params).scalar_one())
 
     def taken_addresses(self, subnet_id: str, first_key: str, last_key: str, limit: int) -> list[str]:
-        c = t.ip_allocations.c
-        stmt = (
-            select(c.ip_key)
-            .where(c.subnet_id == subnet_id, c.ip_key >= first_key, c.ip_key <= last_key)
-            .order_by(c.ip_key)
-            .limit(limit)
-        )
-        return list(self._execute(stmt).scalars())
+        params = {"subnet": subnet_id, "first": first_key, "last": last_key, "limit": limit}
+        return list(self._execute(_TAKEN, params).scalars())
 
     def _load_children(self, kind: Kind, records: list[Record], want: frozenset[str] | None) -> None:
         if not records:
@@ -163,16 +174,15 @@ class SqlTx:
             if want is not None and name not in want:
                 continue
             values: dict[str, list[Any]] = {record["id"]: [] for record in records}
-            fk = child.table.c[child.fk]
-            columns = [child.table.c[col] for col in child.columns]
-            ordering = [fk, *[child.table.c[col] for col in child.order]]
+            stmt = _cached(("children", kind, name), lambda c=child: _children_stmt(c))
+            single = len(child.columns) == 1
             for ids in iter_chunks(list(values), CHUNK):
-                stmt = select(fk, *columns).where(fk.in_(ids)).order_by(*ordering)
-                if len(columns) == 1:
-                    for parent, value in self._execute(stmt).tuples():
+                rows = self._execute(stmt, {"ids": list(ids)}).tuples()
+                if single:
+                    for parent, value in rows:
                         values[parent].append(value)
                 else:
-                    for row in self._execute(stmt).tuples():
+                    for row in rows:
                         values[row[0]].append(dict(zip(child.columns, row[1:], strict=True)))
             for record in records:
                 record[name] = values[record["id"]]
@@ -183,81 +193,60 @@ class SqlTx:
         if not records:
             return
         table = TABLES[kind]
-        names = [col.name for col in table.columns]
+        names = NAMES[kind]
         rows = [{name: record.get(name) for name in names} for record in records]
-        self._execute(insert(table), rows)
+        self._execute(_cached(("insert", table.name), lambda: insert(table)), rows)
         for name, child in CHILDREN[kind].items():
             if child.writable:
                 child_rows = [row for record in records for row in _child_rows(kind, name, record, record.get(name))]
                 if child_rows:
-                    self._execute(insert(child.table), child_rows)
+                    self._execute(_cached(("insert", child.table.name), lambda c=child: insert(c.table)), child_rows)
 
     def update(self, kind: Kind, id_: str, changes: Mapping[str, Any]) -> None:
         table = TABLES[kind]
-        values: dict[str, Any] = {}
-        for name, value in changes.items():
-            if name in CHILDREN[kind]:
-                continue
-            values[name] = table.c[name] + 1 if isinstance(value, Bump) else value
-        if values:
-            self._execute(update(table).where(table.c.id == id_).values(values))
+        columns = tuple(sorted(name for name in changes if name not in CHILDREN[kind]))
+        if columns:
+            bumped = tuple(name for name in columns if isinstance(changes[name], Bump))
+            stmt = _cached(("update", kind, columns, bumped), lambda: _update_stmt(table, columns, bumped))
+            params = {f"v_{name}": changes[name] for name in columns if name not in bumped}
+            params["v_id_"] = id_
+            self._execute(stmt, params)
         for name, child in CHILDREN[kind].items():
             if name in changes and child.writable:
-                self._execute(delete(child.table).where(child.table.c[child.fk] == id_))
+                fk = child.table.c[child.fk]
+                self._execute(_cached(("clear", kind, name), lambda f=fk, c=child: delete(c.table).where(
+                    f == bindparam("parent"))), {"parent": id_})  # fmt: skip
                 parent = {**changes, "id": id_}
                 if name == "fixed_ips" and "network_id" not in parent:
-                    parent["network_id"] = self._execute(
-                        select(t.ports.c.network_id).where(t.ports.c.id == id_)
-                    ).scalar()
+                    network = self._execute(_cached(("port_network",), lambda: select(t.ports.c.network_id).where(
+                        t.ports.c.id == bindparam("id"))), {"id": id_}).scalar()  # fmt: skip
+                    parent["network_id"] = network
                 rows = _child_rows(kind, name, parent, changes[name])
                 if rows:
-                    self._execute(insert(child.table), rows)
+                    self._execute(_cached(("insert", child.table.name), lambda c=child: insert(c.table)), rows)
 
     def delete(self, kind: Kind, ids: Sequence[str]) -> None:
         if not ids:
             return
         table = TABLES[kind]
+        remove = _cached(
+            ("delete", kind), lambda: delete(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
+        )
+        untag = _cached(
+            ("untag",), lambda: delete(t.tags).where(t.tags.c.resource_id.in_(bindparam("ids", expanding=True)))
+        )
         for chunk in iter_chunks(list(ids), CHUNK):
             if "tags" in CHILDREN[kind]:
-                self._execute(delete(t.tags).where(t.tags.c.resource_id.in_(chunk)))
-            self._execute(delete(table).where(table.c.id.in_(chunk)))
+                self._execute(untag, {"ids": list(chunk)})
+            self._execute(remove, {"ids": list(chunk)})
 
     def lock(self, kind: Kind, ids: Sequence[str]) -> None:
         # SQLite: every write transaction already holds the database's one write lock (BEGIN IMMEDIATE).
         if self.postgres and ids:
             table = TABLES[kind]
-            stmt = select(table.c.id).where(table.c.id.in_(sorted(set(ids)))).order_by(table.c.id).with_for_update()
-            self._execute(stmt).all()
-
-    # --- compiling conditions ----------------------------------------------------------------------------------
-
-    def _clause(self, kind: Kind, cond: Cond) -> ColumnElement[bool]:
-        table = TABLES[kind]
-        if isinstance(cond, AllOf):
-            return and_(true(), *[self._clause(kind, c) for c in cond.conds])
-        if isinstance(cond, AnyOf):
-            return or_(false(), *[self._clause(kind, c) for c in cond.conds])
-        if isinstance(cond, Not):
-            return not_(self._clause(kind, cond.cond))
-        if isinstance(cond, Via):
-            target = TABLES[cond.kind]
-            sub = select(target.c.id).where(self._clause(cond.kind, cond.cond))
-            return table.c[cond.field].in_(sub)
-        if isinstance(cond, In):
-            column, child = self._column(kind, cond.field)
-            return _wrap(table, child, _in(column, cond.values))
-        if isinstance(cond, Contains):
-            column, child = self._column(kind, cond.field)
-            pattern = "%" + cond.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            return _wrap(table, child, column.like(pattern, escape="\\"))
-        raise TypeError(f"unknown condition {cond!r}")
-
-    def _column(self, kind: Kind, name: str) -> tuple[Column[Any], Child | None]:
-        head, _, item = name.partition(".")
-        child = CHILDREN[kind].get(head)
-        if child is None:
-            return TABLES[kind].c[name], None
-        return child.table.c[item or child.columns[0]], child
+            stmt = _cached(("lock", kind), lambda: select(table.c.id).where(
+                table.c.id.in_(bindparam("ids", expanding=True))).order_by(table.c.id).with_for_update())  # fmt: skip
+            self._execute(stmt, {"ids": sorted(set(ids))}).all()
 
     def _execute(self, stmt: Any, params: Any = None) -> Any:
         try:
@@ -266,6 +255,138 @@ class SqlTx:
             raise StoreConflict(str(err.orig)) from err
         except OperationalError as err:
             raise _busy_or_raise(err) from err
+
+
+# --- statements --------------------------------------------------------------------------------------------------
+
+_STATEMENTS: dict[Any, Any] = {}
+
+
+def _cached(key: Any, build: Any) -> Any:
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build()
+    return stmt
+
+
+_TAKEN = (
+    select(t.ip_allocations.c.ip_key)
+    .where(
+        t.ip_allocations.c.subnet_id == bindparam("subnet"),
+        t.ip_allocations.c.ip_key >= bindparam("first"),
+        t.ip_allocations.c.ip_key <= bindparam("last"),
+    )
+    .order_by(t.ip_allocations.c.ip_key)
+    .limit(bindparam("limit"))
+)
+
+
+def _get_stmt(kind: Kind, lock: bool) -> Any:
+    table = TABLES[kind]
+    stmt = select(table).where(table.c.id == bindparam("id"))
+    return stmt.with_for_update() if lock else stmt
+
+
+def _children_stmt(child: Child) -> Any:
+    fk = child.table.c[child.fk]
+    columns = [child.table.c[col] for col in child.columns]
+    ordering = [fk, *[child.table.c[col] for col in child.order]]
+    return select(fk, *columns).where(fk.in_(bindparam("ids", expanding=True))).order_by(*ordering)
+
+
+def _update_stmt(table: Table, columns: tuple[str, ...], bumped: tuple[str, ...]) -> Any:
+    values = {name: (table.c[name] + 1 if name in bumped else bindparam(f"v_{name}")) for name in columns}
+    return update(table).where(table.c.id == bindparam("v_id_")).values(values)
+
+
+def _order(kind: Kind, query: Query) -> list[tuple[Column[Any], bool]]:
+    table = TABLES[kind]
+    order = [(table.c[name], asc) for name, asc in query.sort if name != "id"]
+    id_asc = next((asc for name, asc in query.sort if name == "id"), True)
+    order.append((table.c.id, id_asc))
+    if query.reverse:
+        order = [(col, not asc) for col, asc in order]
+    return order
+
+
+class _Names:
+    """Hands out the parameter names of one statement in traversal order (``_shape`` does the same)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def next(self) -> str:
+        self.count += 1
+        return f"p{self.count}"
+
+
+def _shape(cond: Cond, params: dict[str, Any], names: _Names | None = None) -> Any:
+    """The structure of ``cond`` without its values (which go to ``params``)."""
+    names = names or _Names()
+    if isinstance(cond, AllOf | AnyOf):
+        return (type(cond).__name__, tuple(_shape(c, params, names) for c in cond.conds))
+    if isinstance(cond, Not):
+        return ("not", _shape(cond.cond, params, names))
+    if isinstance(cond, Via):
+        return ("via", cond.field, cond.kind, _shape(cond.cond, params, names))
+    if isinstance(cond, In):
+        present = [value for value in cond.values if value is not None]
+        name = names.next()
+        if present:
+            params[name] = present
+        return ("in", cond.field, bool(present), len(present) != len(cond.values))
+    if isinstance(cond, Contains):
+        name = names.next()
+        params[name] = "%" + cond.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return ("contains", cond.field)
+    raise TypeError(f"unknown condition {cond!r}")
+
+
+def _clause(kind: Kind, cond: Cond, names: _Names) -> ColumnElement[bool]:
+    table = TABLES[kind]
+    if isinstance(cond, AllOf):
+        return and_(true(), *[_clause(kind, c, names) for c in cond.conds])
+    if isinstance(cond, AnyOf):
+        return or_(false(), *[_clause(kind, c, names) for c in cond.conds])
+    if isinstance(cond, Not):
+        return not_(_clause(kind, cond.cond, names))
+    if isinstance(cond, Via):
+        target = TABLES[cond.kind]
+        sub = select(target.c.id).where(_clause(cond.kind, cond.cond, names))
+        return table.c[cond.field].in_(sub)
+    if isinstance(cond, In):
+        column, child = _column(kind, cond.field)
+        name = names.next()
+        present = any(value is not None for value in cond.values)
+        with_null = any(value is None for value in cond.values)
+        clause: ColumnElement[bool] = column.in_(bindparam(name, expanding=True)) if present else false()
+        if with_null:
+            clause = or_(clause, column.is_(None)) if present else column.is_(None)
+        return _wrap(table, child, clause)
+    if isinstance(cond, Contains):
+        column, child = _column(kind, cond.field)
+        return _wrap(table, child, column.like(bindparam(names.next()), escape="\\"))
+    raise TypeError(f"unknown condition {cond!r}")
+
+
+def _column(kind: Kind, name: str) -> tuple[Column[Any], Child | None]:
+    head, _, item = name.partition(".")
+    child = CHILDREN[kind].get(head)
+    if child is None:
+        return TABLES[kind].c[name], None
+    return child.table.c[item or child.columns[0]], child
+
+
+def _marker_shape(kind: Kind, query: Query, params: dict[str, Any]) -> Any:
+    if query.marker is None:
+        return None
+    nulls = []
+    for column, _ in _order(kind, query):
+        value = query.marker.get(column.name)
+        nulls.append(value is None)
+        if value is not None:
+            params[f"m_{column.name}"] = value
+    return tuple(nulls)
 
 
 def _busy_or_raise(err: DBAPIError) -> Exception:
@@ -279,14 +400,6 @@ def _wrap(table: Table, child: Child | None, clause: ColumnElement[bool]) -> Col
     if child is None:
         return clause
     return table.c.id.in_(select(child.table.c[child.fk]).where(clause))
-
-
-def _in(column: Column[Any], values: tuple[Any, ...]) -> ColumnElement[bool]:
-    present = [value for value in values if value is not None]
-    clause: ColumnElement[bool] = column.in_(present) if len(present) != 1 else column == present[0]
-    if len(present) != len(values):
-        clause = or_(clause, column.is_(None)) if present else column.is_(None)
-    return clause
 
 
 def _order_by(column: Column[Any], asc: bool) -> Any:
@@ -306,6 +419,7 @@ def _after(order: list[tuple[Column[Any], bool]], marker: Record) -> ColumnEleme
             beyond: ColumnElement[bool] = column.is_not(None) if asc else false()
             same: ColumnElement[bool] = column.is_(None)
         else:
+            value = bindparam(f"m_{column.name}")
             beyond = (
                 column > value
                 if asc

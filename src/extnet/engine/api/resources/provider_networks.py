@@ -313,8 +313,8 @@ class ProviderSubnets(Collection):
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         call, network_id = self.scope(ctx, parents)
         self.check(ctx, call, None, "remove")
-        subnet = self.subnet(call, network_id, entity_id)
-        failure = f"Failed to remove subnet {subnet.name} from network {network_id} on provider {call.name}: "
+        failure = f"Failed to remove subnet {entity_id} from network {network_id} on provider {call.name}: "
+        subnet = self.subnet(call, network_id, entity_id, Code.SUBNET_REMOVAL_FAILED, failure)
         remote(call, lambda client: client.delete_subnet(subnet.id), Code.SUBNET_REMOVAL_FAILED, failure)
         call.event(
             Code.SUBNET_REMOVED,
@@ -329,11 +329,18 @@ class ProviderSubnets(Collection):
             )
         return call, parents[-1]
 
-    def subnet(self, call: ProviderCall, network_id: str, subnet_id: str) -> ProviderSubnet:
-        try:
-            subnet = remote(call, lambda client: client.get_subnet(subnet_id))
-        except NotFound:
-            subnet = None
+    def subnet(
+        self, call: ProviderCall, network_id: str, subnet_id: str, failure: Code | None = None, describe: str = ""
+    ) -> ProviderSubnet:
+        def fetch() -> ProviderSubnet | None:
+            try:
+                return call.client().get_subnet(subnet_id)
+            except ProviderError as err:
+                if err.kind == "not_found":
+                    return None
+                raise
+
+        subnet = guarded(call, fetch, failure, describe)
         if subnet is None or subnet.network_id != network_id:
             raise NotFound(
                 f"Entity not found: subnet '{subnet_id}' of network '{network_id}' on provider '{call.name}'"
