@@ -21,8 +21,9 @@ def run_playbook(playbook: str, extra: dict[str, Any], workdir: Path, timeout: i
     The modules run on this interpreter, which has ovirtsdk4. The playbook must succeed.
     """
     (workdir / "play.yml").write_text(playbook)
+    (workdir / "vars.json").write_text(json.dumps(extra))  # not on the command line: it holds passwords
     result = subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", "-c", "local", "play.yml", "-e", json.dumps(extra),
+        ["ansible-playbook", "-i", "localhost,", "-c", "local", "play.yml", "-e", "@vars.json",
          "-e", f"ansible_python_interpreter={sys.executable}"],
         cwd=workdir, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"},

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
+import orjson
 from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import fromstring
 
@@ -34,47 +35,51 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+# Anything that needs escaping or replacing; most text has none, and one C-level search says so
+_NEEDS_WORK = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+
+
 def _escape(text: str) -> str:
+    if not _NEEDS_WORK.search(text):
+        return text
     text = _NOT_XML.sub("\ufffd", text)
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    return text
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _escape_attr(text: str) -> str:
     return _escape(text).replace('"', "&quot;")
 
 
+_ATTRIBUTE_KEYS = frozenset(XML_ATTRIBUTES)
+_CONTAINERS = (dict, list)
+
+
 def _write(tag: str, obj: Any, out: list[str]) -> None:
+    kind = type(obj)
     if obj is None:
         return
-    if isinstance(obj, list):
+    if kind is list:
         for item in obj:
             _write(tag, item, out)
         return
-    if not isinstance(obj, dict):
-        out.append(f"<{tag}>{_escape(_text(obj))}</{tag}>")
+    if kind is not dict:
+        out.append(f"<{tag}>{_escape(obj if kind is str else _text(obj))}</{tag}>")
         return
-    attrs = "".join(
-        f' {key}="{_escape_attr(_text(obj[key]))}"'
-        for key in XML_ATTRIBUTES
-        if key in obj and obj[key] is not None and not isinstance(obj[key], dict | list)
-    )
-    children: list[str] = []
+    attrs = ""
+    for key in XML_ATTRIBUTES:
+        value = obj.get(key)
+        if value is not None and not isinstance(value, _CONTAINERS):
+            attrs += f' {key}="{_escape_attr(value if type(value) is str else _text(value))}"'
+    opened = len(out)
+    out.append(f"<{tag}{attrs}>")
     for key, value in obj.items():
-        if key in XML_ATTRIBUTES and not isinstance(value, dict | list):
+        if value is None or (key in _ATTRIBUTE_KEYS and not isinstance(value, _CONTAINERS)):
             continue
-        _write(key, value, children)
-    if children:
-        out.append(f"<{tag}{attrs}>")
-        out.extend(children)
-        out.append(f"</{tag}>")
+        _write(key, value, out)
+    if len(out) == opened + 1:
+        out[opened] = f"<{tag}{attrs}/>"
     else:
-        out.append(f"<{tag}{attrs}/>")
+        out.append(f"</{tag}>")
 
 
 def render_xml(tag: str, obj: dict[str, Any]) -> bytes:
@@ -92,19 +97,29 @@ def render_xml_collection(plural: str, tag: str, items: list[dict[str, Any]]) ->
 
 
 def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
+    kind = type(obj)
+    if kind is dict:
         return {key: _jsonable(value) for key, value in obj.items() if value is not None}
-    if isinstance(obj, list):
+    if kind is list:
         return [_jsonable(item) for item in obj]
+    if kind is str:
+        return obj
     return _text(obj)
 
 
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:  # e.g. a lone surrogate that came from a provider: json escapes it
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
 def render_json(obj: dict[str, Any]) -> bytes:
-    return json.dumps(_jsonable(obj), separators=(",", ":")).encode()
+    return _dumps(_jsonable(obj))
 
 
 def render_json_collection(tag: str, items: list[dict[str, Any]]) -> bytes:
-    return json.dumps({tag: [_jsonable(item) for item in items]}, separators=(",", ":")).encode()
+    return _dumps({tag: [_jsonable(item) for item in items]})
 
 
 def _element_to_value(elem: Element) -> Any:
