@@ -32,7 +32,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,6 @@ class Result:
     filtered_list_ms: float = 0.0
     paginated_list_s: float = 0.0
     listed: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 # --- the do-nothing endpoint ---------------------------------------------------------------------------------
@@ -282,76 +281,115 @@ def _keystone(auth_url: str, username: str, password: str, project: str) -> Conn
 # --- the measurements ----------------------------------------------------------------------------------------
 
 
-def run(conn: Connection, name: str, ports: int, single: int, batch: int, lists: int) -> Result:
-    result = Result(name, ports=ports)
-    network = conn.network.create_network(name=f"bench-{uuid.uuid4().hex[:8]}")
-    conn.network.create_subnet(network_id=network.id, cidr="10.0.0.0/16", ip_version=4)
-    conn.network.get_network(network.id)  # warm the connection and the endpoint discovery
+@dataclass
+class Run:
+    """One target's connection, sizes and timings while the phases take turns between targets."""
 
-    stamps = []
-    started = time.perf_counter()
-    for i in range(single):
-        conn.network.create_port(network_id=network.id, device_id=f"bench-{i}")
-        stamps.append(time.perf_counter())
-    result.single_overall = single / (stamps[-1] - started)
-    first = min(WINDOW, single)
-    result.single_first_600 = first / (stamps[first - 1] - started)
-    print(f"  {name}: {single} single creates, {result.single_overall:.0f}/s", flush=True)
+    name: str
+    conn: Connection
+    ports: int
+    single: int
+    lists: int
+    network_id: str = ""
+    created: int = 0
+    single_times: list[float] = field(default_factory=list)  # seconds per single create
+    bulk_times: list[tuple[int, float]] = field(default_factory=list)  # (ports, seconds) per bulk request
+    list_times: list[float] = field(default_factory=list)
+    page_times: list[float] = field(default_factory=list)
+    late_times: list[float] = field(default_factory=list)
+    listed: int = 0
 
-    created = single
-    marks = [(created, time.perf_counter())]
-    while created < ports:
-        count = min(batch, ports - created)
-        body = [{"network_id": network.id, "device_id": f"bench-{created + i}"} for i in range(count)]
-        list(conn.network.create_ports(body))
-        created += count
-        marks.append((created, time.perf_counter()))
-    if len(marks) > 1:
-        result.bulk_overall = (marks[-1][0] - marks[0][0]) / (marks[-1][1] - marks[0][1])
-        result.bulk_first_600 = _rate(marks, first=True)
-        result.bulk_last_600 = _rate(marks, first=False)
-        print(f"  {name}: bulk to {created} ports, {result.bulk_overall:.0f} ports/s", flush=True)
+    def setup(self) -> None:
+        network = self.conn.network.create_network(name=f"bench-{uuid.uuid4().hex[:8]}")
+        self.conn.network.create_subnet(network_id=network.id, cidr="10.0.0.0/16", ip_version=4)
+        self.conn.network.get_network(network.id)  # warms the connection and endpoint discovery
+        self.network_id = network.id
 
-    durations = []
-    for i in range(lists):
-        device = f"bench-{(i * 7919) % created}"
+    def single_creates(self, count: int, into: list[float], prefix: str = "bench") -> None:
+        for _ in range(count):
+            began = time.perf_counter()
+            self.conn.network.create_port(network_id=self.network_id, device_id=f"{prefix}-{self.created}")
+            into.append(time.perf_counter() - began)
+            self.created += 1
+
+    def bulk_create(self, count: int) -> None:
+        body = [{"network_id": self.network_id, "device_id": f"bench-{self.created + i}"} for i in range(count)]
         began = time.perf_counter()
-        found = list(conn.network.ports(device_id=device))
-        durations.append(time.perf_counter() - began)
-        assert len(found) == 1, (device, found)
-    result.filtered_list_ms = statistics.median(durations) * 1000
+        created = list(self.conn.network.create_ports(body))
+        self.bulk_times.append((len(created), time.perf_counter() - began))
+        self.created += count
 
-    timings = []
-    for _ in range(3 if ports <= 20000 else 1):
+    def filtered_list(self, i: int) -> None:
+        device = f"bench-{(i * 7919) % min(self.created, self.ports)}"
         began = time.perf_counter()
-        listed = list(conn.network.ports(network_id=network.id, limit=PAGE))
-        timings.append(time.perf_counter() - began)
-        result.listed = len(listed)
-    result.paginated_list_s = statistics.median(timings)
-    print(
-        f"  {name}: filtered list {result.filtered_list_ms:.2f} ms, {result.listed} ports paginated in "
-        f"{result.paginated_list_s:.2f} s",
-        flush=True,
-    )
+        found = list(self.conn.network.ports(device_id=device))
+        self.list_times.append(time.perf_counter() - began)
+        assert len(found) == 1, (self.name, device, found)
 
-    extra = min(WINDOW, single)
-    began = time.perf_counter()
-    for i in range(extra):
-        conn.network.create_port(network_id=network.id, device_id=f"bench-late-{i}")
-    result.single_at_size = extra / (time.perf_counter() - began)
-    print(f"  {name}: {extra} single creates at {created} ports, {result.single_at_size:.0f}/s", flush=True)
-    return result
+    def paginated_list(self) -> None:
+        began = time.perf_counter()
+        self.listed = len(list(self.conn.network.ports(network_id=self.network_id, limit=PAGE)))
+        self.page_times.append(time.perf_counter() - began)
+
+    def result(self) -> Result:
+        r = Result(self.name, ports=self.ports)
+        r.single_overall = len(self.single_times) / sum(self.single_times)
+        first = self.single_times[:WINDOW]
+        r.single_first_600 = len(first) / sum(first)
+        r.single_at_size = len(self.late_times) / sum(self.late_times)
+        if self.bulk_times:
+            r.bulk_overall = sum(n for n, _ in self.bulk_times) / sum(t for _, t in self.bulk_times)
+            r.bulk_first_600 = _rate(self.bulk_times)
+            r.bulk_last_600 = _rate(list(reversed(self.bulk_times)))
+        r.filtered_list_ms = statistics.median(self.list_times) * 1000
+        r.paginated_list_s = statistics.median(self.page_times)
+        r.listed = self.listed
+        return r
 
 
-def _rate(marks: list[tuple[int, float]], first: bool) -> float:
-    """Ports/s over the first (or last) WINDOW ports of the bulk phase."""
-    if first:
-        start = marks[0]
-        end = next((m for m in marks if m[0] - start[0] >= WINDOW), marks[-1])
-    else:
-        end = marks[-1]
-        start = next((m for m in reversed(marks) if end[0] - m[0] >= WINDOW), marks[0])
-    return (end[0] - start[0]) / (end[1] - start[1])
+def measure(runs: list[Run], batch: int) -> dict[str, Result]:
+    """The phases, each taking turns between the targets in small steps, so that a noisy neighbour on the
+    machine slows every target alike."""
+    for run in runs:
+        run.setup()
+    step = 50
+    while any(len(r.single_times) < r.single for r in runs):
+        for run in runs:
+            run.single_creates(min(step, run.single - len(run.single_times)), run.single_times)
+    _progress(runs, "single creates")
+    while any(r.created < r.ports for r in runs):
+        for run in runs:
+            if run.created < run.ports:
+                run.bulk_create(min(batch, run.ports - run.created))
+    _progress(runs, "bulk creates")
+    for i in range(max(r.lists for r in runs)):
+        for run in runs:
+            if i < run.lists:
+                run.filtered_list(i)
+    for _ in range(3):
+        for run in runs:
+            run.paginated_list()
+    _progress(runs, "lists")
+    late = {run.name: min(WINDOW, run.single) for run in runs}
+    while any(len(r.late_times) < late[r.name] for r in runs):
+        for run in runs:
+            run.single_creates(min(step, late[run.name] - len(run.late_times)), run.late_times, "late")
+    return {run.name: run.result() for run in runs}
+
+
+def _progress(runs: list[Run], what: str) -> None:
+    print(f"  {what} done: " + ", ".join(f"{r.name} {r.created} ports" for r in runs), flush=True)
+
+
+def _rate(batches: list[tuple[int, float]]) -> float:
+    """Ports/s over the first WINDOW ports of these bulk requests."""
+    ports = seconds = 0.0
+    for count, duration in batches:
+        ports += count
+        seconds += duration
+        if ports >= WINDOW:
+            break
+    return ports / seconds
 
 
 def report(results: dict[str, Result]) -> str:
@@ -416,28 +454,31 @@ def main() -> int:
     import warnings
 
     warnings.simplefilter("ignore")
-    results: dict[str, Result] = {}
-    for target in [t.strip() for t in args.targets.split(",") if t.strip()]:
-        print(f"{target}:", flush=True)
-        if target == "nothing":
-            with nothing_target() as conn:
-                results[target] = run(conn, target, args.ports, args.single, args.batch, args.lists)
-        elif target == "extnet":
-            with extnet_target(args.database_url) as conn:
-                results[target] = run(conn, target, args.ports, args.single, args.batch, args.lists)
-                if args.database_url:
-                    results[target].notes.append(f"database {args.database_url.split('://')[0]}")
-        elif target == "neutron":
-            if not args.neutron_auth_url:
-                print("  skipped: no --neutron-auth-url (scripts/real-neutron.sh start; then its env)")
-                continue
-            conn = _keystone(args.neutron_auth_url, args.neutron_username, args.neutron_password, args.neutron_project)
-            results[target] = run(
-                conn, target, args.neutron_ports, args.neutron_single, args.batch, min(args.lists, 50)
-            )
-        else:
-            parser.error(f"unknown target {target}")
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    with ExitStack() as stack:
+        runs: list[Run] = []
+        for target in targets:
+            if target == "nothing":
+                conn = stack.enter_context(nothing_target())
+                runs.append(Run(target, conn, args.ports, args.single, args.lists))
+            elif target == "extnet":
+                conn = stack.enter_context(extnet_target(args.database_url))
+                runs.append(Run(target, conn, args.ports, args.single, args.lists))
+            elif target == "neutron":
+                if not args.neutron_auth_url:
+                    print("neutron skipped: no --neutron-auth-url (scripts/real-neutron.sh start; then its env)")
+                    continue
+                conn = _keystone(
+                    args.neutron_auth_url, args.neutron_username, args.neutron_password, args.neutron_project
+                )
+                runs.append(Run(target, conn, args.neutron_ports, args.neutron_single, min(args.lists, 50)))
+            else:
+                parser.error(f"unknown target {target}")
+        print("targets: " + ", ".join(r.name for r in runs), flush=True)
+        results = measure(runs, args.batch)
     text = report(results)
+    if args.database_url and "extnet" in results:
+        text += f"\n- extnet ran on {args.database_url.split('://')[0]}"
     print("\n" + text)
     if args.json:
         args.json.write_text(json.dumps({k: asdict(v) for k, v in results.items()}, indent=2))

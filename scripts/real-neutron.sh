@@ -185,6 +185,15 @@ agent_down_time = 2147483
 [database]
 connection = $db_url
 
+[quotas]
+# the conformance suite and the benchmark create thousands of ports in the admin project
+quota_network = -1
+quota_subnet = -1
+quota_port = -1
+quota_router = -1
+quota_security_group = -1
+quota_security_group_rule = -1
+
 [oslo_concurrency]
 lock_path = $LAB/state/lock
 

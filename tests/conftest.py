@@ -130,4 +130,4 @@ def add_provider(
     yield make
     for provider_id in made:
         with contextlib.suppress(sdk.NotFoundError):
-            service.provider_service(provider_id).remove(force=True)
+            service.provider_service(provider_id).remove(query={"force": "true"})  # the SDK's remove has no force

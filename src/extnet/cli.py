@@ -61,7 +61,7 @@ def _serve(settings: EngineSettings, banner: bool) -> int:
         access_log=settings.log_level == "debug",
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
-        lifespan="off",
+        lifespan="on",  # starts and stops the engine's background work (provider auto-sync)
     )
     server = uvicorn.Server(config)
     if banner:

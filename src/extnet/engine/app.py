@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -15,6 +18,7 @@ from extnet.engine.api.http import ApiDispatcher
 from extnet.engine.api.openapi import openapi_document
 from extnet.engine.api.root import PRODUCT, ROOTS, root_entity
 from extnet.engine.auth import Authenticator, ensure_admin
+from extnet.engine.lifecycle.sync import ProviderSyncService
 from extnet.engine.providers.client import ProviderClients
 from extnet.engine.secrets import SecretBox
 from extnet.engine.services import EngineServices
@@ -30,6 +34,7 @@ class Engine:
     auth: Authenticator
     app: Starlette
     generated_admin_password: str | None
+    sync: ProviderSyncService
 
 
 def build_engine(settings: EngineSettings) -> Engine:
@@ -56,5 +61,16 @@ def build_engine(settings: EngineSettings) -> Engine:
             return JSONResponse({"reason": fault.reason, "detail": fault.detail}, status_code=fault.status)
         return JSONResponse(openapi_document(ROOTS))
 
-    app = Starlette(routes=[Route("/ovirt-engine/api-docs/openapi.json", openapi), *dispatcher.routes()])
-    return Engine(settings, db, auth, app, generated)
+    sync = ProviderSyncService(db, services, settings.provider_sync_interval)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        sync.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(sync.stop)
+
+    routes = [Route("/ovirt-engine/api-docs/openapi.json", openapi), *dispatcher.routes()]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    return Engine(settings, db, auth, app, generated, sync)

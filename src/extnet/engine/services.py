@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from extnet.engine.lifecycle.locks import ProviderLocks
 from extnet.engine.providers.client import ProviderClients, ProviderConfig
 from extnet.engine.secrets import SecretBox
 from extnet.engine.store.models import Provider
@@ -15,6 +16,7 @@ class EngineServices:
     providers: ProviderClients
     provider_connect_timeout: float = 20.0
     provider_read_timeout: float = 30.0
+    provider_locks: ProviderLocks = field(default_factory=ProviderLocks)
 
     def provider_config(self, provider: Provider) -> ProviderConfig:
         password = self.secrets.decrypt(provider.password_encrypted) if provider.password_encrypted else None

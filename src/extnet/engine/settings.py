@@ -25,6 +25,9 @@ class EngineSettings(BaseSettings):
     log_level: str = "info"
     provider_connect_timeout: float = 20.0
     provider_read_timeout: float = 30.0
+    # seconds between synchronizations of the providers with auto_sync (oVirt's ExternalNetworkProviderSynchronization
+    # Rate); 0 or less: none
+    provider_sync_interval: float = 300.0
 
     @property
     def host(self) -> str:

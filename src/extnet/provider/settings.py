@@ -8,8 +8,6 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-TENANT_TYPES = ("vxlan", "geneve", "vlan", "flat")
-
 
 def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "extnet" / "provider"

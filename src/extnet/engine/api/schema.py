@@ -112,7 +112,12 @@ define("Cluster", "cluster", "clusters", {
     "ksm": "Ksm", "fencing_policy": "FencingPolicy", "migration": "MigrationOptions",
     "required_rng_sources": List("required_rng_source", RNG_SOURCES), "serial_number": "SerialNumber",
     "display": "Display", "optional_reason": "bool", "maintenance_reason_required": "bool",
-    "gluster_tuned_profile": "str", **links(),
+    "gluster_tuned_profile": "str", "external_network_providers": List("external_provider", "ExternalProvider"),
+    **links(),
+})  # fmt: skip
+define("ExternalProvider", "external_provider", "external_providers", {
+    "url": "str", "requires_authentication": "bool", "username": "str", "password": "str",
+    "authentication_url": "str", "properties": List("property", "Property"), **links(),
 })  # fmt: skip
 define("MemoryPolicy", "memory_policy", "memory_policies", {
     "over_commit": "MemoryOverCommit", "ballooning": "bool", "guaranteed": "int", "max": "int",

@@ -23,6 +23,7 @@ from extnet.engine.api.resources.base import resolve
 from extnet.engine.commands.base import Command, Violation
 from extnet.engine.commands.cluster_settings import TEXT_MAX, ClusterSettings
 from extnet.engine.commands.networks import listing, lock_row, refers_to, vms_using_network
+from extnet.engine.commands.provider_sync import NamedProviders
 from extnet.engine.domain.rules import name_problem
 from extnet.engine.store import inventory
 from extnet.engine.store.models import Cluster, DataCenter, Host, MacPool, Network, NetworkCluster, Vm
@@ -155,12 +156,14 @@ class AddCluster(Command[Cluster]):
         self.mac_pool: MacPool | None = None
         self.management: Network | None = None
         self.settings = ClusterSettings(body, None, str(body.get("name")))
+        self.providers = NamedProviders(session, body, str(body.get("name")))
 
     def validate(self) -> Iterable[Violation]:
         name = self.body.get("name")
         yield from name_violations(self.session, name, None)
         yield from cpu_violations(self.body, str(name))
         yield from self.settings.violations()
+        yield from self.providers.violations()
         try:
             self.mac_pool = resolve(self.session, MacPool, self.body.get("mac_pool"), "MAC pool")
         except BadRequest as err:
@@ -224,6 +227,7 @@ class AddCluster(Command[Cluster]):
         self.settings.apply(cluster)
         self.session.add(cluster)
         self.session.flush()
+        self.providers.apply(cluster.id)
         self.session.add(
             NetworkCluster(
                 network_id=self.management.id,
@@ -250,9 +254,11 @@ class UpdateCluster(Command[Cluster]):
         self.body = body
         self.mac_pool: MacPool | None = None
         self.settings = ClusterSettings(body, cluster, cluster.name)
+        self.providers = NamedProviders(session, body, cluster.name)
 
     def validate(self) -> Iterable[Violation]:
         cluster, dc = self.cluster, self.cluster.data_center
+        yield from self.providers.violations()
         if "name" in self.body and self.body["name"] != cluster.name:
             yield from name_violations(self.session, self.body["name"], cluster.id)
         if self.body.get("data_center") and not refers_to(self.body["data_center"], dc):
@@ -310,6 +316,7 @@ class UpdateCluster(Command[Cluster]):
         if self.mac_pool is not None:
             cluster.mac_pool_id = self.mac_pool.id
         self.settings.apply(cluster)
+        self.providers.apply(cluster.id)
         return cluster
 
     def integrity_message(self, error: IntegrityError) -> str:

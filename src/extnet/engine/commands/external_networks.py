@@ -100,6 +100,7 @@ class ImportOptions:
     description: str | None = None  # None: the provider's
     comment: str | None = None
     created_on_provider: bool = False  # the network was just created there (another event than an import)
+    by_sync: bool = False  # the synchronization of the provider imports it (said in the event)
 
 
 class ImportExternalNetwork(Command[Network]):
@@ -186,9 +187,7 @@ class ImportExternalNetwork(Command[Network]):
 
     def _attach_everywhere(self, network: Network) -> None:
         clusters = select(Cluster.id).where(Cluster.data_center_id == network.data_center_id)
-        for cluster_id in self.session.scalars(clusters):
-            roles = dict.fromkeys(("display", "migration", "management", "default_route", "gluster"), False)
-            self.session.add(NetworkCluster(network_id=network.id, cluster_id=cluster_id, required=False, **roles))
+        attach_to_clusters(self.session, network, list(self.session.scalars(clusters)))
 
     def _record(self, network: Network) -> None:
         assert self.dc is not None
@@ -198,10 +197,11 @@ class ImportExternalNetwork(Command[Network]):
         else:
             code = Code.NETWORK_IMPORT_EXTERNAL_NETWORK
             text = f"Network {network.name} was imported from provider {self.provider.name} into data center"
+        reason = " by the synchronization of the provider" if self.options.by_sync else ""
         record(
             self.session,
             code,
-            f"{text} {self.dc.name}.",
+            f"{text} {self.dc.name}{reason}.",
             provider_id=self.provider.id,
             data_center_id=self.dc.id,
             network_id=network.id,
@@ -213,6 +213,13 @@ class ImportExternalNetwork(Command[Network]):
         if "external_id" in str(error.orig) or "uq_networks_dc_external" in str(error.orig):
             return f"network '{name}' of provider '{self.provider_name}' is already imported into data center '{dc}'."
         return f"network '{name}' already exists in data center '{dc}': it was added or imported at the same time."
+
+
+def attach_to_clusters(session: Session, network: Network, cluster_ids: Iterable[str]) -> None:
+    """Attach an external network to clusters as it may be: not required, without any role."""
+    for cluster_id in cluster_ids:
+        roles = dict.fromkeys(("display", "migration", "management", "default_route", "gluster"), False)
+        session.add(NetworkCluster(network_id=network.id, cluster_id=cluster_id, required=False, **roles))
 
 
 def import_target(session: Session, reference: Entity | None, source: ProviderNetwork) -> DataCenter:

@@ -14,7 +14,16 @@ from extnet.engine.commands.base import Command, Violation
 from extnet.engine.domain.rules import name_problem
 from extnet.engine.secrets import SecretBox
 from extnet.engine.store.events import Code, record
-from extnet.engine.store.models import Network, NetworkCluster, Provider, Vm, VmNic, VnicProfile
+from extnet.engine.store.models import (
+    Cluster,
+    ClusterProvider,
+    Network,
+    NetworkCluster,
+    Provider,
+    Vm,
+    VmNic,
+    VnicProfile,
+)
 
 Entity = dict[str, Any]
 
@@ -241,6 +250,18 @@ class RemoveProvider(Command[None]):
     def validate(self) -> Iterable[Violation]:
         if self.force:
             return
+        clusters = self.session.scalars(
+            select(Cluster.name)
+            .join(ClusterProvider, ClusterProvider.cluster_id == Cluster.id)
+            .where(ClusterProvider.provider_id == self.provider.id)
+            .order_by(Cluster.name)
+        ).all()
+        if clusters:
+            yield Violation(
+                f"Provider '{self.provider.name}' is an external network provider of cluster(s) "
+                f"{', '.join(clusters)}; remove it from their external_network_providers first, or remove the "
+                "provider with force=true"
+            )
         users = vms_on_provider(self.session, self.provider.id)
         if users:
             shown = ", ".join(f"VM '{vm}' on network '{network}'" for vm, network in users[:10])

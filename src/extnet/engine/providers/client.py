@@ -27,9 +27,10 @@ from openstack import exceptions as os_exc
 from openstack.connection import Connection
 
 from extnet.engine.providers import neutron
-from extnet.engine.providers.neutron import ProviderNetwork, ProviderSubnet
+from extnet.engine.providers.neutron import ProviderNetwork, ProviderSecurityGroup, ProviderSubnet
 
 T = TypeVar("T")
+SECURITY_GROUPS_PER_REQUEST = 40  # ids per ?id=..&id=.. query, well inside any URL length limit
 
 
 class ProviderError(Exception):
@@ -268,6 +269,21 @@ class ProviderClient:
         self.call(
             f"remove subnet {subnet_id}", lambda: self._request("DELETE", f"/subnets/{quote(subnet_id, safe='')}")
         )
+
+    def find_security_groups(self, group_ids: list[str], what: str | None = None) -> list[ProviderSecurityGroup]:
+        """Those of ``group_ids`` that exist on the provider (filtered by the provider: ``?id=a&id=b``)."""
+
+        def fetch() -> list[ProviderSecurityGroup]:
+            found: list[ProviderSecurityGroup] = []
+            for start in range(0, len(group_ids), SECURITY_GROUPS_PER_REQUEST):
+                chunk = group_ids[start : start + SECURITY_GROUPS_PER_REQUEST]
+                params = [("id", group_id) for group_id in chunk] + [("fields", "id"), ("fields", "name")]
+                body = self._request("GET", "/security-groups", params=params)
+                groups = map(neutron.security_group_from, neutron.items_of(body, "security_groups"))
+                found.extend(g for g in groups if g and g.id in chunk)
+            return found
+
+        return self.call(what or "check the security groups", fetch)
 
     def close(self) -> None:
         self.session.session.close()

@@ -38,6 +38,12 @@ class ProviderSubnet:
     dns_servers: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ProviderSecurityGroup:
+    id: str
+    name: str
+
+
 def text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
@@ -86,6 +92,13 @@ def subnet_from(raw: Any) -> ProviderSubnet | None:
         gateway=text(raw.get("gateway_ip")),
         dns_servers=tuple(s for s in (servers if isinstance(servers, list) else []) if isinstance(s, str)),
     )
+
+
+def security_group_from(raw: Any) -> ProviderSecurityGroup | None:
+    """A security group of a Neutron answer, or None when it has no usable id."""
+    if not isinstance(raw, dict) or not text(raw.get("id")):
+        return None
+    return ProviderSecurityGroup(id=str(text(raw["id"])), name=text(raw.get("name")) or "")
 
 
 def items_of(body: Any, key: str) -> list[Any]:

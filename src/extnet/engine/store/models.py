@@ -179,6 +179,16 @@ class Provider(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ClusterProvider(Base):
+    """A provider a cluster names in its ``external_network_providers``: auto-sync brings the provider's networks
+    into the cluster's data center and attaches them to the cluster."""
+
+    __tablename__ = "cluster_providers"
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), primary_key=True,
+                                             index=True)  # fmt: skip
+
+
 class Event(Base):
     """An audit event (oVirt's ``/events``)."""
 

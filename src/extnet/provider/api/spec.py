@@ -228,34 +228,6 @@ PORT = ResourceSpec(
     ),
 )
 
-RULE_PROTOCOLS = (
-    "ah",
-    "dccp",
-    "egp",
-    "esp",
-    "gre",
-    "hopopt",
-    "icmp",
-    "igmp",
-    "ip",
-    "ipip",
-    "ipv6-encap",
-    "ipv6-frag",
-    "ipv6-icmp",
-    "icmpv6",
-    "ipv6-nonxt",
-    "ipv6-opts",
-    "ipv6-route",
-    "ospf",
-    "pgm",
-    "rsvp",
-    "sctp",
-    "tcp",
-    "udp",
-    "udplite",
-    "vrrp",
-)
-
 SECURITY_GROUP_RULE = ResourceSpec(
     Kind.SECURITY_GROUP_RULE,
     "security_group_rule",

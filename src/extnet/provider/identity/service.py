@@ -115,10 +115,6 @@ class Identity:
             conn.execute(insert(t.role_assignments).values(user_id=user_id, project_id=project_id, role_id=role_id))
             return generated
 
-    def admin_project_id(self) -> str:
-        with self.reads.connect() as conn:
-            return str(conn.execute(select(t.projects.c.id).where(t.projects.c.name == ADMIN)).scalar_one())
-
     def service_principal(self) -> Principal:
         """The caller when authentication is off: admin in project admin."""
         now = datetime.now(UTC)

@@ -8,7 +8,6 @@ serializes writers anyway) and the store's primary key (subnet, address) backs t
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
 from extnet.provider.errors import NeutronError, conflict, invalid_input
 from extnet.provider.store.backend import Kind, Record, Tx
@@ -227,7 +226,3 @@ def exhausted(network_id: str) -> NeutronError:
 def check_cidr_for_dhcp(net: IPNetwork, enable_dhcp: bool) -> None:
     if enable_dhcp and ((net.version == 4 and net.prefixlen > 30) or (net.version == 6 and net.prefixlen > 126)):
         raise invalid_input("Subnet has a prefix length that is incompatible with DHCP service enabled.")
-
-
-def pools_of(values: dict[str, Any]) -> list[dict[str, str]]:
-    return list(values.get("allocation_pools") or [])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from extnet.provider.errors import NeutronError, bad_request, conflict, invalid_attribute, invalid_input, policy
+from extnet.provider.errors import NeutronError, conflict, invalid_attribute, invalid_input, policy
 from extnet.provider.service import common, ipam, networks
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.store.backend import BUMP, AllOf, In, Kind, Page, Query, Record
@@ -207,10 +207,3 @@ def _add_auto_addresses(ctx: Ctx, subnet: Record) -> None:
         address = allocator.claim(subnet, ipam.eui64(subnet["cidr"], port["mac_address"]))
         fixed = [*port["fixed_ips"], {"subnet_id": subnet["id"], "ip_address": address}]
         ctx.tx.update(Kind.PORT, port["id"], {"fixed_ips": fixed, "revision_number": BUMP, "updated_at": ctx.now})
-
-
-def require_subnet_id(values: dict[str, Any]) -> str:
-    subnet_id = values.get("subnet_id")
-    if not isinstance(subnet_id, str):
-        raise bad_request("subnet_id is required")
-    return subnet_id

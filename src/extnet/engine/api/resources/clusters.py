@@ -10,6 +10,7 @@ from sqlalchemy import exists, select
 
 from extnet.engine.api.faults import NotFound
 from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, links, load, ref
+from extnet.engine.api.resources.cluster_providers import ClusterExternalProviders, provider_references
 from extnet.engine.api.resources.networks import network_fields
 from extnet.engine.api.schema import parse_uuid
 from extnet.engine.api.search import Matcher, column_matcher, string_match
@@ -25,8 +26,9 @@ from extnet.engine.commands.clusters import (
     UpdateCluster,
     UpdateNetworkOnCluster,
 )
+from extnet.engine.commands.provider_sync import providers_of_clusters
 from extnet.engine.domain.scheduling import scheduling_policy
-from extnet.engine.store.models import Cluster, DataCenter, Network, NetworkCluster
+from extnet.engine.store.models import Cluster, DataCenter, Network, NetworkCluster, Provider
 
 CLUSTER_LINKS = (
     "networks",
@@ -46,7 +48,7 @@ def _in_data_center_named(op: str, value: str, case_sensitive: bool) -> Any:
     )
 
 
-def render(cluster: Cluster, management_network_id: str | None) -> Entity:
+def render(cluster: Cluster, management_network_id: str | None, providers: list[Provider] | None = None) -> Entity:
     base = href("clusters", cluster.id)
     return {
         "href": base,
@@ -63,6 +65,7 @@ def render(cluster: Cluster, management_network_id: str | None) -> Entity:
         "data_center": ref("datacenters", cluster.data_center_id),
         "mac_pool": ref("macpools", cluster.mac_pool_id),
         "management_network": ref("networks", management_network_id),
+        "external_network_providers": provider_references(providers or []),
         "link": links(base, *CLUSTER_LINKS),
     }
 
@@ -117,7 +120,8 @@ def management_networks(ctx: Ctx, cluster_ids: Iterable[str]) -> dict[str, str]:
 
 
 def render_one(ctx: Ctx, cluster: Cluster) -> Entity:
-    return render(cluster, management_networks(ctx, [cluster.id]).get(cluster.id))
+    providers = providers_of_clusters(ctx.db, [cluster.id]).get(cluster.id)
+    return render(cluster, management_networks(ctx, [cluster.id]).get(cluster.id), providers)
 
 
 class Clusters(Collection):
@@ -151,7 +155,8 @@ class Clusters(Collection):
         stmt = self.apply_search(ctx, stmt, {"name": Cluster.name})
         clusters = list(ctx.db.scalars(stmt))
         management = management_networks(ctx, (c.id for c in clusters))
-        return [render(c, management.get(c.id)) for c in clusters]
+        providers = providers_of_clusters(ctx.db, (c.id for c in clusters))
+        return [render(c, management.get(c.id), providers.get(c.id)) for c in clusters]
 
     def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
         return render_one(ctx, self.cluster(ctx, parents, entity_id))
@@ -185,7 +190,7 @@ def render_attachment(network: Network, attachment: NetworkCluster) -> Entity:
         "cluster": ref("clusters", attachment.cluster_id),
         "required": attachment.required,
         "display": attachment.display,
-        "status": "operational",
+        "status": "non_operational" if network.missing_on_provider else "operational",
         "usages": {"usage": (["vm"] if network.vm_network else []) + roles},
     }
 
@@ -243,4 +248,4 @@ class ClusterNetworks(Collection):
         run(DetachNetwork(ctx.db, cluster, attachment))
 
 
-Clusters.subs = {"networks": ClusterNetworks}
+Clusters.subs = {"networks": ClusterNetworks, "externalnetworkproviders": ClusterExternalProviders}

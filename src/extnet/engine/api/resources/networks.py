@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from extnet.engine.api.faults import NotFound
 from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, links, load, ref
+from extnet.engine.api.resources.profile_groups import save_profile
 from extnet.engine.api.resources.provider_networks import create_external_network, remove_external_network
 from extnet.engine.api.resources.vnicprofiles import render as render_profile
 from extnet.engine.api.search import Matcher, column_matcher, string_match
@@ -61,6 +62,8 @@ def network_fields(network: Network) -> Entity:
         "external_provider_physical_network": {"name": network.provider_physical_network}
         if network.provider_physical_network
         else None,
+        # extnet: an external network gone from its provider (found by its sync) is not operational
+        "status": "non_operational" if network.missing_on_provider else None,
         "link": links(base, "vnicprofiles", "networklabels", "permissions"),
     }
 
@@ -146,6 +149,7 @@ class NetworkVnicProfiles(Collection):
 
     type_name = "VnicProfile"
     what = "vNIC profile"
+    self_managed = frozenset({"add"})  # see VnicProfiles
 
     def network(self, ctx: Ctx, parents: list[str]) -> Network:
         network: Network = load(ctx.db, Network, parents[-1], "network")
@@ -165,7 +169,10 @@ class NetworkVnicProfiles(Collection):
         return [render_profile(profile) for profile in ctx.db.scalars(stmt)]
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        return render_profile(run(AddVnicProfile(ctx.db, body, self.network(ctx, parents))))
+        def command(session: Session) -> AddVnicProfile:
+            return AddVnicProfile(session, body, self.network(replace(ctx, session=session), parents))
+
+        return render_profile(save_profile(ctx, command))
 
     def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
         return render_profile(self.profile(ctx, parents, entity_id))

@@ -15,6 +15,7 @@ from extnet.engine.api.search import Matcher, column_matcher
 from extnet.engine.commands.base import run
 from extnet.engine.commands.provider_certificates import ImportProviderCertificates
 from extnet.engine.commands.providers import AddProvider, RemoveProvider, UpdateProvider
+from extnet.engine.lifecycle.sync import synchronize
 from extnet.engine.providers.certificates import Certificate, endpoints, fetch_chain
 from extnet.engine.providers.client import ProviderClient, ProviderError
 from extnet.engine.services import EngineServices
@@ -163,8 +164,8 @@ class OpenStackNetworkProviders(Collection):
     type_name = "OpenStackNetworkProvider"
     what = "provider"
     subs: ClassVar[dict[str, type[Collection]]] = {"certificates": ProviderCertificates, "networks": ProviderNetworks}
-    actions = ("testconnectivity", "importcertificates")
-    self_managed = frozenset({"action:testconnectivity"})
+    actions = ("testconnectivity", "importcertificates", "sync")
+    self_managed = frozenset({"action:testconnectivity", "action:sync"})
     search_fields: ClassVar[dict[str, Matcher] | None] = {
         "name": column_matcher(Provider.name),
         "description": column_matcher(Provider.description),
@@ -218,7 +219,19 @@ def test_connectivity(ctx: Ctx, provider_id: str, body: Entity) -> Entity:
     return {"status": "complete"}
 
 
+def sync(ctx: Ctx, provider_id: str, body: Entity) -> Entity:
+    """Synchronize the provider's networks now (whether or not it has auto_sync); answers when done."""
+    with ctx.database.transaction(write=False) as session:
+        load(session, Provider, provider_id, "provider")
+    try:
+        synchronize(ctx.database, services_of(ctx), provider_id, on_demand=True)
+    except ProviderError as err:
+        raise provider_fault(err) from None
+    return completed()
+
+
 _ACTIONS: dict[str, Callable[[Ctx, str, Entity], Entity]] = {
     "testconnectivity": test_connectivity,
     "importcertificates": import_certificates,
+    "sync": sync,
 }

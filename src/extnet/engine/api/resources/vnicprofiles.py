@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, links, load, ref
+from extnet.engine.api.resources.profile_groups import save_profile
 from extnet.engine.commands.base import run
 from extnet.engine.commands.vnicprofiles import AddVnicProfile, RemoveVnicProfile, UpdateVnicProfile
 from extnet.engine.store.models import VnicProfile
@@ -33,6 +35,8 @@ def render(profile: VnicProfile) -> Entity:
 class VnicProfiles(Collection):
     type_name = "VnicProfile"
     what = "vNIC profile"
+    # the security groups of a profile of an external network are looked up on its provider, outside transactions
+    self_managed = frozenset({"add", "update"})
 
     def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
         stmt = self.apply_search(ctx, select(VnicProfile).order_by(VnicProfile.name, VnicProfile.id), {})
@@ -42,11 +46,13 @@ class VnicProfiles(Collection):
         return render(load(ctx.db, VnicProfile, entity_id, "vNIC profile"))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        return render(run(AddVnicProfile(ctx.db, body)))
+        return render(save_profile(ctx, lambda session: AddVnicProfile(session, body)))
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
-        profile = load(ctx.db, VnicProfile, entity_id, "vNIC profile")
-        return render(run(UpdateVnicProfile(ctx.db, profile, body)))
+        def command(session: Session) -> UpdateVnicProfile:
+            return UpdateVnicProfile(session, load(session, VnicProfile, entity_id, "vNIC profile"), body)
+
+        return render(save_profile(ctx, command))
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         run(RemoveVnicProfile(ctx.db, load(ctx.db, VnicProfile, entity_id, "vNIC profile")))

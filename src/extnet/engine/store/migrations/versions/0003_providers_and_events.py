@@ -62,6 +62,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_providers")),
         sa.UniqueConstraint("name", name=op.f("uq_providers_name")),
     )
+    op.create_table(
+        "cluster_providers",
+        sa.Column("cluster_id", sa.String(length=36), nullable=False),
+        sa.Column("provider_id", sa.String(length=36), nullable=False),
+        sa.ForeignKeyConstraint(["cluster_id"], ["clusters.id"], name=op.f("fk_cluster_providers_cluster_id_clusters"),
+                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["provider_id"], ["providers.id"],
+                                name=op.f("fk_cluster_providers_provider_id_providers"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("cluster_id", "provider_id", name=op.f("pk_cluster_providers")),
+    )  # fmt: skip
+    with op.batch_alter_table("cluster_providers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_cluster_providers_provider_id"), ["provider_id"], unique=False)
+
     with op.batch_alter_table("networks", schema=None) as batch_op:
         batch_op.add_column(sa.Column("external_provider_id", sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column("external_id", sa.String(length=64), nullable=True))
@@ -89,6 +102,10 @@ def downgrade() -> None:
         batch_op.drop_column("external_id")
         batch_op.drop_column("external_provider_id")
 
+    with op.batch_alter_table("cluster_providers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cluster_providers_provider_id"))
+
+    op.drop_table("cluster_providers")
     op.drop_table("providers")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_events_time"))
