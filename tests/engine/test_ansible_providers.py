@@ -51,7 +51,7 @@ def provider_state(neutron: Connection) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def by_name(system: System, service: Any, name: str) -> Any:
+def by_name(service: Any, name: str) -> Any:
     found = service.list(search=f"name={name}")
     assert len(found) <= 1
     return found[0] if found else None
@@ -114,7 +114,7 @@ def test_ansible_provider_import_and_profile_lifecycle(
 def check_created(
     system: System, rest: httpx.Client, builtin: ProviderProcess, prefix: str, here: Any, default: Any, group_id: str
 ) -> None:
-    provider = by_name(system, system.openstack_network_providers_service(), f"{prefix}-provider")
+    provider = by_name(system.openstack_network_providers_service(), f"{prefix}-provider")
     assert provider is not None
     assert provider.type == t.OpenStackNetworkProviderType.EXTERNAL and provider.requires_authentication
     assert (provider.url, provider.authentication_url) == (builtin.network_url, builtin.auth_url)
@@ -123,8 +123,8 @@ def check_created(
     # the module's v3 URL with only tenant_name authenticates (the project 'admin' in domain Default)
     system.openstack_network_providers_service().provider_service(provider.id).test_connectivity()
 
-    dc = by_name(system, system.data_centers_service(), f"{prefix}-dc")
-    default_dc = by_name(system, system.data_centers_service(), "Default")
+    dc = by_name(system.data_centers_service(), f"{prefix}-dc")
+    default_dc = by_name(system.data_centers_service(), "Default")
     network, other = find_network(system, here.name, dc.name), find_network(system, default.name, "Default")
     assert network is not None and other is not None
     assert network.external_provider.id == provider.id == other.external_provider.id
@@ -135,7 +135,7 @@ def check_created(
     where = {n["id"]: [d["id"] for d in n["data_centers"].get("data_center", [])] for n in listed}
     assert where[here.id] == [dc.id] and where[default.id] == [default_dc.id]  # extnet's addition to the SDK's type
 
-    cluster = by_name(system, system.clusters_service(), f"{prefix}-cl")
+    cluster = by_name(system.clusters_service(), f"{prefix}-cl")
     attached = system.clusters_service().cluster_service(cluster.id).networks_service().list()
     assert [(n.id, n.required) for n in attached if n.external_provider] == [(network.id, False)]
 
