@@ -13,7 +13,8 @@
 # Knobs (environment):
 #   REAL_NEUTRON_DIR      where everything lives (default: <repo>/.cache/real-neutron)
 #   REAL_NEUTRON_DB       mariadb | sqlite | auto (default auto: MariaDB when 127.0.0.1:3306 answers)
-#   REAL_NEUTRON_DB_URL   MariaDB server URL (default mysql+pymysql://root@127.0.0.1:3306)
+#   REAL_NEUTRON_DB_URL   MariaDB server URL (default mysql+pymysql://root@127.0.0.1:3306); the database is
+#                         REAL_NEUTRON_DB_NAME (default extnet_real_neutron_<port>), dropped and recreated at start
 #   REAL_NEUTRON_AUTH     keystone | noauth (default keystone)
 #   REAL_NEUTRON_PORT     Neutron's port (default 19696);  REAL_KEYSTONE_PORT  Keystone's port (default 15000)
 #   REAL_NEUTRON_WORKERS  gunicorn workers for Neutron (default 2; SQLite always runs 1 worker, 1 thread)
@@ -30,7 +31,7 @@ KEYSTONE_PORT=${REAL_KEYSTONE_PORT:-15000}
 AUTH=${REAL_NEUTRON_AUTH:-keystone}
 DB_MODE=${REAL_NEUTRON_DB:-auto}
 DB_SERVER=${REAL_NEUTRON_DB_URL:-mysql+pymysql://root@127.0.0.1:3306}
-DB_NAME=extnet_real_neutron
+DB_NAME=${REAL_NEUTRON_DB_NAME:-extnet_real_neutron_$NEUTRON_PORT}
 WORKERS=${REAL_NEUTRON_WORKERS:-2}
 AGENTS=${REAL_NEUTRON_AGENTS:-conformance-host-1 conformance-host-2}
 PASSWORD=${REAL_NEUTRON_PASSWORD:-extnet-conformance}
@@ -461,5 +462,5 @@ case "${1:-}" in
   status) cmd_status ;;
   agents) shift; cmd_agents "$@" ;;
   env) cmd_env ;;
-  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,25p' "$0" >&2; exit 2 ;;
 esac

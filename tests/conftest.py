@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import random
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import ovirtsdk4.types as types
 import pytest
 
 from extnet.engine.store.db import Database
-from tests.servers import ADMIN_PASSWORD, EngineProcess, run_engine, scratch_database
+from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess, run_engine, run_host_agent, scratch_database
 
 
 @pytest.fixture(scope="session")
@@ -131,3 +132,19 @@ def add_provider(
     for provider_id in made:
         with contextlib.suppress(sdk.NotFoundError):
             service.provider_service(provider_id).remove(query={"force": "true"})  # the SDK's remove has no force
+
+
+@pytest.fixture
+def host_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., HostAgentProcess]]:
+    """Starts real ``extnet host --runtime noop`` processes (one per host: each its own data dir, and its own random
+    loopback address 127.x.y.z and port, so that the hosts tests leave behind in the shared engine never hold the
+    address:port of a later one), stopped after the test. ``agent.host_fields()`` is what adding a host paired with
+    it needs (address, port, root_password)."""
+    with contextlib.ExitStack() as stack:
+
+        def start(**kwargs: Any) -> HostAgentProcess:
+            octets = (random.randint(1, 254), random.randint(0, 255), random.randint(1, 254))
+            kwargs.setdefault("address", "127.{}.{}.{}".format(*octets))
+            return stack.enter_context(run_host_agent(tmp_path_factory.mktemp("host"), **kwargs))
+
+        yield start

@@ -102,3 +102,79 @@ def run_engine(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+HOST_PAIRING_PASSWORD = "extnet-test-pairing"
+
+
+@dataclass
+class HostAgentProcess:
+    """A real ``extnet host`` process on 127.0.0.1 (its own port and data dir); ``stop``/``kill`` and ``start``
+    again (same port, same data dir) to take it away and bring it back."""
+
+    address: str
+    port: int
+    password: str  # the pairing password: the host's root_password
+    data_dir: Path
+    env: dict[str, str]
+    runtime: str = "noop"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}:{self.port}/jsonrpc"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "host.log"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def host_fields(self) -> dict[str, object]:
+        """What a host added to the engine needs to pair with this agent."""
+        return {"address": self.address, "port": self.port, "root_password": self.password}
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        """Start the process (again: the same port and data dir) and wait until it answers."""
+        args = [sys.executable, "-m", "extnet", "host", "--listen", f"{self.address}:{self.port}", "--data-dir",
+                str(self.data_dir), "--runtime", self.runtime]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        wait_for_http(self.url, self.process, self.log_path)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextmanager
+def run_host_agent(
+    data_dir: Path, password: str = HOST_PAIRING_PASSWORD, env: dict[str, str] | None = None, runtime: str = "noop",
+    address: str = "127.0.0.1",
+) -> Iterator[HostAgentProcess]:  # fmt: skip
+    """``extnet host`` with a known pairing password and a short heartbeat interval; ``address`` may be any
+    loopback address (127.x.y.z), for hosts that must differ by address."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, "EXTNET_HOST_PAIRING_PASSWORD": password, "EXTNET_HOST_HEARTBEAT_INTERVAL": "0.5",
+                **(env or {})}  # fmt: skip
+    agent = HostAgentProcess(address, free_port(), password, data_dir, full_env, runtime)
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()

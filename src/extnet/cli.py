@@ -15,6 +15,7 @@ import uvicorn
 
 from extnet.common.security import generate_password
 from extnet.engine.settings import EngineSettings
+from extnet.host.settings import HostSettings
 from extnet.provider.settings import ProviderSettings
 
 
@@ -93,6 +94,8 @@ def _print_banner(settings: EngineSettings, generated: str | None) -> None:
         f"  data directory:       {settings.data_dir}\n"
         f"  network provider:     {ProviderSettings().network_url()}/v2.0 (Keystone "
         f"{ProviderSettings().identity_url()}/v3, user admin, same password)\n"
+        f"  host agent:           http://{settings.local_host}/jsonrpc (runtime {HostSettings().runtime}), "
+        "added as host 'local' of cluster Default\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
@@ -135,14 +138,26 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _engine_settings(args)
     provider = _start_provider(settings.data_dir / "provider")
+    # the local host agent, paired by the engine as host "local" of the Default cluster with a password made now
+    host_listen, host_password = HostSettings().listen, generate_password()
+    host_agent = _start_host_agent(settings.data_dir / "host", host_listen, host_password)
+    settings = settings.model_copy(update={"local_host": host_listen, "local_host_password": host_password})
     try:
         return _serve(settings, banner=True)
     finally:
-        provider.terminate()
-        try:
-            provider.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            provider.kill()
+        for child in (host_agent, provider):
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _start_host_agent(data_dir: Path, listen: str, password: str) -> subprocess.Popen[bytes]:
+    """``extnet host`` beside the engine (``EXTNET_HOST_*`` settings apply); it dies with this process."""
+    env = {**os.environ, "EXTNET_HOST_PAIRING_PASSWORD": password}
+    return subprocess.Popen([sys.executable, "-m", "extnet", "host", "--listen", listen, "--data-dir", str(data_dir)],
+                            env=env, preexec_fn=_die_with_parent)  # fmt: skip
 
 
 def _start_provider(data_dir: Path) -> subprocess.Popen[bytes]:
@@ -196,6 +211,42 @@ def _add_provider_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
 
 
+def _host_settings(args: argparse.Namespace) -> HostSettings:
+    overrides: dict[str, Any] = {}
+    for name in ("listen", "data_dir", "runtime", "log_level"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return HostSettings(**overrides)
+
+
+def cmd_host(args: argparse.Namespace) -> int:
+    from extnet.host.app import build_host_agent, serve
+    from extnet.host.runtime.base import RuntimeUnavailable
+
+    try:
+        server = build_host_agent(_host_settings(args))
+    except (RuntimeUnavailable, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    settings = server.settings
+    if server.generated_password:
+        print("Generated the pairing password of this host agent (shown once; give it as the host's root_password "
+              f"when adding the host to the engine): {server.generated_password}", flush=True)  # fmt: skip
+    print(f"extnet host agent: JSON-RPC on http://{settings.listen}/jsonrpc, runtime {settings.runtime}, "
+          f"data directory {settings.data_dir}", flush=True)  # fmt: skip
+    serve(server)
+    return 0
+
+
+def _add_host_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--listen", type=listen_address, help="HOST:PORT to serve on (default 127.0.0.1:54321)")
+    parser.add_argument("--data-dir", type=Path, help="state directory (default ~/.local/share/extnet/host)")
+    parser.add_argument("--runtime", choices=["noop", "netns", "libvirt"],
+                        help="how vNICs are plugged (default noop: records requests, plugs nothing)")  # fmt: skip
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="extnet", description="extnet: virtualization manager with "
                                      "external network providers")  # fmt: skip
@@ -216,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     provider = sub.add_parser("provider", help="serve the built-in network provider (Neutron API v2.0 + Keystone)")
     _add_provider_options(provider)
     provider.set_defaults(func=cmd_provider)
+
+    host = sub.add_parser("host", help="serve the host agent (JSON-RPC; plugs vNICs, heartbeats to providers)")
+    _add_host_options(host)
+    host.set_defaults(func=cmd_host)
 
     up = sub.add_parser("up", help="start everything on the embedded defaults")
     up.add_argument("--data-dir", type=Path, help="state directory (default ~/.local/share/extnet)")

@@ -60,6 +60,11 @@ class Target:
     _users: dict[str, Connection] = field(default_factory=dict)
 
     @property
+    def project_id(self) -> str | None:
+        """The admin's project (None without Keystone: a noauth Neutron puts resources in ``fake_project_id``)."""
+        return self.admin.current_project_id if self.auth_url else None
+
+    @property
     def is_extnet(self) -> bool:
         return self.name == "extnet"
 

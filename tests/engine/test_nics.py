@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from extnet.engine.store.db import Database
 from extnet.engine.store.models import Network
-from tests.servers import EngineProcess
+from tests.servers import EngineProcess, HostAgentProcess
 
 Unique = Callable[[str], str]
 POOL_START = "0a:{:02x}:00:00:00:00"
@@ -213,9 +213,12 @@ def test_update_and_plugging(system: sdk.services.SystemService, env: Env) -> No
     assert service.get().plugged is True
 
 
-def test_running_vm_rules(system: sdk.services.SystemService, unique: Unique, env: Env) -> None:
-    name = unique("host")
-    system.hosts_service().add(t.Host(name=name, address=f"{name}.example.test", cluster=t.Cluster(id=env.cluster.id)))
+def test_running_vm_rules(
+    system: sdk.services.SystemService, unique: Unique, env: Env, host_agent: Callable[..., HostAgentProcess]
+) -> None:
+    agent = host_agent()
+    system.hosts_service().add(t.Host(name=unique("host"), address=agent.address, port=agent.port,
+                                      root_password=agent.password, cluster=t.Cluster(id=env.cluster.id)))  # fmt: skip
     nics = nics_of(system, env.vm)
     nic = nics.add(t.Nic(name="nic1"))
     vm_service = system.vms_service().vm_service(env.vm.id)

@@ -11,6 +11,8 @@ import ovirtsdk4 as sdk
 import ovirtsdk4.types as t
 import pytest
 
+from tests.servers import HostAgentProcess
+
 Unique = Callable[[str], str]
 NicState = tuple[str, str, str, str | None, str, bool, bool]
 
@@ -138,7 +140,9 @@ def test_preview_undo_commit_restore(system: sdk.services.SystemService, env: En
     assert current(system, env) == set_a
 
 
-def test_rules(system: sdk.services.SystemService, unique: Unique, env: Env) -> None:
+def test_rules(
+    system: sdk.services.SystemService, unique: Unique, env: Env, host_agent: Callable[..., HostAgentProcess]
+) -> None:
     service = vm_service(system, env)
     snapshots = service.snapshots_service()
     make_set_a(system, env)
@@ -160,8 +164,9 @@ def test_rules(system: sdk.services.SystemService, unique: Unique, env: Env) -> 
     with pytest.raises(sdk.NotFoundError):
         service.preview_snapshot(snapshot=t.Snapshot(id="6c6d3e2a-0000-4000-8000-0000000000bb"))
 
-    name = unique("host")
-    system.hosts_service().add(t.Host(name=name, address=f"{name}.example.test", cluster=t.Cluster(id=env.cluster.id)))
+    agent = host_agent()
+    system.hosts_service().add(t.Host(name=unique("host"), address=agent.address, port=agent.port,
+                                      root_password=agent.password, cluster=t.Cluster(id=env.cluster.id)))  # fmt: skip
     service.start()
     err = fault(lambda: service.preview_snapshot(snapshot=t.Snapshot(id=s1.id)))
     assert err.code == 409 and "Cannot preview Snapshot." in str(err) and "it must be down" in str(err)

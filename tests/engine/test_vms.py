@@ -15,9 +15,10 @@ import ovirtsdk4 as sdk
 import ovirtsdk4.types as t
 import pytest
 
-from tests.servers import ADMIN_PASSWORD, EngineProcess
+from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess
 
 Unique = Callable[[str], str]
+StartAgent = Callable[..., HostAgentProcess]
 BLANK = "00000000-0000-0000-0000-000000000000"
 GIB = 1024**3
 
@@ -33,11 +34,12 @@ def cluster(system: sdk.services.SystemService, unique: Unique) -> Iterator[t.Cl
     system.data_centers_service().data_center_service(dc.id).remove(force=True)
 
 
-def add_host(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> t.Host:
-    name = unique("host")
-    return system.hosts_service().add(
-        t.Host(name=name, address=f"{name}.example.test", cluster=t.Cluster(id=cluster.id))
-    )
+def add_host(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent) -> t.Host:
+    """A host of the cluster, paired with a host agent of its own."""
+    agent = host_agent()
+    wanted = t.Host(name=unique("host"), address=agent.address, port=agent.port, root_password=agent.password,
+                    cluster=t.Cluster(id=cluster.id))  # fmt: skip
+    return system.hosts_service().add(wanted)
 
 
 def fault(call: Callable[[], object]) -> sdk.Error:
@@ -141,14 +143,16 @@ def test_unique_name(system: sdk.services.SystemService, unique: Unique) -> None
         vms.vm_service(vm.id).remove()
 
 
-def test_start_stop_shutdown(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
+def test_start_stop_shutdown(
+    system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent
+) -> None:
     vm = system.vms_service().add(t.Vm(name=unique("vm"), cluster=t.Cluster(id=cluster.id)))
     service = system.vms_service().vm_service(vm.id)
     err = fault(service.start)
     assert err.code == 409 and "Cannot run VM." in str(err)
     assert f"There is no host in cluster '{cluster.name}' that is up to run VM '{vm.name}'" in str(err)
 
-    host = add_host(system, unique, cluster)
+    host = add_host(system, unique, cluster, host_agent)
     service.start()
     running = service.get()
     assert running.status == t.VmStatus.UP and running.host.id == host.id
@@ -169,8 +173,10 @@ def test_start_stop_shutdown(system: sdk.services.SystemService, unique: Unique,
     assert service.get().status == t.VmStatus.DOWN
 
 
-def test_start_paused_then_resume(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
-    host = add_host(system, unique, cluster)
+def test_start_paused_then_resume(
+    system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent
+) -> None:
+    host = add_host(system, unique, cluster, host_agent)
     vm = system.vms_service().add(t.Vm(name=unique("vm"), cluster=t.Cluster(id=cluster.id)))
     service = system.vms_service().vm_service(vm.id)
     service.start(pause=True)
@@ -182,11 +188,11 @@ def test_start_paused_then_resume(system: sdk.services.SystemService, unique: Un
 
 
 def test_start_skips_hosts_in_maintenance(
-    system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster
+    system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent
 ) -> None:
-    parked = add_host(system, unique, cluster)
+    parked = add_host(system, unique, cluster, host_agent)
     system.hosts_service().host_service(parked.id).deactivate()
-    active = add_host(system, unique, cluster)
+    active = add_host(system, unique, cluster, host_agent)
     vm = system.vms_service().add(t.Vm(name=unique("vm"), cluster=t.Cluster(id=cluster.id)))
     service = system.vms_service().vm_service(vm.id)
     service.start()
@@ -194,8 +200,10 @@ def test_start_skips_hosts_in_maintenance(
     service.stop()
 
 
-def test_removal_rules(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
-    add_host(system, unique, cluster)
+def test_removal_rules(
+    system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent
+) -> None:
+    add_host(system, unique, cluster, host_agent)
     vm = system.vms_service().add(t.Vm(name=unique("vm"), cluster=t.Cluster(id=cluster.id), delete_protected=True))
     service = system.vms_service().vm_service(vm.id)
     service.start()
@@ -212,8 +220,10 @@ def test_removal_rules(system: sdk.services.SystemService, unique: Unique, clust
         service.get()
 
 
-def test_moving_to_another_cluster(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
-    add_host(system, unique, cluster)
+def test_moving_to_another_cluster(
+    system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent
+) -> None:
+    add_host(system, unique, cluster, host_agent)
     dc_id = cluster.data_center.id
     sibling = system.clusters_service().add(
         t.Cluster(name=unique("vcl"), data_center=t.DataCenter(id=dc_id), cpu=t.Cpu(type="Intel Nehalem Family"))
@@ -229,13 +239,13 @@ def test_moving_to_another_cluster(system: sdk.services.SystemService, unique: U
     assert service.update(t.Vm(cluster=t.Cluster(id=sibling.id))).cluster.id == sibling.id
 
 
-def test_search(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> None:
+def test_search(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent) -> None:
     vms = system.vms_service()
     prefix = unique("srch")
     made = [vms.add(t.Vm(name=f"{prefix}-{i}", cluster=t.Cluster(id=cluster.id), description=f"vm number {i}"))
             for i in range(3)]  # fmt: skip
     names = [vm.name for vm in made]
-    host = add_host(system, unique, cluster)
+    host = add_host(system, unique, cluster, host_agent)
     vms.vm_service(made[1].id).start()
 
     def found(query: str) -> list[str]:
@@ -273,7 +283,7 @@ def test_unknown_vm(system: sdk.services.SystemService) -> None:
         service.nics_service().list()
 
 
-def test_json_flow(rest: httpx.Client, unique: Unique, cluster: t.Cluster) -> None:
+def test_json_flow(rest: httpx.Client, unique: Unique, cluster: t.Cluster, host_agent: StartAgent) -> None:
     name = unique("jvm")
     created = rest.post("vms", json={"name": name, "cluster": {"id": cluster.id}, "memory": str(2 * GIB)})
     assert created.status_code == 201, created.text
@@ -283,7 +293,7 @@ def test_json_flow(rest: httpx.Client, unique: Unique, cluster: t.Cluster) -> No
     listed = rest.get("vms", params={"search": f'name="{name}"'}).json()
     assert [v["id"] for v in listed["vm"]] == [vm["id"]]
     hname = unique("jhost")
-    host = rest.post("hosts", json={"name": hname, "address": f"{hname}.example.test", "cluster": {"id": cluster.id}})
+    host = rest.post("hosts", json={"name": hname, **host_agent().host_fields(), "cluster": {"id": cluster.id}})
     assert host.status_code == 201, host.text
     started = rest.post(f"vms/{vm['id']}/start", json={})
     assert started.status_code == 200 and started.json()["status"] == "complete"
@@ -321,13 +331,18 @@ def _play(url: str, cluster: str, vm: str) -> list[dict[str, object]]:
 
 
 def test_ansible_ovirt_vm_nic_snapshot(
-    engine: EngineProcess, system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, tmp_path: Path
+    engine: EngineProcess,
+    system: sdk.services.SystemService,
+    unique: Unique,
+    cluster: t.Cluster,
+    tmp_path: Path,
+    host_agent: StartAgent,
 ) -> None:
     """The unmodified ovirt.ovirt modules: a running VM with a vNIC, idempotent re-runs, snapshot and restore."""
     playbook = shutil.which("ansible-playbook")
     if playbook is None:
         pytest.skip("ansible-playbook is not installed")
-    add_host(system, unique, cluster)
+    add_host(system, unique, cluster, host_agent)
     vm = unique("ans")
     (tmp_path / "play.yml").write_text(json.dumps(_play(engine.url, cluster.name, vm)))  # JSON is YAML
     result = subprocess.run(

@@ -18,6 +18,9 @@ from extnet.engine.api.http import ApiDispatcher
 from extnet.engine.api.openapi import openapi_document
 from extnet.engine.api.root import PRODUCT, ROOTS, root_entity
 from extnet.engine.auth import Authenticator, ensure_admin
+from extnet.engine.hosts.client import HostAgentClient
+from extnet.engine.hosts.monitor import HostMonitor
+from extnet.engine.hosts.pairing import LocalHost
 from extnet.engine.lifecycle.sync import ProviderSyncService
 from extnet.engine.providers.client import ProviderClients
 from extnet.engine.secrets import SecretBox
@@ -35,6 +38,7 @@ class Engine:
     app: Starlette
     generated_admin_password: str | None
     sync: ProviderSyncService
+    hosts: HostMonitor
 
 
 def build_engine(settings: EngineSettings) -> Engine:
@@ -51,7 +55,10 @@ def build_engine(settings: EngineSettings) -> Engine:
         providers=ProviderClients(),
         provider_connect_timeout=settings.provider_connect_timeout,
         provider_read_timeout=settings.provider_read_timeout,
+        host_agents=HostAgentClient(settings.host_connect_timeout, settings.host_read_timeout),
     )
+    hosts = HostMonitor(db, services, settings.host_monitor_interval, _local_host(settings))
+    services.hosts_changed = hosts.wake
     dispatcher = ApiDispatcher(db, auth, ROOTS, root_entity, settings.max_body_bytes, services)
 
     async def openapi(request: Request) -> Response:
@@ -66,11 +73,20 @@ def build_engine(settings: EngineSettings) -> Engine:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         sync.start()
+        hosts.start()
         try:
             yield
         finally:
+            await run_in_threadpool(hosts.stop)
             await run_in_threadpool(sync.stop)
 
     routes = [Route("/ovirt-engine/api-docs/openapi.json", openapi), *dispatcher.routes()]
     app = Starlette(routes=routes, lifespan=lifespan)
-    return Engine(settings, db, auth, app, generated, sync)
+    return Engine(settings, db, auth, app, generated, sync, hosts)
+
+
+def _local_host(settings: EngineSettings) -> LocalHost | None:
+    if not settings.local_host or not settings.local_host_password:
+        return None
+    address, _, port = settings.local_host.rpartition(":")
+    return LocalHost("local", address.strip("[]"), int(port), settings.local_host_password)

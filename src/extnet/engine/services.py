@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from extnet.engine.hosts.client import HostAgentClient
 from extnet.engine.lifecycle.locks import ProviderLocks
 from extnet.engine.providers.client import ProviderClients, ProviderConfig
 from extnet.engine.secrets import SecretBox
@@ -17,6 +19,9 @@ class EngineServices:
     provider_connect_timeout: float = 20.0
     provider_read_timeout: float = 30.0
     provider_locks: ProviderLocks = field(default_factory=ProviderLocks)
+    host_agents: HostAgentClient = field(default_factory=HostAgentClient)
+    # wakes the host monitor (set by the engine app): hosts or providers changed, agents need telling
+    hosts_changed: Callable[[], None] = field(default=lambda: None)
 
     def provider_config(self, provider: Provider) -> ProviderConfig:
         password = self.secrets.decrypt(provider.password_encrypted) if provider.password_encrypted else None

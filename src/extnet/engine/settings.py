@@ -28,6 +28,14 @@ class EngineSettings(BaseSettings):
     # seconds between synchronizations of the providers with auto_sync (oVirt's ExternalNetworkProviderSynchronization
     # Rate); 0 or less: none
     provider_sync_interval: float = 300.0
+    # host agents: seconds between two rounds of the host monitor (0 or less: no monitoring), and timeouts
+    host_monitor_interval: float = 10.0
+    host_connect_timeout: float = 5.0
+    host_read_timeout: float = 30.0
+    # the host agent of ``extnet up``, added as host ``local`` of the Default cluster: HOST:PORT and its pairing
+    # password (both set by ``extnet up``)
+    local_host: str | None = None
+    local_host_password: str | None = None
 
     @property
     def host(self) -> str:

@@ -193,7 +193,21 @@ define("Qos", "qos", "qoss", {})
 define("Host", "host", "hosts", {
     "address": "str", "port": "int", "cluster": "Cluster", "status": HOST_STATUS, "root_password": "str",
     "ssh": "Ssh", "type": ("rhel", "rhev_h", "ovirt_node"), "override_iptables": "bool", "spm": "Spm",
-    "power_management": "PowerManagement", "os": "OperatingSystem", "summary": "VmSummary", **links(),
+    "power_management": "PowerManagement", "os": "OperatingSystem", "summary": "VmSummary",
+    "status_detail": "str", "version": "Version",
+    "host_agent": "HostAgentInfo",  # extnet: what the host agent reports (read-only)
+    **links(),
+})  # fmt: skip
+define("HostAgentInfo", "host_agent", "host_agents", {
+    "hostname": "str", "unique_id": "str", "runtime": "str", "protocol_version": "str",
+    "vif_versions": List("vif_version", "str"), "binding_host_ids": List("property", "Property"),
+    "plugin_types": List("plugin_type", "str"), "vif_types": List("vif_type", "str"),
+    "bridges": List("bridge", "str"), "bridge_mappings": List("property", "Property"),
+    "tunnel_types": List("tunnel_type", "str"), "datapath_type": "str",
+    "heartbeats": List("heartbeat", "HostAgentHeartbeat"),
+})  # fmt: skip
+define("HostAgentHeartbeat", "heartbeat", "heartbeats", {
+    "openstack_network_provider": "OpenStackNetworkProvider", "state": "str", "detail": "str",
 })  # fmt: skip
 define("Spm", "spm", "spms", {"priority": "int", "status": ("none", "contending", "spm")})
 define("PowerManagement", "power_management", "power_managements", {"enabled": "bool", "kdump_detection": "bool"})
@@ -241,7 +255,7 @@ define("Action", "action", "actions", {
     "host": "Host", "data_center": "DataCenter", "fault": "Fault", "job": "Job", "reason": "str",
     "filter": "bool", "grace_period": "GracePeriod", "authorized_key": "AuthorizedKey", "attach_wgt": "bool",
     "stop_gluster_service": "bool", "certificates": List("certificate", "Certificate"),
-    "attach_to_all_clusters": "bool", "public_use": "bool",
+    "attach_to_all_clusters": "bool", "public_use": "bool", "root_password": "str",
 })  # fmt: skip
 define("Disk", "disk", "disks", {})
 define("Job", "job", "jobs", {})

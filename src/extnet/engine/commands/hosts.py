@@ -1,10 +1,12 @@
-"""Host commands: add, update, remove, maintenance (deactivate) and activate.
+"""Host commands: add, update, remove, maintenance (deactivate), activate and pairing (install).
 
-Until the host agent exists a host's status is what these commands record: a new host is up.
+A host is added already paired with its agent (``engine.hosts.pairing`` talks to the agent before and outside the
+transaction that runs these commands); from then on its status follows its agent (``engine.hosts.monitor``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from extnet.engine.api.faults import BadRequest
 from extnet.engine.api.resources.base import Entity, resolve
-from extnet.engine.commands.base import Command, Violation
+from extnet.engine.commands.base import Command, Violation, run
 from extnet.engine.domain.rules import name_problem
 from extnet.engine.store.models import Cluster, Host, Vm
 
@@ -49,6 +51,45 @@ def pick_host(session: Session, cluster_id: str, exclude: set[str] | None = None
     if exclude:
         stmt = stmt.where(Host.id.not_in(exclude))
     return session.scalars(stmt.order_by(load, Host.name).limit(1)).first()
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentPairing:
+    """What pairing with a host's agent established: the secret (already encrypted) and what the agent reported."""
+
+    secret_encrypted: str = dataclasses.field(repr=False)
+    unique_id: str
+    capabilities: dict[str, Any]
+
+
+class _Check(Command[None]):
+    """Runs only the rules of another command (before the remote calls that come ahead of its execution)."""
+
+    def __init__(self, command: Command[Any]) -> None:
+        super().__init__(command.session)
+        self.command = command
+        self.verb, self.noun = command.verb, command.noun
+
+    def validate(self) -> Iterable[Violation]:
+        return self.command.validate()
+
+    def execute(self) -> None:
+        return None
+
+
+def check(command: Command[Any]) -> None:
+    """Raise the command's fault if any of its rules is broken; change nothing."""
+    run(_Check(command))
+
+
+def agent_violations(session: Session, name: str, unique_id: str, host_id: str | None = None) -> Iterable[Violation]:
+    stmt = select(Host).where(Host.agent_unique_id == unique_id)
+    if host_id is not None:
+        stmt = stmt.where(Host.id != host_id)
+    other = session.scalars(stmt).first()
+    if other is not None:
+        yield Violation(f"The agent of host '{name}' is already the agent of host '{other.name}' (unique id "
+                        f"{unique_id}): one agent serves one host")  # fmt: skip
 
 
 def _resolve_cluster(session: Session, reference: Entity | None) -> tuple[Cluster | None, Violation | None]:
@@ -94,25 +135,72 @@ class _HostCommand(Command[Host]):
 
 
 class AddHost(_HostCommand):
+    """Adds a host paired with its agent (``agent``; without it, the command only validates: see ``check``)."""
+
     verb = "add"
+
+    def __init__(self, session: Session, body: Entity, agent: AgentPairing | None = None) -> None:
+        super().__init__(session, body)
+        self.agent = agent
 
     def validate(self) -> Iterable[Violation]:
         yield from self.name_violations()
         yield from self.address_violations(self.body.get("address", ""), self.body.get("port", DEFAULT_PORT))
         if not self.body.get("cluster"):
             yield Violation("A host needs a cluster: give the cluster's id or name", 400)
-            return
-        self.cluster, violation = _resolve_cluster(self.session, self.body.get("cluster"))
-        if violation:
-            yield violation
+        else:
+            self.cluster, violation = _resolve_cluster(self.session, self.body.get("cluster"))
+            if violation:
+                yield violation
+        if not self.body.get("root_password"):
+            yield Violation(f"Host '{self.body.get('name')}' needs a root_password: the pairing password of its "
+                            "host agent (printed at the agent's first start, or EXTNET_HOST_PAIRING_PASSWORD on "
+                            "the host)", 400)  # fmt: skip
+        if self.agent is not None:
+            yield from agent_violations(self.session, str(self.body.get("name")), self.agent.unique_id)
 
     def execute(self) -> Host:
-        assert self.cluster is not None
+        assert self.cluster is not None and self.agent is not None
         host = Host(name=self.body["name"], description=self.body.get("description"),
                     comment=self.body.get("comment"), address=self.body["address"],
-                    port=self.body.get("port", DEFAULT_PORT), cluster_id=self.cluster.id, status="up")  # fmt: skip
+                    port=self.body.get("port", DEFAULT_PORT), cluster_id=self.cluster.id, status="up",
+                    agent_secret_encrypted=self.agent.secret_encrypted, agent_unique_id=self.agent.unique_id,
+                    agent_capabilities=self.agent.capabilities)  # fmt: skip
         self.session.add(host)
         return host
+
+    def integrity_message(self, error: IntegrityError) -> str:
+        if "agent_unique_id" in str(error.orig):
+            return f"The agent of host '{self.body.get('name')}' is already the agent of another host."
+        return super().integrity_message(error)
+
+
+class PairHost(Command[None]):
+    """Records a new pairing of an existing host with its agent (oVirt's reinstall): the host is up unless it is
+    in maintenance."""
+
+    verb, noun = "install", "Host"
+
+    def __init__(self, session: Session, host: Host, agent: AgentPairing | None = None) -> None:
+        super().__init__(session)
+        self.host = host
+        self.agent = agent
+
+    def validate(self) -> Iterable[Violation]:
+        if self.agent is not None:
+            yield from agent_violations(self.session, self.host.name, self.agent.unique_id, self.host.id)
+
+    def execute(self) -> None:
+        assert self.agent is not None
+        host = self.host
+        host.agent_secret_encrypted = self.agent.secret_encrypted
+        host.agent_unique_id = self.agent.unique_id
+        host.agent_capabilities = self.agent.capabilities
+        if host.status != "maintenance":
+            host.status, host.status_detail = "up", None
+
+    def integrity_message(self, error: IntegrityError) -> str:
+        return f"The agent of host '{self.host.name}' is already the agent of another host."
 
 
 class UpdateHost(_HostCommand):
@@ -192,19 +280,23 @@ class DeactivateHost(Command[None]):
     def execute(self) -> None:
         for vm, target in self.moves:
             vm.host_id = target.id
-        self.host.status = "maintenance"
+        self.host.status, self.host.status_detail = "maintenance", None
 
 
 class ActivateHost(Command[None]):
+    """The host leaves maintenance: up when its agent answered (``problem`` None), else non_responsive."""
+
     verb, noun = "activate", "Host"
 
-    def __init__(self, session: Session, host: Host) -> None:
+    def __init__(self, session: Session, host: Host, problem: str | None = None) -> None:
         super().__init__(session)
         self.host = host
+        self.problem = problem
 
     def validate(self) -> Iterable[Violation]:
         if self.host.status == "up":
             yield Violation(f"Host '{self.host.name}' is already up")
 
     def execute(self) -> None:
-        self.host.status = "up"
+        self.host.status = "up" if self.problem is None else "non_responsive"
+        self.host.status_detail = self.problem

@@ -274,6 +274,13 @@ class Host(Base):
     port: Mapped[int] = mapped_column(Integer, default=54321)
     cluster_id: Mapped[str] = mapped_column(ForeignKey("clusters.id"), index=True)
     status: Mapped[str] = mapped_column(String(32), default="maintenance")
+    # why the host is not up, as the host monitor last found it (oVirt's status_detail)
+    status_detail: Mapped[str | None] = mapped_column(Text)
+    # the per-host secret shared with its agent at pairing (Fernet token; the key lives in the data dir)
+    agent_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    # what the agent last reported: Host.getCapabilities, plus its heartbeats to providers
+    agent_capabilities: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    agent_unique_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     __table_args__ = (UniqueConstraint("address", "port", name="uq_hosts_address_port"),)
 
 

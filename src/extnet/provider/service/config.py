@@ -19,7 +19,6 @@ class NetConfig:
     flat_networks: tuple[str, ...] = ("*",)
     global_physnet_mtu: int = 1500
     agent_down_time: int = 75
-    max_fixed_ips_per_port: int = 5
     max_dns_nameservers: int = 5
     max_subnet_host_routes: int = 20
     max_allowed_address_pairs: int = 10

@@ -101,15 +101,10 @@ def update(ctx: Ctx, id_: str, values: dict[str, Any], if_match: int | None) -> 
         raise _pairs_need_port_security()
     if "fixed_ips" in values:
         own = {ip["ip_address"] for ip in port["fixed_ips"]}
-        changes["fixed_ips"] = allocate(
-            ctx,
-            ipam.Ipam(ctx.tx),
-            network,
-            values["fixed_ips"],
-            mac,
-            common.pick(values, "device_owner", port["device_owner"]),
-            own,
-        )
+        owner = common.pick(values, "device_owner", port["device_owner"])
+        allocator = ipam.Ipam(ctx.tx)
+        changes["fixed_ips"] = allocate(ctx, allocator, network, values["fixed_ips"], mac, owner, own)
+        allocator.save_cursors()
     elif mac != port["mac_address"]:
         changes["fixed_ips"] = _readdress(ctx, network, port["fixed_ips"], mac)
     _rebind(ctx, port, network, values, changes)
@@ -217,19 +212,23 @@ def allocate(
     own: set[str] | None = None,
 ) -> list[FixedIp]:
     """The port's fixed IPs: Neutron's defaults when none are asked for (one IPv4 address, one stateful IPv6
-    address, and the EUI-64 address on every SLAAC subnet), else exactly the ones asked for."""
+    address), else the ones asked for; and, as in Neutron, always the EUI-64 address on every SLAAC subnet
+    (except for router ports)."""
     subnets: list[Record] = network["subnet_records"]
     if requested is None:
-        return _defaults(allocator, network, subnets, mac, owner)
-    if len(requested) > ctx.config.max_fixed_ips_per_port:
-        raise bad_request("Exceeded maximum amount of fixed ips per port.")
-    result: list[FixedIp] = []
-    for item in requested:
-        result.append(_one(allocator, network, subnets, item, mac, own or set()))
+        result = _defaults(allocator, network, subnets)
+    else:
+        result = [_one(allocator, network, subnets, item, mac, own or set()) for item in requested]
+    if owner not in ROUTER_OWNERS:
+        covered = {ip["subnet_id"] for ip in result}
+        for subnet in subnets:
+            if ipam.is_auto(subnet) and subnet["id"] not in covered:
+                address = allocator.claim(subnet, ipam.eui64(subnet["cidr"], mac), own or set())
+                result.append({"subnet_id": subnet["id"], "ip_address": address})
     return result
 
 
-def _defaults(allocator: ipam.Ipam, network: Record, subnets: list[Record], mac: str, owner: str) -> list[FixedIp]:
+def _defaults(allocator: ipam.Ipam, network: Record, subnets: list[Record]) -> list[FixedIp]:
     result: list[FixedIp] = []
     v4 = [s for s in subnets if s["ip_version"] == 4]
     v6 = [s for s in subnets if s["ip_version"] == 6 and not ipam.is_auto(s)]
@@ -243,11 +242,6 @@ def _defaults(allocator: ipam.Ipam, network: Record, subnets: list[Record], mac:
                 break
         else:
             raise ipam.exhausted(network["id"])
-    if owner not in ROUTER_OWNERS:
-        for subnet in subnets:
-            if ipam.is_auto(subnet):
-                address = allocator.claim(subnet, ipam.eui64(subnet["cidr"], mac))
-                result.append({"subnet_id": subnet["id"], "ip_address": address})
     return result
 
 

@@ -1,4 +1,8 @@
-"""``/hosts``: the hypervisors, with maintenance (``deactivate``) and ``activate``."""
+"""``/hosts``: the hypervisors, each paired with its host agent; maintenance (``deactivate``), ``activate``,
+``install`` (pair again) and ``refresh`` (read what the agent reports now).
+
+Adding, activating, installing and refreshing call the host's agent, so they run outside the request transaction
+(``engine.hosts.pairing``)."""
 
 from __future__ import annotations
 
@@ -8,10 +12,13 @@ from sqlalchemy import Select, func, or_, select
 
 from extnet.engine.api.faults import BadRequest
 from extnet.engine.api.resources.base import Collection, Ctx, Entity, completed, href, load, ref
+from extnet.engine.api.resources.providers import services_of
 from extnet.engine.api.schema import HOST_STATUS
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
-from extnet.engine.commands.hosts import ActivateHost, AddHost, DeactivateHost, RemoveHost, UpdateHost
+from extnet.engine.commands.hosts import DeactivateHost, RemoveHost, UpdateHost
+from extnet.engine.hosts import pairing
+from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Cluster, DataCenter, Host, Vm
 
 
@@ -54,7 +61,47 @@ def render(host: Host, vms: int) -> Entity:
         "power_management": {"enabled": False, "kdump_detection": False},
         "os": {"custom_kernel_cmdline": ""},
         "summary": {"active": vms, "migrating": 0, "total": vms},
+        "status_detail": host.status_detail,
+        **agent_fields(host.agent_capabilities),
     }
+
+
+def agent_fields(stored: dict[str, Any] | None) -> Entity:
+    """``version`` (the agent's) and ``host_agent`` (extnet: what the agent last reported)."""
+    caps = (stored or {}).get("capabilities")
+    if not caps:
+        return {}
+    heartbeats = [{"openstack_network_provider": ref("openstacknetworkproviders", beat.get("provider_id")),
+                   "name": beat.get("name"), "state": beat.get("state"), "detail": beat.get("detail") or None}
+                  for beat in (stored or {}).get("heartbeats") or [] if isinstance(beat, dict)]  # fmt: skip
+    agent = {
+        "hostname": caps.get("hostname"), "unique_id": caps.get("unique_id"), "runtime": caps.get("runtime"),
+        "protocol_version": caps.get("protocol_version"), "vif_versions": _items("vif_version", caps, "vif_versions"),
+        "binding_host_ids": _properties(caps.get("binding_host_ids")),
+        "plugin_types": _items("plugin_type", caps, "plugin_types"), "vif_types": _items("vif_type", caps, "vif_types"),
+        "bridges": _items("bridge", caps, "bridges"), "bridge_mappings": _properties(caps.get("bridge_mappings")),
+        "tunnel_types": _items("tunnel_type", caps, "tunnel_types"), "datapath_type": caps.get("datapath_type"),
+        "heartbeats": {"heartbeat": heartbeats} if heartbeats else None,
+    }  # fmt: skip
+    return {"version": _version(str(caps.get("agent_version") or "")), "host_agent": agent}
+
+
+def _items(tag: str, caps: dict[str, Any], key: str) -> Entity | None:
+    values = [str(v) for v in caps.get(key) or []]
+    return {tag: values} if values else None
+
+
+def _properties(mapping: Any) -> Entity | None:
+    if not isinstance(mapping, dict) or not mapping:
+        return None
+    return {"property": [{"name": str(k), "value": str(v)} for k, v in sorted(mapping.items())]}
+
+
+def _version(text: str) -> Entity:
+    numbers = [int(part) if part.isdecimal() else 0 for part in text.split("+")[0].split(".")[:4]]
+    numbers += [0] * (4 - len(numbers))
+    return {"major": numbers[0], "minor": numbers[1], "build": numbers[2], "revision": numbers[3],
+            "full_version": f"extnet-host-{text}"}  # fmt: skip
 
 
 def _vm_count() -> Any:
@@ -64,7 +111,8 @@ def _vm_count() -> Any:
 class Hosts(Collection):
     type_name = "Host"
     what = "host"
-    actions = ("activate", "deactivate")
+    actions = ("activate", "deactivate", "install", "refresh")
+    self_managed = frozenset({"add", "action:activate", "action:install", "action:refresh"})
     search_fields: ClassVar[dict[str, Matcher] | None] = {
         "name": column_matcher(Host.name),
         "address": column_matcher(Host.address),
@@ -89,18 +137,34 @@ class Hosts(Collection):
         return _render_loaded(ctx, load(ctx.db, Host, entity_id, "host"))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        return render(run(AddHost(ctx.db, body)), 0)
+        host_id = pairing.add_host(ctx.database, services_of(ctx), body)
+        with ctx.database.transaction(write=False) as session:
+            return render(load(session, Host, host_id, "host"), 0)
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
         host = load(ctx.db, Host, entity_id, "host")
-        return _render_loaded(ctx, run(UpdateHost(ctx.db, body, host)))
+        moved = any(field in body and body[field] != getattr(host, field) for field in ("address", "port"))
+        updated = run(UpdateHost(ctx.db, body, host))
+        if moved:
+            pairing.after_commit(ctx.db, services_of(ctx).hosts_changed)
+        return _render_loaded(ctx, updated)
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
-        run(RemoveHost(ctx.db, load(ctx.db, Host, entity_id, "host")))
+        host = load(ctx.db, Host, entity_id, "host")
+        endpoint = pairing.endpoint_of(host, services_of(ctx))
+        run(RemoveHost(ctx.db, host))
+        record(ctx.db, Code.HOST_REMOVED, f"Host {host.name} was removed.", host_id=host.id)
+        pairing.after_commit(ctx.db, lambda: pairing.unpair_in_background(services_of(ctx), endpoint))
 
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
-        host = load(ctx.db, Host, entity_id, "host")
-        run(ActivateHost(ctx.db, host) if name == "activate" else DeactivateHost(ctx.db, host))
+        if name == "activate":
+            pairing.activate(ctx.database, services_of(ctx), entity_id)
+        elif name == "install":
+            pairing.pair_again(ctx.database, services_of(ctx), entity_id, body.get("root_password"))
+        elif name == "refresh":
+            pairing.refresh(ctx.database, services_of(ctx), entity_id)
+        else:
+            run(DeactivateHost(ctx.db, load(ctx.db, Host, entity_id, "host")))
         return completed()
 
 

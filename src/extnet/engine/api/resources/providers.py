@@ -15,6 +15,7 @@ from extnet.engine.api.search import Matcher, column_matcher
 from extnet.engine.commands.base import run
 from extnet.engine.commands.provider_certificates import ImportProviderCertificates
 from extnet.engine.commands.providers import AddProvider, RemoveProvider, UpdateProvider
+from extnet.engine.hosts.pairing import after_commit
 from extnet.engine.lifecycle.sync import synchronize
 from extnet.engine.providers.certificates import Certificate, endpoints, fetch_chain
 from extnet.engine.providers.client import ProviderClient, ProviderError
@@ -183,16 +184,21 @@ class OpenStackNetworkProviders(Collection):
         return render_provider(load(ctx.db, Provider, entity_id, "provider"))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        return render_provider(run(AddProvider(ctx.db, services_of(ctx).secrets, body)))
+        provider = run(AddProvider(ctx.db, services_of(ctx).secrets, body))
+        after_commit(ctx.db, services_of(ctx).hosts_changed)  # host agents heartbeat to every provider
+        return render_provider(provider)
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
         provider = provider_for_update(ctx.db, entity_id)
-        return render_provider(run(UpdateProvider(ctx.db, services_of(ctx).secrets, provider, body)))
+        updated = run(UpdateProvider(ctx.db, services_of(ctx).secrets, provider, body))
+        after_commit(ctx.db, services_of(ctx).hosts_changed)
+        return render_provider(updated)
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         provider = provider_for_update(ctx.db, entity_id)
         run(RemoveProvider(ctx.db, provider, force=ctx.flag("force")))
         services_of(ctx).providers.forget(provider.id)
+        after_commit(ctx.db, services_of(ctx).hosts_changed)
 
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
         handler = _ACTIONS.get(name)

@@ -1,0 +1,287 @@
+"""The VIF contract: what the engine tells a host agent about each vNIC it must plug (the private contract between
+the two programs; see docs/host-agent.md).
+
+One ``Vif`` per vNIC, built by the engine from its vNIC and from the provider's answer for the vNIC's port
+(``binding:vif_type`` and ``binding:vif_details``, as Nova builds its VIF model), and sent as JSON. The structure is
+versioned ``MAJOR.MINOR``: a host refuses a major version it does not speak; within a major version fields are only
+ever added (a newer minor), so a reader ignores the fields it does not know and defaults the ones it does not get.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+VERSION = "1.0"
+SUPPORTED_MAJORS = (1,)
+DEVNAME_PREFIX = "tap"
+DEVNAME_MAX = 14  # Nova's NIC_NAME_LEN: "tap" + the first 11 characters of the port id
+IFNAME_MAX = 15  # Linux IFNAMSIZ - 1
+MTU_MIN, MTU_MAX = 68, 65535
+# vif_type values that mean the provider could not bind the port to the host: nothing can be plugged
+UNBOUND_VIF_TYPES = ("unbound", "binding_failed")
+
+_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_VERSION_RE = re.compile(r"^(\d{1,4})\.(\d{1,4})$")
+
+
+class VifError(ValueError):
+    """A VIF structure is malformed; ``problems`` lists every broken rule, each naming the vNIC."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class VifVersionError(VifError):
+    """The VIF structure has a major version this side does not speak."""
+
+
+def devname_for(port_id: str) -> str:
+    """The guest TAP device name of a port, as Nova and oVirt's openstacknet hook name it."""
+    return (DEVNAME_PREFIX + port_id)[:DEVNAME_MAX]
+
+
+def parse_version(text: Any) -> tuple[int, int]:
+    match = _VERSION_RE.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise VifError([f"VIF version {text!r} is not MAJOR.MINOR (e.g. {VERSION})"])
+    return int(match.group(1)), int(match.group(2))
+
+
+def check_version(text: Any) -> tuple[int, int]:
+    major, minor = parse_version(text)
+    if major not in SUPPORTED_MAJORS:
+        spoken = ", ".join(f"{m}.x" for m in SUPPORTED_MAJORS)
+        raise VifVersionError([f"VIF contract version {text} is not supported: this side speaks {spoken}; upgrade "
+                               "the older of the engine and the host agent"])  # fmt: skip
+    return major, minor
+
+
+@dataclass(frozen=True)
+class VifNetwork:
+    id: str  # the network's id on the provider (the port's network_id)
+    name: str  # the engine's name of the network
+
+
+@dataclass(frozen=True)
+class VifProvider:
+    id: str  # the engine's id of the provider
+    type: str  # the engine's provider type: neutron | external
+
+
+@dataclass(frozen=True)
+class VifDetails:
+    """The port's ``binding:vif_details`` that matter for plugging."""
+
+    port_filter: bool = False
+    bridge_name: str | None = None
+    datapath_type: str | None = None
+    ovs_hybrid_plug: bool = False
+
+
+@dataclass(frozen=True)
+class FixedIp:
+    subnet_id: str
+    ip_address: str
+
+
+@dataclass(frozen=True)
+class Vif:
+    vnic_id: str
+    port_id: str
+    mac: str
+    network: VifNetwork
+    provider: VifProvider
+    plugin_type: str
+    vif_type: str
+    vif_details: VifDetails = field(default_factory=VifDetails)
+    vnic_name: str = ""
+    mtu: int | None = None
+    model: str = "virtio"
+    devname: str = ""  # empty: devname_for(port_id)
+    fixed_ips: tuple[FixedIp, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    plugged: bool = True
+    linked: bool = True
+    version: str = VERSION
+
+    def __post_init__(self) -> None:
+        if not self.devname and isinstance(self.port_id, str):
+            object.__setattr__(self, "devname", devname_for(self.port_id))
+        if isinstance(self.mac, str):
+            object.__setattr__(self, "mac", self.mac.lower())
+        problems = self.problems()
+        if problems:
+            raise VifError(problems)
+
+    @property
+    def label(self) -> str:
+        return f"vNIC '{self.vnic_name}' ({self.vnic_id})" if self.vnic_name else f"vNIC {self.vnic_id}"
+
+    @property
+    def bound(self) -> bool:
+        return self.vif_type not in UNBOUND_VIF_TYPES
+
+    def problems(self) -> list[str]:
+        """Every broken rule of the structure, each naming the vNIC."""
+        found: list[str] = []
+        try:
+            check_version(self.version)
+        except VifError as err:
+            found.extend(err.problems)
+        for name in ("vnic_id", "port_id"):
+            if not _is_uuid(getattr(self, name)):
+                found.append(f"{self.label}: {name} {getattr(self, name)!r} is not a UUID")
+        if not isinstance(self.mac, str) or not _MAC_RE.match(self.mac):
+            found.append(f"{self.label}: mac {self.mac!r} is not a MAC address (aa:bb:cc:dd:ee:ff)")
+        if self.mtu is not None and (not _is_int(self.mtu) or not MTU_MIN <= self.mtu <= MTU_MAX):
+            found.append(f"{self.label}: mtu {self.mtu!r} is not between {MTU_MIN} and {MTU_MAX}")
+        for name in ("plugin_type", "vif_type", "model"):
+            if not _is_text(getattr(self, name)):
+                found.append(f"{self.label}: {name} must be a non-empty string")
+        if not _is_text(self.network.id) or not isinstance(self.network.name, str):
+            found.append(f"{self.label}: network needs an id and a name")
+        if not _is_text(self.provider.id) or not _is_text(self.provider.type):
+            found.append(f"{self.label}: provider needs an id and a type")
+        if not isinstance(self.devname, str) or len(self.devname) > IFNAME_MAX or not _IFNAME_RE.match(self.devname):
+            found.append(f"{self.label}: devname {self.devname!r} is not a Linux interface name of at most "
+                         f"{IFNAME_MAX} characters")  # fmt: skip
+        if not all(_is_text(group) for group in self.security_groups):
+            found.append(f"{self.label}: security_groups must be a list of ids")
+        if not all(_is_text(ip.subnet_id) and _is_text(ip.ip_address) for ip in self.fixed_ips):
+            found.append(f"{self.label}: each fixed IP needs a subnet_id and an ip_address")
+        found.extend(f"{self.label}: {name} must be true or false" for name in ("plugged", "linked")
+                     if not isinstance(getattr(self, name), bool))  # fmt: skip
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "vnic_id": self.vnic_id,
+            "vnic_name": self.vnic_name,
+            "port_id": self.port_id,
+            "devname": self.devname,
+            "mac": self.mac,
+            "mtu": self.mtu,
+            "model": self.model,
+            "network": {"id": self.network.id, "name": self.network.name},
+            "provider": {"id": self.provider.id, "type": self.provider.type},
+            "plugin_type": self.plugin_type,
+            "vif_type": self.vif_type,
+            "vif_details": {
+                "port_filter": self.vif_details.port_filter,
+                "bridge_name": self.vif_details.bridge_name,
+                "datapath_type": self.vif_details.datapath_type,
+                "ovs_hybrid_plug": self.vif_details.ovs_hybrid_plug,
+            },
+            "fixed_ips": [{"subnet_id": ip.subnet_id, "ip_address": ip.ip_address} for ip in self.fixed_ips],
+            "security_groups": list(self.security_groups),
+            "plugged": self.plugged,
+            "linked": self.linked,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Vif:
+        """Read a VIF sent by the other side: a major version this side does not speak is a ``VifVersionError``,
+        anything malformed a ``VifError`` listing every problem; fields of a newer minor version are ignored."""
+        if not isinstance(data, dict):
+            raise VifError(["a VIF must be a JSON object"])
+        check_version(data.get("version"))
+        label = f"vNIC {_at(data, 'vnic_name') or _at(data, 'vnic_id')!r}"
+        problems: list[str] = []
+        network = _object(data, "network", label, problems)
+        provider = _object(data, "provider", label, problems)
+        details = _object(data, "vif_details", label, problems, required=False)
+        fixed_ips = _list(data, "fixed_ips", label, problems)
+        groups = _list(data, "security_groups", label, problems)
+        if problems:
+            raise VifError(problems)
+        try:
+            return cls(
+                version=data["version"], vnic_id=_at(data, "vnic_id"), vnic_name=_at(data, "vnic_name") or "",
+                port_id=_at(data, "port_id"), devname=_at(data, "devname") or "", mac=_at(data, "mac"),
+                mtu=_at(data, "mtu"), model=_at(data, "model") or "virtio",
+                network=VifNetwork(_at(network, "id"), _at(network, "name")),
+                provider=VifProvider(_at(provider, "id"), _at(provider, "type")),
+                plugin_type=_at(data, "plugin_type"), vif_type=_at(data, "vif_type"),
+                vif_details=VifDetails(
+                    port_filter=_at(details, "port_filter") is True, bridge_name=_text_or_none(details, "bridge_name"),
+                    datapath_type=_text_or_none(details, "datapath_type"),
+                    ovs_hybrid_plug=_at(details, "ovs_hybrid_plug") is True,
+                ),
+                fixed_ips=tuple(FixedIp(_at(ip, "subnet_id"), _at(ip, "ip_address")) if isinstance(ip, dict)
+                                else FixedIp("", "") for ip in fixed_ips),
+                security_groups=tuple(groups), plugged=_at(data, "plugged", True), linked=_at(data, "linked", True),
+            )  # fmt: skip
+        except TypeError as err:  # a field of the wrong shape that the rules above did not foresee
+            raise VifError([f"{label}: {err}"]) from None
+
+    @classmethod
+    def from_port(
+        cls, port: dict[str, Any], *, vnic_id: str, vnic_name: str, network_name: str, provider: VifProvider,
+        plugin_type: str, mtu: int | None = None, plugged: bool = True, linked: bool = True, model: str = "virtio",
+    ) -> Vif:  # fmt: skip
+        """The VIF of a vNIC from the provider's answer for its port (Neutron's port JSON)."""
+        details = port.get("binding:vif_details") or {}
+        return cls(
+            vnic_id=vnic_id, vnic_name=vnic_name, port_id=port["id"], mac=port["mac_address"], mtu=mtu, model=model,
+            network=VifNetwork(port["network_id"], network_name), provider=provider, plugin_type=plugin_type,
+            vif_type=port.get("binding:vif_type") or "unbound",
+            vif_details=VifDetails(
+                port_filter=details.get("port_filter") is True, bridge_name=details.get("bridge_name"),
+                datapath_type=details.get("datapath_type"), ovs_hybrid_plug=details.get("ovs_hybrid_plug") is True,
+            ),
+            fixed_ips=tuple(FixedIp(ip["subnet_id"], ip["ip_address"]) for ip in port.get("fixed_ips") or ()),
+            security_groups=tuple(port.get("security_groups") or ()), plugged=plugged, linked=linked,
+        )  # fmt: skip
+
+
+def _at(data: dict[str, Any], key: str, default: Any = None) -> Any:
+    return data.get(key, default)
+
+
+def _is_uuid(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text_or_none(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _object(data: dict[str, Any], key: str, label: str, problems: list[str], required: bool = True) -> dict[str, Any]:
+    value = data.get(key)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(f"{label}: {key} must be an object")
+        return {}
+    return value
+
+
+def _list(data: dict[str, Any], key: str, label: str, problems: list[str]) -> list[Any]:
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.append(f"{label}: {key} must be a list")
+        return []
+    return value

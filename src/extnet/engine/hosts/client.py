@@ -1,0 +1,210 @@
+"""Talking to host agents: JSON-RPC 2.0 over HTTP with the per-host secret, separate connect and read timeouts, and
+every failure a ``HostAgentError`` whose message names the host and says what to do."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import requests
+
+from extnet.common import hostrpc
+from extnet.common.hostrpc import ErrorCode
+from extnet.common.vif import Vif
+
+REPAIR = ("pair it again: the host's install action with the agent's pairing password as root_password "
+          "(EXTNET_HOST_PAIRING_PASSWORD on the host sets it)")  # fmt: skip
+
+
+class HostAgentError(Exception):
+    """A call to a host agent failed. ``kind``: unreachable, timeout, unauthorized, not_agent, or rpc (the agent
+    answered a JSON-RPC error: ``code`` and ``data`` say which)."""
+
+    def __init__(self, kind: str, message: str, code: int | None = None, data: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.code = code
+        self.data = data or {}
+
+
+@dataclass(frozen=True)
+class HostEndpoint:
+    name: str
+    address: str
+    port: int
+    secret: str | None = field(default=None, repr=False)
+
+    @property
+    def where(self) -> str:
+        return f"{self._host()}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.where}{hostrpc.PATH}"
+
+    def _host(self) -> str:
+        return f"[{self.address}]" if ":" in self.address and not self.address.startswith("[") else self.address
+
+
+@dataclass(frozen=True)
+class Paired:
+    secret: str = field(repr=False)
+    unique_id: str
+
+
+class HostAgentClient:
+    def __init__(self, connect_timeout: float = 5.0, read_timeout: float = 30.0) -> None:
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._session = requests.Session()
+        self._session.trust_env = False  # an HTTP(S)_PROXY of the engine's environment must not see host secrets
+        self._ids = itertools.count(1)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def call(self, host: HostEndpoint, method: str, params: dict[str, Any] | None = None,
+             read_timeout: float | None = None) -> Any:  # fmt: skip
+        request_id = next(self._ids)
+        body = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}})
+        headers = {"Content-Type": "application/json"}
+        if host.secret:
+            headers["Authorization"] = f"Bearer {host.secret}"
+        timeout = (self.connect_timeout, read_timeout or self.read_timeout)
+        try:
+            try:
+                response = self._post(host, body, headers, timeout)
+            except requests.ConnectionError as err:
+                if not _dropped(err):
+                    raise
+                # a kept-alive connection the agent closed (it restarted): every verb is idempotent, so once more
+                response = self._post(host, body, headers, timeout)
+        except requests.ConnectTimeout:
+            raise HostAgentError("timeout", f"Host '{host.name}': its agent at {host.where} did not accept a "
+                                 f"connection within {timeout[0]:g} s; check the host's address and any "
+                                 "firewall between the engine and the host") from None  # fmt: skip
+        except requests.ReadTimeout:
+            raise HostAgentError("timeout", f"Host '{host.name}': its agent at {host.where} did not answer "
+                                 f"{method} within {timeout[1]:g} s") from None  # fmt: skip
+        except requests.RequestException as err:
+            raise HostAgentError("unreachable", f"Host '{host.name}': cannot connect to its agent at {host.where} "
+                                 f"({_reason(err)}); check that `extnet host` runs there and listens on that "
+                                 "address and port") from None  # fmt: skip
+        return _result(host, method, response, request_id)
+
+    def _post(self, host: HostEndpoint, body: bytes, headers: dict[str, str],
+              timeout: tuple[float, float]) -> requests.Response:  # fmt: skip
+        return self._session.post(host.url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+
+    # --- the verbs -------------------------------------------------------------------------------------------
+
+    def identify(self, host: HostEndpoint, password: str) -> dict[str, Any]:
+        return dict(self.call(host, hostrpc.IDENTIFY, {"password": password}))
+
+    def pair(self, host: HostEndpoint, password: str) -> Paired:
+        result = self.call(host, hostrpc.PAIR, {"password": password})
+        if not isinstance(result, dict) or not isinstance(result.get("secret"), str):
+            raise HostAgentError("not_agent", f"Host '{host.name}': the agent at {host.where} answered the pairing "
+                                 "without a secret")  # fmt: skip
+        return Paired(result["secret"], str(result.get("unique_id") or ""))
+
+    def unpair(self, host: HostEndpoint) -> None:
+        self.call(host, hostrpc.UNPAIR)
+
+    def ping(self, host: HostEndpoint, read_timeout: float | None = None) -> dict[str, Any]:
+        return dict(self.call(host, hostrpc.PING, read_timeout=read_timeout))
+
+    def capabilities(self, host: HostEndpoint) -> dict[str, Any]:
+        return dict(self.call(host, hostrpc.GET_CAPABILITIES))
+
+    def set_providers(self, host: HostEndpoint, providers: list[dict[str, Any]], digest: str) -> None:
+        self.call(host, hostrpc.SET_PROVIDERS, {"providers": providers, "digest": digest})
+
+    def vm_create(self, host: HostEndpoint, vm_id: str, name: str, vifs: list[Vif]) -> dict[str, Any]:
+        vm = {"id": vm_id, "name": name, "vifs": [vif.to_json() for vif in vifs]}
+        return dict(self.call(host, hostrpc.VM_CREATE, {"vm": vm})["vm"])
+
+    def vm_destroy(self, host: HostEndpoint, vm_id: str) -> bool:
+        return bool(self.call(host, hostrpc.VM_DESTROY, {"vm_id": vm_id})["destroyed"])
+
+    def vm_hotplug_nic(self, host: HostEndpoint, vm_id: str, vif: Vif) -> dict[str, Any]:
+        return dict(self.call(host, hostrpc.VM_HOTPLUG_NIC, {"vm_id": vm_id, "vif": vif.to_json()})["vnic"])
+
+    def vm_hotunplug_nic(self, host: HostEndpoint, vm_id: str, vnic_id: str) -> bool:
+        return bool(self.call(host, hostrpc.VM_HOTUNPLUG_NIC, {"vm_id": vm_id, "vnic_id": vnic_id})["unplugged"])
+
+    def vm_stats(self, host: HostEndpoint, vm_id: str | None = None) -> dict[str, Any]:
+        return dict(self.call(host, hostrpc.VM_GET_STATS, {"vm_id": vm_id} if vm_id else {}))
+
+
+def _result(host: HostEndpoint, method: str, response: requests.Response, request_id: int) -> Any:
+    if response.status_code == 401:
+        raise HostAgentError("unauthorized", f"Host '{host.name}': the agent at {host.where} does not accept this "
+                             "engine's credentials (it was paired again, or its data directory was reset); "
+                             f"{REPAIR}")  # fmt: skip
+    not_agent = HostAgentError("not_agent", f"Host '{host.name}': {host.where} does not answer like an extnet host "
+                               f"agent (HTTP {response.status_code} to {method}); check the host's port")  # fmt: skip
+    try:
+        document = orjson.loads(response.content)
+    except ValueError:
+        raise not_agent from None
+    if not isinstance(document, dict) or document.get("jsonrpc") != "2.0" or document.get("id") != request_id:
+        raise not_agent
+    error = document.get("error")
+    if isinstance(error, dict):
+        code = error.get("code")
+        message = str(error.get("message") or "failed")
+        data = error.get("data") if isinstance(error.get("data"), dict) else {}
+        raise HostAgentError("rpc", f"Host '{host.name}': {method} failed: {message}",
+                             code if isinstance(code, int) else None, data)  # fmt: skip
+    if "result" not in document:
+        raise not_agent
+    return document["result"]
+
+
+def _causes(err: BaseException) -> list[BaseException]:
+    """The exception and everything it was caused by or wraps."""
+    found: list[BaseException] = []
+    pending: list[BaseException] = [err]
+    while pending:
+        current = pending.pop()
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)
+        pending.extend(a for a in current.args if isinstance(a, BaseException))
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            pending.append(reason)
+    return found
+
+
+def _dropped(err: BaseException) -> bool:
+    return any(isinstance(c, ConnectionResetError | ConnectionAbortedError | BrokenPipeError) for c in _causes(err))
+
+
+def _reason(err: BaseException) -> str:
+    """The root cause of a connection failure in a few words."""
+    for current in _causes(err):
+        if isinstance(current, socket.gaierror):
+            return "the host name does not resolve"
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, ConnectionResetError | ConnectionAbortedError):
+            return "the connection was closed"
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror.lower()
+    text = str(err).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "name or service not known" in text or "nodename nor servname" in text:
+        return "the host name does not resolve"
+    return type(err).__name__
+
+
+def is_pairing_refused(err: HostAgentError) -> bool:
+    return err.kind == "rpc" and err.code in (ErrorCode.PAIRING_REFUSED, ErrorCode.PAIRING_THROTTLED)

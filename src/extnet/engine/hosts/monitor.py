@@ -1,0 +1,179 @@
+"""The host monitor: a background thread that asks every paired host's agent, each interval, whether it is there.
+
+A host's status follows its agent: ``up`` when it answers, ``non_responsive`` (with ``status_detail`` saying why)
+when it does not or no longer accepts this engine's secret; a host in maintenance stays in maintenance. Each round
+also keeps what the agent reports current (capabilities, when their digest changed; its heartbeats to providers),
+and hands every agent the engine's providers when what it holds differs (a keyed digest of them): after a host or
+a provider is added or changed, or after the agent restarted. The agents are asked in parallel, outside any
+transaction; each host's changes are written in its own short transaction, only if nobody changed the host
+meanwhile (its status, address or pairing: an administrator's maintenance or re-pairing wins over a round that read
+the host before).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from extnet.engine.hosts.client import HostAgentError, HostEndpoint
+from extnet.engine.hosts.pairing import (
+    LocalHost,
+    endpoint_of,
+    ensure_local_host,
+    providers_digest,
+    providers_payload,
+    stored_capabilities,
+)  # fmt: skip
+from extnet.engine.services import EngineServices
+from extnet.engine.store.db import Database
+from extnet.engine.store.events import Code, record
+from extnet.engine.store.models import Host
+
+log = logging.getLogger("extnet.engine.hosts")
+MAX_PARALLEL = 8
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A host as a round read it."""
+
+    id: str
+    status: str
+    endpoint: HostEndpoint
+    stored: dict[str, Any] | None
+    secret_encrypted: str
+
+    def changed(self, host: Host) -> bool:
+        """Whether someone changed the host since the round read it (its status, where it is, its pairing)."""
+        now = (host.status, host.address, host.port, host.agent_secret_encrypted)
+        return now != (self.status, self.endpoint.address, self.endpoint.port, self.secret_encrypted)
+
+
+@dataclass
+class _Observation:
+    problem: str | None = None  # None: the agent answered
+    capabilities: dict[str, Any] | None = None  # new capabilities, when they changed
+    heartbeats: list[Any] = field(default_factory=list)
+
+
+class HostMonitor:
+    def __init__(self, database: Database, services: EngineServices, interval: float,
+                 local: LocalHost | None = None) -> None:  # fmt: skip
+        self.database = database
+        self.services = services
+        self.interval = interval
+        self.local = local
+        self._local_problem: str | None = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._round = threading.Lock()
+
+    def start(self) -> None:
+        if self.interval <= 0 or self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, name="extnet-host-monitor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            client = self.services.host_agents
+            thread.join(timeout=client.connect_timeout + client.read_timeout + 5)
+
+    def wake(self) -> None:
+        """Run a round now (hosts or providers changed)."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                if self.local is not None:
+                    self._ensure_local()
+                self.poll_all()
+            except Exception:  # noqa: BLE001 - the monitor must outlive any one failure (e.g. the database restarting)
+                log.exception("host monitoring round failed")
+            self._wake.wait(min(self.interval, 1.0) if self.local is not None else self.interval)
+
+    def _ensure_local(self) -> None:
+        assert self.local is not None
+        try:
+            if ensure_local_host(self.database, self.services, self.local):
+                log.info("the local host agent is host '%s' of cluster %s", self.local.name, self.local.cluster)
+                self.local = None
+        except Exception as err:  # noqa: BLE001 - retried next round; said once per distinct problem
+            problem = getattr(err, "detail", None) or getattr(err, "message", None) or str(err)
+            if problem != self._local_problem:
+                log.warning("adding the local host agent: %s (retrying)", problem)
+                self._local_problem = problem
+
+    # --- one round ---------------------------------------------------------------------------------------------
+
+    def poll_all(self) -> None:
+        with self._round:
+            with self.database.transaction(write=False) as session:
+                hosts = list(session.scalars(select(Host).where(Host.agent_secret_encrypted.is_not(None))))
+                seen = [_Seen(h.id, h.status, endpoint_of(h, self.services), h.agent_capabilities,
+                              h.agent_secret_encrypted or "") for h in hosts]  # fmt: skip
+                providers = providers_payload(session, self.services)
+            if not seen:
+                return
+            with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(seen)), thread_name_prefix="extnet-poll") as pool:
+                observations = list(pool.map(lambda host: self._observe(host, providers), seen))
+            for host, observation in zip(seen, observations, strict=True):
+                self._apply(host, observation)
+
+    def _observe(self, host: _Seen, providers: list[dict[str, Any]]) -> _Observation:
+        client = self.services.host_agents
+        endpoint = host.endpoint
+        assert endpoint.secret is not None
+        try:
+            ping = client.ping(endpoint, read_timeout=max(min(client.read_timeout, self.interval), 2.0))
+            observation = _Observation(heartbeats=list(ping.get("heartbeats") or []))
+            if ping.get("capabilities_digest") != (host.stored or {}).get("digest"):
+                observation.capabilities = client.capabilities(endpoint)
+            expected = providers_digest(endpoint.secret, providers)
+            if ping.get("providers_digest") != expected:
+                client.set_providers(endpoint, providers, expected)
+            return observation
+        except HostAgentError as err:
+            return _Observation(problem=err.message)
+        except Exception as err:  # noqa: BLE001 - an agent answering nonsense is a host problem, not a monitor crash
+            log.exception("monitoring host %s", endpoint.name)
+            return _Observation(problem=f"Host '{endpoint.name}': its agent's answer could not be read ({err})")
+
+    def _apply(self, seen: _Seen, observation: _Observation) -> None:
+        with self.database.transaction() as session:
+            host = session.get(Host, seen.id)
+            if host is None or seen.changed(host):
+                return  # removed, or changed by someone else since this round read it: the next round tells
+            stored = host.agent_capabilities or {}
+            capabilities = observation.capabilities or stored.get("capabilities") or {}
+            new_stored = stored_capabilities(capabilities, observation.heartbeats if observation.problem is None
+                                             else stored.get("heartbeats"))  # fmt: skip
+            if new_stored != stored:
+                host.agent_capabilities = new_stored
+            if host.status == "maintenance":
+                return
+            status = "up" if observation.problem is None else "non_responsive"
+            if (status, observation.problem) == (host.status, host.status_detail):
+                return
+            previous = host.status
+            host.status, host.status_detail = status, observation.problem
+            if status == previous:
+                return
+            if status == "up":
+                record(session, Code.HOST_STATUS_DETECTED, f"Status of host {host.name} was set to up.",
+                       host_id=host.id)  # fmt: skip
+            else:
+                record(session, Code.HOST_NON_RESPONSIVE, f"Host {host.name} is not responding: "
+                       f"{observation.problem}", "error", host_id=host.id)  # fmt: skip

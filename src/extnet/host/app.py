@@ -1,0 +1,75 @@
+"""Assembles the host agent: data dir, runtime, pairing, the JSON-RPC application; and serves it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from extnet.host.api.http import JsonRpcApp
+from extnet.host.capabilities import unique_id
+from extnet.host.pairing import Pairing
+from extnet.host.runtime import make_runtime
+from extnet.host.service import HostAgent
+from extnet.host.settings import HostSettings
+
+
+@dataclass
+class HostAgentServer:
+    settings: HostSettings
+    agent: HostAgent
+    app: Any  # ASGI
+    generated_password: str | None
+
+
+def build_host_agent(settings: HostSettings) -> HostAgentServer:
+    """Raises RuntimeUnavailable when the runtime cannot run here, ValueError for a broken data dir."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    host_id = unique_id(settings.data_dir)
+    runtime = make_runtime(settings, host_id)
+    pairing = Pairing(settings.data_dir, settings.pairing_password)
+    agent = HostAgent(settings, runtime, pairing, host_id)
+    endpoint = JsonRpcApp(agent, settings.max_body_bytes)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        agent.heartbeat.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(agent.heartbeat.stop)
+            runtime.close()
+
+    app = _Asgi(Starlette(lifespan=lifespan), endpoint)
+    return HostAgentServer(settings, agent, app, pairing.generated_password)
+
+
+class _Asgi:
+    """Every HTTP request, whatever its path or method, goes to the JSON-RPC endpoint (which answers 401 to a
+    caller without the secret); the lifespan (and anything else) to Starlette."""
+
+    def __init__(self, lifespan_app: Starlette, endpoint: JsonRpcApp) -> None:
+        self.lifespan_app = lifespan_app
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            response = await self.endpoint(Request(scope, receive))
+            await response(scope, receive, send)
+        else:
+            await self.lifespan_app(scope, receive, send)
+
+
+def serve(server: HostAgentServer) -> None:
+    settings = server.settings
+    config = uvicorn.Config(server.app, host=settings.host, port=settings.port, log_level=settings.log_level,
+                            access_log=settings.log_level == "debug", lifespan="on",
+                            server_header=False, date_header=False)  # fmt: skip
+    with suppress(KeyboardInterrupt):  # uvicorn has shut down gracefully; it re-raises the Ctrl-C it caught
+        uvicorn.Server(config).run()

@@ -1,0 +1,271 @@
+"""Keeping this host's agent alive on the engine's providers.
+
+The engine hands the agent its providers (``Host.setProviders``: URL, Keystone URL and credentials, certificates to
+trust); the agent posts ``POST /v2.0/agents/heartbeat`` to each every ``heartbeat_interval`` seconds, as an Open
+vSwitch agent whose host is its binding host id, with the ports it has plugged (``devices_up``) and unplugged
+(``devices_down``) for that provider. A provider answering 404 does not take heartbeats (it is not an extnet
+provider): the agent stops trying it until the engine sends its providers again. Failures back off; authentication
+failures back off longer (retrying wrong credentials every few seconds could lock the provider's account).
+Credentials live in memory only and are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v2, v3
+from keystoneauth1.noauth import NoAuth
+
+log = logging.getLogger("extnet.host.heartbeat")
+
+MAX_BACKOFF = 300.0
+MAX_AUTH_BACKOFF = 900.0
+_TEXT_FIELDS = ("authentication_url", "username", "tenant_name", "project_name", "user_domain_name",
+                "project_domain_name")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ProviderTarget:
+    """A provider as the engine describes it to the agent."""
+
+    id: str
+    name: str
+    url: str
+    requires_authentication: bool = False
+    authentication_url: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tenant_name: str | None = None
+    project_name: str | None = None
+    user_domain_name: str | None = None
+    project_domain_name: str | None = None
+    certificates: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Any) -> ProviderTarget:
+        if not isinstance(data, dict):
+            raise ValueError("each provider must be an object")
+        for key in ("id", "name", "url"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise ValueError(f"provider {data.get('name') or data.get('id')!r}: {key} must be a non-empty string")
+        if not data["url"].startswith(("http://", "https://")):
+            raise ValueError(f"provider {data['name']!r}: url must be http:// or https://")
+        texts = {key: data.get(key) for key in (*_TEXT_FIELDS, "password")}
+        if any(value is not None and not isinstance(value, str) for value in texts.values()):
+            raise ValueError(f"provider {data['name']!r}: credentials must be strings")
+        certificates = data.get("certificates") or []
+        if not isinstance(certificates, list) or not all(isinstance(pem, str) for pem in certificates):
+            raise ValueError(f"provider {data['name']!r}: certificates must be a list of PEM texts")
+        requires = data.get("requires_authentication") is True
+        if requires and not (texts["authentication_url"] and texts["username"]):
+            raise ValueError(f"provider {data['name']!r} requires authentication: give authentication_url and "
+                             "username")  # fmt: skip
+        return cls(id=data["id"], name=data["name"], url=data["url"].rstrip("/"), requires_authentication=requires,
+                   certificates=tuple(certificates), **texts)  # fmt: skip
+
+
+@dataclass
+class BeatState:
+    target: ProviderTarget
+    state: str = "pending"  # pending | alive | not_supported | auth_failed | failing
+    detail: str = ""
+    failures: int = 0
+    next_at: float = 0.0
+    started: bool = False
+    pending_down: set[str] = field(default_factory=set)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"provider_id": self.target.id, "name": self.target.name, "state": self.state, "detail": self.detail}
+
+
+Devices = Callable[[str], tuple[list[str], list[str]]]  # provider id -> (ports plugged, ports unplugged)
+
+
+class HeartbeatService:
+    def __init__(self, interval: float, report: Callable[[], dict[str, Any]], devices: Devices,
+                 timeouts: tuple[float, float]) -> None:  # fmt: skip
+        self.interval = max(interval, 0.05)
+        self._report = report
+        self._devices = devices
+        self._timeouts = timeouts
+        self._lock = threading.Lock()
+        self._beats: dict[str, BeatState] = {}
+        self._sessions: dict[str, ks_session.Session] = {}
+        self.digest: str | None = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- what the API calls -----------------------------------------------------------------------------------
+
+    def set_providers(self, targets: list[ProviderTarget], digest: str | None) -> None:
+        with self._lock:
+            old = self._beats
+            self._beats = {t.id: BeatState(t, pending_down=old[t.id].pending_down if t.id in old else set())
+                           for t in targets}  # fmt: skip
+            self._sessions = {}
+            self.digest = digest
+        self.wake()
+
+    def states(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [beat.to_json() for beat in self._beats.values()]
+
+    def ports_down(self, by_provider: dict[str, list[str]]) -> None:
+        """Ports that left this host (their VM was destroyed): reported down once to their provider."""
+        with self._lock:
+            for provider_id, ports in by_provider.items():
+                if provider_id in self._beats:
+                    self._beats[provider_id].pending_down.update(ports)
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- the thread ---------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._loop, name="extnet-host-heartbeat", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=sum(self._timeouts) + 5)
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            self.beat_due()
+            self._wake.wait(self._next_delay())
+
+    def _next_delay(self) -> float:
+        with self._lock:
+            due = [b.next_at for b in self._beats.values() if b.state != "not_supported"]
+        return max(0.01, min(due, default=time.monotonic() + self.interval) - time.monotonic())
+
+    def beat_due(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            due = [b for b in self._beats.values() if b.state != "not_supported" and b.next_at <= now]
+        for beat in due:
+            if self._stopping.is_set():
+                return
+            self._beat(beat)
+
+    def _beat(self, beat: BeatState) -> None:
+        target = beat.target
+        up, down = self._devices(target.id)
+        with self._lock:
+            sent_down = sorted(set(down) | beat.pending_down)
+        report = {**self._report(), "devices_up": sorted(up), "devices_down": sent_down}
+        if not beat.started:
+            report["start_flag"] = True
+        state, detail = self._post(target, {"agent": report})
+        with self._lock:
+            if self._beats.get(target.id) is not beat:
+                return  # the providers were replaced meanwhile
+            previous = beat.state
+            beat.state, beat.detail = state, detail
+            if state == "alive":
+                beat.failures, beat.started = 0, True
+                beat.pending_down.difference_update(sent_down)
+                beat.next_at = time.monotonic() + self.interval
+            else:
+                beat.failures += 1
+                cap = MAX_AUTH_BACKOFF if state == "auth_failed" else MAX_BACKOFF
+                beat.next_at = time.monotonic() + min(self.interval * 2 ** min(beat.failures - 1, 12), cap)
+        if state != previous:
+            level = logging.INFO if state == "alive" else logging.WARNING
+            log.log(level, "heartbeat to provider %s: %s%s", target.name, state, f" ({detail})" if detail else "")
+
+    def _post(self, target: ProviderTarget, body: dict[str, Any]) -> tuple[str, str]:
+        url = f"{target.url}/v2.0/agents/heartbeat"
+        try:
+            response = self._session(target).post(url, json=body, raise_exc=False, connect_retries=0,
+                                                   authenticated=target.requires_authentication or None)  # fmt: skip
+        except ks_exc.Unauthorized:
+            return "auth_failed", f"Keystone at {target.authentication_url} refused the credentials"
+        except (ks_exc.ConnectFailure, ks_exc.ConnectionError, requests.ConnectionError) as err:
+            return "failing", f"cannot connect: {type(err).__name__}"
+        except (ks_exc.ClientException, requests.RequestException) as err:
+            return "failing", f"{type(err).__name__}: {str(err)[:200]}"
+        status = response.status_code
+        if status in (200, 201):
+            return "alive", ""
+        if status == 404:
+            return "not_supported", f"{url} answered 404: this provider takes no heartbeats; not trying it again"
+        if status in (401, 403):
+            return "auth_failed", f"{url} answered {status}: the credentials are not an admin's of this provider"
+        return "failing", f"{url} answered {status}: {response.text[:200]}"
+
+    def _session(self, target: ProviderTarget) -> ks_session.Session:
+        with self._lock:
+            session = self._sessions.get(target.id)
+            if session is None:
+                session = ks_session.Session(auth=_auth_plugin(target), verify=True)
+                adapter = _Adapter(self._timeouts, _trust(target.certificates))
+                session.session.mount("http://", adapter)
+                session.session.mount("https://", adapter)
+                self._sessions[target.id] = session
+            return session
+
+
+def _auth_plugin(target: ProviderTarget) -> Any:
+    if not target.requires_authentication:
+        return NoAuth()
+    auth_url = (target.authentication_url or "").rstrip("/")
+    if auth_url.endswith("/v2.0"):
+        return v2.Password(auth_url=auth_url, username=target.username, password=target.password or "",
+                           tenant_name=target.tenant_name)  # fmt: skip
+    return v3.Password(
+        auth_url=auth_url, username=target.username, password=target.password or "",
+        user_domain_name=target.user_domain_name or "Default", project_name=target.project_name or target.tenant_name,
+        project_domain_name=target.project_domain_name or "Default",
+    )  # fmt: skip
+
+
+def _trust(certificates: tuple[str, ...]) -> ssl.SSLContext | None:
+    """Trust exactly the certificates the engine imported for the provider (any of them is an anchor), or the
+    system's CAs when there are none: the same rule as the engine's."""
+    if not certificates:
+        return None
+    context = ssl.create_default_context(cadata="\n".join(certificates))
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return context
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """(connect, read) timeouts on every request, and HTTPS verified against ``trust`` alone when given."""
+
+    def __init__(self, timeout: tuple[float, float], trust: ssl.SSLContext | None) -> None:
+        self._timeout = timeout
+        self._trust = trust
+        super().__init__(pool_connections=2, pool_maxsize=4)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        if self._trust is not None:
+            kwargs["ssl_context"] = self._trust
+        super().init_poolmanager(*args, **kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)
+        if self._trust is not None and verify and url.lower().startswith("https"):
+            conn.ca_certs = conn.ca_cert_dir = None
+
+    def send(self, request: Any, stream: bool = False, timeout: Any = None, verify: Any = True, cert: Any = None,
+             proxies: Any = None) -> requests.Response:  # fmt: skip
+        return super().send(request, stream, self._timeout if timeout is None else timeout, verify, cert, proxies)
