@@ -88,6 +88,7 @@ def _print_banner(settings: EngineSettings, generated: str | None) -> None:
         "\nextnet is starting\n"
         f"  API (oVirt REST v4):  {base}/ovirt-engine/api\n"
         f"  API description:      {base}/ovirt-engine/api-docs/openapi.json\n"
+        f"  web:                  {base}/ovirt-engine/\n"
         f"  SSO token endpoint:   {base}/ovirt-engine/sso/oauth/token\n"
         f"  user:                 admin@internal\n"
         f"  password:             {password}\n"

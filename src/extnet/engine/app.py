@@ -28,6 +28,7 @@ from extnet.engine.services import EngineServices
 from extnet.engine.settings import EngineSettings
 from extnet.engine.store.db import Database, migrate
 from extnet.engine.store.events import Code, record
+from extnet.engine.web import welcome_page
 
 
 @dataclass
@@ -80,7 +81,13 @@ def build_engine(settings: EngineSettings) -> Engine:
             await run_in_threadpool(hosts.stop)
             await run_in_threadpool(sync.stop)
 
-    routes = [Route("/ovirt-engine/api-docs/openapi.json", openapi), *dispatcher.routes()]
+    welcome = welcome_page(db, dispatcher.authenticate, str(PRODUCT["full_version"]))
+    routes = [
+        Route("/ovirt-engine/api-docs/openapi.json", openapi),
+        Route("/ovirt-engine/", welcome),
+        Route("/ovirt-engine", welcome),
+        *dispatcher.routes(),
+    ]
     app = Starlette(routes=routes, lifespan=lifespan)
     return Engine(settings, db, auth, app, generated, sync, hosts)
 

@@ -307,6 +307,14 @@ class Vm(Base):
     creation_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     start_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stop_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The operation in progress on the VM (start, hotplug, migrate, ...): a lease that serializes the operations of
+    # one VM across threads and processes without holding a transaction during provider and host calls
+    # (lifecycle/operations.py). ``operation_ports``: the ports this operation created so far, [{provider_id,
+    # port_id, vnic_id}], removed again if it fails or the engine dies before it ends.
+    operation: Mapped[str | None] = mapped_column(String(32))
+    operation_owner: Mapped[str | None] = mapped_column(String(96))
+    operation_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    operation_ports: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     nics: Mapped[list[VmNic]] = relationship(back_populates="vm", order_by="VmNic.name")
 
 
@@ -323,6 +331,9 @@ class VmNic(Base):
     vnic_profile_id: Mapped[str | None] = mapped_column(ForeignKey("vnic_profiles.id"), index=True)
     linked: Mapped[bool] = mapped_column(Boolean, default=True)
     plugged: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the vNIC's port on the provider of its external network (lifecycle/ports.py), once it ran there
+    port_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    port_provider_id: Mapped[str | None] = mapped_column(String(36))
     vm: Mapped[Vm] = relationship(back_populates="nics")
 
 
@@ -337,3 +348,32 @@ class Snapshot(Base):
     persist_memorystate: Mapped[bool] = mapped_column(Boolean, default=False)
     # The VM's vNIC set when the snapshot was taken: [{id, name, interface, mac_address, ...}]
     nics: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class PortOutbox(Base):
+    """A port to delete on a provider (lifecycle/outbox.py): written in the transaction that made the port
+    unneeded, deleted once the provider confirms (or says it is gone), retried with backoff until then."""
+
+    __tablename__ = "port_outbox"
+    __table_args__ = (UniqueConstraint("provider_id", "port_id", name="uq_port_outbox_provider_port"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(String(36))
+    port_id: Mapped[str] = mapped_column(String(64))
+    vnic_id: Mapped[str] = mapped_column(String(36))
+    vnic_name: Mapped[str] = mapped_column(String(255), default="")
+    vm_id: Mapped[str | None] = mapped_column(String(36))
+    vm_name: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EngineState(Base):
+    """Engine-wide values: ``engine_id`` (this installation; marks the ports it makes) and ``engine_instance``
+    (the engine process running now: operations of older instances were cut short)."""
+
+    __tablename__ = "engine_state"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
