@@ -21,7 +21,18 @@ import ovirtsdk4.types as types
 import pytest
 
 from extnet.engine.store.db import Database
+from tests.real_neutron import REAL_NEUTRON, provider_fields, real_neutron
 from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess, run_engine, run_host_agent, scratch_database
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Against a real Neutron (``EXTNET_ENGINE_PROVIDER=neutron``) tests that need the built-in provider are skipped."""
+    if not REAL_NEUTRON:
+        return
+    skip = pytest.mark.skip(reason="needs the built-in provider (EXTNET_ENGINE_PROVIDER=neutron)")
+    for item in items:
+        if item.get_closest_marker("builtin_provider_only"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -95,9 +106,15 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def builtin_provider(tmp_path_factory: pytest.TempPathFactory, database_url: str | None) -> Iterator[Any]:
-    """extnet's built-in network provider as a real process (Neutron API + Keystone), shared by the session."""
+    """extnet's built-in network provider as a real process (Neutron API + Keystone), shared by the session.
+
+    With ``EXTNET_ENGINE_PROVIDER=neutron`` it is a real Neutron + Keystone instead (``tests/real_neutron.py``): the
+    same interface, nothing started."""
     from tests.provider.process import run_provider
 
+    if REAL_NEUTRON:
+        yield real_neutron()
+        return
     server = os.environ.get("EXTNET_TEST_DATABASE_URL") if database_url else None
     with (
         scratch_database(server) as provider_db,
@@ -110,18 +127,16 @@ def builtin_provider(tmp_path_factory: pytest.TempPathFactory, database_url: str
 def add_provider(
     system: sdk.services.SystemService, builtin_provider: Any, unique: Callable[[str], str]
 ) -> Iterator[Callable[..., Any]]:
-    """Registers the built-in provider in the engine (Keystone v3 auth) and removes it (force) after the test."""
-    from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD
-
+    """Registers the built-in provider (or the real Neutron) in the engine (Keystone v3 auth) and removes it (force)
+    after the test."""
     made: list[str] = []
     service = system.openstack_network_providers_service()
 
     def make(**overrides: Any) -> Any:
         fields: dict[str, Any] = {
             "name": unique("prov"), "type": types.OpenStackNetworkProviderType.EXTERNAL,
-            "url": builtin_provider.network_url, "requires_authentication": True, "username": "admin",
-            "password": PROVIDER_PASSWORD, "authentication_url": builtin_provider.auth_url,
-            "project_name": "admin", "user_domain_name": "Default", "project_domain_name": "Default",
+            "requires_authentication": True, **provider_fields(builtin_provider),
+            "user_domain_name": "Default", "project_domain_name": "Default",
         }  # fmt: skip
         fields.update(overrides)
         provider = service.add(types.OpenStackNetworkProvider(**fields))

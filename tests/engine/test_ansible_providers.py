@@ -22,8 +22,8 @@ from openstack.connection import Connection
 
 from tests.engine.ansible_helpers import changed, requires_ansible, run_playbook
 from tests.engine.external_helpers import find_network, provider_networks, provider_side
-from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD
 from tests.provider.process import ProviderProcess
+from tests.real_neutron import provider_fields
 from tests.servers import ADMIN_PASSWORD, EngineProcess
 
 Names = Callable[[str], str]
@@ -83,11 +83,12 @@ def test_ansible_provider_import_and_profile_lifecycle(
         here = make(f"{prefix}-net", description="imported by Ansible", mtu=1400)
         default = make(f"{prefix}-dnet")
         group = neutron.network.create_security_group(name=f"{prefix}-sg")
+        own = provider_fields(builtin_provider)
         extra = {
             "engine_url": engine.url, "engine_username": "admin@internal", "engine_password": ADMIN_PASSWORD,
-            "prefix": prefix, "provider_url": builtin_provider.network_url,
-            "provider_auth_url": builtin_provider.auth_url, "provider_username": "admin",
-            "provider_password": PROVIDER_PASSWORD, "provider_tenant": "admin", "network": here.name,
+            "prefix": prefix, "provider_url": own["url"], "provider_auth_url": own["authentication_url"],
+            "provider_username": own["username"], "provider_password": own["password"],
+            "provider_tenant": own["project_name"], "network": here.name,
             "default_network": default.name, "security_group": group.id,
         }  # fmt: skip
         before = provider_state(neutron)
@@ -118,7 +119,8 @@ def check_created(
     assert provider is not None
     assert provider.type == t.OpenStackNetworkProviderType.EXTERNAL and provider.requires_authentication
     assert (provider.url, provider.authentication_url) == (builtin.network_url, builtin.auth_url)
-    assert (provider.username, provider.tenant_name, provider.password) == ("admin", "admin", None)
+    assert (provider.username, provider.tenant_name, provider.password) == (
+        provider_fields(builtin)["username"], provider_fields(builtin)["project_name"], None)  # fmt: skip
     assert provider.description == "Neutron by Ansible"
     # the module's v3 URL with only tenant_name authenticates (the project 'admin' in domain Default)
     system.openstack_network_providers_service().provider_service(provider.id).test_connectivity()

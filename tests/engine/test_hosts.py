@@ -80,7 +80,8 @@ def test_unique_name_and_address(
     system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster, host_agent: StartAgent
 ) -> None:
     hosts = system.hosts_service()
-    agent, second = host_agent(), host_agent()
+    agent = host_agent()
+    second = host_agent(address=agent.address)  # another agent at the same address
     host = add_host(system, unique, cluster, agent)
     err = fault(
         lambda: hosts.add(t.Host(name=host.name, address="other.example.test", cluster=t.Cluster(id=cluster.id)))

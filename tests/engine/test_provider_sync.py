@@ -22,6 +22,7 @@ from openstack.connection import Connection
 
 from tests.engine.external_helpers import events_of, fault, find_network, provider_side
 from tests.provider.process import ProviderProcess, run_provider
+from tests.real_neutron import REAL_NEUTRON, own_project, provider_fields, real_neutron
 from tests.servers import ADMIN_PASSWORD, EngineProcess, free_port, run_engine, scratch_database
 
 Names = Callable[[str], str]
@@ -32,8 +33,13 @@ SYNCHRONIZED, SYNC_FAILED, SYNC_DISABLED = 1709, 1710, 1711
 
 
 @pytest.fixture(scope="module")
-def own_provider(tmp_path_factory: pytest.TempPathFactory, database_url: str | None) -> Iterator[ProviderProcess]:
-    """A provider process of this module: a sync brings in every network of a provider, so none of other tests'."""
+def own_provider(tmp_path_factory: pytest.TempPathFactory, database_url: str | None) -> Iterator[Any]:
+    """A provider process of this module: a sync brings in every network of a provider, so none of other tests'.
+    Against a real Neutron: a project of its own, whose member sees only that project's networks."""
+    if REAL_NEUTRON:
+        with own_project(real_neutron(), "sync") as project:
+            yield project
+        return
     server = os.environ.get("EXTNET_TEST_DATABASE_URL") if database_url else None
     with (
         scratch_database(server) as provider_db,
@@ -57,7 +63,7 @@ def make_net(neutron: Connection) -> Iterator[Callable[..., Any]]:
 
 @pytest.fixture
 def provider(add_provider: Callable[..., Any], own_provider: ProviderProcess) -> t.OpenStackNetworkProvider:
-    return add_provider(url=own_provider.network_url, authentication_url=own_provider.auth_url)
+    return add_provider(**provider_fields(own_provider))
 
 
 @dataclass
@@ -300,7 +306,7 @@ def test_concurrent_syncs_import_once(
 def test_wrong_credentials_turn_auto_sync_off(
     system: System, rest: httpx.Client, add_provider: Callable[..., Any], own_provider: ProviderProcess,
 ) -> None:  # fmt: skip
-    provider = add_provider(url=own_provider.network_url, authentication_url=own_provider.auth_url, auto_sync=True)
+    provider = add_provider(**provider_fields(own_provider), auto_sync=True)
     service = system.openstack_network_providers_service().provider_service(provider.id)
     service.update(t.OpenStackNetworkProvider(password="not-the-password"))
     answer = sync(rest, provider.id)
@@ -330,7 +336,7 @@ def test_down_unmanaged_read_only_and_unknown_providers(
     synced(rest, unmanaged.id)  # nothing to do, and no error
     assert SYNCHRONIZED not in {e.code for e in events_of(system, unmanaged.id)}
 
-    read_only = add_provider(url=own_provider.network_url, authentication_url=own_provider.auth_url, read_only=True)
+    read_only = add_provider(**provider_fields(own_provider), read_only=True)
     site = make_site(system, unique, read_only)
     source = make_net(unique("ro"))
     synced(rest, read_only.id)  # reading is allowed
@@ -377,16 +383,13 @@ def eventually(check: Callable[[], Any], what: str, deadline_s: float = 30) -> A
 def test_periodic_sync_imports_and_stops_on_wrong_credentials(
     periodic: System, own_provider: ProviderProcess, make_net: Callable[..., Any], unique: Names
 ) -> None:
-    from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD
-
     providers = periodic.openstack_network_providers_service()
+    own = provider_fields(own_provider)
 
     def register(**overrides: Any) -> t.OpenStackNetworkProvider:
         fields: dict[str, Any] = {
-            "name": unique("pp"), "type": t.OpenStackNetworkProviderType.EXTERNAL, "url": own_provider.network_url,
-            "requires_authentication": True, "username": "admin", "password": PROVIDER_PASSWORD,
-            "authentication_url": own_provider.auth_url, "project_name": "admin", "user_domain_name": "Default",
-            "project_domain_name": "Default", "auto_sync": True,
+            "name": unique("pp"), "type": t.OpenStackNetworkProviderType.EXTERNAL, "requires_authentication": True,
+            **own, "user_domain_name": "Default", "project_domain_name": "Default", "auto_sync": True,
         }  # fmt: skip
         return providers.add(t.OpenStackNetworkProvider(**{**fields, **overrides}))
 
@@ -403,7 +406,7 @@ def test_periodic_sync_imports_and_stops_on_wrong_credentials(
     assert find_network(periodic, first.name, refused.dc.name) is None
 
     # with the password fixed but auto_sync left off, the periodic sync leaves the provider alone
-    providers.provider_service(failing.id).update(t.OpenStackNetworkProvider(password=PROVIDER_PASSWORD))
+    providers.provider_service(failing.id).update(t.OpenStackNetworkProvider(password=own["password"]))
     later = make_net(unique("later"))
     for _ in range(2):  # two more rounds: the one that saw ``later`` has ended for every provider
         marker = make_net(unique("mark"))

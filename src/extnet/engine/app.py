@@ -21,6 +21,9 @@ from extnet.engine.auth import Authenticator, ensure_admin
 from extnet.engine.hosts.client import HostAgentClient
 from extnet.engine.hosts.monitor import HostMonitor
 from extnet.engine.hosts.pairing import LocalHost
+from extnet.engine.lifecycle.context import ENGINE_PREFIX, Lifecycle, claim_engine_instance, engine_id, new_instance
+from extnet.engine.lifecycle.outbox import OutboxService
+from extnet.engine.lifecycle.reconciler import ReconcilerService
 from extnet.engine.lifecycle.sync import ProviderSyncService
 from extnet.engine.providers.client import ProviderClients
 from extnet.engine.secrets import SecretBox
@@ -60,6 +63,10 @@ def build_engine(settings: EngineSettings) -> Engine:
     )
     hosts = HostMonitor(db, services, settings.host_monitor_interval, _local_host(settings))
     services.hosts_changed = hosts.wake
+    services.lifecycle = _lifecycle(db, settings)
+    outbox = OutboxService(db, services)
+    services.lifecycle.wake_outbox = outbox.wake
+    reconciler = ReconcilerService(db, services, settings.reconcile_interval)
     dispatcher = ApiDispatcher(db, auth, ROOTS, root_entity, settings.max_body_bytes, services)
 
     async def openapi(request: Request) -> Response:
@@ -75,9 +82,13 @@ def build_engine(settings: EngineSettings) -> Engine:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         sync.start()
         hosts.start()
+        outbox.start()
+        reconciler.start()
         try:
             yield
         finally:
+            await run_in_threadpool(reconciler.stop)
+            await run_in_threadpool(outbox.stop)
             await run_in_threadpool(hosts.stop)
             await run_in_threadpool(sync.stop)
 
@@ -90,6 +101,17 @@ def build_engine(settings: EngineSettings) -> Engine:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     return Engine(settings, db, auth, app, generated, sync, hosts)
+
+
+def _lifecycle(db: Database, settings: EngineSettings) -> Lifecycle:
+    """The port lifecycle of this engine process, which from now on serves the database (the operations an engine
+    before it left unfinished are the reconciler's to undo)."""
+    instance = new_instance(ENGINE_PREFIX)
+    with db.transaction() as session:
+        claim_engine_instance(session, instance)
+        identity = engine_id(session)
+    return Lifecycle(identity, instance, settings.port_active_wait, settings.port_active_timeout,
+                     settings.vm_lock_wait, settings.vm_operation_lease)  # fmt: skip
 
 
 def _local_host(settings: EngineSettings) -> LocalHost | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from extnet.engine.hosts.client import HostAgentClient
 from extnet.engine.lifecycle.locks import ProviderLocks
@@ -22,6 +23,8 @@ class EngineServices:
     host_agents: HostAgentClient = field(default_factory=HostAgentClient)
     # wakes the host monitor (set by the engine app): hosts or providers changed, agents need telling
     hosts_changed: Callable[[], None] = field(default=lambda: None)
+    # the port lifecycle's settings and workers (engine/lifecycle/context.Lifecycle; set by the engine app)
+    lifecycle: Any = None
 
     def provider_config(self, provider: Provider) -> ProviderConfig:
         password = self.secrets.decrypt(provider.password_encrypted) if provider.password_encrypted else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -36,6 +37,15 @@ class EngineSettings(BaseSettings):
     # password (both set by ``extnet up``)
     local_host: str | None = None
     local_host_password: str | None = None
+    # the port lifecycle (engine/lifecycle): whether to wait for ports to become ACTIVE once plugged (auto: where the
+    # provider will hear of it, see lifecycle.ports.reports_status; always; never) and for how long; how long an
+    # operation on a VM waits for the one before it, and how long it may hold the VM at most; seconds between two
+    # passes of the reconciler (0 or less: only at engine start)
+    port_active_wait: Literal["auto", "always", "never"] = "auto"
+    port_active_timeout: float = 60.0
+    vm_lock_wait: float = 30.0
+    vm_operation_lease: float = 900.0
+    reconcile_interval: float = 900.0
 
     @property
     def host(self) -> str:

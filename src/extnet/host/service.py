@@ -56,12 +56,13 @@ class HostAgent:
 
     # --- pairing ---------------------------------------------------------------------------------------------
 
-    def _check_password(self, params: Params) -> None:
+    def _with_password(self, params: Params, action: Callable[[str], Any]) -> Any:
+        """``action(password)``, which checks the pairing password, with its refusals as JSON-RPC errors."""
         password = params.get("password")
         if not isinstance(password, str) or not password:
             raise invalid("give the pairing password as 'password'")
         try:
-            self.pairing.check_password(password)
+            return action(password)
         except PairingThrottled as err:
             raise AgentError(ErrorCode.PAIRING_THROTTLED, str(err), {"retry_after": round(err.retry_after)}) from None
         except PairingRefused:
@@ -69,13 +70,12 @@ class HostAgent:
 
     def identify(self, params: Params) -> dict[str, Any]:
         """Who this agent is, for a caller that knows the pairing password (nothing changes)."""
-        self._check_password(params)
+        self._with_password(params, self.pairing.check_password)
         return {"unique_id": self.unique_id, "hostname": self.settings.effective_hostname,
                 "paired": self.pairing.paired, "agent_version": agent_version()}  # fmt: skip
 
     def pair(self, params: Params) -> dict[str, Any]:
-        self._check_password(params)
-        secret = self.pairing.pair(params["password"])
+        secret = self._with_password(params, self.pairing.pair)
         self.heartbeat.set_providers([], None)  # a new engine tells us its own providers
         return {"secret": secret, "unique_id": self.unique_id}
 

@@ -256,6 +256,7 @@ define("Action", "action", "actions", {
     "filter": "bool", "grace_period": "GracePeriod", "authorized_key": "AuthorizedKey", "attach_wgt": "bool",
     "stop_gluster_service": "bool", "certificates": List("certificate", "Certificate"),
     "attach_to_all_clusters": "bool", "public_use": "bool", "root_password": "str",
+    "cluster": "Cluster", "migrate_vms_in_affinity_closure": "bool",
 })  # fmt: skip
 define("Disk", "disk", "disks", {})
 define("Job", "job", "jobs", {})

@@ -18,6 +18,8 @@ from extnet.engine.commands import macs
 from extnet.engine.commands.base import Command, Violation
 from extnet.engine.commands.nics import nic_state, nics_of, profile_problem
 from extnet.engine.commands.vms import preview_of
+from extnet.engine.lifecycle.outbox import release_port
+from extnet.engine.lifecycle.ports import port_key
 from extnet.engine.store.models import Cluster, Snapshot, Vm, VmNic, VnicProfile
 
 PREVIEW_DESCRIPTION = "Active VM before the preview"
@@ -33,16 +35,28 @@ def replace_nics(session: Session, vm: Vm, wanted: list[dict[str, Any]]) -> None
     """Give ``vm`` exactly the vNICs described by ``wanted`` (ids, names, MACs, profiles, ...).
 
     A MAC that another VM's vNIC took meanwhile is replaced by a fresh one from the pool, and a profile the VM's
-    cluster can no longer use is dropped (the vNIC keeps no profile), as oVirt does when it restores a snapshot."""
-    for nic in nics_of(session, vm.id):
-        session.delete(nic)
-    session.flush()
+    cluster can no longer use is dropped (the vNIC keeps no profile), as oVirt does when it restores a snapshot.
+    A vNIC that stays (same id) on the same external network keeps its port; the ports of the other vNICs go to
+    the outbox (the next start makes new ones)."""
     cluster = session.get(Cluster, vm.cluster_id)
     assert cluster is not None
+    profiles = {str(state["id"]): _usable_profile(session, state.get("vnic_profile_id"), cluster, vm.name)
+                for state in wanted}  # fmt: skip
+    kept: dict[str, tuple[str, str]] = {}
+    for nic in nics_of(session, vm.id):
+        key = port_key(session, nic.vnic_profile_id)
+        stays = nic.id in profiles and key is not None and key == port_key(session, profiles[nic.id])
+        if stays and nic.port_id and nic.port_provider_id:
+            kept[nic.id] = (nic.port_id, nic.port_provider_id)
+        else:
+            release_port(session, nic, vm.name, "snapshot changed the VM's vNICs")
+        session.delete(nic)
+    session.flush()
     pool = macs.pool_of_cluster(session, cluster)
     for state in wanted:
         nic = VmNic(vm_id=vm.id, **{k: v for k, v in state.items() if k not in ("mac_address", "vnic_profile_id")})
-        nic.vnic_profile_id = _usable_profile(session, state.get("vnic_profile_id"), cluster, vm.name)
+        nic.vnic_profile_id = profiles[str(state["id"])]
+        nic.port_id, nic.port_provider_id = kept.get(nic.id, (None, None))
         macs.insert_nic(session, nic, pool, preferred=state.get("mac_address"))
 
 

@@ -1,6 +1,5 @@
-"""VM commands: add, update, remove, and the run state (start, stop, shutdown).
-
-Running is recorded state until the host agent exists: start picks an up host of the VM's cluster and records it.
+"""VM commands: add, update, remove, and the rules of the run state (start, stop, shutdown); running a VM on a
+host, with its ports, is ``engine.lifecycle.vmops``.
 """
 
 from __future__ import annotations
@@ -16,10 +15,9 @@ from sqlalchemy.orm import Session
 from extnet.engine.api.faults import BadRequest
 from extnet.engine.api.resources.base import Entity, resolve
 from extnet.engine.commands.base import Command, Violation
-from extnet.engine.commands.hosts import pick_host
 from extnet.engine.commands.nics import profile_problem
 from extnet.engine.domain.rules import name_problem
-from extnet.engine.store.models import Cluster, Host, Snapshot, Vm, VmNic, VnicProfile
+from extnet.engine.store.models import Cluster, Snapshot, Vm, VmNic, VnicProfile
 
 BLANK_TEMPLATE_ID = "00000000-0000-0000-0000-000000000000"
 BLANK_TEMPLATE_NAME = "Blank"
@@ -214,39 +212,22 @@ class RemoveVm(Command[None]):
 
 
 class StartVm(Command[Vm]):
+    """The rules of running a VM; the run itself (scheduling, ports, the host) is ``lifecycle.vmops.start_vm``."""
+
     verb, noun = "run", "VM"
 
     def __init__(self, session: Session, vm: Vm, pause: bool = False) -> None:
         super().__init__(session)
         self.vm = vm
         self.pause = pause
-        self.host: Host | None = None
 
     def validate(self) -> Iterable[Violation]:
         vm = self.vm
         if vm.status not in STARTABLE:
             yield Violation(f"VM '{vm.name}' is already running (status {vm.status})")
-            return
-        if vm.status == "paused" and vm.host_id:
-            self.host = self.session.get(Host, vm.host_id)
-            return
-        self.host = pick_host(self.session, vm.cluster_id)
-        if self.host is None:
-            cluster = self.session.get(Cluster, vm.cluster_id)
-            yield Violation(
-                f"There is no host in cluster '{cluster.name if cluster else vm.cluster_id}' that is up to run "
-                f"VM '{vm.name}'"
-            )
 
     def execute(self) -> Vm:
-        assert self.host is not None
-        vm = self.vm
-        if vm.status != "paused":
-            vm.start_time = datetime.now(UTC)
-            vm.stop_time = None
-        vm.host_id = self.host.id
-        vm.status = "paused" if self.pause else "up"
-        return vm
+        return self.vm
 
 
 class StopVm(Command[Vm]):

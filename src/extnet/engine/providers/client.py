@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -284,6 +285,103 @@ class ProviderClient:
             return found
 
         return self.call(what or "check the security groups", fetch)
+
+    # --- ports and agents (the port lifecycle, engine/lifecycle/ports.py): Neutron's JSON as it comes -------------
+
+    def find_ports(self, what: str, filters: dict[str, str | list[str]],
+                   fields: tuple[str, ...] = ()) -> list[dict[str, Any]]:  # fmt: skip
+        """The ports matching server-side ``filters`` (a list value: any of them, ``?id=a&id=b``, sent in chunks)."""
+
+        def fetch() -> list[dict[str, Any]]:
+            many = next((key for key, value in filters.items() if isinstance(value, list)), None)
+            values = list(filters[many]) if many else [None]
+            found: list[dict[str, Any]] = []
+            for start in range(0, len(values), SECURITY_GROUPS_PER_REQUEST):
+                params = [(k, v) for k, v in filters.items() if k != many and isinstance(v, str)]
+                if many:
+                    params += [(many, str(value)) for value in values[start : start + SECURITY_GROUPS_PER_REQUEST]]
+                params += [("fields", name) for name in fields]
+                body = self._request("GET", "/ports", params=params)
+                found.extend(p for p in neutron.items_of(body, "ports") if isinstance(p, dict))
+            return found
+
+        if any(isinstance(value, list) and not value for value in filters.values()):
+            return []
+        return self.call(what, fetch)
+
+    def port_pages(self, what: str, filters: dict[str, str], fields: tuple[str, ...] = (),
+                   limit: int = 500) -> Iterator[list[dict[str, Any]]]:  # fmt: skip
+        """The ports matching ``filters``, a page at a time (Neutron's pagination; one page if it has none)."""
+        params: list[tuple[str, str]] = [*filters.items(), *(("fields", name) for name in fields),
+                                         ("limit", str(limit))]  # fmt: skip
+        body = self.call(what, lambda: self._request("GET", "/ports", params=params))
+        seen: set[str] = set()
+        while True:
+            yield [p for p in neutron.items_of(body, "ports") if isinstance(p, dict)]
+            following = neutron.next_page(body, "ports")
+            if not following or following in seen:
+                return
+            seen.add(following)
+            body = self.call(what, partial(self._request, "GET", following))
+
+    def create_ports(self, bodies: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
+        """Create ports, all in one request when there are several (Neutron's bulk create: all or none)."""
+
+        def create() -> list[dict[str, Any]]:
+            made: list[Any]
+            if len(bodies) == 1:
+                body = self._request("POST", "/ports", json={"port": bodies[0]})
+                made = [body.get("port")] if isinstance(body, dict) else []
+            else:
+                made = neutron.items_of(self._request("POST", "/ports", json={"ports": bodies}), "ports")
+            if len(made) != len(bodies) or not all(isinstance(p, dict) and p.get("id") for p in made):
+                raise ValueError("the answer does not hold the ports it was asked to create")
+            return list(made)
+
+        return self.call(what, create)
+
+    def update_port(self, port_id: str, values: dict[str, Any], what: str) -> dict[str, Any]:
+        def update() -> dict[str, Any]:
+            body = self._request("PUT", f"/ports/{quote(port_id, safe='')}", json={"port": values})
+            port = body.get("port") if isinstance(body, dict) else None
+            if not isinstance(port, dict):
+                raise ValueError("the answer has no port")
+            return port
+
+        return self.call(what, update)
+
+    def delete_port(self, port_id: str, what: str) -> bool:
+        """Delete a port; False when the provider no longer had it."""
+
+        def delete() -> bool:
+            try:
+                self._request("DELETE", f"/ports/{quote(port_id, safe='')}")
+            except os_exc.NotFoundException:
+                return False
+            return True
+
+        return self.call(what, delete)
+
+    def list_agents(self, hosts: list[str], what: str) -> list[dict[str, Any]] | None:
+        """The provider's agents on ``hosts``; None when the provider does not list agents (no agent extension,
+        or not for these credentials)."""
+
+        def fetch() -> list[dict[str, Any]] | None:
+            params = [("host", host) for host in hosts]
+            params += [("fields", name) for name in ("host", "alive", "admin_state_up", "agent_type")]
+            try:
+                body = self._request("GET", "/agents", params=params)
+            except (os_exc.NotFoundException, os_exc.ForbiddenException):
+                return None
+            except os_exc.HttpException as err:
+                if err.status_code in (401, 403, 404, 501):
+                    return None
+                raise
+            if not isinstance(body, dict) or not isinstance(body.get("agents"), list):
+                return None
+            return [a for a in body["agents"] if isinstance(a, dict)]
+
+        return self.call(what, fetch)
 
     def close(self) -> None:
         self.session.session.close()

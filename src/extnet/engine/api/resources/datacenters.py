@@ -14,6 +14,8 @@ from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, link
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import Command, Violation, run
 from extnet.engine.domain.rules import name_problem
+from extnet.engine.hosts.pairing import after_commit
+from extnet.engine.lifecycle.outbox import release_ports_of_data_center
 from extnet.engine.store import inventory
 from extnet.engine.store.models import Cluster, DataCenter, Host, MacPool
 
@@ -101,6 +103,9 @@ class DataCenters(Collection):
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         dc = load(ctx.db, DataCenter, entity_id, "data center")
         run(RemoveDataCenter(ctx.db, dc, force=ctx.flag("force")))
+        lifecycle = getattr(ctx.services, "lifecycle", None)
+        if lifecycle is not None:  # the ports of the VMs removed with it are in the outbox: deliver them
+            after_commit(ctx.db, lifecycle.wake_outbox)
 
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
         load(ctx.db, DataCenter, entity_id, "data center")
@@ -222,5 +227,6 @@ class RemoveDataCenter(Command[None]):
             )
 
     def execute(self) -> None:
+        release_ports_of_data_center(self.session, self.dc.id)
         inventory.purge_data_center(self.session, self.dc)
         self.session.execute(delete(DataCenter).where(DataCenter.id == self.dc.id))

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 from extnet.engine.api.faults import BadRequest, NotFound
 from extnet.engine.api.resources.base import Collection, Ctx, Entity, completed, href, links, ref
 from extnet.engine.api.resources.hosts import related_matcher
+from extnet.engine.api.resources.providers import services_of
 from extnet.engine.api.schema import VM_STATUS, parse_uuid
 from extnet.engine.api.search import Matcher, column_matcher
 from extnet.engine.commands.base import run
-from extnet.engine.commands.nics import AddNic, PlugNic, RemoveNic, UpdateNic, nics_of
+from extnet.engine.commands.nics import nics_of
 from extnet.engine.commands.snapshots import (
     AddSnapshot,
     CommitSnapshot,
@@ -24,7 +25,8 @@ from extnet.engine.commands.snapshots import (
     UndoSnapshot,
     current_nics,
 )
-from extnet.engine.commands.vms import BLANK_TEMPLATE_ID, AddVm, RemoveVm, StartVm, StopVm, UpdateVm, start_options
+from extnet.engine.commands.vms import BLANK_TEMPLATE_ID, AddVm, UpdateVm, start_options
+from extnet.engine.lifecycle import vmops
 from extnet.engine.store.models import Cluster, DataCenter, Host, Snapshot, Vm, VmNic
 
 VM_LINKS = ("nics", "snapshots", "numanodes", "diskattachments", "reporteddevices", "statistics")
@@ -86,7 +88,9 @@ def vm_of(session: Session, vm_id: str, lock: bool = False) -> Vm:
 class Vms(Collection):
     type_name = "Vm"
     what = "VM"
-    actions = ("start", "stop", "shutdown", "previewsnapshot", "commitsnapshot", "undosnapshot")
+    actions = ("start", "stop", "shutdown", "previewsnapshot", "commitsnapshot", "undosnapshot", "migrate")
+    # these call providers and hosts, or change the VM's vNIC set: they run under the VM's lease (lifecycle.vmops)
+    self_managed = frozenset({"remove", *(f"action:{name}" for name in actions)})
     search_fields: ClassVar[dict[str, Matcher] | None] = {
         "name": column_matcher(Vm.name),
         "description": column_matcher(Vm.description),
@@ -115,20 +119,23 @@ class Vms(Collection):
         return render_vm(run(UpdateVm(ctx.db, body, vm_of(ctx.db, entity_id, lock=True))))
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
-        run(RemoveVm(ctx.db, vm_of(ctx.db, entity_id, lock=True)))
+        vmops.remove_vm(ctx.database, services_of(ctx), parse_uuid(entity_id, "VM"))
 
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
-        vm = vm_of(ctx.db, entity_id, lock=True)
+        vm_id, services = parse_uuid(entity_id, "VM"), services_of(ctx)
         if name == "start":
-            run(StartVm(ctx.db, vm, **start_options(body)))
+            vmops.start_vm(ctx.database, services, vm_id, **start_options(body))
         elif name in ("stop", "shutdown"):
-            run(StopVm(ctx.db, vm, name))
+            vmops.stop_vm(ctx.database, services, vm_id, name, bool(body.get("force")))
+        elif name == "migrate":
+            vmops.migrate_vm(ctx.database, services, vm_id, body)
         elif name == "previewsnapshot":
-            run(PreviewSnapshot(ctx.db, vm, _action_snapshot(ctx.db, vm, body)))
+            vmops.snapshot_action(ctx.database, services, vm_id,
+                                  lambda s, vm: PreviewSnapshot(s, vm, _action_snapshot(s, vm, body)))  # fmt: skip
         elif name == "commitsnapshot":
-            run(CommitSnapshot(ctx.db, vm))
+            vmops.snapshot_action(ctx.database, services, vm_id, CommitSnapshot)
         else:
-            run(UndoSnapshot(ctx.db, vm))
+            vmops.snapshot_action(ctx.database, services, vm_id, UndoSnapshot)
         return completed()
 
 
@@ -171,6 +178,8 @@ class VmNics(Collection):
     type_name = "Nic"
     what = "vNIC"
     actions = ("activate", "deactivate")
+    # changes of a VM's vNICs plug them on hosts and make or remove their ports (lifecycle.vmops)
+    self_managed = frozenset({"add", "update", "remove", "action:activate", "action:deactivate"})
 
     def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
         vm = vm_of(ctx.db, parents[0])
@@ -180,20 +189,27 @@ class VmNics(Collection):
         return render_nic(nic_in(ctx.db, vm_of(ctx.db, parents[0]), entity_id))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        return render_nic(run(AddNic(ctx.db, vm_of(ctx.db, parents[0], lock=True), body)))
+        nic_id = vmops.add_nic(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"), body)
+        return _render_nic_by_id(ctx, parents[0], nic_id)
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
-        vm = vm_of(ctx.db, parents[0], lock=True)
-        return render_nic(run(UpdateNic(ctx.db, vm, body, nic_in(ctx.db, vm, entity_id))))
+        vm_id = parse_uuid(parents[0], "VM")
+        vmops.update_nic(ctx.database, services_of(ctx), vm_id, entity_id, vmops.edit_command(body),
+                         "Cannot edit Interface")  # fmt: skip
+        return _render_nic_by_id(ctx, vm_id, entity_id)
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
-        vm = vm_of(ctx.db, parents[0], lock=True)
-        run(RemoveNic(ctx.db, vm, nic_in(ctx.db, vm, entity_id)))
+        vmops.remove_nic(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"), entity_id)
 
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
-        vm = vm_of(ctx.db, parents[0], lock=True)
-        run(PlugNic(ctx.db, vm, nic_in(ctx.db, vm, entity_id), plugged=name == "activate"))
+        vmops.update_nic(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"), entity_id,
+                         vmops.plug_command(name == "activate"), f"Cannot {name} Interface")  # fmt: skip
         return completed()
+
+
+def _render_nic_by_id(ctx: Ctx, vm_id: str, nic_id: str) -> Entity:
+    with ctx.database.transaction(write=False) as session:
+        return render_nic(nic_in(session, vm_of(session, vm_id), nic_id))
 
 
 class _NicDevices(Collection):
@@ -256,6 +272,7 @@ class VmSnapshots(Collection):
     type_name = "Snapshot"
     what = "snapshot"
     actions = ("restore",)
+    self_managed = frozenset({"action:restore"})  # the VM's vNIC set changes: its lease, and the outbox
 
     def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
         vm = vm_of(ctx.db, parents[0])
@@ -275,8 +292,8 @@ class VmSnapshots(Collection):
         run(RemoveSnapshot(ctx.db, vm, snapshot_in(ctx.db, vm, entity_id)))
 
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
-        vm = vm_of(ctx.db, parents[0], lock=True)
-        run(RestoreSnapshot(ctx.db, vm, snapshot_in(ctx.db, vm, entity_id)))
+        vmops.snapshot_action(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"),
+                              lambda s, vm: RestoreSnapshot(s, vm, snapshot_in(s, vm, entity_id)))  # fmt: skip
         return completed()
 
 

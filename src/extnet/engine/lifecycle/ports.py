@@ -1,0 +1,395 @@
+"""The ports of vNICs on external networks: what a vNIC's port must look like, finding it, creating or updating it,
+the VIF the host gets for it, and waiting for it to become ACTIVE.
+
+A vNIC's port carries ``device_id`` = the vNIC's id, ``device_owner`` = ``oVirt``, the vNIC's name and MAC (always
+compared, and updated), ``binding:host_id`` = the binding host id its host reports for the provider's plugin type,
+the security groups of the vNIC's profile, and this engine's marker as ``description``. The engine stores the port
+id on the vNIC; a port is found by that id, else by a ``device_id`` filter (a port made by an operation that died
+before storing it), never by listing all ports. Calls are grouped per provider: one lookup, one (bulk) create.
+
+No function here holds a transaction while it calls a provider; what must be stored as soon as it exists (a port
+just created) is handed to the caller's ``on_created``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from extnet.common.vif import UNBOUND_VIF_TYPES, Vif, VifError, VifProvider
+from extnet.engine.commands.security_groups import port_security_groups
+from extnet.engine.lifecycle.context import Lifecycle
+from extnet.engine.providers.client import ProviderConfig, ProviderError
+from extnet.engine.scheduling import Candidate, Need, plugin_type_of
+from extnet.engine.services import EngineServices
+from extnet.engine.store.models import Network, Provider, VmNic, VnicProfile
+
+DEVICE_OWNER = "oVirt"
+ACTIVE = "ACTIVE"
+FAILED_STATUSES = ("ERROR",)
+POLL_MIN_S, POLL_MAX_S = 0.05, 0.5
+
+
+@dataclass(frozen=True)
+class ProviderRef:
+    id: str
+    name: str
+    type: str
+    plugin_type: str
+    config: ProviderConfig
+
+
+@dataclass(frozen=True)
+class PortPlan:
+    """What the port of one vNIC must be."""
+
+    vnic_id: str
+    vnic_name: str
+    mac: str
+    model: str
+    plugged: bool
+    linked: bool
+    network_id: str  # the engine's
+    network_name: str
+    external_id: str  # the provider's network id
+    mtu: int | None
+    provider: ProviderRef
+    security_groups: tuple[str, ...] | None  # None: the provider's default group (never changed on update)
+    port_id: str | None  # the port stored on the vNIC
+    port_provider_id: str | None
+
+    @property
+    def stored(self) -> str | None:
+        """The stored port, if it is on this plan's provider."""
+        return self.port_id if self.port_provider_id == self.provider.id else None
+
+    def need(self) -> Need:
+        return Need(self.network_name, self.provider.id, self.provider.name, self.provider.plugin_type,
+                    self.provider.config)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Port:
+    """A port as the provider answered it (read tolerantly: what is missing or of another type is None)."""
+
+    raw: dict[str, Any] = field(repr=False, hash=False, compare=False)
+    id: str
+    network_id: str | None
+    mac: str | None
+    device_id: str | None
+    device_owner: str | None
+    name: str | None
+    host_id: str | None
+    status: str | None
+    vif_type: str | None
+    security_groups: tuple[str, ...] | None
+    admin_state_up: bool | None
+
+
+def _text(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    return value if isinstance(value, str) else None
+
+
+def port_from(raw: Any) -> Port | None:
+    if not isinstance(raw, dict) or not _text(raw, "id"):
+        return None
+    groups = raw.get("security_groups")
+    admin = raw.get("admin_state_up")
+    return Port(
+        raw=raw, id=str(raw["id"]), network_id=_text(raw, "network_id"),
+        mac=(_text(raw, "mac_address") or "").lower() or None, device_id=_text(raw, "device_id"),
+        device_owner=_text(raw, "device_owner"), name=_text(raw, "name"), host_id=_text(raw, "binding:host_id"),
+        status=_text(raw, "status"), vif_type=_text(raw, "binding:vif_type"),
+        security_groups=tuple(str(g) for g in groups) if isinstance(groups, list) else None,
+        admin_state_up=admin if isinstance(admin, bool) else None,
+    )  # fmt: skip
+
+
+class PortFailure(Exception):
+    """A port could not be made ready; the message names the vNIC and the provider."""
+
+    def __init__(self, message: str, provider_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider_id = provider_id
+
+
+# --- plans ------------------------------------------------------------------------------------------------------
+
+
+def provider_ref(provider: Provider, services: EngineServices) -> ProviderRef:
+    return ProviderRef(provider.id, provider.name, provider.provider_type, plugin_type_of(provider),
+                       services.provider_config(provider))  # fmt: skip
+
+
+def plans_for(session: Session, services: EngineServices, nics: Iterable[VmNic],
+              profile_ids: dict[str, str | None] | None = None) -> list[PortPlan]:  # fmt: skip
+    """The port plans of those ``nics`` that are on an external network of a managed provider (``profile_ids``:
+    another profile than the stored one, by vNIC id, e.g. the one an update is about to set)."""
+    plans: list[PortPlan] = []
+    providers: dict[str, ProviderRef | None] = {}
+    for nic in nics:
+        profile_id = (profile_ids or {}).get(nic.id, nic.vnic_profile_id)
+        target = external_target(session, profile_id)
+        if target is None:
+            continue
+        profile, network = target
+        assert network.external_provider_id is not None and network.external_id is not None
+        if network.external_provider_id not in providers:
+            provider = session.get(Provider, network.external_provider_id)
+            managed = provider is not None and not provider.unmanaged and bool(provider.url)
+            providers[network.external_provider_id] = provider_ref(provider, services) if managed else None  # type: ignore[arg-type]
+        ref = providers[network.external_provider_id]
+        if ref is None:
+            continue
+        groups = port_security_groups(profile)
+        plans.append(PortPlan(
+            vnic_id=nic.id, vnic_name=nic.name, mac=nic.mac_address.lower(), model=nic.interface or "virtio",
+            plugged=nic.plugged, linked=nic.linked, network_id=network.id, network_name=network.name,
+            external_id=network.external_id, mtu=network.mtu or None, provider=ref,
+            security_groups=tuple(groups) if groups is not None else None, port_id=nic.port_id,
+            port_provider_id=nic.port_provider_id,
+        ))  # fmt: skip
+    return plans
+
+
+def external_target(session: Session, profile_id: str | None) -> tuple[VnicProfile, Network] | None:
+    """The profile and external network a vNIC with this profile is on; None if the network is not external."""
+    if not profile_id:
+        return None
+    row = session.execute(select(VnicProfile, Network).join(Network, Network.id == VnicProfile.network_id)
+                          .where(VnicProfile.id == profile_id)).first()  # fmt: skip
+    if row is None or row[1].external_provider_id is None or not row[1].external_id:
+        return None
+    return row[0], row[1]
+
+
+def port_key(session: Session, profile_id: str | None) -> tuple[str, str] | None:
+    """(provider id, provider network id) of the external network of a profile: a vNIC keeps its port while
+    this stays the same."""
+    target = external_target(session, profile_id)
+    if target is None:
+        return None
+    network = target[1]
+    assert network.external_provider_id is not None and network.external_id is not None
+    return network.external_provider_id, network.external_id
+
+
+def by_provider(plans: Iterable[PortPlan]) -> dict[str, list[PortPlan]]:
+    grouped: dict[str, list[PortPlan]] = {}
+    for plan in plans:
+        grouped.setdefault(plan.provider.id, []).append(plan)
+    return grouped
+
+
+# --- what a port must look like ---------------------------------------------------------------------------------
+
+
+def create_body(plan: PortPlan, binding_host: str, marker: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "network_id": plan.external_id, "name": plan.vnic_name, "mac_address": plan.mac,
+        "device_id": plan.vnic_id, "device_owner": DEVICE_OWNER, "binding:host_id": binding_host,
+        "admin_state_up": True, "description": marker,
+    }  # fmt: skip
+    if plan.security_groups is not None:
+        body["security_groups"] = list(plan.security_groups)
+    return body
+
+
+def updates(plan: PortPlan, port: Port, binding_host: str) -> list[dict[str, Any]]:
+    """The PUT bodies that make ``port`` what ``plan`` wants, in order (none when it already is). A MAC cannot
+    change on a bound port (Neutron's PortBound): the port is unbound first, then rebound with the new MAC."""
+    wanted: dict[str, Any] = {}
+    if port.name != plan.vnic_name:
+        wanted["name"] = plan.vnic_name
+    if port.device_id != plan.vnic_id or port.device_owner != DEVICE_OWNER:
+        wanted.update({"device_id": plan.vnic_id, "device_owner": DEVICE_OWNER})
+    if plan.security_groups is not None and set(port.security_groups or ()) != set(plan.security_groups):
+        wanted["security_groups"] = list(plan.security_groups)
+    if port.host_id != binding_host:
+        wanted["binding:host_id"] = binding_host
+    if port.mac == plan.mac:
+        return [wanted] if wanted else []
+    wanted.update({"mac_address": plan.mac, "binding:host_id": binding_host})
+    if port.host_id:
+        return [{"binding:host_id": ""}, wanted]
+    return [wanted]
+
+
+# --- allocating --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Allocation:
+    """What an allocation did so far (also when it failed part-way): the port of each vNIC, the ports it created,
+    and ports it found that no vNIC will use (duplicates carrying a vNIC's device id)."""
+
+    ports: dict[str, tuple[PortPlan, Port]] = field(default_factory=dict)
+    created: list[tuple[PortPlan, Port]] = field(default_factory=list)
+    discard: list[tuple[PortPlan, Port]] = field(default_factory=list)
+
+
+Created = Callable[[list[tuple[PortPlan, Port]]], None]
+Binding = Callable[[PortPlan], str]
+
+
+def allocate(
+    services: EngineServices, lifecycle: Lifecycle, plans: list[PortPlan], binding: Binding,
+    pending: dict[str, set[str]], on_created: Created, vm_name: str, into: Allocation,
+) -> Allocation:  # fmt: skip
+    """Find, create or update the port of every plan, bound for its host (``binding``). ``pending``: per provider,
+    ports queued for deletion (never taken up again). Raises PortFailure; ``into`` keeps what was done."""
+    for provider_id, group in by_provider(plans).items():
+        _allocate_on(services, lifecycle, group, binding, pending.get(provider_id, set()), on_created, vm_name, into)
+    return into
+
+
+def _allocate_on(services: EngineServices, lifecycle: Lifecycle, plans: list[PortPlan],
+                 binding: Binding, pending: set[str], on_created: Created, vm_name: str,
+                 into: Allocation) -> None:  # fmt: skip
+    provider = plans[0].provider
+    client = services.providers.get(provider.config)
+    label = _label(plans, vm_name)
+    try:
+        found = _find(client, plans, pending, label, into)
+        missing = [plan for plan in plans if plan.vnic_id not in found]
+        if missing:
+            bodies = [create_body(plan, binding(plan), lifecycle.marker) for plan in missing]
+            what = f"create the port of {_label(missing, vm_name)}"
+            made = [port_from(raw) for raw in client.create_ports(bodies, what)]
+            pairs = [(plan, port) for plan, port in zip(missing, made, strict=True) if port is not None]
+            into.created.extend(pairs)
+            on_created(pairs)
+            for plan, port in pairs:
+                into.ports[plan.vnic_id] = (plan, port)
+        by_id = {plan.vnic_id: plan for plan in plans}
+        for vnic_id, port in found.items():
+            plan = by_id[vnic_id]
+            into.ports[vnic_id] = (plan, _update(client, plan, port, binding(plan), vm_name))
+    except ProviderError as err:
+        raise PortFailure(err.message, provider.id) from None
+    for plan in plans:
+        _check_bound(plan, into.ports[plan.vnic_id][1], binding(plan), vm_name)
+
+
+def _find(client: Any, plans: list[PortPlan], pending: set[str], label: str, into: Allocation) -> dict[str, Port]:
+    """The existing port of each plan that has one (by stored id, else by device id on the plan's network)."""
+    found: dict[str, Port] = {}
+    stored = {plan.stored: plan for plan in plans if plan.stored and plan.stored not in pending}
+    if stored:
+        for port in map(port_from, client.find_ports(f"find the ports of {label}", {"id": list(stored)})):
+            plan = stored.get(port.id) if port else None
+            if plan is not None and port is not None and port.network_id == plan.external_id:
+                found[plan.vnic_id] = port
+    lost = {plan.vnic_id: plan for plan in plans if plan.vnic_id not in found}
+    if lost:
+        raw = client.find_ports(f"find the ports of {label}", {"device_id": list(lost), "device_owner": DEVICE_OWNER})
+        for port in filter(None, map(port_from, raw)):
+            plan = lost.get(port.device_id or "")
+            if plan is None or port.id in pending or port.network_id != plan.external_id:
+                continue
+            if plan.vnic_id in found:
+                into.discard.append((plan, port))
+            else:
+                found[plan.vnic_id] = port
+    return found
+
+
+def _update(client: Any, plan: PortPlan, port: Port, binding_host: str, vm_name: str) -> Port:
+    for body in updates(plan, port, binding_host):
+        changed = port_from(client.update_port(port.id, body, f"update the port of {_one(plan, vm_name)}"))
+        if changed is not None:
+            port = changed
+    return port
+
+
+def _check_bound(plan: PortPlan, port: Port, binding_host: str, vm_name: str) -> None:
+    if port.vif_type in UNBOUND_VIF_TYPES:
+        raise PortFailure(f"Provider '{plan.provider.name}' could not bind the port {port.id} of "
+                          f"{_one(plan, vm_name)} to binding host '{binding_host}' (binding:vif_type "
+                          f"{port.vif_type}): it has no alive agent there that reaches network "
+                          f"'{plan.network_name}'", plan.provider.id)  # fmt: skip
+
+
+def _one(plan: PortPlan, vm_name: str) -> str:
+    return f"vNIC '{plan.vnic_name}' of VM '{vm_name}'"
+
+
+def _label(plans: list[PortPlan], vm_name: str) -> str:
+    names = ", ".join(f"'{plan.vnic_name}'" for plan in plans)
+    return f"vNIC{'s' if len(plans) > 1 else ''} {names} of VM '{vm_name}'"
+
+
+# --- the host's view -------------------------------------------------------------------------------------------
+
+
+def vif_of(plan: PortPlan, port: Port, vm_name: str) -> Vif:
+    try:
+        return Vif.from_port(
+            port.raw, vnic_id=plan.vnic_id, vnic_name=plan.vnic_name, network_name=plan.network_name,
+            provider=VifProvider(plan.provider.id, plan.provider.type), plugin_type=plan.provider.plugin_type,
+            mtu=plan.mtu, plugged=plan.plugged, linked=plan.linked, model=plan.model,
+        )  # fmt: skip
+    except (VifError, KeyError, TypeError) as err:
+        raise PortFailure(f"The port {port.id} of {_one(plan, vm_name)} on provider '{plan.provider.name}' cannot be "
+                          f"handed to the host: {err}", plan.provider.id) from None  # fmt: skip
+
+
+def reports_status(lifecycle: Lifecycle, host: Candidate, provider_id: str) -> bool:
+    """Whether the provider will learn that the host plugged a port, so that waiting for ACTIVE makes sense.
+
+    ``auto``: when the host's agent heartbeats to the provider (an extnet provider: the heartbeat carries the ports
+    the host plugged, whatever its runtime), or when the host runs a data plane (a runtime other than ``noop``,
+    whose Open vSwitch agent or OVN controller tells the provider). A ``noop`` host on a provider it does not
+    heartbeat to plugs nothing anybody sees: waiting would only ever time out."""
+    if lifecycle.active_wait != "auto":
+        return lifecycle.active_wait == "always"
+    return host.heartbeat_alive(provider_id) or (bool(host.runtime) and host.runtime != "noop")
+
+
+def wait_active(services: EngineServices, ports: list[tuple[PortPlan, Port]], timeout: float, vm_name: str,
+                host_name: str) -> None:  # fmt: skip
+    """Wait (with a deadline) until every port is ACTIVE, as Nova waits for network-vif-plugged. A port whose
+    provider reports no status, or that is administratively down, is not waited for. Raises PortFailure."""
+    deadline = time.monotonic() + timeout
+    for group in by_provider(plan for plan, _port in ports).values():
+        provider = group[0].provider
+        waiting = {port.id: plan for plan, port in ports if plan.provider.id == provider.id}
+        _wait_on(services, provider, waiting, deadline, timeout, vm_name, host_name)
+
+
+def _wait_on(services: EngineServices, provider: ProviderRef, waiting: dict[str, PortPlan], deadline: float,
+             timeout: float, vm_name: str, host_name: str) -> None:  # fmt: skip
+    client = services.providers.get(provider.config)
+    delay = POLL_MIN_S
+    while waiting:
+        try:
+            raw = client.find_ports(f"read the status of the ports of VM '{vm_name}'", {"id": list(waiting)},
+                                    ("id", "status", "admin_state_up"))  # fmt: skip
+        except ProviderError as err:
+            raise PortFailure(err.message, provider.id) from None
+        for port in filter(None, map(port_from, raw)):
+            plan = waiting.get(port.id)
+            if plan is None:
+                continue
+            if port.status in FAILED_STATUSES:
+                raise PortFailure(f"The port {port.id} of {_one(plan, vm_name)} is in status {port.status} on "
+                                  f"provider '{provider.name}'", provider.id)  # fmt: skip
+            if port.status is None or port.status == ACTIVE or port.admin_state_up is False:
+                del waiting[port.id]
+        if not waiting:
+            return
+        if time.monotonic() >= deadline:
+            names = ", ".join(f"'{plan.vnic_name}'" for plan in waiting.values())
+            raise PortFailure(f"The port{'s' if len(waiting) > 1 else ''} of vNIC{'s' if len(waiting) > 1 else ''} "
+                              f"{names} of VM '{vm_name}' did not become ACTIVE on provider '{provider.name}' within "
+                              f"{timeout:g} s of being plugged on host '{host_name}'; check the host's data plane "
+                              "and its agent on the provider", provider.id)  # fmt: skip
+        time.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
+        delay = min(delay * 2, POLL_MAX_S)

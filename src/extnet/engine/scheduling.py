@@ -1,0 +1,158 @@
+"""Where a VM runs: an up host of its cluster that can serve every external network of the VM.
+
+A host can serve an external network when its agent reports a binding host id for the plugin type of the
+network's provider (``Host.getCapabilities``: ``binding_host_ids``, or the plugin type among ``plugin_types``, bound
+by host name), and, where the provider lists agents, the provider has an alive agent on that binding host. Hosts
+are asked nothing here (the host monitor keeps what they report); each provider is asked once, outside any
+transaction. Among the hosts that qualify, the one running the fewest VMs wins (then by name). External networks
+never make a host non-operational: they only narrow where a VM can run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from extnet.common.hostrpc import OPEN_VSWITCH
+from extnet.engine.hosts.client import HostEndpoint
+from extnet.engine.hosts.pairing import endpoint_of
+from extnet.engine.providers.client import ProviderConfig
+from extnet.engine.services import EngineServices
+from extnet.engine.store.models import Host, Provider, Vm
+
+
+def plugin_type_of(provider: Provider) -> str:
+    """The plugin type hosts must bind for the provider (a provider without one is served as Open vSwitch)."""
+    return (provider.plugin_type or OPEN_VSWITCH).strip().lower()
+
+
+@dataclass(frozen=True)
+class Need:
+    """An external network a VM needs where it runs."""
+
+    network_name: str
+    provider_id: str
+    provider_name: str
+    plugin_type: str
+    config: ProviderConfig
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    name: str
+    endpoint: HostEndpoint
+    capabilities: dict[str, Any] = field(hash=False)
+    heartbeats: tuple[dict[str, Any], ...] = ()
+
+    def binding(self, plugin_type: str) -> str | None:
+        return binding_host_id(self.capabilities, plugin_type)
+
+    @property
+    def runtime(self) -> str:
+        return str(self.capabilities.get("runtime") or "")
+
+    def heartbeat_alive(self, provider_id: str) -> bool:
+        return any(b.get("provider_id") == provider_id and b.get("state") == "alive" for b in self.heartbeats)
+
+
+def binding_host_id(capabilities: dict[str, Any], plugin_type: str) -> str | None:
+    """The ``binding:host_id`` of ports plugged on a host for ``plugin_type``: the id the host reports for it, else
+    (a plugin type it plugs without reporting an id) its host name; None when the host cannot plug it."""
+    wanted = plugin_type.lower()
+    ids = capabilities.get("binding_host_ids")
+    for key, value in ids.items() if isinstance(ids, dict) else ():
+        if str(key).lower() == wanted and isinstance(value, str) and value:
+            return value
+    plugs = capabilities.get("plugin_types")
+    if isinstance(plugs, list) and wanted in (str(p).lower() for p in plugs):
+        hostname = capabilities.get("hostname")
+        return hostname if isinstance(hostname, str) and hostname else None
+    return None
+
+
+def candidate(host: Host, services: EngineServices) -> Candidate:
+    stored = host.agent_capabilities or {}
+    caps = stored.get("capabilities") if isinstance(stored.get("capabilities"), dict) else {}
+    beats = tuple(b for b in stored.get("heartbeats") or () if isinstance(b, dict))
+    return Candidate(host.id, host.name, endpoint_of(host, services), caps or {}, beats)
+
+
+def candidates(
+    session: Session, services: EngineServices, cluster_id: str, exclude: Iterable[str] = ()
+) -> list[Candidate]:
+    """The up hosts of the cluster, the least loaded first."""
+    load = select(func.count(Vm.id)).where(Vm.host_id == Host.id).scalar_subquery()
+    stmt = select(Host).where(Host.cluster_id == cluster_id, Host.status == "up")
+    skipped = set(exclude)
+    if skipped:
+        stmt = stmt.where(Host.id.not_in(skipped))
+    return [candidate(host, services) for host in session.scalars(stmt.order_by(load, Host.name))]
+
+
+class NoHost(Exception):
+    """No host qualifies; the message names the network and why."""
+
+
+def _quoted(names: Iterable[str]) -> str:
+    return ", ".join(f"'{name}'" for name in sorted(set(names)))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which hosts were considered, for the messages: the up hosts of a cluster, or one given host."""
+
+    hosts: str  # "up host of cluster 'c'" or "host 'h'"
+    single: bool = False
+
+    def none_reports(self) -> str:
+        return f"{self.hosts} reports no" if self.single else f"no {self.hosts} reports a"
+
+    def on(self) -> str:
+        return self.hosts if self.single else f"any {self.hosts}"
+
+
+def choose(
+    services: EngineServices, hosts: list[Candidate], needs: list[Need], vm_name: str, where: Scope
+) -> Candidate:
+    """The first of ``hosts`` that can serve every need. Raises NoHost, or ProviderError when a provider cannot be
+    asked about its agents."""
+    remaining = list(hosts)
+    by_provider: dict[str, list[Need]] = {}
+    for need in needs:
+        by_provider.setdefault(need.provider_id, []).append(need)
+    for group in by_provider.values():
+        first = group[0]
+        remaining = [h for h in remaining if h.binding(first.plugin_type)]
+        if not remaining:
+            raise NoHost(f"{_networks(group)} of VM '{vm_name}' cannot be served: {where.none_reports()} binding for "
+                         f"plugin type '{first.plugin_type}' of provider '{first.provider_name}'")  # fmt: skip
+    for group in by_provider.values():
+        remaining = _with_alive_agents(services, remaining, group, vm_name, where)
+    return remaining[0]
+
+
+def _networks(group: list[Need]) -> str:
+    names = [need.network_name for need in group]
+    return f"External network{'s' if len(set(names)) > 1 else ''} {_quoted(names)}"
+
+
+def _with_alive_agents(services: EngineServices, hosts: list[Candidate], group: list[Need], vm_name: str,
+                       where: Scope) -> list[Candidate]:  # fmt: skip
+    first = group[0]
+    bindings = {h.id: h.binding(first.plugin_type) or "" for h in hosts}
+    client = services.providers.get(first.config)
+    what = f"list its agents on the hosts for {_networks(group).lower()} of VM '{vm_name}'"
+    agents = client.list_agents(sorted(set(bindings.values())), what)
+    if agents is None:
+        return hosts  # the provider does not list agents: the binding alone decides
+    alive = {a.get("host") for a in agents if a.get("alive") is True and a.get("admin_state_up") is not False}
+    keep = [h for h in hosts if bindings[h.id] in alive]
+    if not keep:
+        raise NoHost(f"{_networks(group)} of VM '{vm_name}' cannot be served: provider '{first.provider_name}' has "
+                     f"no alive agent on {where.on()} (binding host ids {_quoted(bindings.values())})")  # fmt: skip
+    return keep
