@@ -52,6 +52,12 @@ if [ "${EXTNET_SKIP_REAL_NEUTRON:-0}" != 1 ]; then
   (
     eval "$(bash scripts/real-neutron.sh env)"
     pytest -q tests/conformance "$@"
+    # the engine's provider tests with the real Neutron as their provider (tests/real_neutron.py); those marked
+    # builtin_provider_only are skipped
+    echo "== engine provider tests against real Neutron 29 + Keystone 30"
+    EXTNET_ENGINE_PROVIDER=neutron pytest -q tests/engine/test_providers.py tests/engine/test_provider_networks.py \
+      tests/engine/test_provider_subnets.py tests/engine/test_external_rules.py tests/engine/test_security_groups.py \
+      tests/engine/test_provider_sync.py tests/engine/test_provider_tls.py tests/engine/test_ansible_providers.py "$@"
   )
   bash scripts/real-neutron.sh stop
   trap - EXIT

@@ -29,10 +29,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Against a real Neutron (``EXTNET_ENGINE_PROVIDER=neutron``) tests that need the built-in provider are skipped."""
     if not REAL_NEUTRON:
         return
-    skip = pytest.mark.skip(reason="needs the built-in provider (EXTNET_ENGINE_PROVIDER=neutron)")
     for item in items:
-        if item.get_closest_marker("builtin_provider_only"):
-            item.add_marker(skip)
+        marker = item.get_closest_marker("builtin_provider_only")
+        if marker:
+            why = f": {marker.args[0]}" if marker.args else ""
+            item.add_marker(pytest.mark.skip(reason=f"real Neutron run; needs the built-in provider{why}"))
 
 
 @pytest.fixture(scope="session")

@@ -105,6 +105,10 @@ def _print_banner(settings: EngineSettings, generated: str | None) -> None:
 def cmd_engine(args: argparse.Namespace) -> int:
     if getattr(args, "engine_command", None) == "user":
         return cmd_user_add(args)
+    if getattr(args, "engine_command", None) == "reconcile":
+        from extnet.engine.lifecycle.command import run_reconcile
+
+        return run_reconcile(_engine_settings(args))
     return _serve(_engine_settings(args), banner=False)
 
 
@@ -264,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     user_add.add_argument("--read-only", action="store_true", help="may read everything and change nothing")
     user_add.add_argument("--password", help="the password (else EXTNET_USER_PASSWORD, a prompt, or generated)")
     _add_engine_options(user_add)
+    reconcile = engine_sub.add_parser("reconcile", help="make the providers' ports match the vNICs again (orphan "
+                                      "ports removed, missing ones made, cut-short operations undone)")  # fmt: skip
+    _add_engine_options(reconcile)
 
     provider = sub.add_parser("provider", help="serve the built-in network provider (Neutron API v2.0 + Keystone)")
     _add_provider_options(provider)

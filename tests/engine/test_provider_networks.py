@@ -389,7 +389,7 @@ def assert_nothing_imported(system: System, provider_id: str) -> None:
     assert not [n for n in networks if n.external_provider and n.external_provider.id == provider_id]
 
 
-@pytest.mark.builtin_provider_only  # it starts a built-in provider of its own and stops it
+@pytest.mark.builtin_provider_only("it starts a provider of its own and stops it")
 def test_provider_down(
     system: System, add_provider: Callable[..., Any], tmp_path: Path, dc: t.DataCenter, unique: Names
 ) -> None:

@@ -216,7 +216,7 @@ def fault_of(call: Callable[[], Any]) -> sdk.Error:
 # --- the private CA flow ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.builtin_provider_only  # the built-in provider's --tls-cert
+@pytest.mark.builtin_provider_only("an HTTPS provider with a private CA, its --tls-cert")
 def test_private_ca_chain_import_and_verification(
     system: sdk.services.SystemService, add_provider: Callable[..., Any], tls_provider: TlsProvider, pki: Pki
 ) -> None:
@@ -248,7 +248,7 @@ def test_private_ca_chain_import_and_verification(
     assert any(e.code == 1706 and "Imported 2 certificate(s)" in (e.description or "") for e in events)
 
 
-@pytest.mark.builtin_provider_only  # the built-in provider's --tls-cert
+@pytest.mark.builtin_provider_only("an HTTPS provider with a private CA, its --tls-cert")
 def test_importing_the_ca_alone_or_the_leaf_alone_is_enough(
     system: sdk.services.SystemService, add_provider: Callable[..., Any], tls_provider: TlsProvider, pki: Pki
 ) -> None:
@@ -258,7 +258,7 @@ def test_importing_the_ca_alone_or_the_leaf_alone_is_enough(
         service.test_connectivity()
 
 
-@pytest.mark.builtin_provider_only  # the built-in provider's --tls-cert
+@pytest.mark.builtin_provider_only("an HTTPS provider with a private CA, its --tls-cert")
 def test_hostname_is_verified(
     system: sdk.services.SystemService, add_provider: Callable[..., Any], tls_provider: TlsProvider, pki: Pki
 ) -> None:
@@ -269,7 +269,7 @@ def test_hostname_is_verified(
     assert err.code == 400 and "not valid for the host of its url" in str(err) and "localhost" in str(err)
 
 
-@pytest.mark.builtin_provider_only  # restarts a built-in provider with another certificate
+@pytest.mark.builtin_provider_only("it restarts an HTTPS provider with another certificate")
 def test_certificate_rotated_to_another_ca(
     system: sdk.services.SystemService, add_provider: Callable[..., Any], pki: Pki, tmp_path: Path,
     provider_database: Callable[[], contextlib.AbstractContextManager[str | None]],
@@ -292,7 +292,7 @@ def test_certificate_rotated_to_another_ca(
             assert len(service.get().certificates) == 2  # imports add to the trust; they never drop a certificate
 
 
-@pytest.mark.builtin_provider_only  # the built-in provider's --tls-cert
+@pytest.mark.builtin_provider_only("an HTTPS provider with a private CA, its --tls-cert")
 def test_https_keystone_catalog_points_at_the_https_network_api(
     tls_provider: TlsProvider, pki: Pki, tmp_path: Path
 ) -> None:
@@ -350,7 +350,7 @@ def test_import_rejects_what_is_not_a_certificate(
     assert list(service.get().certificates or []) == []  # nothing of a refused import is kept
 
 
-@pytest.mark.builtin_provider_only  # the built-in provider's --tls-cert
+@pytest.mark.builtin_provider_only("an HTTPS provider with a private CA, its --tls-cert")
 def test_import_and_certificates_in_json(
     rest: httpx.Client, add_provider: Callable[..., Any], tls_provider: TlsProvider, pki: Pki
 ) -> None:
@@ -485,8 +485,8 @@ def test_a_provider_that_never_accepts_times_out_on_the_connect_timeout(
 
 
 # keystonemiddleware in front of a real Neutron caches validated tokens (token_cache_time, 300 s by default): a
-# revoked token keeps working there for minutes, so the 401 this test needs at once comes only from the built-in one
-@pytest.mark.builtin_provider_only
+# revoked token keeps working there for minutes; the test passes against one with token_cache_time = -1
+@pytest.mark.builtin_provider_only("an immediate 401 for a revoked token; Neutron's keystonemiddleware caches tokens")
 def test_revoked_token_is_replaced_by_reauthentication(
     system: sdk.services.SystemService, add_provider: Callable[..., Any], builtin_provider: Any,
     unique: Callable[[str], str],

@@ -56,7 +56,7 @@ def test_tenant_name_only(system: sdk.services.SystemService, add_provider: Call
     system.openstack_network_providers_service().provider_service(v3.id).test_connectivity()
 
 
-@pytest.mark.builtin_provider_only  # Keystone removed its v2.0 API (Keystone 30 answers 404 there)
+@pytest.mark.builtin_provider_only("Keystone v2.0, which real Keystone removed")
 def test_keystone_v2(
     system: sdk.services.SystemService, add_provider: Callable[..., Any], builtin_provider: Any
 ) -> None:

@@ -172,7 +172,7 @@ def test_absent_and_empty_need_no_provider(
     assert err.code == 400 and "expected a comma-separated list of security group UUIDs" in str(err)
 
 
-@pytest.mark.builtin_provider_only  # it starts a built-in provider and stops it
+@pytest.mark.builtin_provider_only("it starts a provider of its own and stops it")
 def test_provider_down_gives_a_clear_fault_and_saves_nothing(
     system: System, add_provider: Callable[..., Any], tmp_path: Path, unique: Names
 ) -> None:

@@ -116,9 +116,16 @@ class Scope:
         return self.hosts if self.single else f"any {self.hosts}"
 
 
-def choose(
-    services: EngineServices, hosts: list[Candidate], needs: list[Need], vm_name: str, where: Scope
-) -> Candidate:
+@dataclass(frozen=True)
+class Choice:
+    """The host chosen, and the providers that listed an alive agent on it: those hear of the ports it plugs (their
+    agent there reports them), so their ports' status is worth waiting for."""
+
+    host: Candidate
+    reporting: frozenset[str]
+
+
+def choose(services: EngineServices, hosts: list[Candidate], needs: list[Need], vm_name: str, where: Scope) -> Choice:
     """The first of ``hosts`` that can serve every need. Raises NoHost, or ProviderError when a provider cannot be
     asked about its agents."""
     remaining = list(hosts)
@@ -131,9 +138,21 @@ def choose(
         if not remaining:
             raise NoHost(f"{_networks(group)} of VM '{vm_name}' cannot be served: {where.none_reports()} binding for "
                          f"plugin type '{first.plugin_type}' of provider '{first.provider_name}'")  # fmt: skip
-    for group in by_provider.values():
-        remaining = _with_alive_agents(services, remaining, group, vm_name, where)
-    return remaining[0]
+    reporting: set[str] = set()
+    for provider_id, group in by_provider.items():
+        remaining, listed = _with_alive_agents(services, remaining, group, vm_name, where)
+        if listed:
+            reporting.add(provider_id)
+    return Choice(remaining[0], frozenset(reporting))
+
+
+def reporting_providers(services: EngineServices, host: Candidate, needs: list[Need], vm_name: str) -> frozenset[str]:
+    """The providers among ``needs`` with an alive agent listed on ``host`` (for operations on a VM that already
+    runs there). Raises ProviderError."""
+    try:
+        return choose(services, [host], needs, vm_name, Scope(f"host '{host.name}'", True)).reporting
+    except NoHost:
+        return frozenset()
 
 
 def _networks(group: list[Need]) -> str:
@@ -142,17 +161,17 @@ def _networks(group: list[Need]) -> str:
 
 
 def _with_alive_agents(services: EngineServices, hosts: list[Candidate], group: list[Need], vm_name: str,
-                       where: Scope) -> list[Candidate]:  # fmt: skip
+                       where: Scope) -> tuple[list[Candidate], bool]:  # fmt: skip
     first = group[0]
     bindings = {h.id: h.binding(first.plugin_type) or "" for h in hosts}
     client = services.providers.get(first.config)
     what = f"list its agents on the hosts for {_networks(group).lower()} of VM '{vm_name}'"
     agents = client.list_agents(sorted(set(bindings.values())), what)
     if agents is None:
-        return hosts  # the provider does not list agents: the binding alone decides
+        return hosts, False  # the provider does not list agents: the binding alone decides
     alive = {a.get("host") for a in agents if a.get("alive") is True and a.get("admin_state_up") is not False}
     keep = [h for h in hosts if bindings[h.id] in alive]
     if not keep:
         raise NoHost(f"{_networks(group)} of VM '{vm_name}' cannot be served: provider '{first.provider_name}' has "
                      f"no alive agent on {where.on()} (binding host ids {_quoted(bindings.values())})")  # fmt: skip
-    return keep
+    return keep, True

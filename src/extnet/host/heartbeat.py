@@ -129,6 +129,12 @@ class HeartbeatService:
         self.wake()
 
     def wake(self) -> None:
+        """Report now (ports were plugged or unplugged): beats that are not backing off from failures are due at once,
+        so that a provider marks a port ACTIVE right after it was plugged, not a heartbeat interval later."""
+        with self._lock:
+            for beat in self._beats.values():
+                if beat.state in ("alive", "pending"):
+                    beat.next_at = 0.0
         self._wake.set()
 
     # --- the thread ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from extnet.common.vif import UNBOUND_VIF_TYPES, Vif, VifError, VifProvider
 from extnet.engine.commands.security_groups import port_security_groups
 from extnet.engine.lifecycle.context import Lifecycle
 from extnet.engine.providers.client import ProviderConfig, ProviderError
-from extnet.engine.scheduling import Candidate, Need, plugin_type_of
+from extnet.engine.scheduling import Need, plugin_type_of
 from extnet.engine.services import EngineServices
 from extnet.engine.store.models import Network, Provider, VmNic, VnicProfile
 
@@ -341,16 +341,17 @@ def vif_of(plan: PortPlan, port: Port, vm_name: str) -> Vif:
                           f"handed to the host: {err}", plan.provider.id) from None  # fmt: skip
 
 
-def reports_status(lifecycle: Lifecycle, host: Candidate, provider_id: str) -> bool:
-    """Whether the provider will learn that the host plugged a port, so that waiting for ACTIVE makes sense.
+def reports_status(lifecycle: Lifecycle, reporting: frozenset[str], provider_id: str) -> bool:
+    """Whether to wait for the ports of ``provider_id`` to become ACTIVE on a host.
 
-    ``auto``: when the host's agent heartbeats to the provider (an extnet provider: the heartbeat carries the ports
-    the host plugged, whatever its runtime), or when the host runs a data plane (a runtime other than ``noop``,
-    whose Open vSwitch agent or OVN controller tells the provider). A ``noop`` host on a provider it does not
-    heartbeat to plugs nothing anybody sees: waiting would only ever time out."""
+    ``auto`` (the default): when the provider listed an alive agent on the host (``reporting``, found while
+    choosing the host): that agent tells the provider what the host plugged (an Open vSwitch agent or OVN
+    controller with a data-plane runtime; extnet's host agent itself, in its heartbeat, whatever its runtime, even
+    ``noop``). A provider that lists no agents (or none there) would never hear of the plug: waiting would only time
+    out, so the engine does not wait. ``always`` and ``never`` override."""
     if lifecycle.active_wait != "auto":
         return lifecycle.active_wait == "always"
-    return host.heartbeat_alive(provider_id) or (bool(host.runtime) and host.runtime != "noop")
+    return provider_id in reporting
 
 
 def wait_active(services: EngineServices, ports: list[tuple[PortPlan, Port]], timeout: float, vm_name: str,
@@ -370,8 +371,9 @@ def _wait_on(services: EngineServices, provider: ProviderRef, waiting: dict[str,
     delay = POLL_MIN_S
     while waiting:
         try:
-            raw = client.find_ports(f"read the status of the ports of VM '{vm_name}'", {"id": list(waiting)},
-                                    ("id", "status", "admin_state_up"))  # fmt: skip
+            plural = "s" if len(waiting) > 1 else ""
+            what = f"read the status of the port{plural} of {_label(list(waiting.values()), vm_name)}"
+            raw = client.find_ports(what, {"id": list(waiting)}, ("id", "status", "admin_state_up"))
         except ProviderError as err:
             raise PortFailure(err.message, provider.id) from None
         for port in filter(None, map(port_from, raw)):

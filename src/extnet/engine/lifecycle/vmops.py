@@ -48,7 +48,16 @@ from extnet.engine.lifecycle.ports import (
     wait_active,
 )
 from extnet.engine.providers.client import ProviderError
-from extnet.engine.scheduling import Candidate, NoHost, Scope, candidate, candidates, choose
+from extnet.engine.scheduling import (
+    Candidate,
+    Choice,
+    NoHost,
+    Scope,
+    candidate,
+    candidates,
+    choose,
+    reporting_providers,
+)
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database
 from extnet.engine.store.events import Code, record
@@ -86,8 +95,11 @@ def _store_port(session: Session, plan: PortPlan, port: Port) -> VmNic | None:
     return nic
 
 
-def storer(database: Database, lease: Lease, vm_name: str) -> Callable[[list[tuple[PortPlan, Port]]], None]:
-    """Stores ports the moment they were created: on their vNICs, and in the lease (undone if the engine dies)."""
+def storer(
+    database: Database, lease: Lease, vm_name: str, on_nic: bool = True
+) -> Callable[[list[tuple[PortPlan, Port]]], None]:
+    """Stores ports the moment they were created: in the lease (undone if the engine dies) and on their vNICs (not
+    when ``on_nic`` is false: a vNIC being rewired keeps its old port until the new one is plugged)."""
 
     def store(pairs: list[tuple[PortPlan, Port]]) -> None:
         gone: list[str] = []
@@ -95,7 +107,10 @@ def storer(database: Database, lease: Lease, vm_name: str) -> Callable[[list[tup
             vm = session.get(Vm, lease.vm_id, with_for_update=True)
             lease.record_ports(vm, [{"provider_id": plan.provider.id, "port_id": port.id, "vnic_id": plan.vnic_id}
                                     for plan, port in pairs])  # fmt: skip
-            gone = [plan.vnic_name for plan, port in pairs if _store_port(session, plan, port) is None]
+            if on_nic:
+                gone = [plan.vnic_name for plan, port in pairs if _store_port(session, plan, port) is None]
+            else:
+                gone = [plan.vnic_name for plan, port in pairs if session.get(VmNic, plan.vnic_id) is None]
         if gone:
             raise PortFailure(f"vNIC '{gone[0]}' of VM '{vm_name}' was removed while its port was being made")
 
@@ -114,11 +129,18 @@ def _serve_check(host: Candidate, plans: list[PortPlan], vm_name: str) -> None:
                               f"'{plan.provider.plugin_type}' of provider '{plan.provider.name}'")  # fmt: skip
 
 
-def _wait(services: EngineServices, lifecycle: Lifecycle, host: Candidate, ports: list[tuple[PortPlan, Port]],
-          vm_name: str) -> None:  # fmt: skip
-    waited = [(plan, port) for plan, port in ports if reports_status(lifecycle, host, plan.provider.id)]
+def _wait(services: EngineServices, lifecycle: Lifecycle, reporting: frozenset[str], host: Candidate,
+          ports: list[tuple[PortPlan, Port]], vm_name: str) -> None:  # fmt: skip
+    waited = [(plan, port) for plan, port in ports if reports_status(lifecycle, reporting, plan.provider.id)]
     if waited:
         wait_active(services, waited, lifecycle.active_timeout, vm_name, host.name)
+
+
+def _reporting(services: EngineServices, host: Candidate, plans: list[PortPlan], vm_name: str) -> frozenset[str]:
+    try:
+        return reporting_providers(services, host, [plan.need() for plan in plans], vm_name)
+    except ProviderError as err:
+        raise PortFailure(err.message) from None
 
 
 def delete_created(services: EngineServices, created: list[tuple[PortPlan, Port]], vm_name: str) -> list[str]:
@@ -182,11 +204,11 @@ def start_vm(database: Database, services: EngineServices, vm_id: str, pause: bo
                 vm.status = "paused" if pause else "up"
                 lease.release(vm)
             return
-        host = _schedule_start(database, services, vm_id, plan)
+        choice = _schedule_start(database, services, vm_id, plan)
         with database.transaction() as session:
             vm = _vm(session, vm_id, lock=True)
-            vm.status, vm.host_id = "wait_for_launch", host.id
-        _launch(database, services, lifecycle, lease, plan, host, pause)
+            vm.status, vm.host_id = "wait_for_launch", choice.host.id
+        _launch(database, services, lifecycle, lease, plan, choice, pause)
 
 
 def _plan_start(session: Session, services: EngineServices, vm_id: str, pause: bool) -> _StartPlan:
@@ -201,7 +223,7 @@ def _plan_start(session: Session, services: EngineServices, vm_id: str, pause: b
                       _pending(session, plans), False)  # fmt: skip
 
 
-def _schedule_start(database: Database, services: EngineServices, vm_id: str, plan: _StartPlan) -> Candidate:
+def _schedule_start(database: Database, services: EngineServices, vm_id: str, plan: _StartPlan) -> Choice:
     if not plan.hosts:
         raise Conflict(f"[Cannot run VM. There is no host in cluster '{plan.cluster_name}' that is up to run VM "
                        f"'{plan.vm_name}'.]")  # fmt: skip
@@ -216,7 +238,8 @@ def _schedule_start(database: Database, services: EngineServices, vm_id: str, pl
 
 
 def _launch(database: Database, services: EngineServices, lifecycle: Lifecycle, lease: Lease, plan: _StartPlan,
-            host: Candidate, pause: bool) -> None:  # fmt: skip
+            choice: Choice, pause: bool) -> None:  # fmt: skip
+    host = choice.host
     alloc = Allocation()
     created_on_host = False
     try:
@@ -225,7 +248,7 @@ def _launch(database: Database, services: EngineServices, lifecycle: Lifecycle, 
         vifs = [vif_of(p, alloc.ports[p.vnic_id][1], plan.vm_name) for p in plan.plans]
         created_on_host = True
         services.host_agents.vm_create(host.endpoint, lease.vm_id, plan.vm_name, vifs)
-        _wait(services, lifecycle, host, list(alloc.ports.values()), plan.vm_name)
+        _wait(services, lifecycle, choice.reporting, host, list(alloc.ports.values()), plan.vm_name)
     except Remote as err:
         _undo_start(database, services, lease, plan.vm_name, host, alloc, created_on_host, _message(err))
         raise Fault(f"[Cannot run VM. {_message(err)}.]") from None
@@ -391,22 +414,32 @@ def add_nic(database: Database, services: EngineServices, vm_id: str, body: Enti
         return nic_id
 
 
-def _plug(database: Database, services: EngineServices, lifecycle: Lifecycle, lease: Lease, vm_name: str,
-          host: Candidate, plans: list[PortPlan], pending: dict[str, set[str]]) -> Allocation:  # fmt: skip
+def _plug(
+    database: Database, services: EngineServices, lifecycle: Lifecycle, lease: Lease, vm_name: str, host: Candidate,
+    plans: list[PortPlan], pending: dict[str, set[str]], on_nic: bool = True,
+) -> Allocation:  # fmt: skip
     """Make the ports of ``plans`` and hot-plug them on the host (replugging a vNIC plugged with another port);
     on failure, unplug what was plugged, delete the ports made, and raise."""
     alloc = Allocation()
     plugged: list[str] = []
     try:
         _serve_check(host, plans, vm_name)
+        reporting = _reporting(services, host, plans, vm_name)
         allocate(
-            services, lifecycle, plans, binding_for(host), pending, storer(database, lease, vm_name), vm_name, alloc
+            services,
+            lifecycle,
+            plans,
+            binding_for(host),
+            pending,
+            storer(database, lease, vm_name, on_nic),
+            vm_name,
+            alloc,
         )
         for plan in plans:
             services.host_agents.vm_hotplug_nic(host.endpoint, lease.vm_id, vif_of(plan, alloc.ports[plan.vnic_id][1],
                                                                                   vm_name))  # fmt: skip
             plugged.append(plan.vnic_id)
-        _wait(services, lifecycle, host, list(alloc.ports.values()), vm_name)
+        _wait(services, lifecycle, reporting, host, list(alloc.ports.values()), vm_name)
     except Remote as err:
         for vnic_id in plugged:
             _host_call(lambda v=vnic_id: services.host_agents.vm_hotunplug_nic(host.endpoint, lease.vm_id, v))  # type: ignore[misc]
@@ -510,7 +543,7 @@ def _apply_remote(database: Database, services: EngineServices, lifecycle: Lifec
                 return alloc
             try:
                 return _plug(database, services, lifecycle, lease, change.vm_name, host, change.new_plans,
-                             change.pending)  # fmt: skip
+                             change.pending, on_nic=not change.moved)  # fmt: skip
             except Remote:
                 if change.was_plugged and change.had_port and change.old_plans:
                     _replug(services, lease, host, change.old_plans[0], change.vm_name)
@@ -565,14 +598,15 @@ def migrate_vm(database: Database, services: EngineServices, vm_id: str, body: E
         with database.transaction(write=False) as session:
             plan = _plan_migration(session, services, vm_id, body)
         try:
-            dest = choose(services, plan.hosts, [p.need() for p in plan.plans], plan.vm_name, plan.scope)
+            choice = choose(services, plan.hosts, [p.need() for p in plan.plans], plan.vm_name, plan.scope)
         except NoHost as err:
             raise Conflict(f"[Cannot migrate VM. {_message(err)}.]") from None
         except ProviderError as err:
             raise Fault(f"[Cannot migrate VM. {_message(err)}.]") from None
         with database.transaction() as session:
             _vm(session, vm_id, lock=True).status = "migrating"
-        alloc = _move(database, services, lifecycle, lease, plan, dest)
+        dest = choice.host
+        alloc = _move(database, services, lifecycle, lease, plan, choice)
         _host_call(lambda: services.host_agents.vm_destroy(plan.source.endpoint, vm_id))
         with database.transaction() as session:
             vm = _vm(session, vm_id, lock=True)
@@ -626,7 +660,8 @@ def _destination(session: Session, services: EngineServices, vm: Vm, reference: 
 
 
 def _move(database: Database, services: EngineServices, lifecycle: Lifecycle, lease: Lease, plan: _Migration,
-          dest: Candidate) -> Allocation:  # fmt: skip
+          choice: Choice) -> Allocation:  # fmt: skip
+    dest = choice.host
     alloc = Allocation()
     created_on_dest = False
     try:
@@ -635,7 +670,7 @@ def _move(database: Database, services: EngineServices, lifecycle: Lifecycle, le
         vifs = [vif_of(p, alloc.ports[p.vnic_id][1], plan.vm_name) for p in plan.plans]
         created_on_dest = True
         services.host_agents.vm_create(dest.endpoint, lease.vm_id, plan.vm_name, vifs)
-        _wait(services, lifecycle, dest, list(alloc.ports.values()), plan.vm_name)
+        _wait(services, lifecycle, choice.reporting, dest, list(alloc.ports.values()), plan.vm_name)
     except Remote as err:
         _undo_move(database, services, lifecycle, lease, plan, dest, created_on_dest, _message(err))
         raise Fault(f"[Cannot migrate VM. {_message(err)}.]") from None
