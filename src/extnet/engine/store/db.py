@@ -5,54 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from extnet.common import db as common_db
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str, immediate: bool = True) -> Engine:
-    kwargs: dict[str, Any] = {"future": True}
-    if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
-    engine = create_engine(url, **kwargs)
-    if url.startswith("sqlite"):
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate if immediate else _sqlite_begin)
-    return engine
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # pysqlite's own transaction handling is replaced by explicit BEGINs (see _sqlite_begin_immediate)
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
-
-
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # One writer at a time, decided at BEGIN: no "database is locked" upgrade failures mid-transaction.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    return common_db.make_engine(url, immediate)
 
 
 def migrate(url: str) -> None:
     """Bring the database at ``url`` to the newest schema."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    common_db.upgrade(url, MIGRATIONS)
 
 
 class Database:
