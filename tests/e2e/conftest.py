@@ -24,14 +24,14 @@ from sqlalchemy import select
 
 from extnet.engine.store.db import Database
 from extnet.engine.store.models import EngineState, VmNic
-from tests.e2e.helpers import Provider, provider_process, until
+from tests.e2e.helpers import FlakyProxy, Provider, flaky_proxy, provider_process, until
 from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD
 from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess, run_engine, scratch_database
 
 ENGINE_ENV = {
     "EXTNET_HOST_MONITOR_INTERVAL": "0.2", "EXTNET_HOST_CONNECT_TIMEOUT": "2", "EXTNET_PROVIDER_CONNECT_TIMEOUT": "2",
-    "EXTNET_PROVIDER_READ_TIMEOUT": "10", "EXTNET_RECONCILE_INTERVAL": "0", "EXTNET_PORT_ACTIVE_TIMEOUT": "15",
-    "EXTNET_VM_LOCK_WAIT": "60",
+    "EXTNET_PROVIDER_READ_TIMEOUT": "5", "EXTNET_RECONCILE_INTERVAL": "0", "EXTNET_PORT_ACTIVE_TIMEOUT": "15",
+    "EXTNET_VM_LOCK_WAIT": "8",
 }  # fmt: skip
 StartAgent = Callable[..., HostAgentProcess]
 
@@ -111,6 +111,13 @@ class World:
     networks: dict[str, Any] = field(default_factory=dict)  # "a"/"b" -> openstacksdk network
     profiles: dict[str, t.VnicProfile] = field(default_factory=dict)  # "a", "b", "mgmt"
     agents: dict[str, HostAgentProcess] = field(default_factory=dict)  # host id -> its agent
+    extra: list[str] = field(default_factory=list)  # providers registered besides ``registered``
+
+    def register(self, url: str | None = None, **fields: Any) -> t.OpenStackNetworkProvider:
+        """The provider registered once more (another plugin type, another URL), removed with the world."""
+        made = register(self.system, self.provider, url, **fields)
+        self.extra.append(made.id)
+        return made
 
     # --- building ---------------------------------------------------------------------------------------------
 
@@ -123,7 +130,9 @@ class World:
         answer = self.rest.post(f"openstacknetworkproviders/{provider_id}/networks/{network.id}/import",
                                 json={"data_center": {"id": self.dc.id}, "attach_to_all_clusters": True})  # fmt: skip
         assert answer.status_code == 200, answer.text
-        [engine_network] = self.system.networks_service().list(search=f"name={network.name} and datacenter={self.dc.name}")
+        [engine_network] = self.system.networks_service().list(
+            search=f"name={network.name} and datacenter={self.dc.name}"
+        )
         [profile] = self.system.networks_service().network_service(engine_network.id).vnic_profiles_service().list()
         self.profiles[key] = profile
 
@@ -188,14 +197,17 @@ class World:
             return f"extnet engine {row.value}"
 
     def events(self, code: int) -> list[dict[str, Any]]:
-        return [e for e in self.rest.get("events", params={"max": "500"}).json().get("event", []) if e["code"] == str(code)]
+        return [
+            e for e in self.rest.get("events", params={"max": "500"}).json().get("event", []) if e["code"] == str(code)
+        ]
 
     def assert_consistent(self) -> None:
         """The invariant: every port on the world's networks is the stored port of an existing vNIC."""
         stored = self.stored_ports()
         for port in self.network_ports():
             assert port.device_owner == "oVirt" and stored.get(port.device_id) == port.id, (
-                f"port {port.id} (device {port.device_id}) is not the stored port of an existing vNIC")
+                f"port {port.id} (device {port.device_id}) is not the stored port of an existing vNIC"
+            )
 
     def settle(self) -> None:
         """Wait until the outbox has delivered, then check the invariant."""
@@ -259,7 +271,17 @@ def cleanup(world: World) -> None:
                 world.neutron.network.delete_port(port.id, ignore_missing=True)
             world.neutron.network.delete_network(network.id, ignore_missing=True)
         del key
-    with contextlib.suppress(sdk.Error):
-        service = world.system.openstack_network_providers_service().provider_service(world.registered.id)
-        service.remove(query={"force": "true"})
+    for provider_id in (world.registered.id, *world.extra):
+        with contextlib.suppress(sdk.Error):
+            service = world.system.openstack_network_providers_service().provider_service(provider_id)
+            service.remove(query={"force": "true"})
 
+
+@pytest.fixture
+def proxy(world: World) -> Iterator[FlakyProxy]:
+    """The provider's network API behind a proxy that can go down or hang; network ``p`` is imported through it."""
+    with flaky_proxy(world.provider.network_url) as made:
+        registered = world.register(url=made.url)
+        world.external_network("p", registered)
+        yield made
+        made.up()

@@ -109,6 +109,7 @@ class _Forward(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         if self.server.refuses(self.command, self.path):
+            self.server.hold(self.command, self.path)
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(2)
@@ -147,6 +148,9 @@ class FlakyProxy(ThreadingHTTPServer):
         self.is_down = False
         self.trigger: tuple[str, str] | None = None
         self.seen: list[tuple[str, str]] = []
+        self.hanging: tuple[str, str, float] | None = None
+        self.held = 0
+        self.released = threading.Event()
         self._lock = threading.Lock()
 
     @property
@@ -157,8 +161,20 @@ class FlakyProxy(ThreadingHTTPServer):
     def down(self) -> None:
         self.is_down = True
 
+    def hang(self, method: str, path: str, seconds: float) -> None:
+        """Requests of ``method`` to paths starting with ``path`` hang ``seconds``, then the connection drops."""
+        self.hanging = (method, path, seconds)
+
+    def hold(self, method: str, path: str) -> None:
+        if self.hanging and method == self.hanging[0] and path.startswith(self.hanging[1]):
+            with self._lock:
+                self.held += 1
+            self.released.wait(self.hanging[2])
+
     def up(self) -> None:
-        self.is_down, self.trigger = False, None
+        self.is_down, self.trigger, self.hanging = False, None, None
+        self.released.set()
+        self.released = threading.Event()
 
     def down_after(self, method: str, path: str) -> None:
         self.trigger = (method, path)
@@ -166,7 +182,8 @@ class FlakyProxy(ThreadingHTTPServer):
     def refuses(self, method: str, path: str) -> bool:
         with self._lock:
             self.seen.append((method, path))
-            return self.is_down
+            hangs = self.hanging is not None and method == self.hanging[0] and path.startswith(self.hanging[1])
+            return self.is_down or hangs
 
     def passed(self, method: str, path: str) -> None:
         with self._lock:
@@ -234,6 +251,9 @@ class EngineRun:
             self.process = subprocess.Popen([*self.args(), "--listen", f"127.0.0.1:{self.port}"], stdout=log,
                                             stderr=subprocess.STDOUT, env=env)  # fmt: skip
         wait_for_http(f"http://127.0.0.1:{self.port}/ovirt-engine/sso/oauth/token", self.process, self.log_path)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
         assert self.process is not None

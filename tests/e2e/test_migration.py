@@ -66,9 +66,7 @@ def test_migration_to_a_host_that_cannot_serve_the_networks_is_refused(world: Wo
 
 
 def test_migration_needs_a_destination_with_a_binding_for_the_plugin_type(world: World) -> None:
-    from tests.e2e.conftest import register
-
-    ovn = register(world.system, world.provider, external_plugin_type="OVIRT_PROVIDER_OVN")
+    ovn = world.register(external_plugin_type="OVIRT_PROVIDER_OVN")
     world.external_network("c", ovn)
     able = world.host(env={"EXTNET_HOST_PLUGIN_TYPES": "open_vswitch,ovirt_provider_ovn"})
     plain = world.host()
@@ -82,6 +80,8 @@ def test_migration_needs_a_destination_with_a_binding_for_the_plugin_type(world:
                                 f"cluster '{world.cluster.name}' reports a binding for plugin type "
                                 "'ovirt_provider_ovn'") in str(err)  # fmt: skip
     err = fault(lambda: service.migrate(host=t.Host(id=plain.id)))
-    assert err.code == 409 and f"host '{plain.name}' reports no binding for plugin type 'ovirt_provider_ovn'" in str(err)
+    assert err.code == 409 and f"host '{plain.name}' reports no binding for plugin type 'ovirt_provider_ovn'" in str(
+        err
+    )
     assert service.get().host.id == able.id and service.get().status == t.VmStatus.UP
     service.stop()

@@ -4,13 +4,11 @@ next start works; a port whose deletion fails is retried until it is gone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import ovirtsdk4.types as t
 import pytest
 
-from tests.e2e.conftest import World, fault, register
-from tests.e2e.helpers import FlakyProxy, flaky_proxy, host_vms, until
+from tests.e2e.conftest import World, fault
+from tests.e2e.helpers import FlakyProxy, host_vms, until
 
 pytestmark = [pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
               pytest.mark.filterwarnings("ignore::openstack.warnings.OpenStackWarning")]  # fmt: skip
@@ -18,18 +16,8 @@ pytestmark = [pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
 USER_FAILED_RUN_VM, PORT_REMOVAL_FAILED, PORT_REMOVED_AFTER_RETRY = 54, 9607, 9640
 
 
-@pytest.fixture
-def proxy(world: World) -> Iterator[FlakyProxy]:
-    """The provider's network API behind a proxy that can go down; network ``p`` is imported through it."""
-    with flaky_proxy(world.provider.network_url) as made:
-        registered = register(world.system, world.provider, url=made.url)
-        world.external_network("p", registered)
-        yield made
-        made.up()
-
-
 def test_scheduling_needs_a_host_with_a_binding_for_the_plugin_type(world: World) -> None:
-    ovn = register(world.system, world.provider, external_plugin_type="OVIRT_PROVIDER_OVN")
+    ovn = world.register(external_plugin_type="OVIRT_PROVIDER_OVN")
     world.external_network("c", ovn)
     plain = world.host()
     vm = world.vm(("nic1", "c"))
@@ -110,8 +98,8 @@ def test_the_provider_going_down_during_a_start(world: World, proxy: FlakyProxy)
     assert service.get().status == t.VmStatus.DOWN
     made = [p for nic in nics.values() for p in world.ports(nic.id)]
     assert len(made) == 2  # could not be removed yet: queued
-    until(lambda: [e for e in world.events(PORT_REMOVAL_FAILED) if e["description"].startswith("Failed to remove vNIC")],
-          "an event for the failed removal")  # fmt: skip
+    failed = "Failed to remove vNIC"
+    until(lambda: [e for e in world.events(PORT_REMOVAL_FAILED) if e["description"].startswith(failed)], "an event")
 
     proxy.up()
     until(lambda: all(world.ports(nic.id) == [] for nic in nics.values()), "the attempt's ports gone once it is back")

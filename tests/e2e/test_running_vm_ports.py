@@ -8,7 +8,7 @@ from __future__ import annotations
 import ovirtsdk4.types as t
 import pytest
 
-from tests.e2e.conftest import World
+from tests.e2e.conftest import World, fault
 from tests.e2e.helpers import plugged_ports, until
 
 pytestmark = [pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
@@ -88,7 +88,9 @@ def test_snapshot_preview_undo_and_restore_remove_the_ports_of_the_vnics_they_ch
     until(lambda: snapshots.snapshot_service(snapshot.id).get().snapshot_status == t.SnapshotStatus.OK, "snapshot ok")
 
     # after the snapshot: nic2 moves to b (a new port at the next start), nic3 is added
-    service.nics_service().nic_service(nics["nic2"].id).update(t.Nic(vnic_profile=t.VnicProfile(id=world.profiles["b"].id)))
+    service.nics_service().nic_service(nics["nic2"].id).update(
+        t.Nic(vnic_profile=t.VnicProfile(id=world.profiles["b"].id))
+    )
     world.add_nic(vm.id, "nic3", "b")
     service.start()
     service.stop()
@@ -109,3 +111,23 @@ def test_snapshot_preview_undo_and_restore_remove_the_ports_of_the_vnics_they_ch
     until(lambda: world.ports(nic3.id) == [] and world.ports(nics["nic2"].id) == [], "restore removed their ports")
     assert set(world.nics(vm.id)) == {"nic1", "nic2"} and world.port(nics["nic1"].id).id == kept.id
     world.settle()
+
+
+def test_a_hot_plug_the_host_refuses_adds_nothing(world: World) -> None:
+    host = world.host(env={"EXTNET_HOST_BRIDGES": "br-other"})  # the provider binds to br-int: the host lacks it
+    vm = world.vm(("mgmt", "mgmt"))  # no external vNIC: it starts there
+    service = world.vm_service(vm.id)
+    service.start()
+    err = fault(lambda: world.add_nic(vm.id, "nic2", "a"))
+    assert err.code == 400 and "Cannot add Interface." in str(err) and "VM.hotplugNic failed" in str(err)
+    assert "vNIC 'nic2'" in str(err) and "bridge br-int" in str(err)
+    assert set(world.nics(vm.id)) == {"mgmt"}  # not added
+    assert [p for p in world.network_ports() if p.name == "nic2"] == []  # its port removed again
+    spare = world.add_nic(vm.id, "nic3", "a", plugged=False)
+    err = fault(lambda: service.nics_service().nic_service(spare.id).activate())
+    assert err.code == 400 and "Cannot activate Interface." in str(err)
+    assert service.nics_service().nic_service(spare.id).get().plugged is False and world.ports(spare.id) == []
+    assert plugged_ports(world.agents[host.id], vm.id) == {}
+    assert [e for e in world.events(1013) if vm.name in e["description"]]
+    service.stop()
+    world.assert_consistent()

@@ -26,6 +26,7 @@ from extnet.engine.lifecycle.outbox import OutboxService
 from extnet.engine.lifecycle.reconciler import ReconcilerService
 from extnet.engine.lifecycle.sync import ProviderSyncService
 from extnet.engine.providers.client import ProviderClients
+from extnet.engine.scheduling import AgentCache
 from extnet.engine.secrets import SecretBox
 from extnet.engine.services import EngineServices
 from extnet.engine.settings import EngineSettings
@@ -111,7 +112,7 @@ def _lifecycle(db: Database, settings: EngineSettings) -> Lifecycle:
         claim_engine_instance(session, instance)
         identity = engine_id(session)
     return Lifecycle(identity, instance, settings.port_active_wait, settings.port_active_timeout,
-                     settings.vm_lock_wait, settings.vm_operation_lease)  # fmt: skip
+                     settings.vm_lock_wait, settings.vm_operation_lease, agents=AgentCache())  # fmt: skip
 
 
 def _local_host(settings: EngineSettings) -> LocalHost | None:

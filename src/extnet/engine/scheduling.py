@@ -10,6 +10,8 @@ never make a host non-operational: they only narrow where a VM can run.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,14 +166,47 @@ def _with_alive_agents(services: EngineServices, hosts: list[Candidate], group: 
                        where: Scope) -> tuple[list[Candidate], bool]:  # fmt: skip
     first = group[0]
     bindings = {h.id: h.binding(first.plugin_type) or "" for h in hosts}
-    client = services.providers.get(first.config)
     what = f"list its agents on the hosts for {_networks(group).lower()} of VM '{vm_name}'"
-    agents = client.list_agents(sorted(set(bindings.values())), what)
-    if agents is None:
+    cache = getattr(services.lifecycle, "agents", None) or AgentCache(0)
+    alive = cache.alive(services, first.config, sorted(set(bindings.values())), what)
+    if alive is None:
         return hosts, False  # the provider does not list agents: the binding alone decides
-    alive = {a.get("host") for a in agents if a.get("alive") is True and a.get("admin_state_up") is not False}
     keep = [h for h in hosts if bindings[h.id] in alive]
     if not keep:
         raise NoHost(f"{_networks(group)} of VM '{vm_name}' cannot be served: provider '{first.provider_name}' has "
                      f"no alive agent on {where.on()} (binding host ids {_quoted(bindings.values())})")  # fmt: skip
     return keep, True
+
+
+class AgentCache:
+    """The binding hosts where each provider last said it has an alive agent, kept ``ttl`` seconds: starting many
+    VMs asks a provider once in a while, not once per VM. Only good news is kept (a host without an alive agent is
+    asked about again every time), so a host whose agent comes back is used at once; one whose agent dies keeps being
+    chosen for at most ``ttl`` seconds, and the provider's binding then fails with a clear fault."""
+
+    def __init__(self, ttl: float = 3.0) -> None:
+        self.ttl = ttl
+        self._alive: dict[tuple[str, str], float] = {}  # (provider fingerprint, binding host) -> until when
+        self._unlisted: dict[str, float] = {}  # providers that list no agents -> until when
+        self._lock = threading.Lock()
+
+    def alive(self, services: EngineServices, config: ProviderConfig, hosts: list[str], what: str) -> set[str] | None:
+        """Those of ``hosts`` with an alive agent; None if the provider lists no agents. Raises ProviderError."""
+        key, now = config.fingerprint(), time.monotonic()
+        with self._lock:
+            if self._unlisted.get(key, 0.0) > now:
+                return None
+            known = {host for host in hosts if self._alive.get((key, host), 0.0) > now}
+        if len(known) == len(hosts):
+            return known
+        agents = services.providers.get(config).list_agents([h for h in hosts if h not in known], what)
+        with self._lock:
+            if agents is None:
+                if self.ttl > 0:
+                    self._unlisted[key] = now + self.ttl
+                return None
+            found = {a.get("host") for a in agents if a.get("alive") is True and a.get("admin_state_up") is not False}
+            fresh = {host for host in hosts if host in found}
+            if self.ttl > 0:
+                self._alive.update({(key, host): now + self.ttl for host in fresh})
+        return known | fresh

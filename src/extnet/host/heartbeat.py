@@ -101,6 +101,7 @@ class HeartbeatService:
         self._beats: dict[str, BeatState] = {}
         self._sessions: dict[str, ks_session.Session] = {}
         self.digest: str | None = None
+        self._woken = 0  # how often wake() was called: a beat that started before the last wake reports again
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -132,6 +133,7 @@ class HeartbeatService:
         """Report now (ports were plugged or unplugged): beats that are not backing off from failures are due at once,
         so that a provider marks a port ACTIVE right after it was plugged, not a heartbeat interval later."""
         with self._lock:
+            self._woken += 1
             for beat in self._beats.values():
                 if beat.state in ("alive", "pending"):
                     beat.next_at = 0.0
@@ -174,6 +176,8 @@ class HeartbeatService:
 
     def _beat(self, beat: BeatState) -> None:
         target = beat.target
+        with self._lock:
+            woken = self._woken
         up, down = self._devices(target.id)
         with self._lock:
             sent_down = sorted(set(down) | beat.pending_down)
@@ -189,7 +193,8 @@ class HeartbeatService:
             if state == "alive":
                 beat.failures, beat.started = 0, True
                 beat.pending_down.difference_update(sent_down)
-                beat.next_at = time.monotonic() + self.interval
+                # woken while this beat was under way: what changed meanwhile is reported at once, not an interval later
+                beat.next_at = time.monotonic() + self.interval if self._woken == woken else 0.0
             else:
                 beat.failures += 1
                 cap = MAX_AUTH_BACKOFF if state == "auth_failed" else MAX_BACKOFF

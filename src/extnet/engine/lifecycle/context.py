@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -81,6 +81,7 @@ class Lifecycle:
     lease: float = 900.0
     wake_outbox: Callable[[], None] = field(default=lambda: None)
     released: threading.Condition = field(default_factory=threading.Condition)
+    agents: Any = None  # scheduling.AgentCache: what providers said of their agents lately
 
     @property
     def marker(self) -> str:

@@ -32,7 +32,7 @@ from extnet.engine.store.models import Network, Provider, VmNic, VnicProfile
 DEVICE_OWNER = "oVirt"
 ACTIVE = "ACTIVE"
 FAILED_STATUSES = ("ERROR",)
-POLL_MIN_S, POLL_MAX_S = 0.05, 0.5
+POLL_MIN_S, POLL_MAX_S = 0.005, 0.5  # a heartbeat reports a plug within milliseconds
 
 
 @dataclass(frozen=True)
@@ -279,25 +279,30 @@ def _allocate_on(services: EngineServices, lifecycle: Lifecycle, plans: list[Por
 
 
 def _find(client: Any, plans: list[PortPlan], pending: set[str], label: str, into: Allocation) -> dict[str, Port]:
-    """The existing port of each plan that has one (by stored id, else by device id on the plan's network)."""
-    found: dict[str, Port] = {}
+    """The existing port of each plan that has one: its stored port, else a port with its device id on its network.
+
+    One ``?device_id=`` lookup for all the plans finds both (a port carries its vNIC's id); only a stored port whose
+    device id a user changed needs a second lookup, by id."""
+    by_vnic = {plan.vnic_id: plan for plan in plans}
+    raw = client.find_ports(f"find the ports of {label}", {"device_id": list(by_vnic), "device_owner": DEVICE_OWNER})
+    candidates = [port for port in filter(None, map(port_from, raw)) if port.id not in pending]
     stored = {plan.stored: plan for plan in plans if plan.stored and plan.stored not in pending}
-    if stored:
-        for port in map(port_from, client.find_ports(f"find the ports of {label}", {"id": list(stored)})):
-            plan = stored.get(port.id) if port else None
-            if plan is not None and port is not None and port.network_id == plan.external_id:
-                found[plan.vnic_id] = port
-    lost = {plan.vnic_id: plan for plan in plans if plan.vnic_id not in found}
-    if lost:
-        raw = client.find_ports(f"find the ports of {label}", {"device_id": list(lost), "device_owner": DEVICE_OWNER})
-        for port in filter(None, map(port_from, raw)):
-            plan = lost.get(port.device_id or "")
-            if plan is None or port.id in pending or port.network_id != plan.external_id:
-                continue
-            if plan.vnic_id in found:
-                into.discard.append((plan, port))
-            else:
-                found[plan.vnic_id] = port
+    unseen = [port_id for port_id in stored if all(port.id != port_id for port in candidates)]
+    if unseen:
+        candidates += filter(None, map(port_from, client.find_ports(f"find the ports of {label}", {"id": unseen})))
+    found: dict[str, Port] = {}
+    for port in candidates:  # the stored ports first, then the others by device id
+        plan = stored.get(port.id)
+        if plan is not None and port.network_id == plan.external_id:
+            found[plan.vnic_id] = port
+    for port in candidates:
+        plan = by_vnic.get(port.device_id or "")
+        if plan is None or port.network_id != plan.external_id or found.get(plan.vnic_id) is port:
+            continue
+        if plan.vnic_id in found:
+            into.discard.append((plan, port))
+        else:
+            found[plan.vnic_id] = port
     return found
 
 
@@ -394,4 +399,4 @@ def _wait_on(services: EngineServices, provider: ProviderRef, waiting: dict[str,
                               f"{timeout:g} s of being plugged on host '{host_name}'; check the host's data plane "
                               "and its agent on the provider", provider.id)  # fmt: skip
         time.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
-        delay = min(delay * 2, POLL_MAX_S)
+        delay = min(delay * 1.5, POLL_MAX_S)

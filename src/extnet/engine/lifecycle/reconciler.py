@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from extnet.common.hostrpc import ErrorCode
 from extnet.engine.commands.nics import nics_of
 from extnet.engine.commands.provider_sync import recently_recorded
 from extnet.engine.hosts.client import HostAgentError
 from extnet.engine.lifecycle.context import Lifecycle
-from extnet.engine.lifecycle.operations import Lease, stale, take_over, try_acquire
+from extnet.engine.lifecycle.operations import Lease, release, stale, take_over, try_acquire
 from extnet.engine.lifecycle.outbox import deliver, enqueue, pending_port_ids
 from extnet.engine.lifecycle.ports import (
     DEVICE_OWNER,
@@ -113,36 +114,68 @@ def _failed(database: Database, provider_id: str, message: str) -> None:
 def recover(
     database: Database, services: EngineServices, report: ReconcileReport, progress: Progress = _nothing
 ) -> None:
+    """Undo what operations cut short left: their ports go to the outbox; a VM being started (or stopped) ends
+    down and is destroyed on its host; a running VM (a hot-plug, a rewiring or a migration was cut short) stays
+    where it ran and its host is handed its vNICs again, exactly as the engine has them (``VM.create`` brings a
+    running VM to the VIFs it is given)."""
     lifecycle = lifecycle_of(services)
     with database.transaction(write=False) as session:
         vm_ids = list(session.scalars(select(Vm.id).where(Vm.operation.is_not(None)).order_by(Vm.name)))
     for done, vm_id in enumerate(vm_ids, 1):
         progress("recovering cut-short operations", done, len(vm_ids))
-        destroy: Candidate | None = None
+        host: Candidate | None = None
         with database.transaction() as session:
             vm = session.get(Vm, vm_id, with_for_update=True)
             lease = take_over(session, lifecycle, vm) if vm is not None else None
             if vm is None or lease is None:
                 continue
-            if vm.status == "wait_for_launch" and vm.host_id:
-                host = session.get(Host, vm.host_id)
-                destroy = candidate(host, services) if host is not None and host.agent_secret_encrypted else None
+            row = session.get(Host, vm.host_id) if vm.host_id else None
+            host = candidate(row, services) if row is not None and row.agent_secret_encrypted else None
             removed = _undo_ports(session, lease, vm)
             after = {"wait_for_launch": "down", "migrating": "up"}.get(vm.status, vm.status)
+            if lease.operation in ("stop", "shutdown"):
+                after = "down"
             if after == "down":
                 vm.host_id = None
-            vm.status = after
-            lease.release(vm)
+            vm.status, name = after, vm.name
+            if after not in HOT:
+                lease.release(vm)
             record(session, Code.VM_OPERATION_RECOVERED, f"The {lease.operation} of VM {vm.name} was cut short (the "
                    f"engine stopped during it) and was undone: {removed} port(s) it had made are removed, the VM is "
                    f"{after}.", "warning", vm_id=vm.id)  # fmt: skip
             report.recovered.append(vm.name)
-        lifecycle.notify_released()
-        if destroy is not None:
+        if host is not None and after == "down":
             try:
-                services.host_agents.vm_destroy(destroy.endpoint, vm_id)
+                services.host_agents.vm_destroy(host.endpoint, vm_id)
             except HostAgentError as err:
-                report.failures.append(err.message)
+                if err.code != ErrorCode.VM_NOT_FOUND:
+                    report.failures.append(err.message)
+        elif host is not None:
+            _resync(database, services, lease, host, name, report)
+        release(database, lifecycle, lease)
+
+
+def _resync(database: Database, services: EngineServices, lease: Lease, host: Candidate, vm_name: str,
+            report: ReconcileReport) -> None:  # fmt: skip
+    """Hand the VM's host the VM's plugged vNICs as the engine has them, their ports made where missing."""
+    with database.transaction(write=False) as session:
+        plans = plans_for(session, services, [n for n in nics_of(session, lease.vm_id) if n.plugged])
+        pending = {pid: pending_port_ids(session, pid) for pid in {p.provider.id for p in plans}}
+    alloc = Allocation()
+    try:
+        allocate(services, lifecycle_of(services), plans, binding_for(host), pending,
+                 storer(database, lease, vm_name), vm_name, alloc)  # fmt: skip
+        vifs = [vif_of(plan, alloc.ports[plan.vnic_id][1], vm_name) for plan in plans]
+        services.host_agents.vm_create(host.endpoint, lease.vm_id, vm_name, vifs)
+    except (PortFailure, HostAgentError) as err:
+        report.failures.append(err.message)
+    with database.transaction() as session:
+        vm = session.get(Vm, lease.vm_id, with_for_update=True)
+        for plan, port in alloc.ports.values():
+            nic = session.get(VmNic, plan.vnic_id)
+            if nic is not None:
+                nic.port_id, nic.port_provider_id = port.id, plan.provider.id
+        lease.release(vm)
 
 
 def _undo_ports(session: Session, lease: Lease, vm: Vm) -> int:
@@ -264,10 +297,9 @@ def _running_on(database: Database, services: EngineServices, provider_id: str) 
     with database.transaction(write=False) as session:
         profiles = (select(VnicProfile.id).join(Network, Network.id == VnicProfile.network_id)
                     .where(Network.external_provider_id == provider_id))  # fmt: skip
-        stmt = (select(Vm).join(VmNic, VmNic.vm_id == Vm.id)
-                .where(Vm.status.in_(HOT), Vm.operation.is_(None), Vm.host_id.is_not(None),
-                       VmNic.plugged.is_(True), VmNic.vnic_profile_id.in_(profiles))
-                .distinct().order_by(Vm.name))  # fmt: skip
+        on_provider = select(VmNic.vm_id).where(VmNic.plugged.is_(True), VmNic.vnic_profile_id.in_(profiles))
+        stmt = (select(Vm).where(Vm.id.in_(on_provider), Vm.status.in_(HOT), Vm.operation.is_(None),
+                                 Vm.host_id.is_not(None)).order_by(Vm.name))  # fmt: skip
         found: list[_Running] = []
         for vm in session.scalars(stmt):
             host = session.get(Host, vm.host_id)
@@ -361,8 +393,8 @@ class ReconcilerService:
         while not self._stopping.is_set():
             try:
                 self.last = reconcile(self.database, self.services)
-                if self.last.repairs or self.last.failures:
-                    log.info("reconciled: %s", self.last)
+                log.info("ports reconciled: %d repair(s), %d failure(s), %d VM(s) busy", self.last.repairs,
+                         len(self.last.failures), len(set(self.last.busy)))  # fmt: skip
             except Exception:  # noqa: BLE001 - the worker must outlive any one failure
                 log.exception("reconciling the ports failed")
             if self.interval <= 0 or self._stopping.wait(self.interval):

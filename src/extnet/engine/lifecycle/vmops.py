@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -193,11 +194,30 @@ class _StartPlan:
     resume: bool
 
 
+class Phases:
+    """How long each phase of an operation took, for the log (where a slow start spends its time)."""
+
+    def __init__(self) -> None:
+        self.began = self.last = time.perf_counter()
+        self.parts: list[tuple[str, float]] = []
+
+    def mark(self, name: str) -> None:
+        now = time.perf_counter()
+        self.parts.append((name, now - self.last))
+        self.last = now
+
+    def text(self) -> str:
+        parts = ", ".join(f"{name} {seconds * 1000:.1f}" for name, seconds in self.parts)
+        return f"{(self.last - self.began) * 1000:.1f} ms ({parts})"
+
+
 def start_vm(database: Database, services: EngineServices, vm_id: str, pause: bool) -> None:
     lifecycle = lifecycle_of(services)
+    phases = Phases()
     with holding(database, lifecycle, vm_id, "start", "Cannot run VM") as lease:
         with database.transaction(write=False) as session:
             plan = _plan_start(session, services, vm_id, pause)
+        phases.mark("checks")
         if plan.resume:
             with database.transaction() as session:
                 vm = _vm(session, vm_id, lock=True)
@@ -208,7 +228,9 @@ def start_vm(database: Database, services: EngineServices, vm_id: str, pause: bo
         with database.transaction() as session:
             vm = _vm(session, vm_id, lock=True)
             vm.status, vm.host_id = "wait_for_launch", choice.host.id
-        _launch(database, services, lifecycle, lease, plan, choice, pause)
+        phases.mark("scheduling")
+        _launch(database, services, lifecycle, lease, plan, choice, pause, phases)
+    log.info("VM %s started on host %s in %s", plan.vm_name, choice.host.name, phases.text())
 
 
 def _plan_start(session: Session, services: EngineServices, vm_id: str, pause: bool) -> _StartPlan:
@@ -238,7 +260,7 @@ def _schedule_start(database: Database, services: EngineServices, vm_id: str, pl
 
 
 def _launch(database: Database, services: EngineServices, lifecycle: Lifecycle, lease: Lease, plan: _StartPlan,
-            choice: Choice, pause: bool) -> None:  # fmt: skip
+            choice: Choice, pause: bool, phases: Phases) -> None:  # fmt: skip
     host = choice.host
     alloc = Allocation()
     created_on_host = False
@@ -246,9 +268,12 @@ def _launch(database: Database, services: EngineServices, lifecycle: Lifecycle, 
         store = storer(database, lease, plan.vm_name)
         allocate(services, lifecycle, plan.plans, binding_for(host), plan.pending, store, plan.vm_name, alloc)
         vifs = [vif_of(p, alloc.ports[p.vnic_id][1], plan.vm_name) for p in plan.plans]
+        phases.mark("ports")
         created_on_host = True
         services.host_agents.vm_create(host.endpoint, lease.vm_id, plan.vm_name, vifs)
+        phases.mark("host")
         _wait(services, lifecycle, choice.reporting, host, list(alloc.ports.values()), plan.vm_name)
+        phases.mark("ACTIVE")
     except Remote as err:
         _undo_start(database, services, lease, plan.vm_name, host, alloc, created_on_host, _message(err))
         raise Fault(f"[Cannot run VM. {_message(err)}.]") from None
@@ -262,6 +287,7 @@ def _launch(database: Database, services: EngineServices, lifecycle: Lifecycle, 
         vm.status, vm.host_id = ("paused" if pause else "up"), host.id
         lease.release(vm)
         record(session, Code.USER_RUN_VM, f"VM {vm.name} started on Host {host.name}", vm_id=vm.id, host_id=host.id)
+    phases.mark("recording")
     if alloc.discard:
         lifecycle.wake_outbox()
 
@@ -532,25 +558,40 @@ def _apply_remote(database: Database, services: EngineServices, lifecycle: Lifec
     host = change.host
     if host is None:
         return Allocation()
+    if change.was_plugged and change.old_plans and (not change.plugged or (change.moved and not change.new_plans)):
+        _unplug(database, services, lease, host, nic_id, change.vm_name, fault_prefix)
+    if not (change.plugged and change.new_plans):
+        return Allocation()
     try:
-        if change.was_plugged and change.old_plans and (not change.plugged or (change.moved and not change.new_plans)):
-            services.host_agents.vm_hotunplug_nic(host.endpoint, lease.vm_id, nic_id)
-        if change.plugged and change.new_plans:
-            if change.was_plugged and not change.moved:  # same network: bring the port up to date (name, groups)
-                alloc = Allocation()
-                allocate(services, lifecycle, change.new_plans, binding_for(host), change.pending,
-                         storer(database, lease, change.vm_name), change.vm_name, alloc)  # fmt: skip
-                return alloc
-            try:
-                return _plug(database, services, lifecycle, lease, change.vm_name, host, change.new_plans,
-                             change.pending, on_nic=not change.moved)  # fmt: skip
-            except Remote:
-                if change.was_plugged and change.had_port and change.old_plans:
-                    _replug(services, lease, host, change.old_plans[0], change.vm_name)
-                raise
+        if change.was_plugged and not change.moved:  # the same network: bring the port up to date (name, groups)
+            alloc = Allocation()
+            allocate(services, lifecycle, change.new_plans, binding_for(host), change.pending,
+                     storer(database, lease, change.vm_name), change.vm_name, alloc)  # fmt: skip
+            for plan, port in alloc.created:  # its port was gone: plugged again with the new one
+                services.host_agents.vm_hotplug_nic(host.endpoint, lease.vm_id, vif_of(plan, port, change.vm_name))
+            return alloc
+        try:
+            return _plug(database, services, lifecycle, lease, change.vm_name, host, change.new_plans,
+                         change.pending, on_nic=not change.moved)  # fmt: skip
+        except Remote:
+            if change.was_plugged and change.had_port and change.old_plans:
+                _replug(services, lease, host, change.old_plans[0], change.vm_name)
+            raise
     except Remote as err:
         raise Fault(f"[{fault_prefix}. {_message(err)}.]") from None
-    return Allocation()
+
+
+def _unplug(database: Database, services: EngineServices, lease: Lease, host: Candidate, nic_id: str, vm_name: str,
+            fault_prefix: str) -> None:  # fmt: skip
+    """Hot-unplug a vNIC on the host (its port stays); a VM the host no longer runs has nothing to unplug."""
+    try:
+        services.host_agents.vm_hotunplug_nic(host.endpoint, lease.vm_id, nic_id)
+    except HostAgentError as err:
+        if err.code == ErrorCode.VM_NOT_FOUND:
+            return
+        _event(database, Code.NETWORK_DEACTIVATE_VM_INTERFACE_FAILURE, f"Failed to unplug a network interface of VM "
+               f"{vm_name}: {_message(err)}.", "error", lease.vm_id)  # fmt: skip
+        raise Fault(f"[{fault_prefix}. {_message(err)}.]") from None
 
 
 def _replug(services: EngineServices, lease: Lease, host: Candidate, plan: PortPlan, vm_name: str) -> None:
