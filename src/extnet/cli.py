@@ -84,6 +84,11 @@ def _print_banner(settings: EngineSettings, generated: str | None) -> None:
         password = settings.admin_password + "  (from EXTNET_ADMIN_PASSWORD)"
     else:
         password = "(generated and printed at the first start; set EXTNET_ADMIN_PASSWORD to choose it)"
+    provider_password = (
+        "the same password"
+        if settings.admin_password
+        else "password printed by the provider at its first start, or EXTNET_ADMIN_PASSWORD"
+    )
     print(
         "\nextnet is starting\n"
         f"  API (oVirt REST v4):  {base}/ovirt-engine/api\n"
@@ -94,7 +99,7 @@ def _print_banner(settings: EngineSettings, generated: str | None) -> None:
         f"  password:             {password}\n"
         f"  data directory:       {settings.data_dir}\n"
         f"  network provider:     {ProviderSettings().network_url()}/v2.0 (Keystone "
-        f"{ProviderSettings().identity_url()}/v3, user admin, same password)\n"
+        f"{ProviderSettings().identity_url()}/v3, user admin, {provider_password})\n"
         f"  host agent:           http://{settings.local_host}/jsonrpc (runtime {HostSettings().runtime}), "
         "added as host 'local' of cluster Default\n"
         "Press Ctrl-C to stop.\n",
