@@ -43,6 +43,9 @@ import openstack
 import orjson
 from openstack.connection import Connection
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.servers import free_port  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW = 600
 PAGE = 1000
@@ -202,14 +205,6 @@ def serve_nothing(port: int) -> None:
 # --- processes -----------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait(url: str, process: subprocess.Popen[bytes], deadline_s: float = 60) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
@@ -238,14 +233,14 @@ def _process(args: list[str], url: str, env: dict[str, str] | None = None) -> It
 
 @contextmanager
 def nothing_target() -> Iterator[Connection]:
-    port = _free_port()
+    port = free_port()
     with _process([sys.executable, __file__, "--serve-nothing", str(port)], f"http://127.0.0.1:{port}/"):
         yield openstack.connect(auth_type="none", network_endpoint_override=f"http://127.0.0.1:{port}")
 
 
 @contextmanager
 def extnet_target(database_url: str | None) -> Iterator[Connection]:
-    port, keystone = _free_port(), _free_port()
+    port, keystone = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="provider-bench-") as data_dir:
         args = [
             sys.executable,
