@@ -153,7 +153,9 @@ class HostMonitor:
 
     def _apply(self, seen: _Seen, observation: _Observation) -> None:
         with self.database.transaction() as session:
-            host = session.get(Host, seen.id)
+            # Locked: on PostgreSQL an administrator's maintenance committed after this read would otherwise be
+            # overwritten by the status this round computed.
+            host = session.get(Host, seen.id, with_for_update=True)
             if host is None or seen.changed(host):
                 return  # removed, or changed by someone else since this round read it: the next round tells
             stored = host.agent_capabilities or {}
