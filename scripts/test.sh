@@ -36,8 +36,8 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   fi
 fi
 if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
-  echo "== engine, provider and conformance tests on PostgreSQL"
-  EXTNET_TEST_DATABASE_URL="$PG_URL" pytest -q -m "not sqlite_only" tests/engine tests/provider tests/conformance "$@"
+  echo "== engine, provider, host agent, end-to-end and conformance tests on PostgreSQL"
+  EXTNET_TEST_DATABASE_URL="$PG_URL" pytest -q -m "not sqlite_only" tests/engine tests/provider tests/host tests/e2e tests/conformance "$@"
 else
   echo "PostgreSQL is not reachable on 127.0.0.1:5432: the PostgreSQL pass cannot run" >&2
   exit 1
