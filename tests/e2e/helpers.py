@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import os
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 
 from openstack.connection import Connection
 
+from extnet.host.runtime.noop import STATE, read_state
 from tests.provider.process import ADMIN_PASSWORD, connect, wait_until_serving
 from tests.servers import HostAgentProcess, free_port
 
@@ -206,10 +206,7 @@ def flaky_proxy(target: str) -> Iterator[FlakyProxy]:
 
 def host_vms(agent: HostAgentProcess) -> dict[str, Any]:
     """What the agent's noop runtime runs now: {vm id: {"name", "vnics": [{"vif", "plugged"}]}}."""
-    path = agent.data_dir / "noop-state.json"
-    if not path.exists():
-        return {}
-    return dict(json.loads(path.read_text()).get("vms") or {})
+    return read_state(agent.data_dir / STATE)
 
 
 def plugged_ports(agent: HostAgentProcess, vm_id: str) -> dict[str, str]:

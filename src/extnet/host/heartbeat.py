@@ -81,7 +81,10 @@ class BeatState:
     failures: int = 0
     next_at: float = 0.0
     started: bool = False
+    pending_up: set[str] = field(default_factory=set)
     pending_down: set[str] = field(default_factory=set)
+    full_at: float = 0.0  # when the next beat reports every device
+    done: int = 0  # the wake count its last finished beat started after
 
     def to_json(self) -> dict[str, Any]:
         return {"provider_id": self.target.id, "name": self.target.name, "state": self.state, "detail": self.detail}
@@ -98,6 +101,7 @@ class HeartbeatService:
         self._devices = devices
         self._timeouts = timeouts
         self._lock = threading.Lock()
+        self._finished = threading.Condition(self._lock)
         self._beats: dict[str, BeatState] = {}
         self._sessions: dict[str, ks_session.Session] = {}
         self.digest: str | None = None
@@ -111,7 +115,8 @@ class HeartbeatService:
     def set_providers(self, targets: list[ProviderTarget], digest: str | None) -> None:
         with self._lock:
             old = self._beats
-            self._beats = {t.id: BeatState(t, pending_down=old[t.id].pending_down if t.id in old else set())
+            self._beats = {t.id: BeatState(t, pending_up=old[t.id].pending_up if t.id in old else set(),
+                                           pending_down=old[t.id].pending_down if t.id in old else set())
                            for t in targets}  # fmt: skip
             self._sessions = {}
             self.digest = digest
@@ -121,23 +126,45 @@ class HeartbeatService:
         with self._lock:
             return [beat.to_json() for beat in self._beats.values()]
 
-    def ports_down(self, by_provider: dict[str, list[str]]) -> None:
-        """Ports that left this host (their VM was destroyed): reported down once to their provider."""
+    def changed(self, up: dict[str, set[str]], down: dict[str, set[str]], wait: float = 0.0) -> None:
+        """Ports plugged (``up``) and unplugged (``down``), by provider id: reported at once; with ``wait``, returns
+        when those providers took the report (or could not: it failed), or after ``wait`` seconds."""
         with self._lock:
-            for provider_id, ports in by_provider.items():
-                if provider_id in self._beats:
-                    self._beats[provider_id].pending_down.update(ports)
-        self.wake()
+            for provider_id, ports in up.items():
+                beat = self._beats.get(provider_id)
+                if beat is not None:
+                    beat.pending_up |= ports
+                    beat.pending_down -= ports
+            for provider_id, ports in down.items():
+                beat = self._beats.get(provider_id)
+                if beat is not None:
+                    beat.pending_down |= ports
+                    beat.pending_up -= ports
+        ticket = self.wake()
+        if wait > 0:
+            self._await(ticket, set(up) | set(down), time.monotonic() + wait)
 
-    def wake(self) -> None:
-        """Report now (ports were plugged or unplugged): beats that are not backing off from failures are due at once,
-        so that a provider marks a port ACTIVE right after it was plugged, not a heartbeat interval later."""
+    def _await(self, ticket: int, providers: set[str], deadline: float) -> None:
+        with self._finished:
+            while True:
+                waiting = [beat for pid in providers if (beat := self._beats.get(pid)) is not None
+                           and beat.state in ("alive", "pending") and beat.done < ticket]  # fmt: skip
+                left = deadline - time.monotonic()
+                if not waiting or left <= 0 or self._stopping.is_set():
+                    return
+                self._finished.wait(left)
+
+    def wake(self) -> int:
+        """Report now: beats that are not backing off from failures are due at once, so that a provider marks a port
+        ACTIVE right after it was plugged, not a heartbeat interval later. Returns the wake's number."""
         with self._lock:
             self._woken += 1
+            ticket = self._woken
             for beat in self._beats.values():
                 if beat.state in ("alive", "pending"):
                     beat.next_at = 0.0
         self._wake.set()
+        return ticket
 
     # --- the thread ---------------------------------------------------------------------------------------------
 
@@ -150,6 +177,8 @@ class HeartbeatService:
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+        with self._finished:
+            self._finished.notify_all()
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout=sum(self._timeouts) + 5)
@@ -178,21 +207,29 @@ class HeartbeatService:
         target = beat.target
         with self._lock:
             woken = self._woken
-        up, down = self._devices(target.id)
-        with self._lock:
-            sent_down = sorted(set(down) | beat.pending_down)
-        report = {**self._report(), "devices_up": sorted(up), "devices_down": sent_down}
+            full = not beat.started or time.monotonic() >= beat.full_at
+            sent_up, sent_down = set(beat.pending_up), set(beat.pending_down)
+        if full:
+            up, down = self._devices(target.id)
+            sent_up |= set(up) - sent_down
+            sent_down |= set(down) - sent_up
+        report = {**self._report(), "devices_up": sorted(sent_up), "devices_down": sorted(sent_down)}
         if not beat.started:
             report["start_flag"] = True
         state, detail = self._post(target, {"agent": report})
-        with self._lock:
+        with self._finished:
             if self._beats.get(target.id) is not beat:
                 return  # the providers were replaced meanwhile
             previous = beat.state
             beat.state, beat.detail = state, detail
+            beat.done = woken
+            self._finished.notify_all()
             if state == "alive":
                 beat.failures, beat.started = 0, True
-                beat.pending_down.difference_update(sent_down)
+                beat.pending_up -= sent_up
+                beat.pending_down -= sent_down
+                if full:
+                    beat.full_at = time.monotonic() + self.interval
                 # woken while this beat was under way: what changed meanwhile is reported at once, not an interval later
                 beat.next_at = time.monotonic() + self.interval if self._woken == woken else 0.0
             else:

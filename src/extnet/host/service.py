@@ -155,43 +155,37 @@ class HostAgent:
             for vif in vifs:
                 if vif.plugged:
                     self._check_pluggable(vif)
-            before = self.runtime.get_vm(vm_id)
+            before = _plugged(self.runtime.get_vm(vm_id))
             state = self._runtime(lambda: self.runtime.create_vm(VmSpec(vm_id, name, vifs)))
-            self._gone(before, state)
-        self.heartbeat.wake()
+            self._tell(before, _plugged(state), wait=True)
         return {"vm": state.to_json()}
 
     def vm_destroy(self, params: Params) -> dict[str, Any]:
         vm_id = _uuid(params, "vm_id")
         with self._vm_lock(vm_id):
-            before = self.runtime.get_vm(vm_id)
+            before = _plugged(self.runtime.get_vm(vm_id))
             destroyed = self._runtime(lambda: self.runtime.destroy_vm(vm_id))
-            self._gone(before, None)
-        self.heartbeat.wake()
+            self._tell(before, set())
         return {"destroyed": destroyed}
 
     def vm_hotplug_nic(self, params: Params) -> dict[str, Any]:
         vm_id = _uuid(params, "vm_id")
         vif = self._read_vif(params.get("vif"))
         with self._vm_lock(vm_id):
-            before = self._existing(vm_id)
+            before = _plugged(self._existing(vm_id))
             self._check_conflicts(vm_id, (vif,))
             self._check_pluggable(vif)
-            old = before.vnic(vif.vnic_id)
-            old_port = (old.vif.provider.id, old.vif.port_id) if old and old.plugged else None
             vnic = self._runtime(lambda: self.runtime.ensure_vif_plugged(vm_id, vif))
-            if old_port and old_port[1] != vif.port_id:
-                self.heartbeat.ports_down({old_port[0]: [old_port[1]]})
-        self.heartbeat.wake()
+            self._tell(before, _plugged(self.runtime.get_vm(vm_id)), wait=True)
         return {"vnic": vnic.to_json()}
 
     def vm_hotunplug_nic(self, params: Params) -> dict[str, Any]:
         vm_id = _uuid(params, "vm_id")
         vnic_id = _uuid(params, "vnic_id")
         with self._vm_lock(vm_id):
-            self._existing(vm_id)
+            before = _plugged(self._existing(vm_id))
             unplugged = self._runtime(lambda: self.runtime.ensure_vif_unplugged(vm_id, vnic_id))
-        self.heartbeat.wake()
+            self._tell(before, _plugged(self.runtime.get_vm(vm_id)))
         return {"unplugged": unplugged}
 
     def vm_get_stats(self, params: Params) -> dict[str, Any]:
@@ -272,17 +266,16 @@ class HostAgent:
                              f"{self.settings.effective_hostname}", {"vm_id": vm_id})  # fmt: skip
         return vm
 
-    def _gone(self, before: VmState | None, after: VmState | None) -> None:
-        """Report down, once, the ports that were plugged before and are not plugged now."""
-        if before is None:
-            return
-        still = {v.vif.port_id for v in after.vnics if v.plugged} if after else set()
-        gone: dict[str, list[str]] = {}
-        for vnic in before.vnics:
-            if vnic.plugged and vnic.vif.port_id not in still:
-                gone.setdefault(vnic.vif.provider.id, []).append(vnic.vif.port_id)
-        if gone:
-            self.heartbeat.ports_down(gone)
+    def _tell(self, before: set[tuple[str, str]], after: set[tuple[str, str]], wait: bool = False) -> None:
+        """Report to the providers the ports plugged now (again: idempotent) and those no longer plugged; after a
+        plug, wait (briefly) until the providers took it, so that the engine finds the ports ACTIVE at once."""
+        up: dict[str, set[str]] = {}
+        down: dict[str, set[str]] = {}
+        for provider_id, port_id in after:
+            up.setdefault(provider_id, set()).add(port_id)
+        for provider_id, port_id in before - after:
+            down.setdefault(provider_id, set()).add(port_id)
+        self.heartbeat.changed(up, down, self.settings.plug_report_wait if wait and up else 0.0)
 
     def _vm_lock(self, vm_id: str) -> threading.Lock:
         with self._guard:
@@ -296,6 +289,11 @@ class HostAgent:
                              f"{self.settings.effective_hostname}", {"vm_id": str(err)}) from None  # fmt: skip
         except RuntimeFailure as err:
             raise AgentError(ErrorCode.RUNTIME_FAILED, str(err)) from None
+
+
+def _plugged(vm: VmState | None) -> set[tuple[str, str]]:
+    """(provider id, port id) of the VIFs plugged into the VM."""
+    return {(v.vif.provider.id, v.vif.port_id) for v in vm.vnics if v.plugged} if vm else set()
 
 
 def _uuid(params: Params, key: str, label: str | None = None) -> str:

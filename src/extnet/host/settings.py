@@ -32,6 +32,8 @@ class HostSettings(BaseSettings):
     pairing_password: str | None = None
     hostname: str | None = None  # default: the system's host name
     heartbeat_interval: float = 10.0  # seconds between heartbeats to each provider
+    # how long a plug waits for its providers to take the report of it before answering (0: does not wait)
+    plug_report_wait: float = 2.0
     # what the noop runtime reports (the data-plane runtimes read them from Open vSwitch)
     bridges: str = "br-int"  # comma-separated
     bridge_mappings: str = ""  # physnet:bridge,...
