@@ -5,7 +5,8 @@ A vNIC's port carries ``device_id`` = the vNIC's id, ``device_owner`` = ``oVirt`
 compared, and updated), ``binding:host_id`` = the binding host id its host reports for the provider's plugin type,
 the security groups of the vNIC's profile, and this engine's marker as ``description``. The engine stores the port
 id on the vNIC; a port is found by that id, else by a ``device_id`` filter (a port made by an operation that died
-before storing it), never by listing all ports. Calls are grouped per provider: one lookup, one (bulk) create.
+before storing it), never by listing all ports. Calls are grouped per provider: one lookup, one (bulk) create; a
+first start, whose vNICs have no stored port, skips the lookup unless the create finds a MAC already taken.
 
 No function here holds a transaction while it calls a provider; what must be stored as soon as it exists (a port
 just created) is handed to the caller's ``on_created``.
@@ -257,17 +258,17 @@ def _allocate_on(services: EngineServices, lifecycle: Lifecycle, plans: list[Por
     client = services.providers.get(provider.config)
     label = _label(plans, vm_name)
     try:
-        found = _find(client, plans, pending, label, into)
-        missing = [plan for plan in plans if plan.vnic_id not in found]
-        if missing:
-            bodies = [create_body(plan, binding(plan), lifecycle.marker) for plan in missing]
-            what = f"create the port of {_label(missing, vm_name)}"
-            made = [port_from(raw) for raw in client.create_ports(bodies, what)]
-            pairs = [(plan, port) for plan, port in zip(missing, made, strict=True) if port is not None]
-            into.created.extend(pairs)
-            on_created(pairs)
-            for plan, port in pairs:
-                into.ports[plan.vnic_id] = (plan, port)
+        # A vNIC without a stored port has no port, unless an operation died after the provider made it and before
+        # it was stored: then its MAC is taken on the network (a conflict) and the lookup finds it.
+        looked = any(plan.stored for plan in plans)
+        found = _find(client, plans, pending, label, into) if looked else {}
+        try:
+            _create_missing(client, lifecycle, plans, found, binding, on_created, vm_name, into)
+        except ProviderError as err:
+            if looked or err.kind != "conflict":
+                raise
+            found = _find(client, plans, pending, label, into)
+            _create_missing(client, lifecycle, plans, found, binding, on_created, vm_name, into)
         by_id = {plan.vnic_id: plan for plan in plans}
         for vnic_id, port in found.items():
             plan = by_id[vnic_id]
@@ -276,6 +277,21 @@ def _allocate_on(services: EngineServices, lifecycle: Lifecycle, plans: list[Por
         raise PortFailure(err.message, provider.id) from None
     for plan in plans:
         _check_bound(plan, into.ports[plan.vnic_id][1], binding(plan), vm_name)
+
+
+def _create_missing(client: Any, lifecycle: Lifecycle, plans: list[PortPlan], found: dict[str, Port],
+                    binding: Binding, on_created: Created, vm_name: str, into: Allocation) -> None:  # fmt: skip
+    """Create, in one request, the ports of the plans not ``found``."""
+    missing = [plan for plan in plans if plan.vnic_id not in found]
+    if not missing:
+        return
+    bodies = [create_body(plan, binding(plan), lifecycle.marker) for plan in missing]
+    made = [port_from(raw) for raw in client.create_ports(bodies, f"create the port of {_label(missing, vm_name)}")]
+    pairs = [(plan, port) for plan, port in zip(missing, made, strict=True) if port is not None]
+    into.created.extend(pairs)
+    on_created(pairs)
+    for plan, port in pairs:
+        into.ports[plan.vnic_id] = (plan, port)
 
 
 def _find(client: Any, plans: list[PortPlan], pending: set[str], label: str, into: Allocation) -> dict[str, Port]:
