@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ from extnet.engine.store.db import Database
 from extnet.engine.store.models import Vm
 
 POLL_MIN, POLL_MAX = 0.01, 0.25
+T = TypeVar("T")
 
 
 @dataclass
@@ -36,6 +38,9 @@ class Lease:
     token: str
     previous_ports: list[dict[str, str]] = field(default_factory=list)  # of a taken-over operation
     released: bool = False
+    # what to put back on the VM when the operation fails before recording an outcome (the lease given back by
+    # ``release``), e.g. the status a start set when it took the VM
+    on_abandon: Callable[[Vm], None] | None = field(default=None, repr=False)
 
     def mine(self, vm: Vm | None) -> bool:
         return vm is not None and vm.operation_owner == self.token
@@ -84,6 +89,17 @@ def acquire(database: Database, lifecycle: Lifecycle, vm_id: str, operation: str
             wait: float | None = None) -> Lease:  # fmt: skip
     """Take the VM for ``operation``, waiting up to ``wait`` (default: the lifecycle's) for the operation before
     it; a VM that stays busy is a 409 "[<fault_prefix>. VM 'x' is busy: ...]"."""
+    return acquire_prepared(database, lifecycle, vm_id, operation, fault_prefix, _nothing, wait)[0]
+
+
+def _nothing(_session: Session, _vm: Vm) -> None:
+    return None
+
+
+def acquire_prepared(database: Database, lifecycle: Lifecycle, vm_id: str, operation: str, fault_prefix: str,
+                     prepare: Callable[[Session, Vm], T], wait: float | None = None) -> tuple[Lease, T]:  # fmt: skip
+    """``acquire``, and ``prepare(session, vm)`` (the operation's checks and reads) in the transaction that takes the
+    lease: when it raises, no lease is taken."""
     deadline = time.monotonic() + (lifecycle.lock_wait if wait is None else wait)
     delay = POLL_MIN
     while True:
@@ -92,7 +108,8 @@ def acquire(database: Database, lifecycle: Lifecycle, vm_id: str, operation: str
             if vm is None:
                 raise NotFound(f"Entity not found: VM '{vm_id}'")
             if vm.operation is None or (vm.operation_expires is not None and utc(vm.operation_expires) <= now()):
-                return _take(session, lifecycle, vm, operation)
+                prepared = prepare(session, vm)
+                return _take(session, lifecycle, vm, operation), prepared
             name, busy = vm.name, vm.operation
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -122,14 +139,26 @@ def release(database: Database, lifecycle: Lifecycle, lease: Lease) -> None:
     """Give the VM back if the operation did not (it failed before recording its outcome)."""
     if not lease.released:
         with database.transaction() as session:
-            lease.release(session.get(Vm, lease.vm_id, with_for_update=True))
+            vm = session.get(Vm, lease.vm_id, with_for_update=True)
+            if lease.on_abandon is not None and lease.mine(vm):
+                assert vm is not None
+                lease.on_abandon(vm)
+            lease.release(vm)
     lifecycle.notify_released()
 
 
 @contextmanager
 def holding(database: Database, lifecycle: Lifecycle, vm_id: str, operation: str, fault_prefix: str) -> Iterator[Lease]:
-    lease = acquire(database, lifecycle, vm_id, operation, fault_prefix)
-    try:
+    with holding_prepared(database, lifecycle, vm_id, operation, fault_prefix, _nothing) as (lease, _):
         yield lease
+
+
+@contextmanager
+def holding_prepared(database: Database, lifecycle: Lifecycle, vm_id: str, operation: str, fault_prefix: str,
+                     prepare: Callable[[Session, Vm], T]) -> Iterator[tuple[Lease, T]]:  # fmt: skip
+    """The VM's lease for the ``with`` block, taken in one transaction with ``prepare``'s checks and reads."""
+    lease, prepared = acquire_prepared(database, lifecycle, vm_id, operation, fault_prefix, prepare)
+    try:
+        yield lease, prepared
     finally:
         release(database, lifecycle, lease)

@@ -16,6 +16,7 @@ to another network, its VM is removed, or a snapshot changes the VM's vNIC set; 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from extnet.engine.commands.nics import AddNic, PlugNic, RemoveNic, UpdateNic, n
 from extnet.engine.commands.vms import RemoveVm, StartVm, StopVm
 from extnet.engine.hosts.client import HostAgentError
 from extnet.engine.lifecycle.context import Lifecycle
-from extnet.engine.lifecycle.operations import Lease, holding
+from extnet.engine.lifecycle.operations import Lease, holding, holding_prepared
 from extnet.engine.lifecycle.outbox import enqueue, pending_port_ids, release_port
 from extnet.engine.lifecycle.ports import (
     Allocation,
@@ -97,15 +98,18 @@ def _store_port(session: Session, plan: PortPlan, port: Port) -> VmNic | None:
 
 
 def storer(
-    database: Database, lease: Lease, vm_name: str, on_nic: bool = True
+    database: Database, lease: Lease, vm_name: str, on_nic: bool = True, also: Callable[[Vm], None] | None = None
 ) -> Callable[[list[tuple[PortPlan, Port]]], None]:
     """Stores ports the moment they were created: in the lease (undone if the engine dies) and on their vNICs (not
-    when ``on_nic`` is false: a vNIC being rewired keeps its old port until the new one is plugged)."""
+    when ``on_nic`` is false: a vNIC being rewired keeps its old port until the new one is plugged); ``also`` records
+    more of the operation's progress on the VM in the same transaction."""
 
     def store(pairs: list[tuple[PortPlan, Port]]) -> None:
         gone: list[str] = []
         with database.transaction() as session:
             vm = session.get(Vm, lease.vm_id, with_for_update=True)
+            if vm is not None and also is not None:
+                also(vm)
             lease.record_ports(vm, [{"provider_id": plan.provider.id, "port_id": port.id, "vnic_id": plan.vnic_id}
                                     for plan, port in pairs])  # fmt: skip
             if on_nic:
@@ -214,9 +218,8 @@ class Phases:
 def start_vm(database: Database, services: EngineServices, vm_id: str, pause: bool) -> None:
     lifecycle = lifecycle_of(services)
     phases = Phases()
-    with holding(database, lifecycle, vm_id, "start", "Cannot run VM") as lease:
-        with database.transaction(write=False) as session:
-            plan = _plan_start(session, services, vm_id, pause)
+    prepare = functools.partial(_plan_start, services, pause)
+    with holding_prepared(database, lifecycle, vm_id, "start", "Cannot run VM", prepare) as (lease, plan):
         phases.mark("checks")
         if plan.resume:
             with database.transaction() as session:
@@ -224,25 +227,29 @@ def start_vm(database: Database, services: EngineServices, vm_id: str, pause: bo
                 vm.status = "paused" if pause else "up"
                 lease.release(vm)
             return
+        lease.on_abandon = _back_down
         choice = _schedule_start(database, services, vm_id, plan)
-        with database.transaction() as session:
-            vm = _vm(session, vm_id, lock=True)
-            vm.status, vm.host_id = "wait_for_launch", choice.host.id
         phases.mark("scheduling")
         _launch(database, services, lifecycle, lease, plan, choice, pause, phases)
     log.info("VM %s started on host %s in %s", plan.vm_name, choice.host.name, phases.text())
 
 
-def _plan_start(session: Session, services: EngineServices, vm_id: str, pause: bool) -> _StartPlan:
-    vm = _vm(session, vm_id)
+def _plan_start(services: EngineServices, pause: bool, session: Session, vm: Vm) -> _StartPlan:
+    """The start's checks and what it needs to know, in the transaction that takes the VM's lease; the VM is
+    ``wait_for_launch`` from then on."""
     check(StartVm(session, vm, pause))
     cluster = session.get(Cluster, vm.cluster_id)
     cluster_name = cluster.name if cluster else vm.cluster_id
     if vm.status == "paused" and vm.host_id:
         return _StartPlan(vm.name, cluster_name, [], [], {}, True)
     plans = plans_for(session, services, [nic for nic in nics_of(session, vm.id) if nic.plugged])
+    vm.status = "wait_for_launch"
     return _StartPlan(vm.name, cluster_name, plans, candidates(session, services, vm.cluster_id),
                       _pending(session, plans), False)  # fmt: skip
+
+
+def _back_down(vm: Vm) -> None:
+    vm.status, vm.host_id = "down", None
 
 
 def _schedule_start(database: Database, services: EngineServices, vm_id: str, plan: _StartPlan) -> Choice:
@@ -263,11 +270,19 @@ def _launch(database: Database, services: EngineServices, lifecycle: Lifecycle, 
             choice: Choice, pause: bool, phases: Phases) -> None:  # fmt: skip
     host = choice.host
     alloc = Allocation()
-    created_on_host = False
+    created_on_host = launching = False
+
+    def launch(vm: Vm) -> None:  # the host, recorded before it is called: a recovery then knows where to look
+        nonlocal launching
+        vm.host_id, launching = host.id, True
+
     try:
-        store = storer(database, lease, plan.vm_name)
+        store = storer(database, lease, plan.vm_name, also=launch)
         allocate(services, lifecycle, plan.plans, binding_for(host), plan.pending, store, plan.vm_name, alloc)
         vifs = [vif_of(p, alloc.ports[p.vnic_id][1], plan.vm_name) for p in plan.plans]
+        if not launching:  # no port was made (they all exist): recorded on its own
+            with database.transaction() as session:
+                launch(_vm(session, lease.vm_id, lock=True))
         phases.mark("ports")
         created_on_host = True
         services.host_agents.vm_create(host.endpoint, lease.vm_id, plan.vm_name, vifs)
