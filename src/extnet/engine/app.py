@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from extnet.engine.auth import Authenticator, ensure_admin
 from extnet.engine.hosts.client import HostAgentClient
 from extnet.engine.hosts.monitor import HostMonitor
 from extnet.engine.hosts.pairing import LocalHost
+from extnet.engine.jobs import JobRunner, abandon_jobs
 from extnet.engine.lifecycle.context import ENGINE_PREFIX, Lifecycle, claim_engine_instance, engine_id, new_instance
 from extnet.engine.lifecycle.outbox import OutboxService
 from extnet.engine.lifecycle.reconciler import ReconcilerService
@@ -34,6 +36,8 @@ from extnet.engine.store.db import Database, migrate
 from extnet.engine.store.events import Code, record
 from extnet.engine.web import welcome_page
 
+log = logging.getLogger("extnet.engine")
+
 
 @dataclass
 class Engine:
@@ -44,6 +48,7 @@ class Engine:
     generated_admin_password: str | None
     sync: ProviderSyncService
     hosts: HostMonitor
+    jobs: JobRunner
 
 
 def build_engine(settings: EngineSettings) -> Engine:
@@ -54,6 +59,9 @@ def build_engine(settings: EngineSettings) -> Engine:
     generated = ensure_admin(db, settings.admin_password)
     with db.transaction() as session:
         record(session, Code.ENGINE_STARTED, f"extnet engine {PRODUCT['full_version']} started.")
+    abandoned = abandon_jobs(db)  # jobs an engine process that is gone left running
+    if abandoned:
+        log.warning("%d job(s) of an engine that stopped while they ran are now unknown", abandoned)
     auth = Authenticator(db, timedelta(seconds=settings.token_ttl_seconds))
     services = EngineServices(
         secrets=SecretBox.in_data_dir(settings.data_dir),
@@ -68,7 +76,8 @@ def build_engine(settings: EngineSettings) -> Engine:
     outbox = OutboxService(db, services)
     services.lifecycle.wake_outbox = outbox.wake
     reconciler = ReconcilerService(db, services, settings.reconcile_interval)
-    dispatcher = ApiDispatcher(db, auth, ROOTS, root_entity, settings.max_body_bytes, services)
+    jobs = JobRunner()
+    dispatcher = ApiDispatcher(db, auth, ROOTS, root_entity, settings.max_body_bytes, services, jobs)
 
     async def openapi(request: Request) -> Response:
         try:
@@ -88,6 +97,7 @@ def build_engine(settings: EngineSettings) -> Engine:
         try:
             yield
         finally:
+            await run_in_threadpool(jobs.stop)  # first: the running jobs still use everything below
             await run_in_threadpool(reconciler.stop)
             await run_in_threadpool(outbox.stop)
             await run_in_threadpool(hosts.stop)
@@ -101,7 +111,7 @@ def build_engine(settings: EngineSettings) -> Engine:
         *dispatcher.routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
-    return Engine(settings, db, auth, app, generated, sync, hosts)
+    return Engine(settings, db, auth, app, generated, sync, hosts, jobs)
 
 
 def _lifecycle(db: Database, settings: EngineSettings) -> Lifecycle:

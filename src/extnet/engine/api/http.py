@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +19,10 @@ from starlette.routing import Route
 
 from extnet.engine.api import codec
 from extnet.engine.api.faults import BadRequest, Fault, Forbidden, MethodNotAllowed, NotFound, Unauthorized
-from extnet.engine.api.resources.base import Collection, Ctx, Entity
+from extnet.engine.api.resources.base import Collection, Ctx, Entity, ref
 from extnet.engine.api.schema import TYPES, coerce
 from extnet.engine.auth import Authenticator, AuthError, Principal
+from extnet.engine.jobs import ABORTED, NOT_RUN, JobRunner, JobsStopped, end_job, forget_job, run_job, start_job
 from extnet.engine.store.db import Database
 
 log = logging.getLogger("extnet.engine.api")
@@ -30,16 +32,21 @@ JSON = "application/json"
 API_METHODS = ("GET", "POST", "PUT", "DELETE")
 # Routed too, so that they get a <fault> instead of the router's plain-text 405
 OTHER_METHODS = ("PATCH", "OPTIONS")
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+Reply = tuple[int, str, str | None, Any]  # (status, element tag, collection tag or None, payload)
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where a path leads: a collection, and optionally an entity, an action on it."""
+    """Where a path leads: a collection, and optionally an entity, an action on it. ``path`` is the collection's
+    path (``vms/{id}/nics``); ``ancestors`` the collections of ``parents``, outermost first."""
 
     collection: Collection
     parents: list[str]
     entity_id: str | None
     action: str | None
+    path: str = ""
+    ancestors: tuple[Collection, ...] = ()
 
 
 class ApiDispatcher:
@@ -53,6 +60,7 @@ class ApiDispatcher:
         root_entity: Callable[[Ctx], Entity],
         max_body: int,
         services: Any = None,
+        jobs: JobRunner | None = None,
     ) -> None:
         self.db = db
         self.auth = auth
@@ -61,6 +69,7 @@ class ApiDispatcher:
         self.root_entity = root_entity
         self.max_body = max_body
         self.services = services
+        self.jobs = jobs  # runs async actions; None: every action runs while its request waits
 
     def routes(self) -> list[Route]:
         methods = [*API_METHODS, *OTHER_METHODS]
@@ -160,7 +169,7 @@ class ApiDispatcher:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _dispatch(self, request: Request, principal: Principal, body: bytes) -> tuple[int, str, str | None, Any]:
+    def _dispatch(self, request: Request, principal: Principal, body: bytes) -> Reply:
         """Returns (status, element tag, collection tag or None, payload)."""
         segments = [s for s in request.path_params.get("path", "").split("/") if s]
         if segments[:1] == ["v4"]:  # /ovirt-engine/api/v4/... is the same API, pinned to version 4
@@ -183,19 +192,22 @@ class ApiDispatcher:
         if collection is None:
             raise NotFound(f"No such collection: '{segments[0]}'")
         parents: list[str] = []
+        ancestors: tuple[Collection, ...] = ()
         i = 1
         while True:
+            path = "/".join(segments[:i])
             if i == len(segments):
-                return Target(collection, parents, None, None)
+                return Target(collection, parents, None, None, path, ancestors)
             entity_id = segments[i]
             if i + 1 == len(segments):
-                return Target(collection, parents, entity_id, None)
+                return Target(collection, parents, entity_id, None, path, ancestors)
             name = segments[i + 1]
             if i + 2 == len(segments) and name in collection.actions:
-                return Target(collection, parents, entity_id, name)
+                return Target(collection, parents, entity_id, name, path, ancestors)
             sub = collection.subs.get(name)
             if sub is None:
                 raise NotFound(f"No such sub-collection or action: '{name}'")
+            ancestors = (*ancestors, collection)
             collection = self._instance(sub)
             parents = [*parents, entity_id]
             i += 2
@@ -206,7 +218,7 @@ class ApiDispatcher:
             instance = self._instances[cls] = cls()
         return instance
 
-    def _run(self, ctx: Ctx, request: Request, target: Target, body: bytes) -> tuple[int, str, str | None, Any]:
+    def _run(self, ctx: Ctx, request: Request, target: Target, body: bytes) -> Reply:
         col = target.collection
         tdef = col.tdef()
         method = request.method
@@ -216,6 +228,8 @@ class ApiDispatcher:
             assert target.entity_id is not None
             _require(col, "action", f"Action '{target.action}' is not supported on {col.what}")
             action = coerce("Action", _parse(request, body, "action"))
+            if self.jobs is not None and _operation(method, target) in col.self_managed and _asynchronous(ctx, action):
+                return self._start_job(ctx, request, target, action)
             result = col.action(ctx, target.parents, target.entity_id, target.action, action)
             return 200, "action", None, result
         if target.entity_id is None:
@@ -238,6 +252,45 @@ class ApiDispatcher:
             return 200, "", None, None
         raise MethodNotAllowed(f"{method} is not allowed on an entity")
 
+    # --- async actions -----------------------------------------------------------------------------------------
+
+    def _start_job(self, ctx: Ctx, request: Request, target: Target, action: Entity) -> Reply:
+        """Run a self-managed action in the background: the answer is the action ``pending`` and its job."""
+        assert self.jobs is not None and target.entity_id is not None and target.action is not None
+        col, name, parents, entity_id = target.collection, target.action, target.parents, target.entity_id
+        correlation_id = _correlation_id(request)
+        entity = self._read(ctx, col, parents, entity_id)  # a target that does not exist is a 404 now, not a job
+        description = f"Executing action {name} on {col.what} '{_label(entity, entity_id)}'"
+        if target.ancestors:  # "... on vNIC 'nic1' of VM 'vm1'"
+            parent = target.ancestors[-1]
+            outer = self._read(ctx, parent, parents[:-1], parents[-1])
+            description += f" of {parent.what} '{_label(outer, parents[-1])}'"
+        job_id = start_job(self.db, description, ctx.principal, name, target.path, str(entity.get("id") or entity_id),
+                           correlation_id)  # fmt: skip
+        principal, query = ctx.principal, ctx.query
+
+        def work() -> None:
+            worker = Ctx(None, principal, query, self.services, self.db)
+            col.action(worker, parents, entity_id, name, action)
+
+        try:
+            self.jobs.submit(lambda: run_job(self.db, job_id, work), lambda: end_job(self.db, job_id, ABORTED, NOT_RUN))
+        except JobsStopped:
+            forget_job(self.db, job_id)
+            raise Fault("The engine is stopping and takes no new jobs; send the request again once it is back",
+                        reason="Service Unavailable", status=503) from None  # fmt: skip
+        return 202, "action", None, {"status": "pending", "job": ref("jobs", job_id)}
+
+    def _read(self, ctx: Ctx, col: Collection, parents: list[str], entity_id: str) -> Entity:
+        """The entity as ``GET`` renders it, read in a short transaction of its own (or none, if its ``get`` manages
+        its own); a 404 fault if it does not exist."""
+        if type(col).get is Collection.get:
+            return {"id": entity_id}
+        if "get" in col.self_managed:
+            return col.get(Ctx(None, ctx.principal, ctx.query, self.services, self.db), parents, entity_id)
+        with self.db.transaction(write=False) as session:
+            return col.get(Ctx(session, ctx.principal, ctx.query, self.services, self.db), parents, entity_id)
+
 
 def _operation(method: str, target: Target) -> str:
     """The name of the collection operation a request runs (as listed in ``Collection.self_managed``)."""
@@ -246,6 +299,26 @@ def _operation(method: str, target: Target) -> str:
     if target.entity_id is None:
         return {"GET": "list_", "POST": "add"}.get(method, "")
     return {"GET": "get", "PUT": "update", "DELETE": "remove"}.get(method, "")
+
+
+def _asynchronous(ctx: Ctx, action: Entity) -> bool:
+    """The client asks for the action to run in the background: ``<async>true</async>`` or ``?async=true``."""
+    return action.get("async") is True or ctx.flag("async")
+
+
+def _correlation_id(request: Request) -> str | None:
+    """The client's correlation id (``?correlation_id=`` or the ``Correlation-Id`` header), kept with the job."""
+    value = request.query_params.get("correlation_id") or request.headers.get("correlation-id")
+    if not value:
+        return None
+    if not _CORRELATION_ID.fullmatch(value):
+        raise BadRequest("The correlation id must be 1 to 64 letters, digits, '.', '_', ':' or '-'")
+    return value
+
+
+def _label(entity: Entity, fallback: str) -> str:
+    """How a job's description names an object: its name, else its description (snapshots), else its id."""
+    return str(entity.get("name") or entity.get("description") or fallback)
 
 
 def _require(col: Collection, method: str, message: str) -> None:

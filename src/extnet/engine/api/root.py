@@ -9,6 +9,7 @@ from extnet.engine.api.resources import (
     datacenters,
     events,
     hosts,
+    jobs,
     macpools,
     networks,
     providers,
@@ -34,6 +35,7 @@ ROOTS: dict[str, type[Collection]] = {
     "schedulingpolicies": schedulingpolicies.SchedulingPolicies,
     "openstacknetworkproviders": providers.OpenStackNetworkProviders,
     "events": events.Events,
+    "jobs": jobs.Jobs,
 }
 
 

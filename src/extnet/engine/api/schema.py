@@ -67,6 +67,7 @@ RNG_SOURCES = ("urandom", "random", "hwrng")
 MIGRATE_ON_ERROR = ("migrate", "migrate_highly_available", "do_not_migrate")
 INHERITABLE_BOOLEAN = ("true", "false", "inherit")
 SERIAL_NUMBER_POLICIES = ("none", "host", "vm", "custom")
+JOB_STATUS = ("started", "finished", "failed", "aborted", "unknown")
 
 define("Link", "link", "links", {"rel": "str"})
 define("Actions", "actions", "actions", {"link": List("link", "Link")})
@@ -259,7 +260,10 @@ define("Action", "action", "actions", {
     "cluster": "Cluster", "migrate_vms_in_affinity_closure": "bool",
 })  # fmt: skip
 define("Disk", "disk", "disks", {})
-define("Job", "job", "jobs", {})
+define("Job", "job", "jobs", {
+    "status": JOB_STATUS, "start_time": "date", "end_time": "date", "last_updated": "date", "auto_cleared": "bool",
+    "external": "bool", "owner": "User",
+})  # fmt: skip
 define("GracePeriod", "grace_period", "grace_periods", {"expiry": "int"})
 define("AuthorizedKey", "authorized_key", "authorized_keys", {})
 define("Fault", "fault", "faults", {"reason": "str", "detail": "str"})

@@ -377,3 +377,28 @@ class EngineState(Base):
     __tablename__ = "engine_state"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Job(Base):
+    """An action run in the background (oVirt's ``/jobs``): an action that calls providers or hosts, asked for with
+    ``async``, answers at once with its job, and the job says how the action ended (engine/jobs.py)."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="started", index=True)  # started|finished|failed|...
+    start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    auto_cleared: Mapped[bool] = mapped_column(Boolean, default=True)
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+    # who asked: the user's id and name as authenticated (kept by name too: the job outlives its token)
+    owner_id: Mapped[str | None] = mapped_column(String(36))
+    owner_name: Mapped[str | None] = mapped_column(String(255))
+    comment: Mapped[str | None] = mapped_column(Text)  # why the job failed: the fault's detail
+    # the client's correlation id (query parameter or Correlation-Id header), to find the job of a request
+    correlation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # what runs: the action on the entity of a collection path ("vms", "vms/<id>/nics")
+    action: Mapped[str] = mapped_column(String(64))
+    target_path: Mapped[str] = mapped_column(String(255))
+    target_id: Mapped[str] = mapped_column(String(255))
