@@ -135,9 +135,11 @@ def plans_for(session: Session, services: EngineServices, nics: Iterable[VmNic],
     another profile than the stored one, by vNIC id, e.g. the one an update is about to set)."""
     plans: list[PortPlan] = []
     providers: dict[str, ProviderRef | None] = {}
+    nics = list(nics)
+    wanted = {nic.id: (profile_ids or {}).get(nic.id, nic.vnic_profile_id) for nic in nics}
+    targets = external_targets(session, {profile_id for profile_id in wanted.values() if profile_id})
     for nic in nics:
-        profile_id = (profile_ids or {}).get(nic.id, nic.vnic_profile_id)
-        target = external_target(session, profile_id)
+        target = targets.get(wanted[nic.id] or "")
         if target is None:
             continue
         profile, network = target
@@ -169,6 +171,16 @@ def external_target(session: Session, profile_id: str | None) -> tuple[VnicProfi
     if row is None or row[1].external_provider_id is None or not row[1].external_id:
         return None
     return row[0], row[1]
+
+
+def external_targets(session: Session, profile_ids: set[str]) -> dict[str, tuple[VnicProfile, Network]]:
+    """``external_target`` of several profiles in one query: {profile id: (profile, network)}, external ones only."""
+    if not profile_ids:
+        return {}
+    rows = session.execute(select(VnicProfile, Network).join(Network, Network.id == VnicProfile.network_id)
+                           .where(VnicProfile.id.in_(profile_ids)))  # fmt: skip
+    return {profile.id: (profile, network) for profile, network in rows
+            if network.external_provider_id is not None and network.external_id}  # fmt: skip
 
 
 def port_key(session: Session, profile_id: str | None) -> tuple[str, str] | None:

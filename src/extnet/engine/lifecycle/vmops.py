@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from extnet.common.hostrpc import ErrorCode
@@ -90,11 +91,18 @@ def _pending(session: Session, plans: list[PortPlan]) -> dict[str, set[str]]:
     return {pid: pending_port_ids(session, pid) for pid in {plan.provider.id for plan in plans}}
 
 
-def _store_port(session: Session, plan: PortPlan, port: Port) -> VmNic | None:
-    nic = session.get(VmNic, plan.vnic_id)
-    if nic is not None:
-        nic.port_id, nic.port_provider_id = port.id, plan.provider.id
-    return nic
+def _store_ports(session: Session, pairs: list[tuple[PortPlan, Port]]) -> list[str]:
+    """Store each port on its vNIC (one query for them all); the names of the vNICs that no longer exist."""
+    ids = [plan.vnic_id for plan, _port in pairs]
+    nics = {nic.id: nic for nic in session.scalars(select(VmNic).where(VmNic.id.in_(ids)))} if ids else {}
+    gone: list[str] = []
+    for plan, port in pairs:
+        nic = nics.get(plan.vnic_id)
+        if nic is None:
+            gone.append(plan.vnic_name)
+        elif (nic.port_id, nic.port_provider_id) != (port.id, plan.provider.id):
+            nic.port_id, nic.port_provider_id = port.id, plan.provider.id
+    return gone
 
 
 def storer(
@@ -113,9 +121,11 @@ def storer(
             lease.record_ports(vm, [{"provider_id": plan.provider.id, "port_id": port.id, "vnic_id": plan.vnic_id}
                                     for plan, port in pairs])  # fmt: skip
             if on_nic:
-                gone = [plan.vnic_name for plan, port in pairs if _store_port(session, plan, port) is None]
+                gone = _store_ports(session, pairs)
             else:
-                gone = [plan.vnic_name for plan, port in pairs if session.get(VmNic, plan.vnic_id) is None]
+                ids = [plan.vnic_id for plan, _port in pairs]
+                present = set(session.scalars(select(VmNic.id).where(VmNic.id.in_(ids))))
+                gone = [plan.vnic_name for plan, _port in pairs if plan.vnic_id not in present]
         if gone:
             raise PortFailure(f"vNIC '{gone[0]}' of VM '{vm_name}' was removed while its port was being made")
 
@@ -294,8 +304,9 @@ def _launch(database: Database, services: EngineServices, lifecycle: Lifecycle, 
         raise Fault(f"[Cannot run VM. {_message(err)}.]") from None
     with database.transaction() as session:
         vm = _vm(session, lease.vm_id, lock=True)
-        for p, port in alloc.ports.values():
-            _store_port(session, p, port)
+        made = {port.id for _p, port in alloc.created}  # stored when they were made
+        _store_ports(session, [(p, port) for p, port in alloc.ports.values() if port.id not in made
+                               and p.stored != port.id])  # fmt: skip
         _discard(session, lease, alloc, plan.vm_name, "duplicate port of a vNIC")
         if vm.status != "paused":
             vm.start_time, vm.stop_time = datetime.now(UTC), None
@@ -448,8 +459,7 @@ def add_nic(database: Database, services: EngineServices, vm_id: str, body: Enti
             added = session.get(VmNic, nic_id)
             assert added is not None
             added.plugged = True
-            for plan, port in alloc.ports.values():
-                _store_port(session, plan, port)
+            _store_ports(session, list(alloc.ports.values()))
             _discard(session, lease, alloc, vm_name, "duplicate port of a vNIC")
             lease.release(vm)
         return nic_id
@@ -540,8 +550,7 @@ def update_nic(database: Database, services: EngineServices, vm_id: str, nic_id:
             if change.moved:
                 release_port(session, nic, vm.name, "vNIC moved to another network")
             run(make(session, vm, nic))
-            for plan, port in alloc.ports.values():
-                _store_port(session, plan, port)
+            _store_ports(session, list(alloc.ports.values()))
             _discard(session, lease, alloc, change.vm_name, "duplicate port of a vNIC")
             lease.release(vm)
     if change.moved and change.had_port or alloc.discard:
@@ -666,8 +675,7 @@ def migrate_vm(database: Database, services: EngineServices, vm_id: str, body: E
         _host_call(lambda: services.host_agents.vm_destroy(plan.source.endpoint, vm_id))
         with database.transaction() as session:
             vm = _vm(session, vm_id, lock=True)
-            for p, port in alloc.ports.values():
-                _store_port(session, p, port)
+            _store_ports(session, list(alloc.ports.values()))
             _discard(session, lease, alloc, plan.vm_name, "duplicate port of a vNIC")
             vm.status, vm.host_id = "up", dest.id
             lease.release(vm)
