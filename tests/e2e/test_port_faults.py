@@ -1,8 +1,11 @@
 """When something fails: scheduling refuses hosts that cannot serve an external network; a start that fails after
 making ports removes them (at once, or through the outbox while the provider is down) and the VM stays down; the
-next start works; a port whose deletion fails is retried until it is gone."""
+next start works; a port whose deletion fails is retried until it is gone; ports that never become ACTIVE fail the
+start after the deadline."""
 
 from __future__ import annotations
+
+import time
 
 import ovirtsdk4.types as t
 import pytest
@@ -14,6 +17,7 @@ pytestmark = [pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
               pytest.mark.filterwarnings("ignore::openstack.warnings.OpenStackWarning")]  # fmt: skip
 
 USER_FAILED_RUN_VM, PORT_REMOVAL_FAILED, PORT_REMOVED_AFTER_RETRY = 54, 9607, 9640
+ACTIVE_TIMEOUT_S = 15  # the e2e engine's EXTNET_PORT_ACTIVE_TIMEOUT
 
 
 def test_scheduling_needs_a_host_with_a_binding_for_the_plugin_type(world: World) -> None:
@@ -130,4 +134,27 @@ def test_a_port_whose_removal_fails_is_retried_until_it_is_gone(world: World) ->
     done = until(lambda: [e for e in world.events(PORT_REMOVED_AFTER_RETRY) if port.id in e["description"]],
                  "an event once it was removed")  # fmt: skip
     assert "after" in done[0]["description"] and len(world.ports(nics["nic2"].id)) == 1
+    world.assert_consistent()
+
+
+def test_ports_that_do_not_become_active_fail_the_start_and_leave_nothing(world: World, proxy: FlakyProxy) -> None:
+    world.host(env={"EXTNET_HOST_HEARTBEAT_INTERVAL": "1", "EXTNET_HOST_PLUG_REPORT_WAIT": "1"})
+    vm = world.vm(("nic1", "p"))
+    nic = world.nics(vm.id)["nic1"]
+    service = world.vm_service(vm.id)
+    # the host's reports of what it plugs never reach the provider: its ports stay DOWN there
+    proxy.hang("POST", "/v2.0/agents/heartbeat", seconds=120)
+    began = time.monotonic()
+    err = fault(service.start)
+    assert err.code == 400 and "did not become ACTIVE" in str(err) and "'nic1'" in str(err)
+    assert f"VM '{vm.name}'" in str(err) and time.monotonic() - began >= ACTIVE_TIMEOUT_S
+    assert world.ports(nic.id) == [] and service.get().status == t.VmStatus.DOWN  # undone
+    assert vm.id not in host_vms(next(iter(world.agents.values())))
+
+    # back: the host's plug answers without the provider's word (its beats back off after the failures), so the
+    # engine asks the provider itself until the next beat reports the port
+    proxy.up()
+    service.start()
+    assert service.get().status == t.VmStatus.UP and world.port(nic.id).status == "ACTIVE"
+    service.stop()
     world.assert_consistent()

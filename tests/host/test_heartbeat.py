@@ -122,12 +122,14 @@ def test_ports_follow_what_the_agent_plugs(tmp_path: Path, provider: ProviderPro
             return lambda: bool(admin.network.get_port(port.id).status == wanted)
 
         vm_id = str(uuid.uuid4())
-        client.call("VM.create", {"vm": {"id": vm_id, "name": "vm1", "vifs": [vif.to_json()]}})
+        answer = client.call("VM.create", {"vm": {"id": vm_id, "name": "vm1", "vifs": [vif.to_json()]}})
         assert status("ACTIVE")(), "a plug answers once the provider took its report: the port is ACTIVE already"
+        assert answer["port_status"] == {port.id: "ACTIVE"}  # what the provider answered, handed on
         client.call("VM.hotunplugNic", {"vm_id": vm_id, "vnic_id": vnic_id})
         until(status("DOWN"), "the port goes DOWN once unplugged")
-        client.call("VM.hotplugNic", {"vm_id": vm_id, "vif": vif.to_json()})
+        answer = client.call("VM.hotplugNic", {"vm_id": vm_id, "vif": vif.to_json()})
         assert status("ACTIVE")(), "the port is ACTIVE again when the hot-plug answers"
+        assert answer["port_status"] == {port.id: "ACTIVE"}
         client.call("VM.destroy", {"vm_id": vm_id})
         until(status("DOWN"), "the port goes DOWN when its VM is destroyed")
         admin.network.delete_port(port)
@@ -153,7 +155,8 @@ def test_the_first_beat_reports_what_was_plugged_before_the_provider_was_known(
         # plugged while the agent has no providers (as after a restart, before the engine told it again): nothing
         # to report to; the first beat to the provider then reports every plugged port
         client.call("Host.setProviders", {"providers": [], "digest": "none"})
-        client.call("VM.create", {"vm": {"id": str(uuid.uuid4()), "name": "vm1", "vifs": [vif.to_json()]}})
+        answer = client.call("VM.create", {"vm": {"id": str(uuid.uuid4()), "name": "vm1", "vifs": [vif.to_json()]}})
+        assert answer["port_status"] == {}  # no provider heard of it: the engine asks the provider itself
         assert admin.network.get_port(port.id).status == "DOWN"
         client.call("Host.setProviders", {"providers": [builtin], "digest": "d"})
         until(lambda: admin.network.get_port(port.id).status == "ACTIVE", "the first beat reports the plugged port")

@@ -84,7 +84,9 @@ def test_port_status_follows_the_data_plane(admin: Connection, api: httpx.Client
     other = admin.network.create_port(network_id=network.id, binding_host_id="elsewhere")
     assert port.binding_vif_type == "ovs" and port.status == "DOWN"
 
-    assert beat(api, host, devices_up=[port.id, other.id]).status_code == 200
+    answer = beat(api, host, devices_up=[port.id, other.id])
+    assert answer.status_code == 200
+    assert answer.json()["device_status"] == {port.id: "ACTIVE"}  # what the agent's report did, port by port
     assert admin.network.get_port(port.id).status == "ACTIVE"
     assert admin.network.get_port(other.id).status == "DOWN"  # bound elsewhere: not this host's to report
 
@@ -96,7 +98,7 @@ def test_port_status_follows_the_data_plane(admin: Connection, api: httpx.Client
     beat(api, host, devices_down=[port.id])
     assert admin.network.get_port(port.id).status == "DOWN"
     admin.network.update_port(port, is_admin_state_up=False)
-    beat(api, host, devices_up=[port.id])
+    assert beat(api, host, devices_up=[port.id]).json()["device_status"] == {port.id: "DOWN"}
     assert admin.network.get_port(port.id).status == "DOWN"  # administratively down stays down
 
     for p in (port, other):

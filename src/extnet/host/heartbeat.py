@@ -85,6 +85,8 @@ class BeatState:
     pending_down: set[str] = field(default_factory=set)
     full_at: float = 0.0  # when the next beat reports every device
     done: int = 0  # the wake count its last finished beat started after
+    statuses: dict[str, str] = field(default_factory=dict)  # what the provider answered of the ports last reported
+    statuses_at: int = 0  # the wake count the beat that got ``statuses`` started after
 
     def to_json(self) -> dict[str, Any]:
         return {"provider_id": self.target.id, "name": self.target.name, "state": self.state, "detail": self.detail}
@@ -126,9 +128,10 @@ class HeartbeatService:
         with self._lock:
             return [beat.to_json() for beat in self._beats.values()]
 
-    def changed(self, up: dict[str, set[str]], down: dict[str, set[str]], wait: float = 0.0) -> None:
+    def changed(self, up: dict[str, set[str]], down: dict[str, set[str]], wait: float = 0.0) -> dict[str, str]:
         """Ports plugged (``up``) and unplugged (``down``), by provider id: reported at once; with ``wait``, returns
-        when those providers took the report (or could not: it failed), or after ``wait`` seconds."""
+        when those providers took the report (or could not: it failed), or after ``wait`` seconds, with the status
+        the providers answered for the ``up`` ports (those they took)."""
         with self._lock:
             for provider_id, ports in up.items():
                 beat = self._beats.get(provider_id)
@@ -141,8 +144,16 @@ class HeartbeatService:
                     beat.pending_down |= ports
                     beat.pending_up -= ports
         ticket = self.wake()
-        if wait > 0:
-            self._await(ticket, set(up) | set(down), time.monotonic() + wait)
+        if wait <= 0:
+            return {}
+        self._await(ticket, set(up) | set(down), time.monotonic() + wait)
+        answered: dict[str, str] = {}
+        with self._lock:
+            for provider_id, ports in up.items():
+                beat = self._beats.get(provider_id)
+                if beat is not None and beat.statuses_at >= ticket:
+                    answered.update({port: beat.statuses[port] for port in ports if port in beat.statuses})
+        return answered
 
     def _await(self, ticket: int, providers: set[str], deadline: float) -> None:
         with self._finished:
@@ -216,7 +227,7 @@ class HeartbeatService:
         report = {**self._report(), "devices_up": sorted(sent_up), "devices_down": sorted(sent_down)}
         if not beat.started:
             report["start_flag"] = True
-        state, detail = self._post(target, {"agent": report})
+        state, detail, statuses = self._post(target, {"agent": report})
         with self._finished:
             if self._beats.get(target.id) is not beat:
                 return  # the providers were replaced meanwhile
@@ -225,6 +236,7 @@ class HeartbeatService:
             beat.done = woken
             self._finished.notify_all()
             if state == "alive":
+                beat.statuses, beat.statuses_at = statuses, woken
                 beat.failures, beat.started = 0, True
                 beat.pending_up -= sent_up
                 beat.pending_down -= sent_down
@@ -240,25 +252,38 @@ class HeartbeatService:
             level = logging.INFO if state == "alive" else logging.WARNING
             log.log(level, "heartbeat to provider %s: %s%s", target.name, state, f" ({detail})" if detail else "")
 
-    def _post(self, target: ProviderTarget, body: dict[str, Any]) -> tuple[str, str]:
+    def _post(self, target: ProviderTarget, body: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
+        """Post one beat: (state, detail, {port id: status} the provider answered for the reported ports)."""
+        state, detail, response = self._send(target, body)
+        statuses: dict[str, str] = {}
+        if response is not None:
+            try:
+                answer = response.json().get("device_status")
+            except (ValueError, AttributeError):
+                answer = None
+            if isinstance(answer, dict):
+                statuses = {str(k): v for k, v in answer.items() if isinstance(v, str)}
+        return state, detail, statuses
+
+    def _send(self, target: ProviderTarget, body: dict[str, Any]) -> tuple[str, str, requests.Response | None]:
         url = f"{target.url}/v2.0/agents/heartbeat"
         try:
             response = self._session(target).post(url, json=body, raise_exc=False, connect_retries=0,
                                                    authenticated=target.requires_authentication or None)  # fmt: skip
         except ks_exc.Unauthorized:
-            return "auth_failed", f"Keystone at {target.authentication_url} refused the credentials"
+            return "auth_failed", f"Keystone at {target.authentication_url} refused the credentials", None
         except (ks_exc.ConnectFailure, ks_exc.ConnectionError, requests.ConnectionError) as err:
-            return "failing", f"cannot connect: {type(err).__name__}"
+            return "failing", f"cannot connect: {type(err).__name__}", None
         except (ks_exc.ClientException, requests.RequestException) as err:
-            return "failing", f"{type(err).__name__}: {str(err)[:200]}"
+            return "failing", f"{type(err).__name__}: {str(err)[:200]}", None
         status = response.status_code
         if status in (200, 201):
-            return "alive", ""
+            return "alive", "", response
         if status == 404:
-            return "not_supported", f"{url} answered 404: this provider takes no heartbeats; not trying it again"
+            return "not_supported", f"{url} answered 404: this provider takes no heartbeats; not trying it again", None
         if status in (401, 403):
-            return "auth_failed", f"{url} answered {status}: the credentials are not an admin's of this provider"
-        return "failing", f"{url} answered {status}: {response.text[:200]}"
+            return "auth_failed", f"{url} answered {status}: the credentials are not an admin's of this provider", None
+        return "failing", f"{url} answered {status}: {response.text[:200]}", None
 
     def _session(self, target: ProviderTarget) -> ks_session.Session:
         with self._lock:

@@ -157,8 +157,8 @@ class HostAgent:
                     self._check_pluggable(vif)
             before = _plugged(self.runtime.get_vm(vm_id))
             state = self._runtime(lambda: self.runtime.create_vm(VmSpec(vm_id, name, vifs)))
-            self._tell(before, _plugged(state), wait=True)
-        return {"vm": state.to_json()}
+            reported = self._tell(before, _plugged(state), wait=True)
+        return {"vm": state.to_json(), "port_status": reported}
 
     def vm_destroy(self, params: Params) -> dict[str, Any]:
         vm_id = _uuid(params, "vm_id")
@@ -176,8 +176,8 @@ class HostAgent:
             self._check_conflicts(vm_id, (vif,))
             self._check_pluggable(vif)
             vnic = self._runtime(lambda: self.runtime.ensure_vif_plugged(vm_id, vif))
-            self._tell(before, _plugged(self.runtime.get_vm(vm_id)), wait=True)
-        return {"vnic": vnic.to_json()}
+            reported = self._tell(before, _plugged(self.runtime.get_vm(vm_id)), wait=True)
+        return {"vnic": vnic.to_json(), "port_status": reported}
 
     def vm_hotunplug_nic(self, params: Params) -> dict[str, Any]:
         vm_id = _uuid(params, "vm_id")
@@ -266,16 +266,17 @@ class HostAgent:
                              f"{self.settings.effective_hostname}", {"vm_id": vm_id})  # fmt: skip
         return vm
 
-    def _tell(self, before: set[tuple[str, str]], after: set[tuple[str, str]], wait: bool = False) -> None:
+    def _tell(self, before: set[tuple[str, str]], after: set[tuple[str, str]], wait: bool = False) -> dict[str, str]:
         """Report to the providers the ports plugged now (again: idempotent) and those no longer plugged; after a
-        plug, wait (briefly) until the providers took it, so that the engine finds the ports ACTIVE at once."""
+        plug, wait (briefly) until the providers took it, and return the status they answered for each plugged
+        port (those they took): the engine need not ask them again."""
         up: dict[str, set[str]] = {}
         down: dict[str, set[str]] = {}
         for provider_id, port_id in after:
             up.setdefault(provider_id, set()).add(port_id)
         for provider_id, port_id in before - after:
             down.setdefault(provider_id, set()).add(port_id)
-        self.heartbeat.changed(up, down, self.settings.plug_report_wait if wait and up else 0.0)
+        return self.heartbeat.changed(up, down, self.settings.plug_report_wait if wait and up else 0.0)
 
     def _vm_lock(self, vm_id: str) -> threading.Lock:
         with self._guard:

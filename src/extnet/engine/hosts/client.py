@@ -124,21 +124,29 @@ class HostAgentClient:
     def set_providers(self, host: HostEndpoint, providers: list[dict[str, Any]], digest: str) -> None:
         self.call(host, hostrpc.SET_PROVIDERS, {"providers": providers, "digest": digest})
 
-    def vm_create(self, host: HostEndpoint, vm_id: str, name: str, vifs: list[Vif]) -> dict[str, Any]:
+    def vm_create(self, host: HostEndpoint, vm_id: str, name: str, vifs: list[Vif]) -> dict[str, str]:
+        """Run the VM with its VIFs; returns the status the providers answered the host for the plugged ports."""
         vm = {"id": vm_id, "name": name, "vifs": [vif.to_json() for vif in vifs]}
-        return dict(self.call(host, hostrpc.VM_CREATE, {"vm": vm})["vm"])
+        return port_status(self.call(host, hostrpc.VM_CREATE, {"vm": vm}))
 
     def vm_destroy(self, host: HostEndpoint, vm_id: str) -> bool:
         return bool(self.call(host, hostrpc.VM_DESTROY, {"vm_id": vm_id})["destroyed"])
 
-    def vm_hotplug_nic(self, host: HostEndpoint, vm_id: str, vif: Vif) -> dict[str, Any]:
-        return dict(self.call(host, hostrpc.VM_HOTPLUG_NIC, {"vm_id": vm_id, "vif": vif.to_json()})["vnic"])
+    def vm_hotplug_nic(self, host: HostEndpoint, vm_id: str, vif: Vif) -> dict[str, str]:
+        """Plug the VIF; returns the status its provider answered the host for the port (if it did)."""
+        return port_status(self.call(host, hostrpc.VM_HOTPLUG_NIC, {"vm_id": vm_id, "vif": vif.to_json()}))
 
     def vm_hotunplug_nic(self, host: HostEndpoint, vm_id: str, vnic_id: str) -> bool:
         return bool(self.call(host, hostrpc.VM_HOTUNPLUG_NIC, {"vm_id": vm_id, "vnic_id": vnic_id})["unplugged"])
 
     def vm_stats(self, host: HostEndpoint, vm_id: str | None = None) -> dict[str, Any]:
         return dict(self.call(host, hostrpc.VM_GET_STATS, {"vm_id": vm_id} if vm_id else {}))
+
+
+def port_status(result: Any) -> dict[str, str]:
+    """{port id: status} of a plug's answer: what the providers answered the host's report of the plug."""
+    raw = result.get("port_status") if isinstance(result, dict) else None
+    return {str(k): v for k, v in raw.items() if isinstance(v, str)} if isinstance(raw, dict) else {}
 
 
 def _result(host: HostEndpoint, method: str, response: requests.Response, request_id: int) -> Any:

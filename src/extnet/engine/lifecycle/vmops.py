@@ -38,6 +38,7 @@ from extnet.engine.lifecycle.context import Lifecycle
 from extnet.engine.lifecycle.operations import Lease, holding, holding_prepared
 from extnet.engine.lifecycle.outbox import enqueue, pending_port_ids, release_port
 from extnet.engine.lifecycle.ports import (
+    ACTIVE,
     Allocation,
     Port,
     PortFailure,
@@ -145,8 +146,11 @@ def _serve_check(host: Candidate, plans: list[PortPlan], vm_name: str) -> None:
 
 
 def _wait(services: EngineServices, lifecycle: Lifecycle, reporting: frozenset[str], host: Candidate,
-          ports: list[tuple[PortPlan, Port]], vm_name: str) -> None:  # fmt: skip
-    waited = [(plan, port) for plan, port in ports if reports_status(lifecycle, reporting, plan.provider.id)]
+          ports: list[tuple[PortPlan, Port]], vm_name: str, reported: dict[str, str]) -> None:  # fmt: skip
+    """Wait for the ports to become ACTIVE, except those the host's answer says their provider already made ACTIVE
+    (it handed on what the provider answered its report of the plug)."""
+    waited = [(plan, port) for plan, port in ports if reports_status(lifecycle, reporting, plan.provider.id)
+              and reported.get(port.id) != ACTIVE]  # fmt: skip
     if waited:
         wait_active(services, waited, lifecycle.active_timeout, vm_name, host.name)
 
@@ -295,9 +299,9 @@ def _launch(database: Database, services: EngineServices, lifecycle: Lifecycle, 
                 launch(_vm(session, lease.vm_id, lock=True))
         phases.mark("ports")
         created_on_host = True
-        services.host_agents.vm_create(host.endpoint, lease.vm_id, plan.vm_name, vifs)
+        reported = services.host_agents.vm_create(host.endpoint, lease.vm_id, plan.vm_name, vifs)
         phases.mark("host")
-        _wait(services, lifecycle, choice.reporting, host, list(alloc.ports.values()), plan.vm_name)
+        _wait(services, lifecycle, choice.reporting, host, list(alloc.ports.values()), plan.vm_name, reported)
         phases.mark("ACTIVE")
     except Remote as err:
         _undo_start(database, services, lease, plan.vm_name, host, alloc, created_on_host, _message(err))
@@ -486,11 +490,12 @@ def _plug(
             vm_name,
             alloc,
         )
+        reported: dict[str, str] = {}
         for plan in plans:
-            services.host_agents.vm_hotplug_nic(host.endpoint, lease.vm_id, vif_of(plan, alloc.ports[plan.vnic_id][1],
-                                                                                  vm_name))  # fmt: skip
+            vif = vif_of(plan, alloc.ports[plan.vnic_id][1], vm_name)
+            reported.update(services.host_agents.vm_hotplug_nic(host.endpoint, lease.vm_id, vif))
             plugged.append(plan.vnic_id)
-        _wait(services, lifecycle, reporting, host, list(alloc.ports.values()), vm_name)
+        _wait(services, lifecycle, reporting, host, list(alloc.ports.values()), vm_name, reported)
     except Remote as err:
         for vnic_id in plugged:
             _host_call(lambda v=vnic_id: services.host_agents.vm_hotunplug_nic(host.endpoint, lease.vm_id, v))  # type: ignore[misc]
@@ -733,8 +738,8 @@ def _move(database: Database, services: EngineServices, lifecycle: Lifecycle, le
         allocate(services, lifecycle, plan.plans, binding_for(dest), plan.pending, store, plan.vm_name, alloc)
         vifs = [vif_of(p, alloc.ports[p.vnic_id][1], plan.vm_name) for p in plan.plans]
         created_on_dest = True
-        services.host_agents.vm_create(dest.endpoint, lease.vm_id, plan.vm_name, vifs)
-        _wait(services, lifecycle, choice.reporting, dest, list(alloc.ports.values()), plan.vm_name)
+        reported = services.host_agents.vm_create(dest.endpoint, lease.vm_id, plan.vm_name, vifs)
+        _wait(services, lifecycle, choice.reporting, dest, list(alloc.ports.values()), plan.vm_name, reported)
     except Remote as err:
         _undo_move(database, services, lifecycle, lease, plan, dest, created_on_dest, _message(err))
         raise Fault(f"[Cannot migrate VM. {_message(err)}.]") from None

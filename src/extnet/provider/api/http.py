@@ -337,8 +337,9 @@ class NeutronApi:
 
     def _heartbeat(self, request: Request, principal: Principal) -> Response:
         body = request.json()
-        record, created = self._run(True, principal, lambda ctx: agents.heartbeat(ctx, body))
-        return (201 if created else 200), orjson.dumps({"agent": MAPPERS["agents"].render(record, True)}), JSON
+        record, created, statuses = self._run(True, principal, lambda ctx: agents.heartbeat(ctx, body))
+        answer = {"agent": MAPPERS["agents"].render(record, True), "device_status": statuses}
+        return (201 if created else 200), orjson.dumps(answer), JSON
 
     def _interface(self, request: Request, principal: Principal, router_id: str, action: str) -> Response:
         if request.method != "PUT":

@@ -67,8 +67,9 @@ def delete(ctx: Ctx, id_: str, if_match: int | None) -> None:
     ctx.tx.delete(KIND, [id_])
 
 
-def heartbeat(ctx: Ctx, body: Any) -> tuple[Record, bool]:
-    """Create or refresh the agent ``body["agent"]`` describes. Returns (agent, created)."""
+def heartbeat(ctx: Ctx, body: Any) -> tuple[Record, bool, dict[str, str]]:
+    """Create or refresh the agent ``body["agent"]`` describes, and set the status of the ports it reports up or
+    down. Returns (agent, created, {port id: status} of the reported ports bound to its host)."""
     if not ctx.admin:
         raise forbidden("rule:create_agent_heartbeat is disallowed by policy")
     report = _report(body)
@@ -107,8 +108,8 @@ def heartbeat(ctx: Ctx, body: Any) -> tuple[Record, bool]:
         }
         ctx.tx.insert(KIND, [record])
         created = True
-    ports.set_status(ctx, report["host"], report.get("devices_up", []), report.get("devices_down", []))
-    return _with_alive(ctx, [record])[0], created
+    statuses = ports.set_status(ctx, report["host"], report.get("devices_up", []), report.get("devices_down", []))
+    return _with_alive(ctx, [record])[0], created, statuses
 
 
 def _report(body: Any) -> dict[str, Any]:

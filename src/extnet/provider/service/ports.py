@@ -310,8 +310,10 @@ def _rebind(ctx: Ctx, port: Record, network: Record, values: dict[str, Any], cha
         changes["status"] = "DOWN"
 
 
-def set_status(ctx: Ctx, host: str, up: list[str], down: list[str]) -> None:
-    """The data plane on ``host`` reports ports up or down: ports bound there follow (others are ignored)."""
+def set_status(ctx: Ctx, host: str, up: list[str], down: list[str]) -> dict[str, str]:
+    """The data plane on ``host`` reports ports up or down: ports bound there follow (others are ignored). Returns
+    the status of each reported port that followed."""
+    statuses: dict[str, str] = {}
     for ids, status in ((up, "ACTIVE"), (down, "DOWN")):
         if not ids:
             continue
@@ -322,3 +324,5 @@ def set_status(ctx: Ctx, host: str, up: list[str], down: list[str]) -> None:
             target = status if port["admin_state_up"] else "DOWN"
             if port["status"] != target:
                 ctx.tx.update(KIND, port["id"], common.touched(ctx, {"status": target}))
+            statuses[port["id"]] = target
+    return statuses
