@@ -3,6 +3,9 @@ running a program's Alembic migrations."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,29 @@ def _begin_immediate(conn: Any) -> None:
 
 def _begin_deferred(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
+
+
+class WriteGate:
+    """On SQLite, this process's write transactions queue here, one at a time, before BEGIN IMMEDIATE: a writer that
+    finds the write lock taken would otherwise sleep in SQLite's busy handler (in steps of up to 100 ms), long after
+    the lock was free again. Other processes on the same file still meet at SQLite's own lock. Elsewhere: no gate."""
+
+    WAIT_S = 60.0  # as the SQLite busy timeout
+
+    def __init__(self, url: str) -> None:
+        self._lock = threading.Lock() if url.startswith("sqlite") else None
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        if self._lock is None:
+            yield
+            return
+        if not self._lock.acquire(timeout=self.WAIT_S):
+            raise TimeoutError(f"no write turn on the database within {self.WAIT_S:g} s")
+        try:
+            yield
+        finally:
+            self._lock.release()
 
 
 def upgrade(url: str, migrations: Path) -> None:

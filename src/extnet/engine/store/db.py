@@ -33,10 +33,15 @@ class Database:
         # SQLite: reads need no write lock, so they get an engine without BEGIN IMMEDIATE.
         self._read_engine = make_engine(url, immediate=False) if url.startswith("sqlite") else self.engine
         self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
+        self._gate = common_db.WriteGate(url)
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Session]:
-        with (self._writes if write else self._reads)() as session, session.begin():
+        if not write:
+            with self._reads() as session, session.begin():
+                yield session
+            return
+        with self._gate.write(), self._writes() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

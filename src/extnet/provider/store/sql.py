@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from extnet.common.db import WriteGate
 from extnet.provider.store import tables as t
 from extnet.provider.store.backend import (
     AllOf,
@@ -465,12 +466,13 @@ class SqlBackend:
         self.engine = make_engine(url)
         # SQLite: a read-only transaction must not take the write lock
         self.read_engine = make_engine(url, immediate=False) if url.startswith("sqlite") else self.engine
+        self._gate = WriteGate(url)
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[SqlTx]:
         engine = self.engine if write else self.read_engine
         try:
-            with engine.begin() as conn:
+            with self._gate.write() if write else nullcontext(), engine.begin() as conn:
                 yield SqlTx(conn, self.postgres)
         except IntegrityError as err:
             raise StoreConflict(str(err.orig)) from err
