@@ -88,12 +88,16 @@ def candidates(
     session: Session, services: EngineServices, cluster_id: str, exclude: Iterable[str] = ()
 ) -> list[Candidate]:
     """The up hosts of the cluster, the least loaded first."""
-    load = select(func.count(Vm.id)).where(Vm.host_id == Host.id).scalar_subquery()
     stmt = select(Host).where(Host.cluster_id == cluster_id, Host.status == "up")
     skipped = set(exclude)
     if skipped:
         stmt = stmt.where(Host.id.not_in(skipped))
-    return [candidate(host, services) for host in session.scalars(stmt.order_by(load, Host.name))]
+    hosts = list(session.scalars(stmt))
+    if len(hosts) > 1:
+        load = select(Vm.host_id, func.count(Vm.id)).where(Vm.host_id.in_([h.id for h in hosts])).group_by(Vm.host_id)
+        counts: dict[str | None, int] = {host_id: count for host_id, count in session.execute(load)}
+        hosts.sort(key=lambda host: (counts.get(host.id, 0), host.name))
+    return [candidate(host, services) for host in hosts]
 
 
 class NoHost(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -10,9 +11,14 @@ from cryptography.fernet import Fernet, InvalidToken
 KEY_FILE = "secret.key"
 
 
+CACHED = 256  # decrypted secrets kept in memory (hosts' and providers' are decrypted at every VM operation)
+
+
 class SecretBox:
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        self._plain: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> SecretBox:
@@ -28,10 +34,19 @@ class SecretBox:
         return self._fernet.encrypt(plaintext.encode()).decode()
 
     def decrypt(self, token: str) -> str:
+        with self._lock:
+            plain = self._plain.get(token)
+        if plain is not None:
+            return plain
         try:
-            return self._fernet.decrypt(token.encode()).decode()
+            plain = self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
             raise ValueError("the stored secret cannot be decrypted with this engine's key") from None
+        with self._lock:
+            if len(self._plain) >= CACHED:
+                self._plain.pop(next(iter(self._plain)))
+            self._plain[token] = plain
+        return plain
 
     def __repr__(self) -> str:
         return "SecretBox(<hidden>)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from importlib import metadata
 from pathlib import Path
@@ -16,6 +17,7 @@ from extnet.host.settings import HostSettings
 ID_FILE = "host-id"
 
 
+@functools.cache  # reading the installed package's metadata costs milliseconds; it cannot change while running
 def agent_version() -> str:
     try:
         return metadata.version("extnet")

@@ -13,6 +13,7 @@ from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.store.backend import AllOf, Cond, In, Kind, Page, Query, Record
 
 KIND = Kind.AGENT
+HEARTBEAT_REFRESH_S = 1.0
 HEARTBEAT_KEYS = {
     "host",
     "agent_type",
@@ -90,8 +91,9 @@ def heartbeat(ctx: Ctx, body: Any) -> tuple[Record, bool, dict[str, str]]:
         record = found[0]
         if report.get("start_flag"):
             changes["started_at"] = stamp
-        ctx.tx.update(KIND, record["id"], changes)
-        record = {**record, **changes}
+        if _worth_writing(record, changes, now):
+            ctx.tx.update(KIND, record["id"], changes)
+            record = {**record, **changes}
         created = False
     else:
         record = {
@@ -110,6 +112,15 @@ def heartbeat(ctx: Ctx, body: Any) -> tuple[Record, bool, dict[str, str]]:
         created = True
     statuses = ports.set_status(ctx, report["host"], report.get("devices_up", []), report.get("devices_down", []))
     return _with_alive(ctx, [record])[0], created, statuses
+
+
+def _worth_writing(record: Record, changes: dict[str, Any], now: float) -> bool:
+    """Whether a beat changes the agent: anything but its time, or its time by a second or more (beats that report
+    plugs come many a second; liveness is counted in tens of seconds)."""
+    if any(record.get(key) != value for key, value in changes.items() if key not in ("heartbeat_timestamp",
+                                                                                      "heartbeat_epoch")):
+        return True
+    return now - float(record.get("heartbeat_epoch") or 0) >= HEARTBEAT_REFRESH_S
 
 
 def _report(body: Any) -> dict[str, Any]:
