@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from extnet.common.hostrpc import OPEN_VSWITCH
@@ -84,15 +84,15 @@ def candidate(host: Host, services: EngineServices) -> Candidate:
     return Candidate(host.id, host.name, endpoint_of(host, services), caps or {}, beats)
 
 
+_UP_HOSTS = select(Host).where(Host.cluster_id == bindparam("cluster_id"), Host.status == "up")  # built once
+
+
 def candidates(
     session: Session, services: EngineServices, cluster_id: str, exclude: Iterable[str] = ()
 ) -> list[Candidate]:
     """The up hosts of the cluster, the least loaded first."""
-    stmt = select(Host).where(Host.cluster_id == cluster_id, Host.status == "up")
     skipped = set(exclude)
-    if skipped:
-        stmt = stmt.where(Host.id.not_in(skipped))
-    hosts = list(session.scalars(stmt))
+    hosts = [host for host in session.scalars(_UP_HOSTS, {"cluster_id": cluster_id}) if host.id not in skipped]
     if len(hosts) > 1:
         load = select(Vm.host_id, func.count(Vm.id)).where(Vm.host_id.in_([h.id for h in hosts])).group_by(Vm.host_id)
         counts: dict[str | None, int] = {host_id: count for host_id, count in session.execute(load)}

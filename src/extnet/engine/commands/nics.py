@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,8 +29,11 @@ def nic_state(nic: VmNic) -> dict[str, Any]:
     return {field: getattr(nic, field) for field in NIC_STATE}
 
 
+_NICS_OF = select(VmNic).where(VmNic.vm_id == bindparam("vm_id")).order_by(VmNic.name)  # built once: see store.db.fetch
+
+
 def nics_of(session: Session, vm_id: str) -> list[VmNic]:
-    return list(session.scalars(select(VmNic).where(VmNic.vm_id == vm_id).order_by(VmNic.name)))
+    return list(session.scalars(_NICS_OF, {"vm_id": vm_id}))
 
 
 def profile_problem(session: Session, profile: VnicProfile, cluster: Cluster, vm_name: str) -> str | None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from extnet.engine.api.faults import Conflict, NotFound
 from extnet.engine.lifecycle.context import CLI_PREFIX, Lifecycle, current_engine_instance, now, utc
-from extnet.engine.store.db import Database
+from extnet.engine.store.db import Database, fetch
 from extnet.engine.store.models import Vm
 
 POLL_MIN, POLL_MAX = 0.01, 0.25
@@ -104,7 +104,7 @@ def acquire_prepared(database: Database, lifecycle: Lifecycle, vm_id: str, opera
     delay = POLL_MIN
     while True:
         with database.transaction() as session:
-            vm = session.get(Vm, vm_id, with_for_update=True)
+            vm = fetch(session, Vm, vm_id, lock=True)
             if vm is None:
                 raise NotFound(f"Entity not found: VM '{vm_id}'")
             if vm.operation is None or (vm.operation_expires is not None and utc(vm.operation_expires) <= now()):
@@ -139,7 +139,7 @@ def release(database: Database, lifecycle: Lifecycle, lease: Lease) -> None:
     """Give the VM back if the operation did not (it failed before recording its outcome)."""
     if not lease.released:
         with database.transaction() as session:
-            vm = session.get(Vm, lease.vm_id, with_for_update=True)
+            vm = fetch(session, Vm, lease.vm_id, lock=True)
             if lease.on_abandon is not None and lease.mine(vm):
                 assert vm is not None
                 lease.on_abandon(vm)

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from extnet.engine.lifecycle.context import now, utc
@@ -64,9 +64,12 @@ def release_ports_of_data_center(session: Session, data_center_id: str) -> int:
     return len(rows)
 
 
+_PENDING = select(PortOutbox.port_id).where(PortOutbox.provider_id == bindparam("provider_id"))  # built once
+
+
 def pending_port_ids(session: Session, provider_id: str) -> set[str]:
     """Ports of ``provider_id`` waiting to be deleted: never to be taken up again by a vNIC."""
-    return set(session.scalars(select(PortOutbox.port_id).where(PortOutbox.provider_id == provider_id)))
+    return set(session.scalars(_PENDING, {"provider_id": provider_id}))
 
 
 @dataclass

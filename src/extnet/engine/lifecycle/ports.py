@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from extnet.common.vif import UNBOUND_VIF_TYPES, Vif, VifError, VifProvider
@@ -28,6 +28,7 @@ from extnet.engine.lifecycle.context import Lifecycle
 from extnet.engine.providers.client import ProviderConfig, ProviderError
 from extnet.engine.scheduling import Need, plugin_type_of
 from extnet.engine.services import EngineServices
+from extnet.engine.store.db import fetch
 from extnet.engine.store.models import Network, Provider, VmNic, VnicProfile
 
 DEVICE_OWNER = "oVirt"
@@ -145,7 +146,7 @@ def plans_for(session: Session, services: EngineServices, nics: Iterable[VmNic],
         profile, network = target
         assert network.external_provider_id is not None and network.external_id is not None
         if network.external_provider_id not in providers:
-            provider = session.get(Provider, network.external_provider_id)
+            provider = fetch(session, Provider, network.external_provider_id)
             managed = provider is not None and not provider.unmanaged and bool(provider.url)
             providers[network.external_provider_id] = provider_ref(provider, services) if managed else None  # type: ignore[arg-type]
         ref = providers[network.external_provider_id]
@@ -173,12 +174,15 @@ def external_target(session: Session, profile_id: str | None) -> tuple[VnicProfi
     return row[0], row[1]
 
 
+_TARGETS = (select(VnicProfile, Network).join(Network, Network.id == VnicProfile.network_id)
+            .where(VnicProfile.id.in_(bindparam("ids", expanding=True))))  # fmt: skip  (built once: store.db.fetch)
+
+
 def external_targets(session: Session, profile_ids: set[str]) -> dict[str, tuple[VnicProfile, Network]]:
     """``external_target`` of several profiles in one query: {profile id: (profile, network)}, external ones only."""
     if not profile_ids:
         return {}
-    rows = session.execute(select(VnicProfile, Network).join(Network, Network.id == VnicProfile.network_id)
-                           .where(VnicProfile.id.in_(profile_ids)))  # fmt: skip
+    rows = session.execute(_TARGETS, {"ids": list(profile_ids)})
     return {profile.id: (profile, network) for profile, network in rows
             if network.external_provider_id is not None and network.external_id}  # fmt: skip
 

@@ -47,7 +47,7 @@ from extnet.engine.lifecycle.vmops import HOT, binding_for, delete_created, forg
 from extnet.engine.providers.client import ProviderError
 from extnet.engine.scheduling import Candidate, candidate
 from extnet.engine.services import EngineServices
-from extnet.engine.store.db import Database
+from extnet.engine.store.db import Database, fetch
 from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Host, Network, Provider, Vm, VmNic, VnicProfile
 
@@ -101,7 +101,7 @@ def reconcile(database: Database, services: EngineServices, progress: Progress =
 def _failed(database: Database, provider_id: str, message: str) -> None:
     text = f"Reconciling the ports of provider {provider_id} failed: {message}"
     with database.transaction() as session:
-        provider = session.get(Provider, provider_id)
+        provider = fetch(session, Provider, provider_id)
         if provider is not None:
             text = f"Reconciling the ports on provider {provider.name} failed: {message}"
         if not recently_recorded(session, Code.RECONCILE_FAILED, provider_id, text):
@@ -125,11 +125,11 @@ def recover(
         progress("recovering cut-short operations", done, len(vm_ids))
         host: Candidate | None = None
         with database.transaction() as session:
-            vm = session.get(Vm, vm_id, with_for_update=True)
+            vm = fetch(session, Vm, vm_id, lock=True)
             lease = take_over(session, lifecycle, vm) if vm is not None else None
             if vm is None or lease is None:
                 continue
-            row = session.get(Host, vm.host_id) if vm.host_id else None
+            row = fetch(session, Host, vm.host_id) if vm.host_id else None
             host = candidate(row, services) if row is not None and row.agent_secret_encrypted else None
             removed = _undo_ports(session, lease, vm)
             after = {"wait_for_launch": "down", "migrating": "up"}.get(vm.status, vm.status)
@@ -170,9 +170,9 @@ def _resync(database: Database, services: EngineServices, lease: Lease, host: Ca
     except (PortFailure, HostAgentError) as err:
         report.failures.append(err.message)
     with database.transaction() as session:
-        vm = session.get(Vm, lease.vm_id, with_for_update=True)
+        vm = fetch(session, Vm, lease.vm_id, lock=True)
         for plan, port in alloc.ports.values():
-            nic = session.get(VmNic, plan.vnic_id)
+            nic = fetch(session, VmNic, plan.vnic_id)
             if nic is not None:
                 nic.port_id, nic.port_provider_id = port.id, plan.provider.id
         lease.release(vm)
@@ -180,7 +180,7 @@ def _resync(database: Database, services: EngineServices, lease: Lease, host: Ca
 
 def _undo_ports(session: Session, lease: Lease, vm: Vm) -> int:
     for made in lease.previous_ports:
-        nic = session.get(VmNic, made.get("vnic_id", ""))
+        nic = fetch(session, VmNic, made.get("vnic_id", ""))
         if nic is not None and nic.port_id == made.get("port_id"):
             nic.port_id = nic.port_provider_id = None
         enqueue(session, provider_id=made["provider_id"], port_id=made["port_id"], vnic_id=made.get("vnic_id", ""),
@@ -196,7 +196,7 @@ def _reconcile_provider(database: Database, services: EngineServices, provider_i
                         progress: Progress) -> None:  # fmt: skip
     lifecycle = lifecycle_of(services)
     with database.transaction(write=False) as session:
-        provider = session.get(Provider, provider_id)
+        provider = fetch(session, Provider, provider_id)
         if provider is None:
             return
         name, config = provider.name, services.provider_config(provider)
@@ -246,12 +246,12 @@ def _orphan_reason(session: Session, provider_id: str, port: Port, lock: bool = 
     VM has an operation in progress (which may be about to store it)."""
     if port.id in pending_port_ids(session, provider_id):
         return None
-    nic = session.get(VmNic, port.device_id) if port.device_id else None
+    nic = fetch(session, VmNic, port.device_id) if port.device_id else None
     if nic is None:
         return f"vNIC {port.device_id} does not exist"
     if nic.port_id == port.id and nic.port_provider_id == provider_id:
         return None
-    vm = session.get(Vm, nic.vm_id, with_for_update=lock)
+    vm = fetch(session, Vm, nic.vm_id, lock=lock)
     if vm is not None and vm.operation is not None and not stale(session, vm):
         return "busy"
     return (
@@ -315,7 +315,7 @@ def _repair(database: Database, services: EngineServices, vm: _Running, plans: l
             report: ReconcileReport) -> None:  # fmt: skip
     lifecycle = lifecycle_of(services)
     with database.transaction() as session:
-        row = session.get(Vm, vm.vm_id, with_for_update=True)
+        row = fetch(session, Vm, vm.vm_id, lock=True)
         fresh = row is not None and row.status in HOT and row.host_id == vm.host.id
         lease = try_acquire(session, lifecycle, row, "reconciliation") if fresh and row is not None else None
         pending = {plans[0].provider.id: pending_port_ids(session, plans[0].provider.id)}
@@ -332,16 +332,16 @@ def _repair(database: Database, services: EngineServices, vm: _Running, plans: l
         report.failures.append(err.message)
         left = delete_created(services, alloc.created, vm.vm_name)
         with database.transaction() as session:
-            row = session.get(Vm, vm.vm_id, with_for_update=True)
+            row = fetch(session, Vm, vm.vm_id, lock=True)
             forget_created(session, lease, row, alloc.created, left, vm.vm_name, "reconciliation failed")
             lease.release(row)
         lifecycle.notify_released()
         return
     created = {port.id for _plan, port in alloc.created}
     with database.transaction() as session:
-        row = session.get(Vm, vm.vm_id, with_for_update=True)
+        row = fetch(session, Vm, vm.vm_id, lock=True)
         for plan, port in alloc.ports.values():
-            nic = session.get(VmNic, plan.vnic_id)
+            nic = fetch(session, VmNic, plan.vnic_id)
             if nic is not None:
                 nic.port_id, nic.port_provider_id = port.id, plan.provider.id
             if port.id in created:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from extnet.common.hostrpc import ErrorCode
@@ -63,7 +63,7 @@ from extnet.engine.scheduling import (
     reporting_providers,
 )
 from extnet.engine.services import EngineServices
-from extnet.engine.store.db import Database
+from extnet.engine.store.db import Database, fetch
 from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Cluster, Host, Vm, VmNic
 
@@ -92,10 +92,13 @@ def _pending(session: Session, plans: list[PortPlan]) -> dict[str, set[str]]:
     return {pid: pending_port_ids(session, pid) for pid in {plan.provider.id for plan in plans}}
 
 
+_NICS_BY_ID = select(VmNic).where(VmNic.id.in_(bindparam("ids", expanding=True)))  # built once: store.db.fetch
+
+
 def _store_ports(session: Session, pairs: list[tuple[PortPlan, Port]]) -> list[str]:
     """Store each port on its vNIC (one query for them all); the names of the vNICs that no longer exist."""
     ids = [plan.vnic_id for plan, _port in pairs]
-    nics = {nic.id: nic for nic in session.scalars(select(VmNic).where(VmNic.id.in_(ids)))} if ids else {}
+    nics = {nic.id: nic for nic in session.scalars(_NICS_BY_ID, {"ids": ids})} if ids else {}
     gone: list[str] = []
     for plan, port in pairs:
         nic = nics.get(plan.vnic_id)
@@ -116,7 +119,7 @@ def storer(
     def store(pairs: list[tuple[PortPlan, Port]]) -> None:
         gone: list[str] = []
         with database.transaction() as session:
-            vm = session.get(Vm, lease.vm_id, with_for_update=True)
+            vm = fetch(session, Vm, lease.vm_id, lock=True)
             if vm is not None and also is not None:
                 also(vm)
             lease.record_ports(vm, [{"provider_id": plan.provider.id, "port_id": port.id, "vnic_id": plan.vnic_id}
@@ -180,7 +183,7 @@ def forget_created(session: Session, lease: Lease, vm: Vm | None, created: list[
                     left: list[str], vm_name: str, reason: str) -> None:  # fmt: skip
     """Clear the created ports from their vNICs and the lease; queue those not deleted yet."""
     for plan, port in created:
-        nic = session.get(VmNic, plan.vnic_id)
+        nic = fetch(session, VmNic, plan.vnic_id)
         if nic is not None and nic.port_id == port.id:
             nic.port_id = nic.port_provider_id = None
         if port.id in left:
@@ -252,7 +255,7 @@ def _plan_start(services: EngineServices, pause: bool, session: Session, vm: Vm)
     """The start's checks and what it needs to know, in the transaction that takes the VM's lease; the VM is
     ``wait_for_launch`` from then on."""
     check(StartVm(session, vm, pause))
-    cluster = session.get(Cluster, vm.cluster_id)
+    cluster = fetch(session, Cluster, vm.cluster_id)
     cluster_name = cluster.name if cluster else vm.cluster_id
     if vm.status == "paused" and vm.host_id:
         return _StartPlan(vm.name, cluster_name, [], [], {}, True)
@@ -334,7 +337,7 @@ def _undo_start(database: Database, services: EngineServices, lease: Lease, vm_n
         _host_call(lambda: services.host_agents.vm_destroy(host.endpoint, lease.vm_id))
     left = delete_created(services, alloc.created, vm_name)
     with database.transaction() as session:
-        vm = session.get(Vm, lease.vm_id, with_for_update=True)
+        vm = fetch(session, Vm, lease.vm_id, lock=True)
         forget_created(session, lease, vm, alloc.created, left, vm_name, "start failed")
         if vm is not None:
             vm.status, vm.host_id = "down", None
@@ -359,7 +362,7 @@ def stop_vm(database: Database, services: EngineServices, vm_id: str, verb: str,
         with database.transaction(write=False) as session:
             vm = _vm(session, vm_id)
             check(StopVm(session, vm, verb))
-            host = session.get(Host, vm.host_id) if vm.host_id else None
+            host = fetch(session, Host, vm.host_id) if vm.host_id else None
             target = candidate(host, services) if host is not None and host.agent_secret_encrypted else None
         if target is not None:
             try:
@@ -427,7 +430,7 @@ def snapshot_action(database: Database, services: EngineServices, vm_id: str,
 def _hot_host(session: Session, services: EngineServices, vm: Vm) -> Candidate | None:
     if vm.status not in HOT or vm.host_id is None:
         return None
-    host = session.get(Host, vm.host_id)
+    host = fetch(session, Host, vm.host_id)
     return candidate(host, services) if host is not None else None
 
 
@@ -454,13 +457,13 @@ def add_nic(database: Database, services: EngineServices, vm_id: str, body: Enti
             alloc = _plug(database, services, lifecycle, lease, vm_name, host, plans, pending)
         except Remote as err:
             with database.transaction() as session:
-                added = session.get(VmNic, nic_id)
+                added = fetch(session, VmNic, nic_id)
                 if added is not None:
                     session.delete(added)
             raise Fault(f"[Cannot add Interface. {_message(err)}.]") from None
         with database.transaction() as session:
             vm = _vm(session, vm_id, lock=True)
-            added = session.get(VmNic, nic_id)
+            added = fetch(session, VmNic, nic_id)
             assert added is not None
             added.plugged = True
             _store_ports(session, list(alloc.ports.values()))
@@ -501,7 +504,7 @@ def _plug(
             _host_call(lambda v=vnic_id: services.host_agents.vm_hotunplug_nic(host.endpoint, lease.vm_id, v))  # type: ignore[misc]
         left = delete_created(services, alloc.created, vm_name)
         with database.transaction() as session:
-            vm = session.get(Vm, lease.vm_id, with_for_update=True)
+            vm = fetch(session, Vm, lease.vm_id, lock=True)
             forget_created(session, lease, vm, alloc.created, left, vm_name, "hot-plug failed")
             record(session, Code.NETWORK_ACTIVATE_VM_INTERFACE_FAILURE, f"Failed to plug a network interface into VM "
                    f"{vm_name}: {_message(err)}.", "error", vm_id=lease.vm_id, host_id=host.id)  # fmt: skip
@@ -692,13 +695,13 @@ def _plan_migration(session: Session, services: EngineServices, vm_id: str, body
     vm = _vm(session, vm_id)
     if vm.status != "up" or vm.host_id is None:
         raise Conflict(f"[Cannot migrate VM. VM '{vm.name}' is {vm.status}; only a running VM migrates.]")
-    source_row = session.get(Host, vm.host_id)
+    source_row = fetch(session, Host, vm.host_id)
     assert source_row is not None
     source = candidate(source_row, services)
     plans = plans_for(session, services, [nic for nic in nics_of(session, vm.id) if nic.plugged])
     wanted = body.get("host")
     if not wanted:
-        cluster = session.get(Cluster, vm.cluster_id)
+        cluster = fetch(session, Cluster, vm.cluster_id)
         cluster_name = cluster.name if cluster else vm.cluster_id
         hosts = candidates(session, services, vm.cluster_id, exclude={vm.host_id})
         if not hosts:
@@ -756,7 +759,7 @@ def _undo_move(database: Database, services: EngineServices, lifecycle: Lifecycl
     except PortFailure as err:
         log.warning("rebinding the ports of VM %s to host %s: %s", plan.vm_name, plan.source.name, err.message)
     with database.transaction() as session:
-        vm = session.get(Vm, lease.vm_id, with_for_update=True)
+        vm = fetch(session, Vm, lease.vm_id, lock=True)
         if vm is not None:
             vm.status = "up"
             lease.release(vm)
@@ -767,5 +770,5 @@ def _undo_move(database: Database, services: EngineServices, lifecycle: Lifecycl
 def _refreshed(database: Database, services: EngineServices, plan: _Migration) -> list[PortPlan]:
     """The plans again, with the ports the migration stored meanwhile."""
     with database.transaction(write=False) as session:
-        nics = [session.get(VmNic, p.vnic_id) for p in plan.plans]
+        nics = [fetch(session, VmNic, p.vnic_id) for p in plan.plans]
         return plans_for(session, services, [nic for nic in nics if nic is not None])

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Select, bindparam, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from extnet.common import db as common_db
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 def make_engine(url: str, immediate: bool = True) -> Engine:
@@ -47,3 +50,18 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self._read_engine.dispose()
+
+
+def fetch(session: Session, model: type[T], row_id: str, lock: bool = False) -> T | None:
+    """The row of ``model`` with this primary key (``lock``: FOR UPDATE), like ``session.get``, through a statement
+    built once per model: SQLAlchemy then neither rebuilds nor re-keys it, a third of a lookup's cost."""
+    statement = _by_id(model, lock)  # type: ignore[arg-type]  # a mapped class hashes as any class does
+    row: T | None = session.execute(statement, {"row_id": row_id}).scalar_one_or_none()
+    return row
+
+
+@functools.cache
+def _by_id(model: type[Any], lock: bool) -> Select[Any]:
+    key = inspect(model).primary_key[0]
+    statement = select(model).where(key == bindparam("row_id"))
+    return statement.with_for_update() if lock else statement

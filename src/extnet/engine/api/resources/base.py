@@ -19,6 +19,7 @@ from extnet.engine.api.faults import BadRequest, MethodNotAllowed, NotFound
 from extnet.engine.api.schema import TYPES, TypeDef, parse_uuid
 from extnet.engine.api.search import Matcher, compile_search
 from extnet.engine.auth import Principal
+from extnet.engine.store.db import fetch
 
 API = "/ovirt-engine/api"
 Entity = dict[str, Any]
@@ -144,7 +145,7 @@ class Collection:
 
 def load(session: Session, model: type[Any], entity_id: str, what: str) -> Any:
     """Fetch a row by id or fail with a 404 that names the object."""
-    row = session.get(model, parse_uuid(entity_id, what))
+    row = fetch(session, model, parse_uuid(entity_id, what))
     if row is None:
         raise NotFound(f"Entity not found: {what} '{entity_id}'")
     return row

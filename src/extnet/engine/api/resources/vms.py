@@ -27,6 +27,7 @@ from extnet.engine.commands.snapshots import (
 )
 from extnet.engine.commands.vms import BLANK_TEMPLATE_ID, AddVm, UpdateVm, start_options
 from extnet.engine.lifecycle import vmops
+from extnet.engine.store.db import fetch
 from extnet.engine.store.models import Cluster, DataCenter, Host, Snapshot, Vm, VmNic
 
 VM_LINKS = ("nics", "snapshots", "numanodes", "diskattachments", "reporteddevices", "statistics")
@@ -79,7 +80,7 @@ def render_vm(vm: Vm) -> Entity:
 
 def vm_of(session: Session, vm_id: str, lock: bool = False) -> Vm:
     """The VM, or a 404; ``lock`` serializes the changes of one VM (its run state, vNIC set and snapshots)."""
-    vm = session.get(Vm, parse_uuid(vm_id, "VM"), with_for_update=lock)
+    vm = fetch(session, Vm, parse_uuid(vm_id, "VM"), lock=lock)
     if vm is None:
         raise NotFound(f"Entity not found: VM '{vm_id}'")
     return vm
@@ -168,7 +169,7 @@ def render_nic(nic: VmNic) -> Entity:
 
 
 def nic_in(session: Session, vm: Vm, nic_id: str) -> VmNic:
-    nic = session.get(VmNic, parse_uuid(nic_id, "vNIC"))
+    nic = fetch(session, VmNic, parse_uuid(nic_id, "vNIC"))
     if nic is None or nic.vm_id != vm.id:
         raise NotFound(f"Entity not found: vNIC '{nic_id}' of VM '{vm.name}'")
     return nic
@@ -262,7 +263,7 @@ def render_snapshot(snapshot: Snapshot) -> Entity:
 
 
 def snapshot_in(session: Session, vm: Vm, snapshot_id: str) -> Snapshot:
-    snapshot = session.get(Snapshot, parse_uuid(snapshot_id, "snapshot"))
+    snapshot = fetch(session, Snapshot, parse_uuid(snapshot_id, "snapshot"))
     if snapshot is None or snapshot.vm_id != vm.id:
         raise NotFound(f"Entity not found: snapshot '{snapshot_id}' of VM '{vm.name}'")
     return snapshot
