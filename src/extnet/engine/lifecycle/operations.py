@@ -45,11 +45,6 @@ class Lease:
     def mine(self, vm: Vm | None) -> bool:
         return vm is not None and vm.operation_owner == self.token
 
-    def record_ports(self, vm: Vm | None, ports: list[dict[str, str]]) -> None:
-        """Remember ports this operation created (in the transaction that stores them on their vNICs)."""
-        if vm is not None and self.mine(vm):
-            vm.operation_ports = [*(vm.operation_ports or []), *ports]
-
     def forget_ports(self, vm: Vm | None, port_ids: set[str]) -> None:
         if vm is not None and self.mine(vm):
             vm.operation_ports = [p for p in vm.operation_ports or [] if p["port_id"] not in port_ids]

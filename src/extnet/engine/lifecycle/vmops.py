@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from extnet.common.hostrpc import ErrorCode
@@ -110,30 +110,52 @@ def _store_ports(session: Session, pairs: list[tuple[PortPlan, Port]]) -> list[s
 
 
 def storer(
-    database: Database, lease: Lease, vm_name: str, on_nic: bool = True, also: Callable[[Vm], None] | None = None
+    database: Database, lease: Lease, vm_name: str, on_nic: bool = True, host_id: str | None = None
 ) -> Callable[[list[tuple[PortPlan, Port]]], None]:
     """Stores ports the moment they were created: in the lease (undone if the engine dies) and on their vNICs (not
-    when ``on_nic`` is false: a vNIC being rewired keeps its old port until the new one is plugged); ``also`` records
-    more of the operation's progress on the VM in the same transaction."""
+    when ``on_nic`` is false: a vNIC being rewired keeps its old port until the new one is plugged); ``host_id``:
+    the host the VM goes to, recorded with them. A few statements built once, no rows loaded: a start's ports are
+    stored while it waits."""
 
     def store(pairs: list[tuple[PortPlan, Port]]) -> None:
-        gone: list[str] = []
+        made = [{"provider_id": plan.provider.id, "port_id": port.id, "vnic_id": plan.vnic_id} for plan, port in pairs]
+        mine = {"vm_id": lease.vm_id, "token": lease.token}
         with database.transaction() as session:
-            vm = fetch(session, Vm, lease.vm_id, lock=True)
-            if vm is not None and also is not None:
-                also(vm)
-            lease.record_ports(vm, [{"provider_id": plan.provider.id, "port_id": port.id, "vnic_id": plan.vnic_id}
-                                    for plan, port in pairs])  # fmt: skip
-            if on_nic:
-                gone = _store_ports(session, pairs)
-            else:
-                ids = [plan.vnic_id for plan, _port in pairs]
-                present = set(session.scalars(select(VmNic.id).where(VmNic.id.in_(ids))))
-                gone = [plan.vnic_name for plan, _port in pairs if plan.vnic_id not in present]
+            row = session.execute(_LEASE_PORTS, mine).first()
+            if row is not None:  # still this operation's
+                values = {**mine, "ports": [*(row[0] or []), *made], "new_host": host_id}
+                session.execute(_RECORD_PORTS if host_id is None else _RECORD_PORTS_ON_HOST, values)
+            gone = _nics_gone(session, pairs, on_nic)
         if gone:
             raise PortFailure(f"vNIC '{gone[0]}' of VM '{vm_name}' was removed while its port was being made")
 
     return store
+
+
+def _nics_gone(session: Session, pairs: list[tuple[PortPlan, Port]], store: bool) -> list[str]:
+    """The names of the vNICs of ``pairs`` that no longer exist; ``store``: each port stored on its vNIC."""
+    if store and pairs:
+        values = [{"nic_id": plan.vnic_id, "new_port": port.id, "new_provider": plan.provider.id}
+                  for plan, port in pairs]  # fmt: skip
+        if session.execute(_PORT_ON_NIC, values).rowcount == len(pairs):  # type: ignore[attr-defined]
+            return []
+    present = set(session.scalars(_NIC_IDS, {"ids": [plan.vnic_id for plan, _port in pairs]}))
+    return [plan.vnic_name for plan, _port in pairs if plan.vnic_id not in present]
+
+
+# built once (see store.db.fetch), on the tables (no ORM bookkeeping): a port's creation is stored by these
+_VM_TABLE: Table = Vm.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
+_NIC_TABLE: Table = VmNic.__table__  # type: ignore[assignment]
+_VMS, _NICS = _VM_TABLE.c, _NIC_TABLE.c
+_MINE = (_VMS.id == bindparam("vm_id"), _VMS.operation_owner == bindparam("token"))
+_LEASE_PORTS = select(_VMS.operation_ports).where(*_MINE).with_for_update()
+_RECORD_PORTS = update(_VM_TABLE).where(*_MINE).values(operation_ports=bindparam("ports"))
+_RECORD_PORTS_ON_HOST = update(_VM_TABLE).where(*_MINE).values(operation_ports=bindparam("ports"),
+                                                                  host_id=bindparam("new_host"))  # fmt: skip
+_ON_HOST = update(_VM_TABLE).where(*_MINE).values(host_id=bindparam("new_host"))
+_PORT_ON_NIC = (update(_NIC_TABLE).where(_NICS.id == bindparam("nic_id"))
+                .values(port_id=bindparam("new_port"), port_provider_id=bindparam("new_provider")))  # fmt: skip
+_NIC_IDS = select(_NICS.id).where(_NICS.id.in_(bindparam("ids", expanding=True)))
 
 
 def binding_for(host: Candidate) -> Callable[[PortPlan], str]:
@@ -287,19 +309,15 @@ def _launch(database: Database, services: EngineServices, lifecycle: Lifecycle, 
             choice: Choice, pause: bool, phases: Phases) -> None:  # fmt: skip
     host = choice.host
     alloc = Allocation()
-    created_on_host = launching = False
-
-    def launch(vm: Vm) -> None:  # the host, recorded before it is called: a recovery then knows where to look
-        nonlocal launching
-        vm.host_id, launching = host.id, True
-
+    created_on_host = False
     try:
-        store = storer(database, lease, plan.vm_name, also=launch)
+        # the host is recorded before it is called (with the first ports made): a recovery then knows where to look
+        store = storer(database, lease, plan.vm_name, host_id=host.id)
         allocate(services, lifecycle, plan.plans, binding_for(host), plan.pending, store, plan.vm_name, alloc)
         vifs = [vif_of(p, alloc.ports[p.vnic_id][1], plan.vm_name) for p in plan.plans]
-        if not launching:  # no port was made (they all exist): recorded on its own
+        if not alloc.created:  # no port was made (they all exist): recorded on its own
             with database.transaction() as session:
-                launch(_vm(session, lease.vm_id, lock=True))
+                session.execute(_ON_HOST, {"vm_id": lease.vm_id, "token": lease.token, "new_host": host.id})
         phases.mark("ports")
         created_on_host = True
         reported = services.host_agents.vm_create(host.endpoint, lease.vm_id, plan.vm_name, vifs)
@@ -310,19 +328,28 @@ def _launch(database: Database, services: EngineServices, lifecycle: Lifecycle, 
         _undo_start(database, services, lease, plan.vm_name, host, alloc, created_on_host, _message(err))
         raise Fault(f"[Cannot run VM. {_message(err)}.]") from None
     with database.transaction() as session:
-        vm = _vm(session, lease.vm_id, lock=True)
         made = {port.id for _p, port in alloc.created}  # stored when they were made
         _store_ports(session, [(p, port) for p, port in alloc.ports.values() if port.id not in made
                                and p.stored != port.id])  # fmt: skip
         _discard(session, lease, alloc, plan.vm_name, "duplicate port of a vNIC")
-        if vm.status != "paused":
-            vm.start_time, vm.stop_time = datetime.now(UTC), None
-        vm.status, vm.host_id = ("paused" if pause else "up"), host.id
-        lease.release(vm)
-        record(session, Code.USER_RUN_VM, f"VM {vm.name} started on Host {host.name}", vm_id=vm.id, host_id=host.id)
+        # one statement, no VM loaded and flushed: this transaction is most of a start's own database work
+        started = {"vm_id": lease.vm_id, "token": lease.token, "new_status": "paused" if pause else "up",
+                   "new_host": host.id, "now": datetime.now(UTC)}  # fmt: skip
+        if session.execute(_STARTED, started).rowcount != 1:  # type: ignore[attr-defined]
+            raise Fault(f"[Cannot run VM. VM '{plan.vm_name}' was taken over by a recovery while it started "
+                        "(its operation outlived its lease); the reconciler undoes what the start did.]")  # fmt: skip
+        lease.released = True
+        record(session, Code.USER_RUN_VM, f"VM {plan.vm_name} started on Host {host.name}", vm_id=lease.vm_id,
+               host_id=host.id)  # fmt: skip
     phases.mark("recording")
     if alloc.discard:
         lifecycle.wake_outbox()
+
+
+_STARTED = (update(_VM_TABLE).where(*_MINE)
+            .values(status=bindparam("new_status"), host_id=bindparam("new_host"), start_time=bindparam("now"),
+                    stop_time=None, operation=None, operation_owner=None, operation_expires=None,
+                    operation_ports=None))  # fmt: skip  (built once: see store.db.fetch)
 
 
 def _discard(session: Session, lease: Lease, alloc: Allocation, vm_name: str, reason: str) -> None:
