@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 
 from extnet.engine.api.faults import Conflict, NotFound
@@ -29,6 +30,17 @@ from extnet.engine.store.models import Vm
 
 POLL_MIN, POLL_MAX = 0.01, 0.25
 T = TypeVar("T")
+_VMS: Table = Vm.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
+# built once (see store.db.fetch), on the table (no ORM bookkeeping)
+_TAKE = (update(_VMS).where(_VMS.c.id == bindparam("vm_id"))
+         .values(operation=bindparam("new_operation"), operation_owner=bindparam("owner"),
+                 operation_expires=bindparam("expires"), operation_ports=[]))  # fmt: skip
+_STATUS = update(_VMS).where(_VMS.c.id == bindparam("vm_id")).values(status=bindparam("new_status"))
+
+
+def set_status(session: Session, vm_id: str, status: str) -> None:
+    """Set a VM's status in one statement (a VM loaded in ``session`` keeps the status it was loaded with)."""
+    session.execute(_STATUS, {"vm_id": vm_id, "new_status": status})
 
 
 @dataclass
@@ -80,6 +92,14 @@ def _take(session: Session, lifecycle: Lifecycle, vm: Vm, operation: str) -> Lea
     return lease
 
 
+def _take_row(session: Session, lifecycle: Lifecycle, vm: Vm, operation: str) -> Lease:
+    """``_take`` in one statement on the table (the VM row is not flushed: a VM operation's lease is taken often)."""
+    lease = Lease(vm.id, operation, f"{lifecycle.instance}/{uuid.uuid4()}", list(vm.operation_ports or []))
+    session.execute(_TAKE, {"vm_id": vm.id, "new_operation": operation, "owner": lease.token,
+                            "expires": now() + timedelta(seconds=lifecycle.lease)})  # fmt: skip
+    return lease
+
+
 def acquire(database: Database, lifecycle: Lifecycle, vm_id: str, operation: str, fault_prefix: str,
             wait: float | None = None) -> Lease:  # fmt: skip
     """Take the VM for ``operation``, waiting up to ``wait`` (default: the lifecycle's) for the operation before
@@ -104,7 +124,7 @@ def acquire_prepared(database: Database, lifecycle: Lifecycle, vm_id: str, opera
                 raise NotFound(f"Entity not found: VM '{vm_id}'")
             if vm.operation is None or (vm.operation_expires is not None and utc(vm.operation_expires) <= now()):
                 prepared = prepare(session, vm)
-                return _take(session, lifecycle, vm, operation), prepared
+                return _take_row(session, lifecycle, vm, operation), prepared
             name, busy = vm.name, vm.operation
         remaining = deadline - time.monotonic()
         if remaining <= 0:

@@ -35,7 +35,7 @@ from extnet.engine.commands.nics import AddNic, PlugNic, RemoveNic, UpdateNic, n
 from extnet.engine.commands.vms import RemoveVm, StartVm, StopVm
 from extnet.engine.hosts.client import HostAgentError
 from extnet.engine.lifecycle.context import Lifecycle
-from extnet.engine.lifecycle.operations import Lease, holding, holding_prepared
+from extnet.engine.lifecycle.operations import Lease, holding, holding_prepared, set_status
 from extnet.engine.lifecycle.outbox import enqueue, pending_port_ids, release_port
 from extnet.engine.lifecycle.ports import (
     ACTIVE,
@@ -282,7 +282,7 @@ def _plan_start(services: EngineServices, pause: bool, session: Session, vm: Vm)
     if vm.status == "paused" and vm.host_id:
         return _StartPlan(vm.name, cluster_name, [], [], {}, True)
     plans = plans_for(session, services, [nic for nic in nics_of(session, vm.id) if nic.plugged])
-    vm.status = "wait_for_launch"
+    set_status(session, vm.id, "wait_for_launch")
     return _StartPlan(vm.name, cluster_name, plans, candidates(session, services, vm.cluster_id),
                       _pending(session, plans), False)  # fmt: skip
 
