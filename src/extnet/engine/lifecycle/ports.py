@@ -174,8 +174,11 @@ def external_target(session: Session, profile_id: str | None) -> tuple[VnicProfi
     return row[0], row[1]
 
 
-_TARGETS = (select(VnicProfile, Network).join(Network, Network.id == VnicProfile.network_id)
-            .where(VnicProfile.id.in_(bindparam("ids", expanding=True))))  # fmt: skip  (built once: store.db.fetch)
+_TARGETS = (
+    select(VnicProfile, Network)
+    .join(Network, Network.id == VnicProfile.network_id)
+    .where(VnicProfile.id.in_(bindparam("ids", expanding=True)))
+)  # fmt: skip  (built once: store.db.fetch)
 
 
 def external_targets(session: Session, profile_ids: set[str]) -> dict[str, tuple[VnicProfile, Network]]:

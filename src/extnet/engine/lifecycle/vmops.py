@@ -346,10 +346,20 @@ def _launch(database: Database, services: EngineServices, lifecycle: Lifecycle, 
         lifecycle.wake_outbox()
 
 
-_STARTED = (update(_VM_TABLE).where(*_MINE)
-            .values(status=bindparam("new_status"), host_id=bindparam("new_host"), start_time=bindparam("now"),
-                    stop_time=None, operation=None, operation_owner=None, operation_expires=None,
-                    operation_ports=None))  # fmt: skip  (built once: see store.db.fetch)
+_STARTED = (
+    update(_VM_TABLE)
+    .where(*_MINE)
+    .values(
+        status=bindparam("new_status"),
+        host_id=bindparam("new_host"),
+        start_time=bindparam("now"),
+        stop_time=None,
+        operation=None,
+        operation_owner=None,
+        operation_expires=None,
+        operation_ports=None,
+    )
+)  # fmt: skip  (built once: see store.db.fetch)
 
 
 def _discard(session: Session, lease: Lease, alloc: Allocation, vm_name: str, reason: str) -> None:

@@ -117,8 +117,11 @@ def heartbeat(ctx: Ctx, body: Any) -> tuple[Record, bool, dict[str, str]]:
 def _worth_writing(record: Record, changes: dict[str, Any], now: float) -> bool:
     """Whether a beat changes the agent: anything but its time, or its time by a second or more (beats that report
     plugs come many a second; liveness is counted in tens of seconds)."""
-    if any(record.get(key) != value for key, value in changes.items() if key not in ("heartbeat_timestamp",
-                                                                                      "heartbeat_epoch")):
+    if any(
+        record.get(key) != value
+        for key, value in changes.items()
+        if key not in ("heartbeat_timestamp", "heartbeat_epoch")
+    ):
         return True
     return now - float(record.get("heartbeat_epoch") or 0) >= HEARTBEAT_REFRESH_S
 
