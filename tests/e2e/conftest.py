@@ -24,7 +24,8 @@ from sqlalchemy import select
 
 from extnet.engine.store.db import Database
 from extnet.engine.store.models import EngineState, VmNic
-from tests.e2e.helpers import FlakyProxy, Provider, flaky_proxy, provider_process, until
+from tests.e2e.helpers import FlakyProxy, Provider, flaky_proxy, provider_process
+from tests.polling import until
 from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD
 from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess, run_engine, scratch_database
 

@@ -10,8 +10,7 @@ import os
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,19 +25,6 @@ from tests.provider.process import ADMIN_PASSWORD, connect, wait_until_serving
 from tests.servers import HostAgentProcess, free_port
 
 T = TypeVar("T")
-DEADLINE_S = 30.0
-
-
-def until(check: Callable[[], T], what: str, deadline_s: float = DEADLINE_S) -> T:
-    """Poll ``check`` until it returns something true; that value. Fails naming ``what`` after the deadline."""
-    deadline = time.monotonic() + deadline_s
-    value = check()
-    while not value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {deadline_s}s")
-        time.sleep(0.05)
-        value = check()
-    return value
 
 
 @dataclass

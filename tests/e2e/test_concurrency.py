@@ -11,7 +11,8 @@ import ovirtsdk4.types as t
 import pytest
 
 from tests.e2e.conftest import World, fault
-from tests.e2e.helpers import FlakyProxy, until
+from tests.e2e.helpers import FlakyProxy
+from tests.polling import until
 from tests.servers import ADMIN_PASSWORD, EngineProcess
 
 pytestmark = [pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),

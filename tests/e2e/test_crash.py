@@ -20,7 +20,8 @@ from openstack.connection import Connection
 from extnet.engine.store.db import Database
 from extnet.engine.store.models import Vm, VmNic
 from tests.e2e.conftest import ENGINE_ENV, StartAgent, World, build_world, cleanup, fault
-from tests.e2e.helpers import EngineRun, Provider, plugged_ports, until
+from tests.e2e.helpers import EngineRun, Provider, plugged_ports
+from tests.polling import until
 from tests.servers import ADMIN_PASSWORD, EngineProcess, scratch_database
 
 pytestmark = [pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),

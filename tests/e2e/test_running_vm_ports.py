@@ -9,7 +9,8 @@ import ovirtsdk4.types as t
 import pytest
 
 from tests.e2e.conftest import World, fault
-from tests.e2e.helpers import plugged_ports, until
+from tests.e2e.helpers import plugged_ports
+from tests.polling import until
 
 pytestmark = [pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
               pytest.mark.filterwarnings("ignore::openstack.warnings.OpenStackWarning")]  # fmt: skip

@@ -20,6 +20,7 @@ import pytest
 from openstack.connection import Connection
 
 from tests.host.rpc import Rpc
+from tests.polling import until
 from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD
 from tests.provider.process import ProviderProcess, run_provider
 from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess, free_port, run_engine, scratch_database
@@ -27,7 +28,6 @@ from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess, free_
 pytestmark = [pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
               pytest.mark.filterwarnings("ignore::openstack.warnings.OpenStackWarning")]  # fmt: skip
 MONITOR_INTERVAL_S = 0.3
-DEADLINE_S = 20.0
 StartAgent = Callable[..., HostAgentProcess]
 
 
@@ -88,16 +88,6 @@ def fault(call: Callable[[], object]) -> sdk.Error:
     with pytest.raises(sdk.Error) as err:
         call()
     return err.value
-
-
-def until(check: Callable[[], Any], what: str, deadline_s: float = DEADLINE_S) -> Any:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {deadline_s}s")
 
 
 def status_of(system: sdk.services.SystemService, host_id: str) -> t.HostStatus:

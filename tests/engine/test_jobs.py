@@ -8,12 +8,10 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import ovirtsdk4 as sdk
@@ -32,11 +30,11 @@ from extnet.engine.jobs import ABANDONED, JobRunner, JobsStopped, clear_ended_jo
 from extnet.engine.settings import EngineSettings
 from extnet.engine.store.db import MIGRATIONS, Database, migrate
 from extnet.engine.store.models import Base, Job, utcnow
+from tests.polling import until
 from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess, run_engine, scratch_database
 
 Unique = Callable[[str], str]
 StartAgent = Callable[..., HostAgentProcess]
-DEADLINE_S = 30.0
 MISSING = "6c6d3e2a-0000-4000-8000-00000000f00d"
 
 
@@ -76,16 +74,6 @@ def add_host(system: sdk.services.SystemService, unique: Unique, cluster: t.Clus
 
 def add_vm(system: sdk.services.SystemService, unique: Unique, cluster: t.Cluster) -> t.Vm:
     return system.vms_service().add(t.Vm(name=unique("jvm"), cluster=t.Cluster(id=cluster.id)))
-
-
-def until(check: Callable[[], Any], what: str, deadline_s: float = DEADLINE_S) -> Any:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {deadline_s}s")
 
 
 def ended(system: sdk.services.SystemService, job_id: str) -> t.Job:

@@ -18,7 +18,7 @@ from openstack.connection import Connection
 
 from extnet.engine.store.db import Database
 from extnet.engine.store.models import EngineState, VmNic
-from tests.e2e.helpers import until
+from tests.polling import until
 from tests.servers import EngineProcess, free_port
 
 pytestmark = [pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),

@@ -4,7 +4,6 @@ stops; the ports it plugs go ACTIVE and those it unplugs DOWN; a provider withou
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from openstack.connection import Connection
 
 from extnet.common.vif import Vif, VifProvider
 from tests.host.rpc import Rpc
+from tests.polling import until
 from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD
 from tests.provider.process import ProviderProcess, run_provider
 from tests.servers import run_host_agent, scratch_database
@@ -46,16 +46,6 @@ def target(provider: ProviderProcess, **overrides: Any) -> dict[str, Any]:
             "authentication_url": provider.auth_url, "username": "admin", "password": PROVIDER_PASSWORD,
             "project_name": "admin", "user_domain_name": "Default", "project_domain_name": "Default",
             "certificates": [], **overrides}  # fmt: skip
-
-
-def until(check: Callable[[], Any], what: str, deadline_s: float = DEADLINE_S) -> Any:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {deadline_s}s")
 
 
 def agent_on(admin: Connection, host: str) -> Any:

@@ -12,7 +12,6 @@ Credentials live in memory only and are never logged.
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -22,8 +21,8 @@ from typing import Any
 import requests
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
-from keystoneauth1.identity import v2, v3
-from keystoneauth1.noauth import NoAuth
+
+from extnet.common.keystone import provider_session
 
 log = logging.getLogger("extnet.host.heartbeat")
 
@@ -289,56 +288,6 @@ class HeartbeatService:
         with self._lock:
             session = self._sessions.get(target.id)
             if session is None:
-                session = ks_session.Session(auth=_auth_plugin(target), verify=True)
-                adapter = _Adapter(self._timeouts, _trust(target.certificates))
-                session.session.mount("http://", adapter)
-                session.session.mount("https://", adapter)
+                session, _adapter = provider_session(target, target.certificates, self._timeouts, pool_maxsize=4)
                 self._sessions[target.id] = session
             return session
-
-
-def _auth_plugin(target: ProviderTarget) -> Any:
-    if not target.requires_authentication:
-        return NoAuth()
-    auth_url = (target.authentication_url or "").rstrip("/")
-    if auth_url.endswith("/v2.0"):
-        return v2.Password(auth_url=auth_url, username=target.username, password=target.password or "",
-                           tenant_name=target.tenant_name)  # fmt: skip
-    return v3.Password(
-        auth_url=auth_url, username=target.username, password=target.password or "",
-        user_domain_name=target.user_domain_name or "Default", project_name=target.project_name or target.tenant_name,
-        project_domain_name=target.project_domain_name or "Default",
-    )  # fmt: skip
-
-
-def _trust(certificates: tuple[str, ...]) -> ssl.SSLContext | None:
-    """Trust exactly the certificates the engine imported for the provider (any of them is an anchor), or the
-    system's CAs when there are none: the same rule as the engine's."""
-    if not certificates:
-        return None
-    context = ssl.create_default_context(cadata="\n".join(certificates))
-    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-    return context
-
-
-class _Adapter(requests.adapters.HTTPAdapter):
-    """(connect, read) timeouts on every request, and HTTPS verified against ``trust`` alone when given."""
-
-    def __init__(self, timeout: tuple[float, float], trust: ssl.SSLContext | None) -> None:
-        self._timeout = timeout
-        self._trust = trust
-        super().__init__(pool_connections=2, pool_maxsize=4)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        if self._trust is not None:
-            kwargs["ssl_context"] = self._trust
-        super().init_poolmanager(*args, **kwargs)
-
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        super().cert_verify(conn, url, verify, cert)
-        if self._trust is not None and verify and url.lower().startswith("https"):
-            conn.ca_certs = conn.ca_cert_dir = None
-
-    def send(self, request: Any, stream: bool = False, timeout: Any = None, verify: Any = True, cert: Any = None,
-             proxies: Any = None) -> requests.Response:  # fmt: skip
-        return super().send(request, stream, self._timeout if timeout is None else timeout, verify, cert, proxies)

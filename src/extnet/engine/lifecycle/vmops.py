@@ -92,23 +92,6 @@ def _pending(session: Session, plans: list[PortPlan]) -> dict[str, set[str]]:
     return {pid: pending_port_ids(session, pid) for pid in {plan.provider.id for plan in plans}}
 
 
-_NICS_BY_ID = select(VmNic).where(VmNic.id.in_(bindparam("ids", expanding=True)))  # built once: store.db.fetch
-
-
-def _store_ports(session: Session, pairs: list[tuple[PortPlan, Port]]) -> list[str]:
-    """Store each port on its vNIC (one query for them all); the names of the vNICs that no longer exist."""
-    ids = [plan.vnic_id for plan, _port in pairs]
-    nics = {nic.id: nic for nic in session.scalars(_NICS_BY_ID, {"ids": ids})} if ids else {}
-    gone: list[str] = []
-    for plan, port in pairs:
-        nic = nics.get(plan.vnic_id)
-        if nic is None:
-            gone.append(plan.vnic_name)
-        elif (nic.port_id, nic.port_provider_id) != (port.id, plan.provider.id):
-            nic.port_id, nic.port_provider_id = port.id, plan.provider.id
-    return gone
-
-
 def storer(
     database: Database, lease: Lease, vm_name: str, on_nic: bool = True, host_id: str | None = None
 ) -> Callable[[list[tuple[PortPlan, Port]]], None]:
@@ -125,20 +108,25 @@ def storer(
             if row is not None:  # still this operation's
                 values = {**mine, "ports": [*(row[0] or []), *made], "new_host": host_id}
                 session.execute(_RECORD_PORTS if host_id is None else _RECORD_PORTS_ON_HOST, values)
-            gone = _nics_gone(session, pairs, on_nic)
+            gone = _store_ports(session, pairs) if on_nic else _missing_nics(session, pairs)
         if gone:
             raise PortFailure(f"vNIC '{gone[0]}' of VM '{vm_name}' was removed while its port was being made")
 
     return store
 
 
-def _nics_gone(session: Session, pairs: list[tuple[PortPlan, Port]], store: bool) -> list[str]:
-    """The names of the vNICs of ``pairs`` that no longer exist; ``store``: each port stored on its vNIC."""
-    if store and pairs:
-        values = [{"nic_id": plan.vnic_id, "new_port": port.id, "new_provider": plan.provider.id}
-                  for plan, port in pairs]  # fmt: skip
-        if session.execute(_PORT_ON_NIC, values).rowcount == len(pairs):  # type: ignore[attr-defined]
-            return []
+def _store_ports(session: Session, pairs: list[tuple[PortPlan, Port]]) -> list[str]:
+    """Store each port on its vNIC (one statement for them all); the names of the vNICs that no longer exist."""
+    if not pairs:
+        return []
+    values = [{"nic_id": plan.vnic_id, "new_port": port.id, "new_provider": plan.provider.id}
+              for plan, port in pairs]  # fmt: skip
+    if session.execute(_PORT_ON_NIC, values).rowcount == len(pairs):  # type: ignore[attr-defined]
+        return []
+    return _missing_nics(session, pairs)  # some are gone (or the driver does not count an executemany's rows)
+
+
+def _missing_nics(session: Session, pairs: list[tuple[PortPlan, Port]]) -> list[str]:
     present = set(session.scalars(_NIC_IDS, {"ids": [plan.vnic_id for plan, _port in pairs]}))
     return [plan.vnic_name for plan, _port in pairs if plan.vnic_id not in present]
 

@@ -21,12 +21,10 @@ from urllib.parse import quote
 
 import requests
 from keystoneauth1 import exceptions as ks_exc
-from keystoneauth1 import session as ks_session
-from keystoneauth1.identity import v2, v3
-from keystoneauth1.noauth import NoAuth
 from openstack import exceptions as os_exc
 from openstack.connection import Connection
 
+from extnet.common.keystone import provider_session
 from extnet.engine.providers import neutron
 from extnet.engine.providers.neutron import ProviderNetwork, ProviderSecurityGroup, ProviderSubnet
 
@@ -69,66 +67,11 @@ class ProviderConfig:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _auth_plugin(config: ProviderConfig) -> Any:
-    if not config.requires_authentication:
-        return NoAuth()
-    auth_url = (config.authentication_url or "").rstrip("/")
-    if auth_url.endswith("/v2.0"):
-        return v2.Password(auth_url=auth_url, username=config.username, password=config.password or "",
-                           tenant_name=config.tenant_name)  # fmt: skip
-    # v3; a tenant_name alone (as Ansible sends it) is the project in the Default domain
-    return v3.Password(
-        auth_url=auth_url, username=config.username, password=config.password or "",
-        user_domain_name=config.user_domain_name or "Default",
-        project_name=config.project_name or config.tenant_name,
-        project_domain_name=config.project_domain_name or "Default",
-    )  # fmt: skip
-
-
-def trust_context(certificates: tuple[str, ...]) -> ssl.SSLContext | None:
-    """An SSL context trusting exactly the imported certificates, or None (the system's CAs) when there are none.
-
-    Any imported certificate is a trust anchor, as in oVirt's external trust store: a provider's own leaf or
-    intermediate certificate is enough, its root need not be imported (or even be presented)."""
-    if not certificates:
-        return None
-    context = ssl.create_default_context(cadata="\n".join(certificates))
-    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-    return context
-
-
-class _ProviderAdapter(requests.adapters.HTTPAdapter):
-    """Gives every request the provider's (connect, read) timeouts unless it sets its own, and verifies HTTPS against
-    ``trust`` alone when given (keystoneauth takes a single float timeout and a CA file, neither is enough)."""
-
-    def __init__(self, timeout: tuple[float, float], trust: ssl.SSLContext | None) -> None:
-        self._timeout = timeout
-        self._trust = trust  # set before HTTPAdapter.__init__, which builds the pool manager
-        super().__init__(pool_connections=4, pool_maxsize=16)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        if self._trust is not None:
-            kwargs["ssl_context"] = self._trust
-        super().init_poolmanager(*args, **kwargs)
-
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        super().cert_verify(conn, url, verify, cert)
-        if self._trust is not None and verify and url.lower().startswith("https"):
-            conn.ca_certs = conn.ca_cert_dir = None  # or the system bundle would be added to the imported trust
-
-    def send(self, request: Any, stream: bool = False, timeout: Any = None, verify: Any = True, cert: Any = None,
-             proxies: Any = None) -> requests.Response:  # fmt: skip
-        return super().send(request, stream, self._timeout if timeout is None else timeout, verify, cert, proxies)
-
-
 class ProviderClient:
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
-        self.session = ks_session.Session(auth=_auth_plugin(config), verify=True)
         timeout = (config.connect_timeout, config.read_timeout)
-        self._adapter = _ProviderAdapter(timeout, trust_context(config.certificates))
-        self.session.session.mount("http://", self._adapter)
-        self.session.session.mount("https://", self._adapter)
+        self.session, self._adapter = provider_session(config, config.certificates, timeout, pool_maxsize=16)
         self.endpoint = config.url.rstrip("/")
         self.connection = Connection(session=self.session, network_endpoint_override=self.endpoint + "/v2.0/",
                                      strict_proxies=False)  # fmt: skip
