@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -74,3 +76,16 @@ def test_version_documents(auth_url: str) -> None:
     version = httpx.get(auth_url).json()["version"]
     assert version["id"].startswith("v3.") and version["status"] == "stable"
     assert version["links"][0]["href"].rstrip("/") == auth_url.rstrip("/")
+
+
+def test_a_token_request_that_is_not_declared_json(auth_url: str, target: Target) -> None:
+    conn, _project_id = target.member("ctype")
+    name = conn.config.auth["username"]
+    body = json.dumps(_password_body(name, f"pw-{name}", name)).encode()
+    refused = httpx.post(f"{auth_url}/auth/tokens", content=body, headers={"Content-Type": "text/plain"}, timeout=30)
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert (error["code"], error["title"]) == (400, "Bad Request")
+    assert error["message"].startswith("Expecting to find application/json in Content-Type header.")
+    undeclared = httpx.post(f"{auth_url}/auth/tokens", content=body, timeout=30)  # no Content-Type at all: JSON
+    assert undeclared.status_code == 201, undeclared.text

@@ -32,7 +32,7 @@ from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess, run_e
 ENGINE_ENV = {
     "EXTNET_HOST_MONITOR_INTERVAL": "0.2", "EXTNET_HOST_CONNECT_TIMEOUT": "2", "EXTNET_PROVIDER_CONNECT_TIMEOUT": "2",
     "EXTNET_PROVIDER_READ_TIMEOUT": "5", "EXTNET_RECONCILE_INTERVAL": "0", "EXTNET_PORT_ACTIVE_TIMEOUT": "15",
-    "EXTNET_VM_LOCK_WAIT": "8",
+    "EXTNET_VM_LOCK_WAIT": "8", "EXTNET_HOST_FIRST_BEAT_WAIT": "2",
 }  # fmt: skip
 StartAgent = Callable[..., HostAgentProcess]
 

@@ -208,6 +208,33 @@ def test_fault_format_follows_accept(api: httpx.Client, content_type: str, accep
     _fault(response, 400, "Malformed", fmt=expected)
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/yaml"])
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_an_unsupported_content_type_is_a_415_naming_the_accepted_ones(
+    api: httpx.Client, unique: Callable[[str], str], content_type: str, fmt: str
+) -> None:
+    name = unique("ctype")
+    body = f"<data_center><name>{name}</name></data_center>" if fmt == "xml" else f'{{"name": "{name}"}}'
+    accept = "application/json" if fmt == "json" else "application/xml"
+    response = api.post("datacenters", content=body, headers={"Content-Type": content_type, "Accept": accept})
+    detail = _fault(response, 415, f"The request body's Content-Type '{content_type}' is not supported", fmt)
+    assert detail.endswith("send one of: application/xml, text/xml, application/json")
+    if fmt == "json":
+        assert response.json()["reason"] == "Unsupported Media Type"
+    assert _dc_names(api, name) == []  # nothing added
+
+
+def test_a_body_without_content_type_is_xml_and_an_empty_body_needs_none(
+    api: httpx.Client, unique: Callable[[str], str]
+) -> None:
+    name = unique("untyped")
+    created = api.post("datacenters", content=f"<data_center><name>{name}</name></data_center>")
+    assert created.status_code == 201, created.text
+    dc_id = ElementTree.fromstring(created.content).get("id")
+    assert api.post(f"datacenters/{dc_id}/nosuchaction", headers={"Content-Type": "text/plain"}).status_code == 404
+    assert api.delete(f"datacenters/{dc_id}", headers={"Content-Type": "text/plain"}).status_code == 200
+
+
 # --- ids in paths and references ---------------------------------------------------------------------------
 
 

@@ -31,6 +31,8 @@ VM_DESTROY = "VM.destroy"
 VM_HOTPLUG_NIC = "VM.hotplugNic"
 VM_HOTUNPLUG_NIC = "VM.hotunplugNic"
 VM_GET_STATS = "VM.getStats"
+# the longest ``Host.setProviders`` may wait (``wait``) for the providers to take the first heartbeats
+MAX_FIRST_BEAT_WAIT = 30.0
 # methods served without the per-host secret: they authenticate with the pairing password instead
 UNAUTHENTICATED = frozenset({PAIR, IDENTIFY})
 

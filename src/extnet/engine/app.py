@@ -68,7 +68,9 @@ def build_engine(settings: EngineSettings) -> Engine:
         providers=ProviderClients(),
         provider_connect_timeout=settings.provider_connect_timeout,
         provider_read_timeout=settings.provider_read_timeout,
-        host_agents=HostAgentClient(settings.host_connect_timeout, settings.host_read_timeout),
+        host_agents=HostAgentClient(
+            settings.host_connect_timeout, settings.host_read_timeout, settings.host_first_beat_wait
+        ),
     )
     hosts = HostMonitor(db, services, settings.host_monitor_interval, _local_host(settings))
     services.hosts_changed = hosts.wake

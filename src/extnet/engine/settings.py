@@ -33,6 +33,9 @@ class EngineSettings(BaseSettings):
     host_monitor_interval: float = 10.0
     host_connect_timeout: float = 5.0
     host_read_timeout: float = 30.0
+    # how long adding a host (or handing it changed providers) waits for the providers to take its agent's first
+    # heartbeats before the host is called up; a host still waiting then is ``initializing`` until they did
+    host_first_beat_wait: float = 5.0
     # the host agent of ``extnet up``, added as host ``local`` of the Default cluster: HOST:PORT and its pairing
     # password (both set by ``extnet up``)
     local_host: str | None = None

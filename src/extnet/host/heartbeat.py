@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from extnet.common.keystone import provider_session
 log = logging.getLogger("extnet.host.heartbeat")
 
 MAX_BACKOFF = 300.0
+MAX_PARALLEL_BEATS = 16  # providers beaten at the same time
 MAX_AUTH_BACKOFF = 900.0
 _TEXT_FIELDS = ("authentication_url", "username", "tenant_name", "project_name", "user_domain_name",
                 "project_domain_name")  # fmt: skip
@@ -86,9 +88,14 @@ class BeatState:
     done: int = 0  # the wake count its last finished beat started after
     statuses: dict[str, str] = field(default_factory=dict)  # what the provider answered of the ports last reported
     statuses_at: int = 0  # the wake count the beat that got ``statuses`` started after
+    in_flight: bool = False  # a worker is posting a beat to this provider now
 
     def to_json(self) -> dict[str, Any]:
         return {"provider_id": self.target.id, "name": self.target.name, "state": self.state, "detail": self.detail}
+
+
+def _beat_workers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=MAX_PARALLEL_BEATS, thread_name_prefix="extnet-beat")
 
 
 Devices = Callable[[str], tuple[list[str], list[str]]]  # provider id -> (ports plugged, ports unplugged)
@@ -110,6 +117,7 @@ class HeartbeatService:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._workers = _beat_workers()
 
     # --- what the API calls -----------------------------------------------------------------------------------
 
@@ -126,6 +134,18 @@ class HeartbeatService:
     def states(self) -> list[dict[str, Any]]:
         with self._lock:
             return [beat.to_json() for beat in self._beats.values()]
+
+    def first_beats(self, wait: float) -> list[dict[str, Any]]:
+        """The states once every provider took its first beat or failed to (none ``pending``), or after ``wait``
+        seconds: what the engine needs before it calls the host up."""
+        deadline = time.monotonic() + wait
+        with self._finished:
+            while True:
+                left = deadline - time.monotonic()
+                pending = any(beat.state == "pending" for beat in self._beats.values())
+                if not pending or left <= 0 or self._stopping.is_set():
+                    return [beat.to_json() for beat in self._beats.values()]
+                self._finished.wait(left)
 
     def changed(self, up: dict[str, set[str]], down: dict[str, set[str]], wait: float = 0.0) -> dict[str, str]:
         """Ports plugged (``up``) and unplugged (``down``), by provider id: reported at once; with ``wait``, returns
@@ -181,6 +201,7 @@ class HeartbeatService:
     def start(self) -> None:
         if self._thread is None:
             self._stopping.clear()
+            self._workers = _beat_workers()
             self._thread = threading.Thread(target=self._loop, name="extnet-host-heartbeat", daemon=True)
             self._thread.start()
 
@@ -192,6 +213,7 @@ class HeartbeatService:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout=sum(self._timeouts) + 5)
+        self._workers.shutdown(wait=False, cancel_futures=True)
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -201,17 +223,32 @@ class HeartbeatService:
 
     def _next_delay(self) -> float:
         with self._lock:
-            due = [b.next_at for b in self._beats.values() if b.state != "not_supported"]
+            due = [b.next_at for b in self._beats.values() if b.state != "not_supported" and not b.in_flight]
         return max(0.01, min(due, default=time.monotonic() + self.interval) - time.monotonic())
 
     def beat_due(self) -> None:
+        """Start the beats that are due, each provider's on a worker of its own: a provider that hangs delays only
+        its own beats."""
         now = time.monotonic()
         with self._lock:
-            due = [b for b in self._beats.values() if b.state != "not_supported" and b.next_at <= now]
+            due = [b for b in self._beats.values()
+                   if b.state != "not_supported" and b.next_at <= now and not b.in_flight]  # fmt: skip
+            for beat in due:
+                beat.in_flight = True
         for beat in due:
             if self._stopping.is_set():
                 return
+            self._workers.submit(self._beat_and_loop, beat)
+
+    def _beat_and_loop(self, beat: BeatState) -> None:
+        try:
             self._beat(beat)
+        except Exception:  # noqa: BLE001 - a beat must never take its provider's beats down with it
+            log.exception("heartbeat to provider %s", beat.target.name)
+        finally:
+            with self._lock:
+                beat.in_flight = False
+            self._wake.set()  # the loop computes the next due time without this beat in flight
 
     def _beat(self, beat: BeatState) -> None:
         target = beat.target

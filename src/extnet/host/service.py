@@ -109,9 +109,14 @@ class HostAgent:
             raise invalid(str(err)) from None
         if len({t.id for t in targets}) != len(targets):
             raise invalid("each provider may be given once")
-        given = params.get("digest")
+        given, wait = params.get("digest"), params.get("wait", 0)
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= hostrpc.MAX_FIRST_BEAT_WAIT:
+            raise invalid(f"'wait' must be a number of seconds from 0 to {hostrpc.MAX_FIRST_BEAT_WAIT:g}")
         self.heartbeat.set_providers(targets, given if isinstance(given, str) else None)
-        return {"providers": [{"id": t.id, "name": t.name} for t in targets], "digest": self.heartbeat.digest}
+        answer = {"providers": [{"id": t.id, "name": t.name} for t in targets], "digest": self.heartbeat.digest}
+        if wait:  # the caller wants to know whether the providers took this host's first beats
+            answer["heartbeats"] = self.heartbeat.first_beats(float(wait))
+        return answer
 
     def _agent_report(self) -> dict[str, Any]:
         caps = self.get_capabilities({})

@@ -46,3 +46,8 @@ class Conflict(Fault):
 class MethodNotAllowed(Fault):
     status = 405
     reason = "Method Not Allowed"
+
+
+class UnsupportedMediaType(Fault):
+    status = 415
+    reason = "Unsupported Media Type"

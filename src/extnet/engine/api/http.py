@@ -18,7 +18,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from extnet.engine.api import codec
-from extnet.engine.api.faults import BadRequest, Fault, Forbidden, MethodNotAllowed, NotFound, Unauthorized
+from extnet.engine.api.faults import (
+    BadRequest,
+    Fault,
+    Forbidden,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from extnet.engine.api.resources.base import Collection, Ctx, Entity, ref
 from extnet.engine.api.schema import TYPES, coerce
 from extnet.engine.auth import Authenticator, AuthError, Principal
@@ -30,6 +38,7 @@ log = logging.getLogger("extnet.engine.api")
 XML = "application/xml;charset=UTF-8"
 JSON = "application/json"
 API_METHODS = ("GET", "POST", "PUT", "DELETE")
+BODY_TYPES = {"application/xml": "xml", "text/xml": "xml", "application/json": "json"}  # media type -> how parsed
 # Routed too, so that they get a <fault> instead of the router's plain-text 405
 OTHER_METHODS = ("PATCH", "OPTIONS")
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -131,6 +140,8 @@ class ApiDispatcher:
             if principal.read_only and request.method != "GET":
                 raise Forbidden(f"User '{principal.name}' is read-only and cannot change anything")
             body = await self._read_body(request)
+            if body.strip():
+                _body_format(request)  # an unsupported Content-Type is refused before anything else looks at the body
             status, tag, plural, payload = await run_in_threadpool(self._dispatch, request, principal, body)
             return _render(status, tag, plural, payload, wants_json)
         except Fault as fault:
@@ -339,10 +350,20 @@ def _check_list_query(ctx: Ctx, col: Collection) -> None:
 def _parse(request: Request, body: bytes, tag: str) -> Any:
     if not body.strip():
         return {}
-    content_type = request.headers.get("content-type", "application/xml").lower()
-    if "json" in content_type:
+    if _body_format(request) == "json":
         return codec.parse_json(body, tag)
     return codec.parse_xml(body, tag)
+
+
+def _body_format(request: Request) -> str:
+    """``xml`` or ``json``, from the Content-Type (XML when there is none, as oVirt assumes); 415 for anything else."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    found = BODY_TYPES.get(media_type or "application/xml")
+    if found is None:
+        accepted = ", ".join(BODY_TYPES)
+        raise UnsupportedMediaType(f"The request body's Content-Type '{media_type}' is not supported; send one of: "
+                                   f"{accepted}")  # fmt: skip
+    return found
 
 
 def _wants_json(request: Request) -> bool:

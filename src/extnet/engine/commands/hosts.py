@@ -19,6 +19,7 @@ from extnet.engine.api.faults import BadRequest
 from extnet.engine.api.resources.base import Entity, resolve
 from extnet.engine.commands.base import Command, Violation, run
 from extnet.engine.domain.rules import name_problem
+from extnet.engine.hosts.readiness import Readiness
 from extnet.engine.store.models import Cluster, Host, Vm
 
 DEFAULT_PORT = 54321
@@ -60,6 +61,7 @@ class AgentPairing:
     secret_encrypted: str = dataclasses.field(repr=False)
     unique_id: str
     capabilities: dict[str, Any]
+    readiness: Readiness = Readiness()  # whether the providers took the agent's first heartbeats
 
 
 class _Check(Command[None]):
@@ -161,11 +163,12 @@ class AddHost(_HostCommand):
 
     def execute(self) -> Host:
         assert self.cluster is not None and self.agent is not None
+        status, detail = self.agent.readiness.status("installing")
         host = Host(name=self.body["name"], description=self.body.get("description"),
                     comment=self.body.get("comment"), address=self.body["address"],
-                    port=self.body.get("port", DEFAULT_PORT), cluster_id=self.cluster.id, status="up",
-                    agent_secret_encrypted=self.agent.secret_encrypted, agent_unique_id=self.agent.unique_id,
-                    agent_capabilities=self.agent.capabilities)  # fmt: skip
+                    port=self.body.get("port", DEFAULT_PORT), cluster_id=self.cluster.id, status=status,
+                    status_detail=detail, agent_secret_encrypted=self.agent.secret_encrypted,
+                    agent_unique_id=self.agent.unique_id, agent_capabilities=self.agent.capabilities)  # fmt: skip
         self.session.add(host)
         return host
 
@@ -176,8 +179,8 @@ class AddHost(_HostCommand):
 
 
 class PairHost(Command[None]):
-    """Records a new pairing of an existing host with its agent (oVirt's reinstall): the host is up unless it is
-    in maintenance."""
+    """Records a new pairing of an existing host with its agent (oVirt's reinstall): the host is up (initializing
+    while its providers have not taken the first heartbeats) unless it is in maintenance."""
 
     verb, noun = "install", "Host"
 
@@ -197,7 +200,7 @@ class PairHost(Command[None]):
         host.agent_unique_id = self.agent.unique_id
         host.agent_capabilities = self.agent.capabilities
         if host.status != "maintenance":
-            host.status, host.status_detail = "up", None
+            host.status, host.status_detail = self.agent.readiness.status("installing")
 
     def integrity_message(self, error: IntegrityError) -> str:
         return f"The agent of host '{self.host.name}' is already the agent of another host."
@@ -284,19 +287,24 @@ class DeactivateHost(Command[None]):
 
 
 class ActivateHost(Command[None]):
-    """The host leaves maintenance: up when its agent answered (``problem`` None), else non_responsive."""
+    """The host leaves maintenance: up when its agent answered (``problem`` None; initializing while ``readiness``
+    says providers have not taken its first heartbeats), else non_responsive."""
 
     verb, noun = "activate", "Host"
 
-    def __init__(self, session: Session, host: Host, problem: str | None = None) -> None:
+    def __init__(self, session: Session, host: Host, problem: str | None = None,
+                 readiness: Readiness | None = None) -> None:  # fmt: skip
         super().__init__(session)
         self.host = host
         self.problem = problem
+        self.readiness = readiness or Readiness()
 
     def validate(self) -> Iterable[Violation]:
         if self.host.status == "up":
             yield Violation(f"Host '{self.host.name}' is already up")
 
     def execute(self) -> None:
-        self.host.status = "up" if self.problem is None else "non_responsive"
-        self.host.status_detail = self.problem
+        if self.problem is not None:
+            self.host.status, self.host.status_detail = "non_responsive", self.problem
+        else:
+            self.host.status, self.host.status_detail = self.readiness.status(self.host.status)

@@ -140,9 +140,11 @@ class _Connections:
 
 
 class HostAgentClient:
-    def __init__(self, connect_timeout: float = 5.0, read_timeout: float = 30.0) -> None:
+    def __init__(self, connect_timeout: float = 5.0, read_timeout: float = 30.0, first_beat_wait: float = 5.0) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        # how long handing a host its providers waits for them to take its first heartbeats
+        self.first_beat_wait = min(max(first_beat_wait, 0.0), hostrpc.MAX_FIRST_BEAT_WAIT)
         self._connections = _Connections()
         self._ids = itertools.count(1)
 
@@ -193,8 +195,14 @@ class HostAgentClient:
     def capabilities(self, host: HostEndpoint) -> dict[str, Any]:
         return dict(self.call(host, hostrpc.GET_CAPABILITIES))
 
-    def set_providers(self, host: HostEndpoint, providers: list[dict[str, Any]], digest: str) -> None:
-        self.call(host, hostrpc.SET_PROVIDERS, {"providers": providers, "digest": digest})
+    def set_providers(self, host: HostEndpoint, providers: list[dict[str, Any]], digest: str) -> list[Any]:
+        """Hand the agent its providers; the states of its heartbeats once each provider took the first beat or
+        refused it (or ``first_beat_wait`` passed)."""
+        wait = self.first_beat_wait
+        result = self.call(host, hostrpc.SET_PROVIDERS, {"providers": providers, "digest": digest, "wait": wait},
+                           read_timeout=self.read_timeout + wait)  # fmt: skip
+        beats = result.get("heartbeats") if isinstance(result, dict) else None
+        return list(beats) if isinstance(beats, list) else list(self.ping(host).get("heartbeats") or [])
 
     def vm_create(self, host: HostEndpoint, vm_id: str, name: str, vifs: list[Vif]) -> dict[str, str]:
         """Run the VM with its VIFs; returns the status the providers answered the host for the plugged ports."""

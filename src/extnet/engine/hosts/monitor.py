@@ -1,7 +1,8 @@
 """The host monitor: a background thread that asks every paired host's agent, each interval, whether it is there.
 
-A host's status follows its agent: ``up`` when it answers, ``non_responsive`` (with ``status_detail`` saying why)
-when it does not or no longer accepts this engine's secret; a host in maintenance stays in maintenance. Each round
+A host's status follows its agent: ``up`` when it answers (``initializing`` until the providers took its first
+heartbeats: ``readiness``), ``non_responsive`` (with ``status_detail`` saying why) when it does not or no longer
+accepts this engine's secret; a host in maintenance stays in maintenance. Each round
 also keeps what the agent reports current (capabilities, when their digest changed; its heartbeats to providers),
 and hands every agent the engine's providers when what it holds differs (a keyed digest of them): after a host or
 a provider is added or changed, or after the agent restarted. The agents are asked in parallel, outside any
@@ -29,6 +30,7 @@ from extnet.engine.hosts.pairing import (
     providers_payload,
     stored_capabilities,
 )  # fmt: skip
+from extnet.engine.hosts.readiness import INITIALIZING, readiness
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database
 from extnet.engine.store.events import Code, record
@@ -69,6 +71,7 @@ class HostMonitor:
         self.interval = interval
         self.local = local
         self._local_problem: str | None = None
+        self._initializing = False  # the last round left a host initializing
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -102,7 +105,9 @@ class HostMonitor:
                 self.poll_all()
             except Exception:  # noqa: BLE001 - the monitor must outlive any one failure (e.g. the database restarting)
                 log.exception("host monitoring round failed")
-            self._wake.wait(min(self.interval, 1.0) if self.local is not None else self.interval)
+            # soon again while the local host is to be added or a host waits for its providers' first answers
+            soon = self.local is not None or self._initializing
+            self._wake.wait(min(self.interval, 1.0) if soon else self.interval)
 
     def _ensure_local(self) -> None:
         assert self.local is not None
@@ -120,6 +125,7 @@ class HostMonitor:
 
     def poll_all(self) -> None:
         with self._round:
+            self._initializing = False
             with self.database.transaction(write=False) as session:
                 hosts = list(session.scalars(select(Host).where(Host.agent_secret_encrypted.is_not(None))))
                 seen = [_Seen(h.id, h.status, endpoint_of(h, self.services), h.agent_capabilities,
@@ -143,7 +149,7 @@ class HostMonitor:
                 observation.capabilities = client.capabilities(endpoint)
             expected = providers_digest(endpoint.secret, providers)
             if ping.get("providers_digest") != expected:
-                client.set_providers(endpoint, providers, expected)
+                observation.heartbeats = client.set_providers(endpoint, providers, expected)
             return observation
         except HostAgentError as err:
             return _Observation(problem=err.message)
@@ -166,12 +172,16 @@ class HostMonitor:
                 host.agent_capabilities = new_stored
             if host.status == "maintenance":
                 return
-            status = "up" if observation.problem is None else "non_responsive"
-            if (status, observation.problem) == (host.status, host.status_detail):
+            if observation.problem is None:
+                status, detail = readiness(observation.heartbeats).status(host.status)
+            else:
+                status, detail = "non_responsive", observation.problem
+            self._initializing |= status == INITIALIZING
+            if (status, detail) == (host.status, host.status_detail):
                 return
             previous = host.status
-            host.status, host.status_detail = status, observation.problem
-            if status == previous:
+            host.status, host.status_detail = status, detail
+            if status in (previous, INITIALIZING):
                 return
             if status == "up":
                 record(session, Code.HOST_STATUS_DETECTED, f"Status of host {host.name} was set to up.",

@@ -3,8 +3,10 @@ refreshing what its agent reports, activating it, and the local host of ``extnet
 
 Adding a host (as oVirt's host deploy with ``root_password``): validate the request, ask the agent who it is (with
 the pairing password, changing nothing), refuse an agent that already is another host, pair (the agent makes a new
-secret and keeps its digest), read its capabilities with the secret, then record the host, up, with the secret
-encrypted. Any failure adds nothing; the fault names the host and what to do.
+secret and keeps its digest), read its capabilities with the secret, hand it the engine's providers and wait
+(briefly) until they took its first heartbeats, then record the host with the secret encrypted: up, or initializing
+while a provider has not answered yet (``readiness``). Any failure adds nothing; the fault names the host and what
+to do.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from extnet.engine.commands.hosts import (
     check,
 )
 from extnet.engine.hosts.client import HostAgentError, HostEndpoint, is_pairing_refused
+from extnet.engine.hosts.readiness import readiness
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database
 from extnet.engine.store.events import Code, record
@@ -114,14 +117,18 @@ def _pair(database: Database, services: EngineServices, pairing: _Pairing) -> Ag
         if duplicate is not None:
             raise Conflict(f"[Cannot {pairing.verb} Host. {duplicate.message}.]")
         paired = client.pair(anonymous, pairing.password)
-        capabilities = client.capabilities(HostEndpoint(pairing.name, pairing.address, pairing.port, paired.secret))
+        endpoint = HostEndpoint(pairing.name, pairing.address, pairing.port, paired.secret)
+        capabilities = client.capabilities(endpoint)
+        with database.transaction(write=False) as session:
+            providers = providers_payload(session, services)
+        beats = client.set_providers(endpoint, providers, providers_digest(paired.secret, providers))
     except HostAgentError as err:
         fault = _fault(pairing, err)
         _event(database, Code.HOST_PAIRING_FAILED, f"Pairing host {pairing.name} with its agent failed: "
                f"{fault.detail}", "error", pairing.host_id)  # fmt: skip
         raise fault from None
     return AgentPairing(services.secrets.encrypt(paired.secret), paired.unique_id or unique_id,
-                        stored_capabilities(capabilities))  # fmt: skip
+                        stored_capabilities(capabilities, beats), readiness(beats))  # fmt: skip
 
 
 def _event(database: Database, code: Code, text: str, severity: str = "normal", host_id: str | None = None) -> None:
@@ -180,17 +187,18 @@ def activate(database: Database, services: EngineServices, host_id: str) -> None
         host = _load(session, host_id)
         check(ActivateHost(session, host))
         endpoint = endpoint_of(host, services)
-    problem = None
+    problem: str | None = None
+    beats: list[Any] = []
     try:
         if endpoint.secret is None:
             problem = f"Host '{endpoint.name}' is not paired with its agent; pair it: the install action"
         else:
-            services.host_agents.ping(endpoint)
+            beats = services.host_agents.ping(endpoint).get("heartbeats") or []
     except HostAgentError as err:
         problem = err.message
     with database.transaction() as session:
         host = _load(session, host_id)
-        run(ActivateHost(session, host, problem))
+        run(ActivateHost(session, host, problem, readiness(beats)))
         if problem:
             record(session, Code.HOST_NON_RESPONSIVE, f"Host {host.name} is not responding: {problem}", "error",
                    host_id=host.id)  # fmt: skip

@@ -94,6 +94,11 @@ class Request:
     def json(self) -> Any:
         if not self.body:
             return None
+        media_type = self.headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+        if media_type not in (b"", b"application/json") and not media_type.endswith(b"+json"):
+            # real Neutron 29 parses any body as JSON; its older WSGI layer answered this, which names the fix
+            raise NeutronError(415, "InvalidContentType", f"Invalid content type {media_type.decode('latin-1')}. "
+                               "The Networking API accepts application/json.")  # fmt: skip
         try:
             body = orjson.loads(self.body)
         except orjson.JSONDecodeError:

@@ -428,6 +428,11 @@ def _check_domain(body: dict[str, Any]) -> None:
 
 async def _body(request: Request) -> dict[str, Any]:
     raw = await request.body()
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if raw and media_type not in ("", "application/json") and not media_type.endswith("+json"):
+        raise IdentityError(400, "Expecting to find application/json in Content-Type header. The server could not "
+                            "comply with the request since it is either malformed or otherwise incorrect. The client "
+                            "is assumed to be in error.")  # fmt: skip
     try:
         body = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
