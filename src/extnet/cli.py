@@ -6,8 +6,8 @@ import argparse
 import getpass
 import logging
 import os
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from extnet.provider.settings import ProviderSettings
 
 def _engine_settings(args: argparse.Namespace) -> EngineSettings:
     overrides: dict[str, Any] = {}
-    for name in ("listen", "data_dir", "database_url", "tls_cert", "tls_key", "log_level"):
+    for name in ("listen", "data_dir", "database_url", "tls_cert", "tls_key", "log_level", "builtin_provider"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -45,12 +45,17 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate: serve HTTPS", **opt)
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert", **opt)
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], **opt)
+    parser.add_argument("--builtin-provider", metavar="URL", help="the built-in provider's Networking API: registered "
+                        "at the first start as extnet-builtin, the external network provider of cluster Default (its "
+                        "admin password from EXTNET_BUILTIN_PROVIDER_PASSWORD, EXTNET_PROVIDER_ADMIN_PASSWORD or "
+                        "EXTNET_ADMIN_PASSWORD)", **opt)  # fmt: skip
 
 
-def _serve(settings: EngineSettings, banner: bool) -> int:
+def serve_engine(settings: EngineSettings, on_ready: Callable[[str], None] | None = None) -> int:
+    """Build the engine and serve it until Ctrl-C; ``on_ready`` hears once what a first start set up is usable."""
     from extnet.engine.app import build_engine
 
-    engine = build_engine(settings)
+    engine = build_engine(settings, on_ready)
     if engine.generated_admin_password:
         print(f"Generated the password of admin@internal (shown once): {engine.generated_admin_password}",
               flush=True)  # fmt: skip
@@ -65,8 +70,6 @@ def _serve(settings: EngineSettings, banner: bool) -> int:
         lifespan="on",  # starts and stops the engine's background work (provider auto-sync)
     )
     server = uvicorn.Server(config)
-    if banner:
-        _print_banner(settings, engine.generated_admin_password)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -76,37 +79,6 @@ def _serve(settings: EngineSettings, banner: bool) -> int:
     return 0
 
 
-def _print_banner(settings: EngineSettings, generated: str | None) -> None:
-    base = f"{settings.scheme}://{settings.listen}"
-    if generated:
-        password = generated
-    elif settings.admin_password:
-        password = settings.admin_password + "  (from EXTNET_ADMIN_PASSWORD)"
-    else:
-        password = "(generated and printed at the first start; set EXTNET_ADMIN_PASSWORD to choose it)"
-    provider_password = (
-        "the same password"
-        if settings.admin_password
-        else "password printed by the provider at its first start, or EXTNET_ADMIN_PASSWORD"
-    )
-    print(
-        "\nextnet is starting\n"
-        f"  API (oVirt REST v4):  {base}/ovirt-engine/api\n"
-        f"  API description:      {base}/ovirt-engine/api-docs/openapi.json\n"
-        f"  web:                  {base}/ovirt-engine/\n"
-        f"  SSO token endpoint:   {base}/ovirt-engine/sso/oauth/token\n"
-        f"  user:                 admin@internal\n"
-        f"  password:             {password}\n"
-        f"  data directory:       {settings.data_dir}\n"
-        f"  network provider:     {ProviderSettings().network_url()}/v2.0 (Keystone "
-        f"{ProviderSettings().identity_url()}/v3, user admin, {provider_password})\n"
-        f"  host agent:           http://{settings.local_host}/jsonrpc (runtime {HostSettings().runtime}), "
-        "added as host 'local' of cluster Default\n"
-        "Press Ctrl-C to stop.\n",
-        flush=True,
-    )
-
-
 def cmd_engine(args: argparse.Namespace) -> int:
     if getattr(args, "engine_command", None) == "user":
         return cmd_user_add(args)
@@ -114,7 +86,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
         from extnet.engine.lifecycle.command import run_reconcile
 
         return run_reconcile(_engine_settings(args))
-    return _serve(_engine_settings(args), banner=False)
+    return serve_engine(_engine_settings(args))
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -146,43 +118,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    settings = _engine_settings(args)
-    provider = _start_provider(settings.data_dir / "provider")
-    # the local host agent, paired by the engine as host "local" of the Default cluster with a password made now
-    host_listen, host_password = HostSettings().listen, generate_password()
-    host_agent = _start_host_agent(settings.data_dir / "host", host_listen, host_password)
-    settings = settings.model_copy(update={"local_host": host_listen, "local_host_password": host_password})
-    try:
-        return _serve(settings, banner=True)
-    finally:
-        for child in (host_agent, provider):
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+    from extnet.cli_up import run_up
 
-
-def _start_host_agent(data_dir: Path, listen: str, password: str) -> subprocess.Popen[bytes]:
-    """``extnet host`` beside the engine (``EXTNET_HOST_*`` settings apply); it dies with this process."""
-    env = {**os.environ, "EXTNET_HOST_PAIRING_PASSWORD": password}
-    return subprocess.Popen([sys.executable, "-m", "extnet", "host", "--listen", listen, "--data-dir", str(data_dir)],
-                            env=env, preexec_fn=_die_with_parent)  # fmt: skip
-
-
-def _start_provider(data_dir: Path) -> subprocess.Popen[bytes]:
-    """The built-in network provider beside the engine (``EXTNET_PROVIDER_*`` settings apply). It dies with this
-    process: uvicorn ends the engine by re-raising SIGTERM, so no ``finally`` would run to stop it."""
-    return subprocess.Popen([sys.executable, "-m", "extnet", "provider", "--data-dir", str(data_dir)],
-                            preexec_fn=_die_with_parent)  # fmt: skip
-
-
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    return run_up(_engine_settings(args), verbose=args.verbose)
 
 
 def _provider_settings(args: argparse.Namespace) -> ProviderSettings:
@@ -288,13 +226,26 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start everything on the embedded defaults")
     up.add_argument("--data-dir", type=Path, help="state directory (default ~/.local/share/extnet)")
     up.add_argument("--listen", type=listen_address, help="HOST:PORT of the engine (default 127.0.0.1:8080)")
+    up.add_argument("--verbose", action="store_true", help="log everything, not only warnings and errors")
     up.set_defaults(func=cmd_up)
     return parser
 
 
+def _configure_logging(args: argparse.Namespace) -> None:
+    """extnet's own logs at the command's level (``up``: warnings unless ``--verbose``); the libraries' (alembic,
+    uvicorn, keystoneauth...) at WARNING unless debugging."""
+    if args.command == "up":
+        level = "info" if args.verbose else "warning"
+    else:
+        level = getattr(args, "log_level", None) or "info"
+    logging.basicConfig(level=logging.DEBUG if level == "debug" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.getLogger("extnet").setLevel(level.upper())
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    _configure_logging(args)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:  # Ctrl-C before the server took over the signal (e.g. during migrations)

@@ -24,6 +24,7 @@ from tests.polling import until
 from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD
 from tests.provider.process import ProviderProcess, run_provider
 from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess, free_port, run_engine, scratch_database
+from tests.up import running_up, up_env
 
 pytestmark = [pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
               pytest.mark.filterwarnings("ignore::openstack.warnings.OpenStackWarning")]  # fmt: skip
@@ -295,15 +296,13 @@ def test_heartbeats_keep_the_host_alive_on_the_provider(
 
 
 def test_up_runs_a_local_host_agent_paired_as_host_local(tmp_path: Path) -> None:
-    from tests.engine.test_cli import _up_env, running_up
-
     host_port = free_port()
-    env = {**_up_env(EXTNET_ADMIN_PASSWORD="up-pw"), "EXTNET_HOST_LISTEN": f"127.0.0.1:{host_port}"}
+    env = {**up_env(EXTNET_ADMIN_PASSWORD="up-pw"), "EXTNET_HOST_LISTEN": f"127.0.0.1:{host_port}"}
     data_dir = tmp_path / "state"
     for run in (1, 2):  # the second start finds the host already paired
         with running_up(data_dir, env) as up:
-            up.wait_for(rf"host agent:\s+http://127\.0\.0\.1:{host_port}/jsonrpc \(runtime noop\), added as host "
-                        r"'local' of cluster Default")  # fmt: skip
+            up.wait_for(rf"host:\s+'local' of cluster Default, runtime noop \(agent http://127\.0\.0\.1:{host_port}"
+                        r"/jsonrpc\)")  # fmt: skip
             up.answers()
             with httpx.Client(base_url=f"{up.base}/ovirt-engine/api/", auth=("admin@internal", "up-pw"),
                               headers={"Accept": "application/json"}, timeout=30) as client:  # fmt: skip

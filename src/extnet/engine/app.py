@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +19,7 @@ from extnet.engine.api.http import ApiDispatcher
 from extnet.engine.api.openapi import openapi_document
 from extnet.engine.api.root import PRODUCT, ROOTS, root_entity
 from extnet.engine.auth import Authenticator, ensure_admin
+from extnet.engine.bootstrap import BuiltinProvider, FirstStart
 from extnet.engine.hosts.client import HostAgentClient
 from extnet.engine.hosts.monitor import HostMonitor
 from extnet.engine.hosts.pairing import LocalHost
@@ -51,7 +52,9 @@ class Engine:
     jobs: JobRunner
 
 
-def build_engine(settings: EngineSettings) -> Engine:
+def build_engine(settings: EngineSettings, on_ready: Callable[[str], None] | None = None) -> Engine:
+    """The engine on ``settings``; ``on_ready`` hears once what a first start set up (the built-in provider, the
+    local host) is usable."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url()
     migrate(url)
@@ -72,8 +75,10 @@ def build_engine(settings: EngineSettings) -> Engine:
             settings.host_connect_timeout, settings.host_read_timeout, settings.host_first_beat_wait
         ),
     )
-    hosts = HostMonitor(db, services, settings.host_monitor_interval, _local_host(settings))
+    hosts = HostMonitor(db, services, settings.host_monitor_interval)
     services.hosts_changed = hosts.wake
+    first_start = FirstStart(db, services, _builtin_provider(settings), _local_host(settings), hosts.poll_all,
+                             on_ready)  # fmt: skip
     services.lifecycle = _lifecycle(db, settings)
     outbox = OutboxService(db, services)
     services.lifecycle.wake_outbox = outbox.wake
@@ -96,9 +101,11 @@ def build_engine(settings: EngineSettings) -> Engine:
         hosts.start()
         outbox.start()
         reconciler.start()
+        first_start.start()
         try:
             yield
         finally:
+            await run_in_threadpool(first_start.stop)
             await run_in_threadpool(jobs.stop)  # first: the running jobs still use everything below
             await run_in_threadpool(reconciler.stop)
             await run_in_threadpool(outbox.stop)
@@ -125,6 +132,13 @@ def _lifecycle(db: Database, settings: EngineSettings) -> Lifecycle:
         identity = engine_id(session)
     return Lifecycle(identity, instance, settings.port_active_wait, settings.port_active_timeout,
                      settings.vm_lock_wait, settings.vm_operation_lease, agents=AgentCache())  # fmt: skip
+
+
+def _builtin_provider(settings: EngineSettings) -> BuiltinProvider | None:
+    if not settings.builtin_provider:
+        return None
+    password = settings.builtin_provider_password or settings.admin_password
+    return BuiltinProvider(settings.builtin_provider.rstrip("/"), password, settings.builtin_provider_auth_url)
 
 
 def _local_host(settings: EngineSettings) -> LocalHost | None:

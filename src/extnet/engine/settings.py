@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +37,15 @@ class EngineSettings(BaseSettings):
     # how long adding a host (or handing it changed providers) waits for the providers to take its agent's first
     # heartbeats before the host is called up; a host still waiting then is ``initializing`` until they did
     host_first_beat_wait: float = 5.0
+    # the built-in provider (its Networking API URL), registered at the first start as ``extnet-builtin``; its
+    # Keystone (default: the one it names when it refuses a call without a token) and the password of its admin
+    # (default: EXTNET_PROVIDER_ADMIN_PASSWORD, else the engine's admin password, as the provider itself defaults)
+    builtin_provider: str | None = None
+    builtin_provider_auth_url: str | None = None
+    builtin_provider_password: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EXTNET_BUILTIN_PROVIDER_PASSWORD", "EXTNET_PROVIDER_ADMIN_PASSWORD"),
+    )
     # the host agent of ``extnet up``, added as host ``local`` of the Default cluster: HOST:PORT and its pairing
     # password (both set by ``extnet up``)
     local_host: str | None = None

@@ -12,7 +12,7 @@ import uvicorn
 
 from extnet.provider.api.http import NeutronApi
 from extnet.provider.identity.keystone import Keystone
-from extnet.provider.identity.service import Identity
+from extnet.provider.identity.service import Bootstrap, Identity
 from extnet.provider.settings import ProviderSettings
 from extnet.provider.store.db import make_engine, migrate
 from extnet.provider.store.sql import SqlBackend
@@ -46,6 +46,19 @@ class ByPort:
         await self.apps.get(int(server[1] or 0), self.default)(scope, receive, send)
 
 
+def prepare(settings: ProviderSettings) -> Bootstrap:
+    """The provider's database migrated and its admin made (at the first start): what a first start did. ``extnet
+    up`` calls it before it starts the provider, to know whether the provider's password is new."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.effective_database_url()
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        return Identity(engine, timedelta(seconds=settings.token_ttl_seconds)).bootstrap(settings.admin_password)
+    finally:
+        engine.dispose()
+
+
 def build_provider(settings: ProviderSettings) -> Provider:
     if settings.port == settings.keystone_port and settings.host == settings.keystone_host:
         raise ValueError("--listen and --keystone-listen must differ")
@@ -55,7 +68,7 @@ def build_provider(settings: ProviderSettings) -> Provider:
     backend = SqlBackend(url)
     read_engine = make_engine(url, immediate=False) if url.startswith("sqlite") else None
     identity = Identity(make_engine(url), timedelta(seconds=settings.token_ttl_seconds), read_engine)
-    generated = identity.bootstrap(settings.admin_password)
+    generated = identity.bootstrap(settings.admin_password).generated_password
     neutron = NeutronApi(backend, identity, settings)
     keystone = Keystone(identity, settings).app()
     app = ByPort({settings.port: neutron, settings.keystone_port: keystone}, neutron)

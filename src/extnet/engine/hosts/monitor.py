@@ -23,9 +23,7 @@ from sqlalchemy import select
 
 from extnet.engine.hosts.client import HostAgentError, HostEndpoint
 from extnet.engine.hosts.pairing import (
-    LocalHost,
     endpoint_of,
-    ensure_local_host,
     providers_digest,
     providers_payload,
     stored_capabilities,
@@ -64,13 +62,10 @@ class _Observation:
 
 
 class HostMonitor:
-    def __init__(self, database: Database, services: EngineServices, interval: float,
-                 local: LocalHost | None = None) -> None:  # fmt: skip
+    def __init__(self, database: Database, services: EngineServices, interval: float) -> None:
         self.database = database
         self.services = services
         self.interval = interval
-        self.local = local
-        self._local_problem: str | None = None
         self._initializing = False  # the last round left a host initializing
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -100,26 +95,11 @@ class HostMonitor:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                if self.local is not None:
-                    self._ensure_local()
                 self.poll_all()
             except Exception:  # noqa: BLE001 - the monitor must outlive any one failure (e.g. the database restarting)
                 log.exception("host monitoring round failed")
-            # soon again while the local host is to be added or a host waits for its providers' first answers
-            soon = self.local is not None or self._initializing
-            self._wake.wait(min(self.interval, 1.0) if soon else self.interval)
-
-    def _ensure_local(self) -> None:
-        assert self.local is not None
-        try:
-            if ensure_local_host(self.database, self.services, self.local):
-                log.info("the local host agent is host '%s' of cluster %s", self.local.name, self.local.cluster)
-                self.local = None
-        except Exception as err:  # noqa: BLE001 - retried next round; said once per distinct problem
-            problem = getattr(err, "detail", None) or getattr(err, "message", None) or str(err)
-            if problem != self._local_problem:
-                log.warning("adding the local host agent: %s (retrying)", problem)
-                self._local_problem = problem
+            # soon again while a host waits for its providers' first answers
+            self._wake.wait(min(self.interval, 1.0) if self._initializing else self.interval)
 
     # --- one round ---------------------------------------------------------------------------------------------
 

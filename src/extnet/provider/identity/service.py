@@ -6,7 +6,7 @@ import secrets
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,6 +45,14 @@ class Principal:
         return not names & {"admin", "member"}
 
 
+@dataclass(frozen=True)
+class Bootstrap:
+    """What the first start of the identity service did: made the admin (with a generated password, or none)."""
+
+    created: bool
+    generated_password: str | None = field(default=None, repr=False)
+
+
 class IdentityError(Exception):
     """Keystone's error document: ``{"error": {"code", "title", "message"}}``."""
 
@@ -80,9 +88,9 @@ class Identity:
 
     # --- bootstrap ---------------------------------------------------------------------------------------------
 
-    def bootstrap(self, admin_password: str | None) -> str | None:
-        """Roles, project ``admin`` and user ``admin`` (role admin there), on first start. Returns the generated
-        admin password, if one was generated."""
+    def bootstrap(self, admin_password: str | None) -> Bootstrap:
+        """Roles, project ``admin`` and user ``admin`` (role admin there), on first start: whether the admin was made
+        now, and the password generated for it if none was given."""
         with self.engine.begin() as conn:
             present = set(conn.execute(select(t.roles.c.name)).scalars())
             for name in ROLES:
@@ -97,7 +105,7 @@ class Identity:
                     )
                 )
             if conn.execute(select(t.users.c.id).where(t.users.c.name == ADMIN)).first() is not None:
-                return None
+                return Bootstrap(created=False)
             generated = None if admin_password else generate_password()
             user_id = uuid.uuid4().hex
             conn.execute(
@@ -113,7 +121,7 @@ class Identity:
             )
             role_id = conn.execute(select(t.roles.c.id).where(t.roles.c.name == "admin")).scalar_one()
             conn.execute(insert(t.role_assignments).values(user_id=user_id, project_id=project_id, role_id=role_id))
-            return generated
+            return Bootstrap(created=True, generated_password=generated)
 
     def service_principal(self) -> Principal:
         """The caller when authentication is off: admin in project admin."""
