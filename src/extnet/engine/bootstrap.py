@@ -26,7 +26,6 @@ from extnet.engine.hosts.pairing import LocalHost, ensure_local_host
 from extnet.engine.providers.client import ProviderClient, ProviderConfig, ProviderError
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database
-from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Cluster, ClusterProvider, EngineState, Host, Provider
 
 log = logging.getLogger("extnet.engine.bootstrap")
@@ -100,9 +99,7 @@ def ensure_builtin_provider(database: Database, services: EngineServices, builti
         if cluster is not None:
             session.add(ClusterProvider(cluster_id=cluster.id, provider_id=provider.id))
             where = f" and made the external network provider of cluster {cluster.name}"
-        session.add(EngineState(key=REGISTERED, value=provider.id))
-        record(session, Code.PROVIDER_ADDED, f"The built-in network provider was registered as {provider.name}"
-               f"{where}.", provider_id=provider.id)  # fmt: skip
+        session.add(EngineState(key=REGISTERED, value=provider.id))  # AddProvider recorded the event
     services.hosts_changed()  # the hosts' agents heartbeat to it from now on
     return f"the built-in provider at {builtin.url} is registered as '{BUILTIN_NAME}'{where}"
 
