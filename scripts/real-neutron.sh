@@ -11,7 +11,8 @@
 #   scripts/real-neutron.sh env              print the EXTNET_CONFORMANCE_* variables for tests/conformance
 #
 # Knobs (environment):
-#   REAL_NEUTRON_DIR      where everything lives (default: <repo>/.cache/real-neutron)
+#   REAL_NEUTRON_DIR      where its configuration, state and logs live (default: <repo>/.cache/real-neutron)
+#   REAL_NEUTRON_VENV     its virtualenv (default: ~/.cache/extnet/real-neutron-<versions>, shared by clones)
 #   REAL_NEUTRON_DB       mariadb | sqlite | auto (default auto: MariaDB when 127.0.0.1:3306 answers)
 #   REAL_NEUTRON_DB_URL   MariaDB server URL (default mysql+pymysql://root@127.0.0.1:3306); the database is
 #                         REAL_NEUTRON_DB_NAME (default extnet_real_neutron_<port>), dropped and recreated at start
@@ -37,7 +38,9 @@ AGENTS=${REAL_NEUTRON_AGENTS:-conformance-host-1 conformance-host-2}
 PASSWORD=${REAL_NEUTRON_PASSWORD:-extnet-conformance}
 NEUTRON_VERSION=29.0.0
 KEYSTONE_VERSION=30.0.0
-VPY=$LAB/venv/bin/python
+# the venv depends only on the versions: kept in the user's cache, so that a fresh clone does not install it again
+VENV=${REAL_NEUTRON_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/extnet/real-neutron-$NEUTRON_VERSION-keystone-$KEYSTONE_VERSION}
+VPY=$VENV/bin/python
 export PYTHONWARNINGS=ignore
 
 log() { echo "real-neutron: $*" >&2; }
@@ -170,7 +173,7 @@ service_plugins = router,segments
 auth_strategy = $AUTH
 transport_url = fake:/
 state_path = $LAB/state
-api_paste_config = $LAB/venv/etc/neutron/api-paste.ini
+api_paste_config = $VENV/etc/neutron/api-paste.ini
 host = real-neutron
 api_workers = 1
 rpc_workers = 0
@@ -256,14 +259,14 @@ EOF
 cmd_install() {
   write_files
   if [ -x "$VPY" ] && "$VPY" -c "import neutron, keystone, gunicorn, pymysql" 2>/dev/null \
-      && [ "$("$LAB/venv/bin/pip" show neutron 2>/dev/null | sed -n 's/^Version: //p')" = "$NEUTRON_VERSION" ]; then
+      && [ "$("$VENV/bin/pip" show neutron 2>/dev/null | sed -n 's/^Version: //p')" = "$NEUTRON_VERSION" ]; then
     return 0
   fi
   "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "Neutron 29 needs Python >= 3.11"'
-  log "installing neutron==$NEUTRON_VERSION keystone==$KEYSTONE_VERSION into $LAB/venv"
-  "$PYTHON" -m venv "$LAB/venv"
-  "$LAB/venv/bin/pip" install --quiet --upgrade pip
-  "$LAB/venv/bin/pip" install --quiet "neutron==$NEUTRON_VERSION" "keystone==$KEYSTONE_VERSION" gunicorn PyMySQL
+  log "installing neutron==$NEUTRON_VERSION keystone==$KEYSTONE_VERSION into $VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+  "$VENV/bin/pip" install --quiet "neutron==$NEUTRON_VERSION" "keystone==$KEYSTONE_VERSION" gunicorn PyMySQL
 }
 
 db_url() {
@@ -295,7 +298,7 @@ except urllib.error.HTTPError:
 }
 
 start_keystone() {
-  local ks="$LAB/venv/bin/keystone-manage --config-file $LAB/etc/keystone/keystone.conf"
+  local ks="$VENV/bin/keystone-manage --config-file $LAB/etc/keystone/keystone.conf"
   if [ ! -f "$LAB/state/keystone.bootstrapped" ]; then
     log "bootstrapping Keystone (SQLite)"
     rm -rf "$LAB/state/keystone.sqlite" "$LAB/state/fernet-keys" "$LAB/state/credential-keys"
@@ -310,7 +313,7 @@ start_keystone() {
     touch "$LAB/state/keystone.bootstrapped"
   fi
   OS_KEYSTONE_CONFIG_FILES="$LAB/etc/keystone/keystone.conf" \
-    setsid "$LAB/venv/bin/gunicorn" --chdir "$LAB/bin" --bind "127.0.0.1:$KEYSTONE_PORT" --workers 1 \
+    setsid "$VENV/bin/gunicorn" --chdir "$LAB/bin" --bind "127.0.0.1:$KEYSTONE_PORT" --workers 1 \
     --worker-class gthread --threads 4 --no-control-socket --pid "$LAB/state/keystone.pid" \
     keystone_wsgi:application >"$LAB/log/keystone.out" 2>&1 &
   echo $! >"$LAB/state/keystone.pid"
@@ -325,7 +328,7 @@ config_files() {
 
 prepare_neutron_db() {
   local mode=$1
-  local manage=("$LAB/venv/bin/neutron-db-manage" --config-file "$LAB/etc/neutron/neutron.conf"
+  local manage=("$VENV/bin/neutron-db-manage" --config-file "$LAB/etc/neutron/neutron.conf"
                 --config-file "$LAB/etc/neutron/plugins/ml2/ml2_conf.ini")
   if [ "$mode" = mariadb ]; then
     "$VPY" "$LAB/bin/prepare_mariadb.py" "$DB_SERVER" "$DB_NAME"
@@ -396,7 +399,7 @@ cmd_start() {
   local workers=$WORKERS threads=4
   if [ "$mode" = sqlite ]; then workers=1; threads=1; fi   # SQLite + concurrent writers = "database is locked"
   OS_NEUTRON_CONFIG_DIR="$LAB/etc/neutron" OS_NEUTRON_CONFIG_FILES="neutron.conf;plugins/ml2/ml2_conf.ini" \
-    setsid "$LAB/venv/bin/gunicorn" --chdir "$LAB/bin" --bind "127.0.0.1:$NEUTRON_PORT" --workers "$workers" \
+    setsid "$VENV/bin/gunicorn" --chdir "$LAB/bin" --bind "127.0.0.1:$NEUTRON_PORT" --workers "$workers" \
     --worker-class gthread --threads "$threads" --timeout 300 --no-control-socket --pid "$LAB/state/neutron.pid" \
     neutron_wsgi:application >"$LAB/log/neutron.out" 2>&1 &
   echo $! >"$LAB/state/neutron.pid"

@@ -1,64 +1,118 @@
 #!/usr/bin/env bash
-# Install extnet with its test tools into .venv and run every test: lint, types, then the suite on SQLite
-# and the database-backed suites again on PostgreSQL.
+# Install extnet with its test tools into .venv and run every test: lint and types; the whole suite on SQLite; on
+# PostgreSQL what touches the database (not the tests marked database_agnostic); the conformance suite and the
+# engine's provider tests against a real Neutron 29 + Keystone 30. Suites run on parallel workers (pytest-xdist,
+# EXTNET_TEST_WORKERS, default 3); each pass's time is printed at the end. Arguments go to every pytest run.
+# One part alone: docs/testing.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-
-need_apt=()
-[ -f /usr/include/libxml2/libxml/xmlreader.h ] || need_apt+=(libxml2-dev)   # ovirtsdk4 compiles against it
-command -v gcc >/dev/null || need_apt+=(gcc)
-command -v openssl >/dev/null || need_apt+=(openssl)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
-  else
-    echo "missing system packages: ${need_apt[*]} (install them with apt-get)" >&2; exit 1
-  fi
-fi
-
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
-export PATH="$PWD/.venv/bin:$PATH"
-
-echo "== ruff"; ruff check src tests bench
-echo "== mypy"; mypy
-
-echo "== tests on SQLite"
-pytest -q "$@"
-
+WORKERS=${EXTNET_TEST_WORKERS:-3}
 PG_URL=${EXTNET_TEST_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}
-if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
-  if [ "$(id -u)" = 0 ] && ls /etc/postgresql >/dev/null 2>&1; then
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
-    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
-  fi
-fi
-if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
-  echo "== engine, provider, host agent, end-to-end and conformance tests on PostgreSQL"
-  EXTNET_TEST_DATABASE_URL="$PG_URL" pytest -q -m "not sqlite_only" tests/engine tests/provider tests/host tests/e2e tests/conformance "$@"
-else
-  echo "PostgreSQL is not reachable on 127.0.0.1:5432: the PostgreSQL pass cannot run" >&2
-  exit 1
-fi
 
-# The original: real OpenStack Neutron 29 + Keystone 30 from PyPI (installed once into .cache/real-neutron).
-# EXTNET_SKIP_REAL_NEUTRON=1 skips this pass (e.g. on a machine without MariaDB or network access to PyPI).
-if [ "${EXTNET_SKIP_REAL_NEUTRON:-0}" != 1 ]; then
-  echo "== conformance suite against real Neutron 29 + Keystone 30"
+timings=()
+began=$SECONDS
+report() {
+  local status=$?
+  if [ ${#timings[@]} -gt 0 ]; then
+    echo "== time of each pass"
+    printf '  %s\n' "${timings[@]}"
+    printf '  %-58s %5d s\n' "all" $((SECONDS - began))
+  fi
+  return $status
+}
+trap report EXIT
+# pass NAME COMMAND...: run a pass (a subshell that stops at its first failing command) and keep its time; a
+# failing pass ends the run, with the times so far. Call it as a plain command: behind || or && the shell would
+# ignore a failure inside it.
+pass() {
+  local name=$1 start=$SECONDS status
+  shift
+  echo "== $name"
+  set +e
+  (set -e; "$@")
+  status=$?
+  set -e
+  timings+=("$(printf '%-58s %5d s%s' "$name" $((SECONDS - start)) "$([ $status = 0 ] || echo '  FAILED')")")
+  return $status
+}
+
+install() {
+  local need_apt=()
+  [ -f /usr/include/libxml2/libxml/xmlreader.h ] || need_apt+=(libxml2-dev)   # ovirtsdk4 compiles against it
+  command -v gcc >/dev/null || need_apt+=(gcc)
+  command -v openssl >/dev/null || need_apt+=(openssl)
+  if [ ${#need_apt[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "missing system packages: ${need_apt[*]} (install them with apt-get)" >&2
+      return 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  fi
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[test]'
+}
+
+postgres_up() {
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && [ "$(id -u)" = 0 ] && ls /etc/postgresql >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    for _ in $(seq 1 30); do
+      if pg_isready -q -h 127.0.0.1 -p 5432; then break; fi
+      sleep 1
+    done
+  fi
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    echo "PostgreSQL is not reachable on 127.0.0.1:5432: the PostgreSQL pass cannot run" >&2
+    return 1
+  fi
+}
+
+# pytest, with "no test selected" (exit 5: arguments that select nothing in this pass) not counted as a failure
+run_pytest() {
+  local status=0
+  pytest "$@" || status=$?
+  [ $status = 0 ] || [ $status = 5 ]
+}
+
+lint() {
+  ruff check src tests bench
+  mypy
+}
+
+on_postgres() {
+  postgres_up
+  # several engines and providers per worker share one server (100 connections by default): small pools
+  EXTNET_TEST_DATABASE_URL="$PG_URL" EXTNET_DATABASE_POOL_SIZE=2 EXTNET_PROVIDER_DATABASE_POOL_SIZE=2 \
+    run_pytest -q -n "$WORKERS" --dist loadfile -m "not database_agnostic" \
+    tests/engine tests/provider tests/e2e tests/conformance "$@"
+}
+
+# The original: real OpenStack Neutron 29 + Keystone 30 from PyPI (its venv installed once, in ~/.cache/extnet).
+against_real_neutron() {
   bash scripts/real-neutron.sh start
-  trap 'bash scripts/real-neutron.sh stop >/dev/null 2>&1 || true' EXIT
   (
     eval "$(bash scripts/real-neutron.sh env)"
-    pytest -q tests/conformance "$@"
+    run_pytest -q -n "$WORKERS" --dist loadfile tests/conformance "$@"
     # the engine's provider tests with the real Neutron as their provider (tests/real_neutron.py); those marked
     # builtin_provider_only are skipped
-    echo "== engine provider tests against real Neutron 29 + Keystone 30"
-    EXTNET_ENGINE_PROVIDER=neutron pytest -q tests/engine/test_providers.py tests/engine/test_provider_networks.py \
-      tests/engine/test_provider_subnets.py tests/engine/test_external_rules.py tests/engine/test_security_groups.py \
-      tests/engine/test_provider_sync.py tests/engine/test_provider_tls.py tests/engine/test_ansible_providers.py "$@"
+    EXTNET_ENGINE_PROVIDER=neutron run_pytest -q -n "$WORKERS" --dist loadfile tests/engine/test_providers.py \
+      tests/engine/test_provider_networks.py tests/engine/test_provider_subnets.py tests/engine/test_external_rules.py \
+      tests/engine/test_security_groups.py tests/engine/test_provider_sync.py tests/engine/test_provider_tls.py \
+      tests/engine/test_ansible_providers.py "$@"
   )
+}
+
+pass "install (.venv, pip)" install
+export PATH="$PWD/.venv/bin:$PATH"
+pass "ruff and mypy" lint
+pass "all tests on SQLite ($WORKERS workers)" run_pytest -q -n "$WORKERS" --dist loadfile "$@"
+pass "database tests on PostgreSQL ($WORKERS workers)" on_postgres "$@"
+# EXTNET_SKIP_REAL_NEUTRON=1 skips this pass (e.g. on a machine without access to PyPI).
+if [ "${EXTNET_SKIP_REAL_NEUTRON:-0}" != 1 ]; then
+  trap 'bash scripts/real-neutron.sh stop >/dev/null 2>&1 || true; report' EXIT
+  pass "conformance and engine provider tests against real Neutron 29" against_real_neutron "$@"
   bash scripts/real-neutron.sh stop
-  trap - EXIT
+  trap report EXIT
 fi

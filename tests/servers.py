@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 ADMIN_PASSWORD = "extnet-test-admin"
 
@@ -36,7 +37,7 @@ def scratch_database(base_url: str | None) -> Iterator[str | None]:
         return
     url = make_url(base_url)
     name = f"extnet_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)  # holds no connection meanwhile
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
     try:

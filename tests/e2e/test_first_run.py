@@ -23,7 +23,8 @@ from tests.servers import ADMIN_PASSWORD, EngineProcess, run_engine
 from tests.up import Up, clean_env, running_up, up_env
 
 pytestmark = [pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
-              pytest.mark.filterwarnings("ignore::openstack.warnings.OpenStackWarning")]  # fmt: skip
+              pytest.mark.filterwarnings("ignore::openstack.warnings.OpenStackWarning"),
+              pytest.mark.database_agnostic]  # extnet up runs on its embedded SQLite  # fmt: skip
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 WALK_THROUGH = "<!-- walk-through: tests/e2e/test_first_run.py runs the block below as written -->"

@@ -24,6 +24,8 @@ import pytest
 
 from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess
 
+pytestmark = pytest.mark.database_agnostic  # see pyproject.toml
+
 PLAYBOOKS = Path(__file__).parent / "ansible"
 CREATE_TASKS = ["Data center", "Cluster", "VM network attached to the cluster", "vNIC profile on the network", "VM",
                 "vNIC of the VM on the profile"]  # fmt: skip

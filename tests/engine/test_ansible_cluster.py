@@ -8,9 +8,12 @@ from pathlib import Path
 
 import ovirtsdk4 as sdk
 import ovirtsdk4.types as t
+import pytest
 
 from tests.engine.ansible_helpers import changed, requires_ansible, run_playbook
 from tests.servers import ADMIN_PASSWORD, EngineProcess
+
+pytestmark = pytest.mark.database_agnostic  # see pyproject.toml
 
 Names = Callable[[str], str]
 

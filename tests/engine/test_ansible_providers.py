@@ -26,6 +26,8 @@ from tests.provider.process import ProviderProcess
 from tests.real_neutron import provider_fields
 from tests.servers import ADMIN_PASSWORD, EngineProcess
 
+pytestmark = pytest.mark.database_agnostic  # see pyproject.toml
+
 Names = Callable[[str], str]
 System = sdk.services.SystemService
 PLAYBOOKS = Path(__file__).parent / "ansible"

@@ -79,6 +79,7 @@ def test_user_add_takes_the_password_from_the_environment(engine: EngineProcess,
 # --- extnet up ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.database_agnostic  # extnet up runs on its embedded SQLite
 def test_up_prints_where_and_how_to_log_in_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     data_dir = tmp_path / "state"
     with running_up(data_dir, up_env()) as up:
@@ -107,6 +108,7 @@ def test_up_prints_where_and_how_to_log_in_and_stops_on_ctrl_c(tmp_path: Path) -
         assert up.interrupt() == 0, up.output()
 
 
+@pytest.mark.database_agnostic  # extnet up runs on its embedded SQLite
 def test_up_with_the_admin_password_from_the_environment(tmp_path: Path) -> None:
     with running_up(tmp_path / "state", up_env(EXTNET_ADMIN_PASSWORD="chosen-pw")) as up:
         up.wait_for(r"\n  password:\s+\(the one in EXTNET_ADMIN_PASSWORD\)")
@@ -118,6 +120,7 @@ def test_up_with_the_admin_password_from_the_environment(tmp_path: Path) -> None
         assert "Traceback" not in up.output()
 
 
+@pytest.mark.database_agnostic  # extnet up runs on its embedded SQLite
 def test_up_refuses_an_unusable_listen_address(tmp_path: Path) -> None:
     result = subprocess.run([*EXTNET, "up", "--listen", "no-port-here", "--data-dir", str(tmp_path / "s")],
                             capture_output=True, text=True, env=clean_env(), timeout=DEADLINE_S)  # fmt: skip

@@ -295,6 +295,7 @@ def test_heartbeats_keep_the_host_alive_on_the_provider(
 # --- extnet up ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.database_agnostic  # extnet up runs on its embedded SQLite
 def test_up_runs_a_local_host_agent_paired_as_host_local(tmp_path: Path) -> None:
     host_port = free_port()
     env = {**up_env(EXTNET_ADMIN_PASSWORD="up-pw"), "EXTNET_HOST_LISTEN": f"127.0.0.1:{host_port}"}

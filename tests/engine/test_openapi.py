@@ -18,6 +18,8 @@ from extnet.engine.api.openapi import openapi_document
 from extnet.engine.api.root import ROOTS
 from tests.servers import EngineProcess
 
+pytestmark = pytest.mark.database_agnostic  # see pyproject.toml
+
 API = "/ovirt-engine/api"
 UNKNOWN_ID = "6c6d3e2a-0000-4000-8000-00000000beef"
 METHODS = ("get", "post", "put", "delete")

@@ -31,6 +31,8 @@ from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD
 from tests.provider.process import issue_token
 from tests.servers import ADMIN_PASSWORD, EngineProcess, free_port, run_engine, scratch_database
 
+pytestmark = pytest.mark.database_agnostic  # see pyproject.toml
+
 Service = Any  # ovirtsdk4's OpenstackNetworkProviderService
 
 # --- a private PKI ------------------------------------------------------------------------------------------------

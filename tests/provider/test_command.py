@@ -9,9 +9,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.provider.process import wait_until_serving
 from tests.servers import free_port
+
+pytestmark = pytest.mark.database_agnostic  # extnet up runs on its embedded SQLite
 
 
 def test_up_starts_and_stops_the_provider(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ import pytest
 
 from tests.provider.process import ADMIN_PASSWORD, ProviderProcess
 
+pytestmark = pytest.mark.database_agnostic  # see pyproject.toml
+
 
 @pytest.fixture
 def openstack_cli(provider: ProviderProcess) -> Any:

@@ -58,7 +58,7 @@ def build_engine(settings: EngineSettings, on_ready: Callable[[str], None] | Non
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url()
     migrate(url)
-    db = Database(url)
+    db = Database(url, settings.database_pool_size)
     generated = ensure_admin(db, settings.admin_password)
     with db.transaction() as session:
         record(session, Code.ENGINE_STARTED, f"extnet engine {PRODUCT['full_version']} started.")

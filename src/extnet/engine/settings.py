@@ -19,6 +19,7 @@ class EngineSettings(BaseSettings):
     listen: str = "127.0.0.1:8080"
     data_dir: Path = default_data_dir()
     database_url: str | None = None
+    database_pool_size: int = Field(default=10, ge=1)  # connections its pool keeps (PostgreSQL)
     admin_password: str | None = None
     token_ttl_seconds: int = 3600
     max_body_bytes: int = 1024 * 1024

@@ -65,9 +65,10 @@ def build_provider(settings: ProviderSettings) -> Provider:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url()
     migrate(url)
-    backend = SqlBackend(url)
+    backend = SqlBackend(url, settings.database_pool_size)
     read_engine = make_engine(url, immediate=False) if url.startswith("sqlite") else None
-    identity = Identity(make_engine(url), timedelta(seconds=settings.token_ttl_seconds), read_engine)
+    identity = Identity(make_engine(url, pool_size=settings.database_pool_size),
+                        timedelta(seconds=settings.token_ttl_seconds), read_engine)  # fmt: skip
     generated = identity.bootstrap(settings.admin_password).generated_password
     neutron = NeutronApi(backend, identity, settings)
     keystone = Keystone(identity, settings).app()

@@ -25,6 +25,7 @@ class ProviderSettings(BaseSettings):
     keystone_listen: str = "127.0.0.1:35357"
     data_dir: Path = default_data_dir()
     database_url: str | None = None
+    database_pool_size: int = Field(default=20, ge=1)  # connections each of its two pools keeps (PostgreSQL)
     backend: Literal["sql"] = "sql"
     auth: Literal["keystone", "none"] = "keystone"
     # The engine and the provider share the admin password unless the provider is given its own.

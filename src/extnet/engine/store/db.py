@@ -17,8 +17,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 T = TypeVar("T")
 
 
-def make_engine(url: str, immediate: bool = True) -> Engine:
-    return common_db.make_engine(url, immediate)
+def make_engine(url: str, immediate: bool = True, pool_size: int = 10) -> Engine:
+    return common_db.make_engine(url, immediate, pool_size)
 
 
 def migrate(url: str) -> None:
@@ -29,9 +29,9 @@ def migrate(url: str) -> None:
 class Database:
     """The engine's handle on its database: one transaction per unit of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size=pool_size)
         self._writes = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite: reads need no write lock, so they get an engine without BEGIN IMMEDIATE.
         self._read_engine = make_engine(url, immediate=False) if url.startswith("sqlite") else self.engine

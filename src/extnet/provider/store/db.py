@@ -14,8 +14,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "provider_alembic_version"
 
 
-def make_engine(url: str, immediate: bool = True) -> Engine:
-    return common_db.make_engine(url, immediate, pool_size=20, json_serializer=_json_dumps,
+POOL_SIZE = 20
+
+
+def make_engine(url: str, immediate: bool = True, pool_size: int = POOL_SIZE) -> Engine:
+    return common_db.make_engine(url, immediate, pool_size=pool_size, json_serializer=_json_dumps,
                                  json_deserializer=orjson.loads)  # fmt: skip
 
 

@@ -46,7 +46,7 @@ from extnet.provider.store.backend import (
     Via,
     iter_chunks,
 )
-from extnet.provider.store.db import make_engine
+from extnet.provider.store.db import POOL_SIZE, make_engine
 
 CHUNK = 1000
 # PostgreSQL: serialization_failure, deadlock_detected, lock_not_available
@@ -460,10 +460,10 @@ class SqlBackend:
 
     name = "sql"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
         self.url = url
         self.postgres = url.startswith("postgresql")
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size=pool_size)
         # SQLite: a read-only transaction must not take the write lock
         self.read_engine = make_engine(url, immediate=False) if url.startswith("sqlite") else self.engine
         self._gate = WriteGate(url)
