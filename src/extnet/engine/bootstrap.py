@@ -71,6 +71,8 @@ def registration(database: Database, password_known: bool, cluster: str = "Defau
                         "an OpenStack network provider")  # fmt: skip
             return (f"being registered in the engine as '{BUILTIN_NAME}', the external network provider of cluster "
                     f"{cluster}")  # fmt: skip
+        if not marker.value:
+            return f"not registered in the engine: a provider named '{BUILTIN_NAME}' was there before it (left so)"
         if provider is None:
             return "registered in the engine at the first start, and removed since (left so)"
         return f"registered in the engine as '{provider.name}'"
@@ -137,7 +139,8 @@ def _announced_auth_url(url: str) -> str | None:
         return None
     match = _KEYSTONE_URI.search(response.headers.get("WWW-Authenticate", ""))
     if match is None:
-        raise Retry(f"the built-in provider at {url} asks for a token but names no Keystone; give its Keystone URL")
+        raise GiveUp(f"the built-in provider at {url} asks for a token but names no Keystone; give its Keystone URL "
+                     "in EXTNET_BUILTIN_PROVIDER_AUTH_URL")  # fmt: skip
     base = match.group(1).rstrip("/")
     return base if base.endswith(("/v3", "/v2.0")) else f"{base}/v3"
 
