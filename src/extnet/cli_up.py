@@ -120,9 +120,14 @@ def _child(args: list[str], level: str, env: dict[str, str] | None = None) -> su
 
 
 def _die_with_parent() -> None:
+    """In the child before it runs: it dies with this process, and a Ctrl-C at the terminal is this process's to
+    handle (it stops the children), not the child's: a child still starting would die of it with a traceback. Its
+    server takes SIGINT back once it serves."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
