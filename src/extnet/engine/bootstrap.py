@@ -23,6 +23,7 @@ from sqlalchemy import select
 from extnet.engine.commands.base import run
 from extnet.engine.commands.providers import AddProvider
 from extnet.engine.hosts.pairing import LocalHost, ensure_local_host
+from extnet.engine.hosts.readiness import INITIALIZING
 from extnet.engine.providers.client import ProviderClient, ProviderConfig, ProviderError
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database
@@ -215,6 +216,10 @@ class FirstStart:
         assert self.local is not None
         ensure_local_host(self.database, self.services, self.local)
         self.poll_hosts()  # an agent paired before (an earlier start) hears of the providers now, not a round later
+        with self.database.transaction(write=False) as session:
+            host = session.scalars(select(Host).where(Host.name == self.local.name)).first()
+            if host is not None and host.status == INITIALIZING:  # ready means up: asked again a second later
+                raise Retry(f"host '{host.name}' is {host.status}: {host.status_detail}")
         return f"the local host agent is host '{self.local.name}' of cluster {self.local.cluster}"
 
     def _say(self, err: Exception) -> None:
