@@ -17,7 +17,7 @@ report() {
   if [ ${#timings[@]} -gt 0 ]; then
     echo "== time of each pass"
     printf '  %s\n' "${timings[@]}"
-    printf '  %-58s %5d s\n' "all" $((SECONDS - began))
+    printf '  %-64s %5d s\n' "all" $((SECONDS - began))
   fi
   return $status
 }
@@ -33,7 +33,7 @@ pass() {
   (set -e; "$@")
   status=$?
   set -e
-  timings+=("$(printf '%-58s %5d s%s' "$name" $((SECONDS - start)) "$([ $status = 0 ] || echo '  FAILED')")")
+  timings+=("$(printf '%-64s %5d s%s' "$name" $((SECONDS - start)) "$([ $status = 0 ] || echo '  FAILED')")")
   return $status
 }
 
