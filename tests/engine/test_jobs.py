@@ -132,7 +132,7 @@ def test_a_failing_async_action_ends_failed_with_the_fault_detail(
     job = ended(system, job_by_correlation(system, correlation_id).id)
     assert job.status == t.JobStatus.FAILED
     assert job.comment == (f"[Cannot run VM. There is no host in cluster '{cluster.name}' that is up to run VM "
-                           f"'{vm.name}'.]")  # fmt: skip
+                           f"'{vm.name}': the cluster has no host.]")  # fmt: skip
     assert service.get().status == t.VmStatus.DOWN
 
     # JSON, async in the body as a JSON boolean: the same answer and the same kind of job

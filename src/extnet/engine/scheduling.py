@@ -100,6 +100,17 @@ def candidates(
     return [candidate(host, services) for host in hosts]
 
 
+def hosts_not_up(session: Session, cluster_id: str, shown: int = 5) -> str:
+    """Which hosts the cluster has and why they are not up (for the refusal when none is)."""
+    hosts = list(session.scalars(select(Host).where(Host.cluster_id == cluster_id).order_by(Host.name)
+                                 .limit(shown + 1)))  # fmt: skip
+    if not hosts:
+        return "the cluster has no host"
+    said = [f"host '{h.name}' is {h.status}" + (f" ({h.status_detail})" if h.status_detail else "")
+            for h in hosts[:shown]]  # fmt: skip
+    return "; ".join(said) + ("; ..." if len(hosts) > shown else "")
+
+
 class NoHost(Exception):
     """No host qualifies; the message names the network and why."""
 

@@ -60,6 +60,7 @@ from extnet.engine.scheduling import (
     candidate,
     candidates,
     choose,
+    hosts_not_up,
     reporting_providers,
 )
 from extnet.engine.services import EngineServices
@@ -223,6 +224,7 @@ class _StartPlan:
     hosts: list[Candidate]
     pending: dict[str, set[str]]
     resume: bool
+    no_host: str = ""  # with no host up: which hosts the cluster has, and why they are not up
 
 
 class Phases:
@@ -271,8 +273,9 @@ def _plan_start(services: EngineServices, pause: bool, session: Session, vm: Vm)
         return _StartPlan(vm.name, cluster_name, [], [], {}, True)
     plans = plans_for(session, services, [nic for nic in nics_of(session, vm.id) if nic.plugged])
     set_status(session, vm.id, "wait_for_launch")
-    return _StartPlan(vm.name, cluster_name, plans, candidates(session, services, vm.cluster_id),
-                      _pending(session, plans), False)  # fmt: skip
+    hosts = candidates(session, services, vm.cluster_id)
+    return _StartPlan(vm.name, cluster_name, plans, hosts, _pending(session, plans), False,
+                      "" if hosts else hosts_not_up(session, vm.cluster_id))  # fmt: skip
 
 
 def _back_down(vm: Vm) -> None:
@@ -282,7 +285,7 @@ def _back_down(vm: Vm) -> None:
 def _schedule_start(database: Database, services: EngineServices, vm_id: str, plan: _StartPlan) -> Choice:
     if not plan.hosts:
         raise Conflict(f"[Cannot run VM. There is no host in cluster '{plan.cluster_name}' that is up to run VM "
-                       f"'{plan.vm_name}'.]")  # fmt: skip
+                       f"'{plan.vm_name}': {plan.no_host}.]")  # fmt: skip
     try:
         return choose(services, plan.hosts, [p.need() for p in plan.plans], plan.vm_name,
                       Scope(f"up host of cluster '{plan.cluster_name}'"))  # fmt: skip
