@@ -37,12 +37,12 @@ def up_env(**extra: str) -> dict[str, str]:
 class Up:
     """``extnet up`` running as a subprocess, its output collected in a file."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str], *args: str) -> None:
         self.port = free_port()
         self.output_path = data_dir.parent / f"up-{self.port}.log"
         with self.output_path.open("wb") as out:
             self.process = subprocess.Popen([*EXTNET, "up", "--listen", f"127.0.0.1:{self.port}", "--data-dir",
-                                             str(data_dir)], stdout=out, stderr=subprocess.STDOUT, env=env,
+                                             str(data_dir), *args], stdout=out, stderr=subprocess.STDOUT, env=env,
                                             stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         self.base = f"http://127.0.0.1:{self.port}"
 
@@ -77,8 +77,9 @@ class Up:
 
 
 @contextmanager
-def running_up(data_dir: Path, env: dict[str, str]) -> Iterator[Up]:
-    up = Up(data_dir, env)
+def running_up(data_dir: Path, env: dict[str, str], *args: str) -> Iterator[Up]:
+    """``extnet up --listen <free port> --data-dir DATA_DIR ARGS``, killed with what it started afterwards."""
+    up = Up(data_dir, env, *args)
     try:
         yield up
     finally:

@@ -121,6 +121,17 @@ def test_up_with_the_admin_password_from_the_environment(tmp_path: Path) -> None
 
 
 @pytest.mark.database_agnostic  # extnet up runs on its embedded SQLite
+def test_up_verbose_logs_what_the_programs_do(tmp_path: Path) -> None:
+    with running_up(tmp_path / "state", up_env(), "--verbose") as up:
+        up.wait_for(r"logs:\s+everything\n")
+        up.wait_for(r"extnet is ready")
+        assert re.search(r" INFO extnet\.engine\.bootstrap: the built-in provider at \S+ is registered as "
+                         r"'extnet-builtin'", up.output()), up.output()  # fmt: skip
+        assert "Uvicorn running on" in up.output()  # the libraries' logs too
+        assert up.interrupt() == 0, up.output()
+
+
+@pytest.mark.database_agnostic  # extnet up runs on its embedded SQLite
 def test_up_refuses_an_unusable_listen_address(tmp_path: Path) -> None:
     result = subprocess.run([*EXTNET, "up", "--listen", "no-port-here", "--data-dir", str(tmp_path / "s")],
                             capture_output=True, text=True, env=clean_env(), timeout=DEADLINE_S)  # fmt: skip
