@@ -94,10 +94,6 @@ class BeatState:
         return {"provider_id": self.target.id, "name": self.target.name, "state": self.state, "detail": self.detail}
 
 
-def _beat_workers() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=MAX_PARALLEL_BEATS, thread_name_prefix="extnet-beat")
-
-
 Devices = Callable[[str], tuple[list[str], list[str]]]  # provider id -> (ports plugged, ports unplugged)
 
 
@@ -117,7 +113,7 @@ class HeartbeatService:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._workers = _beat_workers()
+        self._workers = ThreadPoolExecutor(max_workers=MAX_PARALLEL_BEATS, thread_name_prefix="extnet-beat")
 
     # --- what the API calls -----------------------------------------------------------------------------------
 
@@ -201,7 +197,6 @@ class HeartbeatService:
     def start(self) -> None:
         if self._thread is None:
             self._stopping.clear()
-            self._workers = _beat_workers()
             self._thread = threading.Thread(target=self._loop, name="extnet-host-heartbeat", daemon=True)
             self._thread.start()
 
