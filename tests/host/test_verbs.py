@@ -59,7 +59,7 @@ def test_capabilities_report_what_the_host_has(configured: HostAgentProcess) -> 
     assert caps["binding_host_ids"] == {"open_vswitch": unique_id, "ovirt_provider_ovn": unique_id}
     assert caps["plugin_types"] == ["open_vswitch", "ovirt_provider_ovn"]
     assert caps["bridges"] == ["br-int", "br-ex", "br-phys"] and caps["bridge_mappings"] == {"physnet1": "br-ex"}
-    assert caps["vif_versions"] == ["1.0"] and caps["protocol_version"] == hostrpc.PROTOCOL_VERSION
+    assert caps["vif_versions"] == ["1.1"] and caps["protocol_version"] == hostrpc.PROTOCOL_VERSION
     assert caps["tunnel_types"] == ["vxlan", "geneve"] and caps["datapath_type"] == "system"
     assert caps["agent_version"]
     ping = client.call("Host.ping")
@@ -97,7 +97,9 @@ def test_create_records_the_vifs_in_the_journal_and_plugs_nothing(shared_agent: 
     assert vnics[first["vnic_id"]]["devname"] == devname_for(first["port_id"]) == "tap" + first["port_id"][:11]
 
     [entry] = [e for e in journal(shared_agent) if e["op"] == "create_vm" and e["vm"]["id"] == vm["id"]]
-    assert entry["vm"]["vifs"] == [first, second]  # every field, as the engine sent it
+    # every field, as the engine sent it (a 1.0 VIF, with the plug the agent derived from its binding)
+    assert [{k: v for k, v in sent.items() if k != "plug"} for sent in entry["vm"]["vifs"]] == [first, second]
+    assert [sent["plug"]["kind"] for sent in entry["vm"]["vifs"]] == ["ovs", "ovs"]
 
     stats = paired.call("VM.getStats", {"vm_id": vm["id"]})["vm"]
     assert stats == created

@@ -9,7 +9,10 @@ import pytest
 
 from extnet.common.vif import (
     VERSION,
+    BridgePlug,
     FixedIp,
+    OvsHybridPlug,
+    OvsPlug,
     Vif,
     VifDetails,
     VifError,
@@ -24,7 +27,9 @@ from tests.host.rpc import vif
 def test_round_trip_through_json() -> None:
     document = vif()
     parsed = Vif.from_json(json.loads(json.dumps(document)))
-    assert parsed.to_json() == document
+    # a 1.0 document has no plug: the reader derives it from vif_type and vif_details
+    assert parsed.to_json() == {**document, "plug": {"kind": "ovs", "devname": document["devname"], "bridge": "br-int",
+                                                     "datapath_type": "system"}}  # fmt: skip
     assert Vif.from_json(parsed.to_json()) == parsed
     assert parsed.vif_details == VifDetails(True, "br-int", "system", False)
     assert parsed.fixed_ips == (FixedIp(document["fixed_ips"][0]["subnet_id"], "10.0.0.5"),)
@@ -93,3 +98,39 @@ def test_built_from_a_neutron_port() -> None:
                             vnic_id=str(uuid.uuid4()), vnic_name="nic1", network_name="red", provider=provider,
                             plugin_type="open_vswitch")  # fmt: skip
     assert not unbound.bound and unbound.vif_details == VifDetails()
+
+
+def _port(vif_type: str, **details: object) -> dict[str, object]:
+    return {"id": str(uuid.uuid4()), "mac_address": "fa:16:3e:12:34:56", "network_id": str(uuid.uuid4()),
+            "binding:vif_type": vif_type, "binding:vif_details": details}  # fmt: skip
+
+
+def _built(port: dict[str, object]) -> Vif:
+    return Vif.from_port(port, vnic_id=str(uuid.uuid4()), vnic_name="nic1", network_name="red",
+                         provider=VifProvider(str(uuid.uuid4()), "external"), plugin_type="open_vswitch")  # fmt: skip
+
+
+def test_the_kind_of_plugging_is_read_from_the_binding_as_nova_reads_it() -> None:
+    ovs = _port("ovs", port_filter=True, bridge_name="br-int", datapath_type="netdev", ovs_hybrid_plug=False)
+    assert _built(ovs).plug == OvsPlug(f"tap{ovs['id']}"[:14], "br-int", "netdev")
+    hybrid = _port("ovs", port_filter=True, bridge_name="br-int", ovs_hybrid_plug=True)
+    pid = str(hybrid["id"])
+    assert _built(hybrid).plug == OvsHybridPlug(f"tap{pid[:11]}", "br-int", "system", f"qbr{pid[:11]}",
+                                                f"qvb{pid[:11]}", f"qvo{pid[:11]}")  # fmt: skip
+    assert _built(hybrid).plug.devices() == (f"tap{pid[:11]}", f"qbr{pid[:11]}", f"qvb{pid[:11]}", f"qvo{pid[:11]}")
+    bridge = _port("bridge", port_filter=True)
+    assert _built(bridge).plug == BridgePlug(f"tap{bridge['id']}"[:14], f"brq{bridge['network_id']}"[:14])
+    assert _built(_port("bridge", bridge_name="br-phys")).plug.bridge == "br-phys"  # type: ignore[union-attr]
+    assert _built(_port("binding_failed")).plug is None and _built(_port("vhostuser")).plug is None
+
+
+def test_the_plug_goes_over_the_wire_and_an_unknown_kind_is_derived_again() -> None:
+    hybrid = _built(_port("ovs", ovs_hybrid_plug=True))
+    document = hybrid.to_json()
+    assert document["version"] == VERSION == "1.1" and document["plug"]["kind"] == "ovs_hybrid"
+    assert Vif.from_json(json.loads(json.dumps(document))) == hybrid
+    newer = {**document, "version": "1.7", "plug": {"kind": "vdpa", "devname": "x"}}
+    assert Vif.from_json(newer).plug == hybrid.plug  # a kind of a newer minor: derived from the binding
+    with pytest.raises(VifError) as err:
+        Vif.from_json({**document, "plug": {"kind": "ovs"}})
+    assert "plug ovs needs its bridge and device names" in str(err.value)

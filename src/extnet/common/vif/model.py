@@ -5,6 +5,10 @@ One ``Vif`` per vNIC, built by the engine from its vNIC and from the provider's 
 (``binding:vif_type`` and ``binding:vif_details``, as Nova builds its VIF model), and sent as JSON. The structure is
 versioned ``MAJOR.MINOR``: a host refuses a major version it does not speak; within a major version fields are only
 ever added (a newer minor), so a reader ignores the fields it does not know and defaults the ones it does not get.
+The fields are declared once, on the classes, and (de)serialized from there (``extnet.common.codec``).
+
+Versions: 1.0 the first; 1.1 adds ``plug``, the kind of plugging with its device names (``kinds.py``), which a
+reader derives from ``vif_type`` and ``vif_details`` when a 1.0 sender leaves it out.
 """
 
 from __future__ import annotations
@@ -14,14 +18,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-VERSION = "1.0"
+from extnet.common.codec import decode, encode
+from extnet.common.vif.kinds import UNBOUND_VIF_TYPES, Binding, VifDetails, VifPlug, plug_for
+
+VERSION = "1.1"
 SUPPORTED_MAJORS = (1,)
 DEVNAME_PREFIX = "tap"
 DEVNAME_MAX = 14  # Nova's NIC_NAME_LEN: "tap" + the first 11 characters of the port id
 IFNAME_MAX = 15  # Linux IFNAMSIZ - 1
 MTU_MIN, MTU_MAX = 68, 65535
-# vif_type values that mean the provider could not bind the port to the host: nothing can be plugged
-UNBOUND_VIF_TYPES = ("unbound", "binding_failed")
 
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -74,19 +79,9 @@ class VifProvider:
 
 
 @dataclass(frozen=True)
-class VifDetails:
-    """The port's ``binding:vif_details`` that matter for plugging."""
-
-    port_filter: bool = False
-    bridge_name: str | None = None
-    datapath_type: str | None = None
-    ovs_hybrid_plug: bool = False
-
-
-@dataclass(frozen=True)
 class FixedIp:
-    subnet_id: str
-    ip_address: str
+    subnet_id: str = ""
+    ip_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +102,7 @@ class Vif:
     security_groups: tuple[str, ...] = ()
     plugged: bool = True
     linked: bool = True
+    plug: VifPlug | None = None  # 1.1; None: not bound, or a vif_type no host of ours plugs
     version: str = VERSION
 
     def __post_init__(self) -> None:
@@ -114,6 +110,9 @@ class Vif:
             object.__setattr__(self, "devname", devname_for(self.port_id))
         if isinstance(self.mac, str):
             object.__setattr__(self, "mac", self.mac.lower())
+        if self.plug is None and isinstance(self.port_id, str) and isinstance(self.network.id, str):
+            binding = Binding(None, self.vif_type if isinstance(self.vif_type, str) else "", self.vif_details)
+            object.__setattr__(self, "plug", plug_for(binding, self.port_id, self.network.id, self.devname))
         problems = self.problems()
         if problems:
             raise VifError(problems)
@@ -147,9 +146,14 @@ class Vif:
             found.append(f"{self.label}: network needs an id and a name")
         if not _is_text(self.provider.id) or not _is_text(self.provider.type):
             found.append(f"{self.label}: provider needs an id and a type")
-        if not isinstance(self.devname, str) or len(self.devname) > IFNAME_MAX or not _IFNAME_RE.match(self.devname):
+        if not _is_ifname(self.devname):
             found.append(f"{self.label}: devname {self.devname!r} is not a Linux interface name of at most "
                          f"{IFNAME_MAX} characters")  # fmt: skip
+        if self.plug is not None:
+            bad = [name for name in self.plug.devices() if not _is_ifname(name)]
+            if bad or not all(_is_text(getattr(self.plug, name, "x")) for name in ("bridge", "datapath_type")):
+                found.append(f"{self.label}: plug {self.plug.KIND} needs its bridge and device names (Linux "
+                             f"interface names of at most {IFNAME_MAX} characters)")  # fmt: skip
         if not all(_is_text(group) for group in self.security_groups):
             found.append(f"{self.label}: security_groups must be a list of ids")
         if not all(_is_text(ip.subnet_id) and _is_text(ip.ip_address) for ip in self.fixed_ips):
@@ -158,31 +162,13 @@ class Vif:
                      if not isinstance(getattr(self, name), bool))  # fmt: skip
         return found
 
+    @property
+    def kind(self) -> str | None:
+        return self.plug.KIND if self.plug else None
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "vnic_id": self.vnic_id,
-            "vnic_name": self.vnic_name,
-            "port_id": self.port_id,
-            "devname": self.devname,
-            "mac": self.mac,
-            "mtu": self.mtu,
-            "model": self.model,
-            "network": {"id": self.network.id, "name": self.network.name},
-            "provider": {"id": self.provider.id, "type": self.provider.type},
-            "plugin_type": self.plugin_type,
-            "vif_type": self.vif_type,
-            "vif_details": {
-                "port_filter": self.vif_details.port_filter,
-                "bridge_name": self.vif_details.bridge_name,
-                "datapath_type": self.vif_details.datapath_type,
-                "ovs_hybrid_plug": self.vif_details.ovs_hybrid_plug,
-            },
-            "fixed_ips": [{"subnet_id": ip.subnet_id, "ip_address": ip.ip_address} for ip in self.fixed_ips],
-            "security_groups": list(self.security_groups),
-            "plugged": self.plugged,
-            "linked": self.linked,
-        }
+        document: dict[str, Any] = encode(self)
+        return document
 
     @classmethod
     def from_json(cls, data: Any) -> Vif:
@@ -191,34 +177,17 @@ class Vif:
         if not isinstance(data, dict):
             raise VifError(["a VIF must be a JSON object"])
         check_version(data.get("version"))
-        label = f"vNIC {_at(data, 'vnic_name') or _at(data, 'vnic_id')!r}"
+        label = f"vNIC {data.get('vnic_name') or data.get('vnic_id')!r}"
         problems: list[str] = []
-        network = _object(data, "network", label, problems)
-        provider = _object(data, "provider", label, problems)
-        details = _object(data, "vif_details", label, problems, required=False)
-        fixed_ips = _list(data, "fixed_ips", label, problems)
-        groups = _list(data, "security_groups", label, problems)
-        if problems:
-            raise VifError(problems)
         try:
-            return cls(
-                version=data["version"], vnic_id=_at(data, "vnic_id"), vnic_name=_at(data, "vnic_name") or "",
-                port_id=_at(data, "port_id"), devname=_at(data, "devname") or "", mac=_at(data, "mac"),
-                mtu=_at(data, "mtu"), model=_at(data, "model") or "virtio",
-                network=VifNetwork(_at(network, "id"), _at(network, "name")),
-                provider=VifProvider(_at(provider, "id"), _at(provider, "type")),
-                plugin_type=_at(data, "plugin_type"), vif_type=_at(data, "vif_type"),
-                vif_details=VifDetails(
-                    port_filter=_at(details, "port_filter") is True, bridge_name=_text_or_none(details, "bridge_name"),
-                    datapath_type=_text_or_none(details, "datapath_type"),
-                    ovs_hybrid_plug=_at(details, "ovs_hybrid_plug") is True,
-                ),
-                fixed_ips=tuple(FixedIp(_at(ip, "subnet_id"), _at(ip, "ip_address")) if isinstance(ip, dict)
-                                else FixedIp("", "") for ip in fixed_ips),
-                security_groups=tuple(groups), plugged=_at(data, "plugged", True), linked=_at(data, "linked", True),
-            )  # fmt: skip
-        except TypeError as err:  # a field of the wrong shape that the rules above did not foresee
-            raise VifError([f"{label}: {err}"]) from None
+            parsed = decode(cls, data, label, problems)
+        except VifError as err:
+            raise VifError(problems + err.problems) from None
+        except TypeError as err:  # a field of the wrong shape that the rules did not foresee
+            raise VifError([*problems, f"{label}: {err}"]) from None
+        if problems or parsed is None:
+            raise VifError(problems)
+        return parsed
 
     @classmethod
     def from_port(
@@ -226,22 +195,14 @@ class Vif:
         plugin_type: str, mtu: int | None = None, plugged: bool = True, linked: bool = True, model: str = "virtio",
     ) -> Vif:  # fmt: skip
         """The VIF of a vNIC from the provider's answer for its port (Neutron's port JSON)."""
-        details = port.get("binding:vif_details") or {}
+        binding = Binding.of_port(port)
         return cls(
             vnic_id=vnic_id, vnic_name=vnic_name, port_id=port["id"], mac=port["mac_address"], mtu=mtu, model=model,
             network=VifNetwork(port["network_id"], network_name), provider=provider, plugin_type=plugin_type,
-            vif_type=port.get("binding:vif_type") or "unbound",
-            vif_details=VifDetails(
-                port_filter=details.get("port_filter") is True, bridge_name=details.get("bridge_name"),
-                datapath_type=details.get("datapath_type"), ovs_hybrid_plug=details.get("ovs_hybrid_plug") is True,
-            ),
+            vif_type=binding.vif_type, vif_details=binding.details,
             fixed_ips=tuple(FixedIp(ip["subnet_id"], ip["ip_address"]) for ip in port.get("fixed_ips") or ()),
             security_groups=tuple(port.get("security_groups") or ()), plugged=plugged, linked=linked,
         )  # fmt: skip
-
-
-def _at(data: dict[str, Any], key: str, default: Any = None) -> Any:
-    return data.get(key, default)
 
 
 def _is_uuid(value: Any) -> bool:
@@ -262,26 +223,5 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _text_or_none(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return value if isinstance(value, str) and value else None
-
-
-def _object(data: dict[str, Any], key: str, label: str, problems: list[str], required: bool = True) -> dict[str, Any]:
-    value = data.get(key)
-    if value is None and not required:
-        return {}
-    if not isinstance(value, dict):
-        problems.append(f"{label}: {key} must be an object")
-        return {}
-    return value
-
-
-def _list(data: dict[str, Any], key: str, label: str, problems: list[str]) -> list[Any]:
-    value = data.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        problems.append(f"{label}: {key} must be a list")
-        return []
-    return value
+def _is_ifname(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= IFNAME_MAX and _IFNAME_RE.match(value) is not None
