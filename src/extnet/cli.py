@@ -161,7 +161,8 @@ def _add_provider_options(parser: argparse.ArgumentParser) -> None:
 
 def _host_settings(args: argparse.Namespace) -> HostSettings:
     overrides: dict[str, Any] = {}
-    for name in ("listen", "data_dir", "runtime", "log_level"):
+    for name in ("listen", "data_dir", "runtime", "log_level", "ovsdb", "l2", "tunnel_ip", "binding_host", "netns",
+                 "guest_ip", "ovs_hybrid_plug"):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -191,8 +192,22 @@ def _add_host_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", type=listen_address, help="HOST:PORT to serve on (default 127.0.0.1:54321)")
     parser.add_argument("--data-dir", type=Path, help="state directory (default ~/.local/share/extnet/host)")
     parser.add_argument("--runtime", choices=["noop", "netns", "libvirt"],
-                        help="how vNICs are plugged (default noop: records requests, plugs nothing)")  # fmt: skip
+                        help="how VMs run and vNICs are plugged (default noop: records requests, plugs nothing; "
+                        "netns: VMs as network namespaces; libvirt: real guests)")  # fmt: skip
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--ovsdb", help="the host's Open vSwitch database, as ovs-vsctl's --db (default "
+                        "unix:/run/openvswitch/db.sock)")  # fmt: skip
+    parser.add_argument("--l2", choices=["builtin", "none"], help="builtin (default): this agent isolates networks "
+                        "and tunnels them between hosts; none: OVN or a Neutron agent does, this one only plugs")
+    parser.add_argument("--tunnel-ip", help="this host's address for VXLAN tunnels to the other hosts")
+    parser.add_argument("--binding-host", help="the binding host id for Open vSwitch and Linux bridge (default: the "
+                        "host name)")  # fmt: skip
+    parser.add_argument("--ovs-hybrid-plug", action="store_const", const=True, help="ask the providers for the "
+                        "hybrid plug (qbr/qvb/qvo), as the iptables firewall of Neutron's OVS agent does")
+    parser.add_argument("--netns", help="the network namespace of this host's devices (several test-bed hosts on "
+                        "one machine)")  # fmt: skip
+    parser.add_argument("--guest-ip", choices=["static", "dhcp"], help="netns runtime: guests take the ports' "
+                        "fixed IPs (static, default) or ask DHCP")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 
 from openstack.connection import Connection
 
-from extnet.host.runtime.noop import STATE, read_state
+from extnet.host.runtime.noop import STATE
+from extnet.host.runtime.state import read_state
 from tests.provider.process import ADMIN_PASSWORD, connect, wait_until_serving
 from tests.servers import HostAgentProcess, free_port
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from extnet.common.vif import Vif
 from extnet.host.runtime.base import VmSpec
-from extnet.host.runtime.noop import COMPACT_MIN, STATE, NoopRuntime, read_state
+from extnet.host.runtime.noop import STATE, NoopRuntime
+from extnet.host.runtime.state import COMPACT_MIN, read_state
 from extnet.host.settings import HostSettings
 from tests.host.rpc import vif
 

@@ -14,10 +14,23 @@ from starlette.requests import Request
 
 from extnet.host.api.http import JsonRpcApp
 from extnet.host.capabilities import unique_id
+from extnet.host.heartbeat import HeartbeatService
+from extnet.host.networks import ProviderNetworks
 from extnet.host.pairing import Pairing
 from extnet.host.runtime import make_runtime
 from extnet.host.service import HostAgent
 from extnet.host.settings import HostSettings
+
+
+class ProviderAccess:
+    """Reads from the providers the engine handed the agent (through the heartbeat's sessions, made later)."""
+
+    heartbeat: HeartbeatService | None = None
+
+    def get_json(self, provider_id: str, path: str) -> Any:
+        if self.heartbeat is None:
+            raise LookupError("the agent has no providers yet")
+        return self.heartbeat.get_json(provider_id, path)
 
 
 @dataclass
@@ -32,9 +45,11 @@ def build_host_agent(settings: HostSettings) -> HostAgentServer:
     """Raises RuntimeUnavailable when the runtime cannot run here, ValueError for a broken data dir."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     host_id = unique_id(settings.data_dir)
-    runtime = make_runtime(settings, host_id)
+    providers = ProviderAccess()
+    runtime = make_runtime(settings, host_id, ProviderNetworks(providers.get_json))
     pairing = Pairing(settings.data_dir, settings.pairing_password)
     agent = HostAgent(settings, runtime, pairing, host_id)
+    providers.heartbeat = agent.heartbeat
     endpoint = JsonRpcApp(agent, settings.max_body_bytes)
 
     @asynccontextmanager

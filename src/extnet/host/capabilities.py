@@ -51,9 +51,13 @@ def capabilities(settings: HostSettings, runtime: Runtime, host_unique_id: str) 
         "binding_host_ids": dict(facts.binding_host_ids),
         "plugin_types": settings.plugin_type_list,
         "vif_types": list(facts.vif_types),
+        "vif_kinds": list(facts.vif_kinds),
         "bridges": list(facts.bridges),
         "bridge_mappings": settings.mapping_dict,
         "tunnel_types": settings.tunnel_type_list,
         "datapath_type": facts.datapath_type,
         "integration_bridge": settings.integration_bridge,
+        "ovs_hybrid_plug": settings.ovs_hybrid_plug,
+        "tunnel_ip": settings.tunnel_ip,
+        "cleaned": list(getattr(runtime, "cleaned", [])),
     }

@@ -316,6 +316,19 @@ class HeartbeatService:
             return "auth_failed", f"{url} answered {status}: the credentials are not an admin's of this provider", None
         return "failing", f"{url} answered {status}: {response.text[:200]}", None
 
+    def get_json(self, provider_id: str, path: str) -> Any:
+        """GET ``path`` (``/v2.0/...``) of a provider the engine handed this agent, with its credentials; raises
+        LookupError for a provider it does not know, requests/keystoneauth errors as they come."""
+        with self._lock:
+            beat = self._beats.get(provider_id)
+        if beat is None:
+            raise LookupError(f"provider {provider_id} is not one of this host's providers")
+        target = beat.target
+        response = self._session(target).get(f"{target.url}{path}", raise_exc=False, connect_retries=0,
+                                              authenticated=target.requires_authentication or None)  # fmt: skip
+        response.raise_for_status()
+        return response.json()
+
     def _session(self, target: ProviderTarget) -> ks_session.Session:
         with self._lock:
             session = self._sessions.get(target.id)

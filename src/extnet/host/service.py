@@ -119,17 +119,25 @@ class HostAgent:
         return answer
 
     def _agent_report(self) -> dict[str, Any]:
+        """This host as a Neutron agent: an Open vSwitch agent, or a Linux bridge agent where the host plugs for
+        Linux bridge only (its plugin types, or no Open vSwitch)."""
         caps = self.get_capabilities({})
-        return {
-            "host": caps["binding_host_ids"].get(hostrpc.OPEN_VSWITCH) or caps["hostname"],
-            "agent_type": hostrpc.OVS_AGENT_TYPE,
-            "binary": hostrpc.OVS_AGENT_BINARY,
-            "configurations": {
-                "bridge_mappings": caps["bridge_mappings"], "integration_bridge": caps["integration_bridge"],
-                "tunnel_types": caps["tunnel_types"], "datapath_type": caps["datapath_type"],
-                "ovs_hybrid_plug": False, "extnet_runtime": caps["runtime"],
-            },
+        bridge_only = hostrpc.OPEN_VSWITCH not in self.settings.plugin_type_list or "ovs" not in caps["vif_types"]
+        plugin = hostrpc.LINUX_BRIDGE if bridge_only and "bridge" in caps["vif_types"] else hostrpc.OPEN_VSWITCH
+        configurations = {
+            "bridge_mappings": caps["bridge_mappings"], "integration_bridge": caps["integration_bridge"],
+            "tunnel_types": caps["tunnel_types"], "datapath_type": caps["datapath_type"],
+            "ovs_hybrid_plug": bool(caps["ovs_hybrid_plug"]), "extnet_runtime": caps["runtime"],
         }  # fmt: skip
+        if caps.get("tunnel_ip"):
+            configurations["tunneling_ip"] = caps["tunnel_ip"]
+        linux_bridge = plugin == hostrpc.LINUX_BRIDGE
+        return {
+            "host": caps["binding_host_ids"].get(plugin) or caps["hostname"],
+            "agent_type": hostrpc.LB_AGENT_TYPE if linux_bridge else hostrpc.OVS_AGENT_TYPE,
+            "binary": hostrpc.LB_AGENT_BINARY if linux_bridge else hostrpc.OVS_AGENT_BINARY,
+            "configurations": configurations,
+        }
 
     def _devices(self, provider_id: str) -> tuple[list[str], list[str]]:
         up: list[str] = []

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from extnet.common.hostrpc import DEFAULT_PORT, OPEN_VSWITCH
 
 RuntimeName = Literal["noop", "netns", "libvirt"]
+DEFAULT_OVSDB = "unix:/run/openvswitch/db.sock"
 
 
 def default_data_dir() -> Path:
@@ -39,8 +40,20 @@ class HostSettings(BaseSettings):
     bridge_mappings: str = ""  # physnet:bridge,...
     plugin_types: str = OPEN_VSWITCH  # comma-separated
     tunnel_types: str = "vxlan,geneve"
-    datapath_type: str = "system"
+    # the integration bridge's datapath: auto is system where the kernel has Open vSwitch's datapath, else netdev
+    datapath_type: Literal["auto", "system", "netdev"] = "auto"
     integration_bridge: str = "br-int"
+    # the data-plane runtimes (netns, libvirt)
+    ovsdb: str = DEFAULT_OVSDB  # where the host's Open vSwitch database answers, as ovs-vsctl's --db
+    # builtin: this agent is the built-in provider's L2 agent (local VLANs, VXLAN between hosts); none: another agent
+    # (ovn-controller, neutron-openvswitch-agent) owns the switch, and this one only plugs
+    l2: Literal["builtin", "none"] = "builtin"
+    ovs_hybrid_plug: bool = False  # report it to the providers: they bind ports for the hybrid plug (qbr/qvb/qvo)
+    tunnel_ip: str | None = None  # this host's address for VXLAN between hosts (configurations.tunneling_ip)
+    binding_host: str | None = None  # the Neutron agent's host of this host (default: the host name)
+    netns: str | None = None  # the network namespace of the host's own devices (a test-bed host); None: the agent's
+    vm_netns_prefix: str = "extnet"  # the netns runtime's VMs are namespaces PREFIX-<vm id>
+    guest_ip: Literal["static", "dhcp"] = "static"  # how the netns runtime's guests get their addresses
     provider_connect_timeout: float = 10.0
     provider_read_timeout: float = 30.0
     max_body_bytes: int = 4 * 1024 * 1024
@@ -62,6 +75,10 @@ class HostSettings(BaseSettings):
                 raise ValueError(f"bridge mapping {physnet}:{bridge} names bridge {bridge}, which is not one of the "
                                  f"bridges ({', '.join(sorted(bridges))}); add it to EXTNET_HOST_BRIDGES")  # fmt: skip
         return self
+
+    @property
+    def noop_datapath_type(self) -> str:
+        return "system" if self.datapath_type == "auto" else self.datapath_type
 
     @property
     def host(self) -> str:

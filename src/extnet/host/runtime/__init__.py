@@ -1,22 +1,29 @@
-"""Runtimes: ``noop`` (records what it is asked, plugs nothing); ``netns`` and ``libvirt`` come with the data plane."""
+"""Runtimes: ``noop`` (records what it is asked, plugs nothing), ``netns`` (VMs as network namespaces, the test bed)
+and ``libvirt`` (real guests)."""
 
 from __future__ import annotations
 
+from extnet.host.networks import ProviderNetworks
 from extnet.host.runtime.base import Runtime, RuntimeUnavailable
 from extnet.host.settings import HostSettings
 
-NOT_YET = {
-    "netns": "network namespaces with Open vSwitch ports",
-    "libvirt": "libvirt domains with Open vSwitch ports",
-}
 
-
-def make_runtime(settings: HostSettings, unique_id: str) -> Runtime:
+def make_runtime(settings: HostSettings, unique_id: str, networks: ProviderNetworks) -> Runtime:
     if settings.runtime == "noop":
         from extnet.host.runtime.noop import NoopRuntime
 
         return NoopRuntime(settings, unique_id)
-    raise RuntimeUnavailable(
-        f"runtime '{settings.runtime}' ({NOT_YET[settings.runtime]}) is not available yet: start the agent with "
-        "--runtime noop (EXTNET_HOST_RUNTIME=noop)"
-    )
+    from extnet.host.runtime.plumbing import Plumbing
+
+    try:
+        plumbing = Plumbing(settings, networks)
+    except PermissionError as err:
+        raise RuntimeUnavailable(f"runtime '{settings.runtime}' plugs devices and needs root (CAP_NET_ADMIN): "
+                                 f"{err}") from None  # fmt: skip
+    if settings.runtime == "netns":
+        from extnet.host.runtime.netns import NetnsRuntime
+
+        return NetnsRuntime(settings, plumbing, networks)
+    plumbing.close()
+    raise RuntimeUnavailable(f"runtime '{settings.runtime}' is not available yet: start the agent with --runtime "
+                             "netns or noop (EXTNET_HOST_RUNTIME)")  # fmt: skip

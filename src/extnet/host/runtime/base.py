@@ -1,4 +1,4 @@
-"""What a runtime is: the part of the agent that plugs vNICs and runs VMs (noop now; netns and libvirt next).
+"""What a runtime is: the part of the agent that plugs vNICs and runs VMs (noop, netns, libvirt).
 
 Every operation is idempotent: plugging a plugged vNIC, unplugging an unplugged one, destroying a VM that is not
 there, all succeed without changing anything, so the engine can always retry.
@@ -32,6 +32,7 @@ class RuntimeFacts:
     bridges: list[str]
     datapath_type: str
     vif_types: list[str]  # binding:vif_type values it can plug
+    vif_kinds: list[str] = field(default_factory=list)  # the kinds of plugging (extnet.common.vif.KINDS) it can do
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,13 @@ class VmSpec:
 class VnicState:
     vif: Vif
     plugged: bool
+    addresses: list[str] = field(default_factory=list)  # what the guest device has (IP/prefix), where seen
 
     def to_json(self) -> dict[str, Any]:
         vif = self.vif
         return {"vnic_id": vif.vnic_id, "vnic_name": vif.vnic_name, "port_id": vif.port_id, "devname": vif.devname,
                 "mac": vif.mac, "provider_id": vif.provider.id, "plugged": self.plugged,
-                "linked": vif.linked}  # fmt: skip
+                "linked": vif.linked, "kind": vif.kind, "addresses": list(self.addresses)}  # fmt: skip
 
 
 @dataclass

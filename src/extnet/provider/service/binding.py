@@ -1,6 +1,6 @@
-"""Port binding as Neutron's ML2 Open vSwitch mechanism driver decides it, from the agents hosts report:
-``ovs`` when the host has a live agent that can reach the network's segment, ``binding_failed`` when it has none,
-``unbound`` without a host."""
+"""Port binding as Neutron's ML2 mechanism drivers decide it, from the agents hosts report: ``ovs`` when the host
+has a live Open vSwitch agent (or OVN controller) that can reach the network's segment, ``bridge`` for a live Linux
+bridge agent, ``binding_failed`` when it has none, ``unbound`` without a host."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from extnet.provider.store.backend import AllOf, In, Kind, Query, Record
 
 OVS_AGENT = "Open vSwitch agent"
 OVN_AGENT = "OVN Controller agent"
-BINDING_AGENTS = (OVS_AGENT, OVN_AGENT)
+LB_AGENT = "Linux bridge agent"
+BINDING_AGENTS = (OVS_AGENT, OVN_AGENT, LB_AGENT)
 UNBOUND: tuple[str, dict[str, Any]] = ("unbound", {})
 FAILED: tuple[str, dict[str, Any]] = ("binding_failed", {})
 
@@ -34,6 +35,8 @@ def bind(ctx: Ctx, network: Record, host: str, vnic_type: str) -> tuple[str, dic
     now = time.time()
     for agent in agents:
         if alive(agent, ctx.config.agent_down_time, now) and _reaches(agent, network):
+            if agent["agent_type"] == LB_AGENT:
+                return "bridge", {"connectivity": "l2", "port_filter": True, "bound_drivers": {"0": "linuxbridge"}}
             return "ovs", _details(agent)
     return FAILED
 
@@ -50,7 +53,7 @@ def _reaches(agent: Record, network: Record) -> bool:
 
 
 def _bridge_mappings(conf: dict[str, Any]) -> dict[str, str]:
-    mappings = conf.get("bridge_mappings")
+    mappings = conf.get("bridge_mappings") or conf.get("interface_mappings")
     if isinstance(mappings, dict):
         return {str(k): str(v) for k, v in mappings.items()}
     text = conf.get("bridge-mappings") or ""

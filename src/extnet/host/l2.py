@@ -1,0 +1,115 @@
+"""The host agent as the L2 agent of the built-in provider (there is no separate Neutron agent): it isolates
+networks on the host as Neutron's agents do, and carries tenant networks between hosts.
+
+- Open vSwitch kinds: a local VLAN per network on the integration bridge (the Port's ``tag``, with the network in
+  its ``other_config:net_uuid``, as the OVS agent keeps it, so a restarted agent finds the same map).
+- Linux bridge kind: a bridge per network (``brq`` + network id), which is isolation by itself.
+- Between hosts: a kernel VXLAN device per network (``vxlan-<VNI>``) on the local VLAN (OVS) or in the network's
+  bridge, flooding to the tunnel addresses (``configurations.tunneling_ip``) of the provider's other alive agents.
+  A frame that came from one peer never goes to another (split horizon within the device), so a full mesh of hosts
+  has no loop without any flow rules.
+
+Where OVN or a real Neutron agent owns the switch, the agent only plugs and none of this runs (``Switching`` is
+None in the plugins).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from extnet.host.networks import ProviderNetworks
+from extnet.host.privileged import netlink
+from extnet.host.privileged.ovsdb import Ovs
+
+log = logging.getLogger("extnet.host.l2")
+
+NET_UUID = "net_uuid"
+VLAN_MIN, VLAN_MAX = 1, 4094
+TUNNEL_TYPES = ("vxlan",)
+VXLAN_OVERHEAD = 50
+
+
+def vxlan_name(vni: int) -> str:
+    return f"vxlan-{vni}"
+
+
+class Switching:
+    def __init__(self, ns: str | None, ovs: Ovs | None, networks: ProviderNetworks, tunnel_ip: str | None) -> None:
+        self.ns = ns
+        self.ovs = ovs
+        self.networks = networks
+        self.tunnel_ip = tunnel_ip
+        self._lock = threading.Lock()
+        self._vlans: dict[str, int] = {}
+        self._tunnels: dict[str, tuple[str, str, str]] = {}  # network id -> (provider id, device, bridge)
+        if ovs is not None:
+            for port in ovs.ports():
+                network = port.other_config.get(NET_UUID)
+                if network and port.tag is not None:
+                    self._vlans[network] = port.tag
+
+    # --- local VLANs ----------------------------------------------------------------------------------------
+
+    def vlan(self, network_id: str) -> int:
+        """The local VLAN of a network on the integration bridge (allocated at its first port)."""
+        with self._lock:
+            tag = self._vlans.get(network_id)
+            if tag is None:
+                used = set(self._vlans.values())
+                tag = next((t for t in range(VLAN_MIN, VLAN_MAX + 1) if t not in used), None)
+                if tag is None:
+                    raise RuntimeError(f"no local VLAN is free for network {network_id}: {VLAN_MAX} networks are "
+                                       "plugged on this host")  # fmt: skip
+                self._vlans[network_id] = tag
+            return tag
+
+    def release_vlan(self, network_id: str) -> None:
+        with self._lock:
+            self._vlans.pop(network_id, None)
+
+    # --- tunnels --------------------------------------------------------------------------------------------
+
+    def connect(self, provider_id: str, network_id: str, bridge: str, ovs_bridge: bool, mtu: int | None) -> None:
+        """Carry the network to the other hosts (a VXLAN device on ``bridge``), when it is a tunnel network and
+        this host has a tunnel address."""
+        if not self.tunnel_ip:
+            return
+        info = self.networks.network(provider_id, network_id)
+        if info is None or info.network_type not in TUNNEL_TYPES or info.segmentation_id is None:
+            return
+        device = vxlan_name(info.segmentation_id)
+        netlink.ensure_vxlan(self.ns, device, info.segmentation_id, self.tunnel_ip, mtu)
+        if ovs_bridge:
+            assert self.ovs is not None
+            self.ovs.ensure_port(bridge, device, {"extnet-network": network_id}, self.vlan(network_id),
+                                 {NET_UUID: network_id})  # fmt: skip
+        else:
+            netlink.set_master(self.ns, device, bridge)
+        with self._lock:
+            self._tunnels[network_id] = (provider_id, device, bridge)
+        self._flood(provider_id, device)
+
+    def disconnect(self, network_id: str) -> None:
+        """The network has no port left on this host: its tunnel goes."""
+        with self._lock:
+            tunnel = self._tunnels.pop(network_id, None)
+        if tunnel is None:
+            return
+        _provider, device, _bridge = tunnel
+        if self.ovs is not None:
+            self.ovs.delete_port(device)
+        netlink.delete_link(self.ns, device)
+
+    def refresh_peers(self) -> None:
+        """Flood each tunnel to the provider's agents as they are now (hosts come and go)."""
+        with self._lock:
+            tunnels = list(self._tunnels.values())
+        for provider_id, device, _bridge in tunnels:
+            self._flood(provider_id, device)
+
+    def _flood(self, provider_id: str, device: str) -> None:
+        assert self.tunnel_ip is not None
+        peers = self.networks.tunnel_peers(provider_id, self.tunnel_ip)
+        if peers is not None:
+            netlink.set_flood_peers(self.ns, device, peers)

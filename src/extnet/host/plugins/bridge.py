@@ -1,0 +1,43 @@
+"""The Linux bridge kind, as the Linux bridge agent wires it: the guest device in the network's bridge
+(``brq`` + the first 11 characters of the network id), made at its first port and removed when none is left."""
+
+from __future__ import annotations
+
+from extnet.common.vif import BRIDGE, BridgePlug, Vif
+from extnet.host.plugins.base import HostSwitch
+from extnet.host.privileged import netlink
+
+
+class BridgePlugin:
+    kind = BRIDGE
+
+    def __init__(self, switch: HostSwitch) -> None:
+        self.switch = switch
+
+    def plug(self, vif: Vif, vm_id: str) -> None:
+        plug = vif.plug
+        assert isinstance(plug, BridgePlug)
+        ns = self.switch.ns
+        netlink.ensure_bridge(ns, plug.bridge)
+        if vif.mtu:
+            netlink.set_mtu(ns, plug.bridge, vif.mtu)
+        if self.switch.switching:
+            self.switch.switching.connect(vif.provider.id, vif.network.id, plug.bridge, False, vif.mtu)
+        if netlink.exists(ns, plug.devname):
+            netlink.set_master(ns, plug.devname, plug.bridge)
+
+    def unplug(self, vif: Vif) -> None:
+        plug = vif.plug
+        assert isinstance(plug, BridgePlug)
+        ns = self.switch.ns
+        if netlink.exists(ns, plug.devname):
+            netlink.set_master(ns, plug.devname, None)
+        if not self.network_in_use(vif):
+            if self.switch.switching:
+                self.switch.switching.disconnect(vif.network.id)
+            netlink.delete_link(ns, plug.bridge)
+
+    def network_in_use(self, vif: Vif) -> bool:
+        plug = vif.plug
+        assert isinstance(plug, BridgePlug)
+        return any(name.startswith("tap") for name in netlink.bridge_members(self.switch.ns, plug.bridge))
