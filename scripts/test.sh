@@ -42,6 +42,13 @@ install() {
   [ -f /usr/include/libxml2/libxml/xmlreader.h ] || need_apt+=(libxml2-dev)   # ovirtsdk4 compiles against it
   command -v gcc >/dev/null || need_apt+=(gcc)
   command -v openssl >/dev/null || need_apt+=(openssl)
+  # the data plane's tests (run as root): Open vSwitch, netlink tools, packets
+  if [ "$(id -u)" = 0 ]; then
+    command -v ovs-vswitchd >/dev/null || need_apt+=(openvswitch-switch)
+    command -v ip >/dev/null || need_apt+=(iproute2)
+    command -v ethtool >/dev/null || need_apt+=(ethtool)
+    command -v ping >/dev/null || need_apt+=(iputils-ping)
+  fi
   if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
       echo "missing system packages: ${need_apt[*]} (install them with apt-get)" >&2
@@ -85,7 +92,7 @@ on_postgres() {
   postgres_up
   # several engines and providers per worker share one server (100 connections by default): small pools
   EXTNET_TEST_DATABASE_URL="$PG_URL" EXTNET_DATABASE_POOL_SIZE=2 EXTNET_PROVIDER_DATABASE_POOL_SIZE=2 \
-    run_pytest -q -n "$WORKERS" --dist loadfile -m "not database_agnostic" \
+    run_pytest -q -n "$WORKERS" --dist loadfile -m "not database_agnostic and not dataplane" \
     tests/engine tests/provider tests/e2e tests/conformance "$@"
 }
 

@@ -105,3 +105,16 @@ def tcp_works(client_ns: str, server_ns: str, address: str, port: int = 5001) ->
     finally:
         server.kill()
         server.wait()
+
+
+def join(first: Bed, second: Bed, subnet: str = "192.168.240") -> tuple[str, str]:
+    """An underlay between two test-bed hosts (a veth, one end in each namespace); their addresses on it."""
+    left, right = f"ul{first.ns[2:]}", f"ul{second.ns[2:]}"
+    commands = [["ip", "link", "add", left, "type", "veth", "peer", "name", right],
+                ["ip", "link", "set", left, "netns", first.ns], ["ip", "link", "set", right, "netns", second.ns],
+                ["ip", "-n", first.ns, "addr", "add", f"{subnet}.1/24", "dev", left],
+                ["ip", "-n", second.ns, "addr", "add", f"{subnet}.2/24", "dev", right],
+                ["ip", "-n", first.ns, "link", "set", left, "up"], ["ip", "-n", second.ns, "link", "set", right, "up"]]
+    for command in commands:
+        subprocess.run(command, check=True, capture_output=True)
+    return f"{subnet}.1", f"{subnet}.2"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 
 from extnet.host.networks import ProviderNetworks
 from extnet.host.privileged import netlink
@@ -34,15 +35,33 @@ def vxlan_name(vni: int) -> str:
     return f"vxlan-{vni}"
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """A network with ports on this host, to be carried to the other hosts."""
+
+    provider_id: str
+    bridge: str
+    ovs_bridge: bool
+    mtu: int | None
+
+
 class Switching:
-    def __init__(self, ns: str | None, ovs: Ovs | None, networks: ProviderNetworks, tunnel_ip: str | None) -> None:
+    def __init__(self, ns: str | None, ovs: Ovs | None, networks: ProviderNetworks, tunnel_ip: str | None,
+                 refresh_interval: float = 10.0) -> None:  # fmt: skip
         self.ns = ns
         self.ovs = ovs
         self.networks = networks
         self.tunnel_ip = tunnel_ip
         self._lock = threading.Lock()
         self._vlans: dict[str, int] = {}
+        self._wanted: dict[str, Wanted] = {}
         self._tunnels: dict[str, tuple[str, str, str]] = {}  # network id -> (provider id, device, bridge)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if tunnel_ip:
+            self._thread = threading.Thread(target=self._refresh_loop, args=(refresh_interval,),
+                                            name="extnet-tunnels", daemon=True)  # fmt: skip
+            self._thread.start()
         if ovs is not None:
             for port in ovs.ports():
                 network = port.other_config.get(NET_UUID)
@@ -72,11 +91,22 @@ class Switching:
 
     def connect(self, provider_id: str, network_id: str, bridge: str, ovs_bridge: bool, mtu: int | None) -> None:
         """Carry the network to the other hosts (a VXLAN device on ``bridge``), when it is a tunnel network and
-        this host has a tunnel address."""
+        this host has a tunnel address. What cannot be done now (the provider does not answer) is done by the
+        periodic refresh, which also follows the other hosts as they come and go."""
         if not self.tunnel_ip:
             return
+        with self._lock:
+            self._wanted[network_id] = Wanted(provider_id, bridge, ovs_bridge, mtu)
+        self._ensure_tunnel(network_id, self._wanted[network_id])
+
+    def _ensure_tunnel(self, network_id: str, wanted: Wanted) -> None:
+        provider_id, bridge, ovs_bridge, mtu = wanted.provider_id, wanted.bridge, wanted.ovs_bridge, wanted.mtu
         info = self.networks.network(provider_id, network_id)
-        if info is None or info.network_type not in TUNNEL_TYPES or info.segmentation_id is None:
+        if info is None or self.tunnel_ip is None:
+            return  # the provider did not answer: the next refresh tries again
+        if info.network_type not in TUNNEL_TYPES or info.segmentation_id is None:
+            with self._lock:
+                self._wanted.pop(network_id, None)  # not a tunnel network: nothing to carry
             return
         device = vxlan_name(info.segmentation_id)
         netlink.ensure_vxlan(self.ns, device, info.segmentation_id, self.tunnel_ip, mtu)
@@ -93,6 +123,7 @@ class Switching:
     def disconnect(self, network_id: str) -> None:
         """The network has no port left on this host: its tunnel goes."""
         with self._lock:
+            self._wanted.pop(network_id, None)
             tunnel = self._tunnels.pop(network_id, None)
         if tunnel is None:
             return
@@ -101,12 +132,27 @@ class Switching:
             self.ovs.delete_port(device)
         netlink.delete_link(self.ns, device)
 
-    def refresh_peers(self) -> None:
-        """Flood each tunnel to the provider's agents as they are now (hosts come and go)."""
+    def refresh(self) -> None:
+        """Make the tunnels not made yet, and flood each to the provider's agents as they are now."""
         with self._lock:
+            missing = {n: w for n, w in self._wanted.items() if n not in self._tunnels}
             tunnels = list(self._tunnels.values())
+        for network_id, wanted in missing.items():
+            self._ensure_tunnel(network_id, wanted)
         for provider_id, device, _bridge in tunnels:
             self._flood(provider_id, device)
+
+    def _refresh_loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.refresh()
+            except Exception:  # the next round tries again; a broken host must not end the loop
+                log.exception("refreshing the tunnels failed")
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
     def _flood(self, provider_id: str, device: str) -> None:
         assert self.tunnel_ip is not None

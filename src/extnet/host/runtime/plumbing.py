@@ -35,7 +35,9 @@ class Plumbing:
         self.datapath_type = self._datapath()
         if self.ovs is not None:
             self.ovs.ensure_bridge(settings.integration_bridge, self.datapath_type)
-        switching = Switching(self.ns, self.ovs, networks, settings.tunnel_ip) if settings.l2 == "builtin" else None
+        switching = None
+        if settings.l2 == "builtin":
+            switching = Switching(self.ns, self.ovs, networks, settings.tunnel_ip, settings.heartbeat_interval)
         self.switching = switching
         self.plugins: dict[str, VifPlugin] = plugins_for(HostSwitch(self.ns, self.ovs, switching))
 
@@ -97,6 +99,8 @@ class Plumbing:
         return cleaned
 
     def close(self) -> None:
+        if self.switching is not None:
+            self.switching.close()
         if self.ovs is not None:
             self.ovs.close()
 
