@@ -44,8 +44,10 @@ class Bed:
     vm_prefix: str
 
     def agent_env(self, **extra: str) -> dict[str, str]:
+        # several test-bed hosts share this machine's host name: each has a binding host id of its own
         return {"EXTNET_HOST_NETNS": self.ns, "EXTNET_HOST_OVSDB": self.ovs.remote,
-                "EXTNET_HOST_VM_NETNS_PREFIX": self.vm_prefix, **extra}  # fmt: skip
+                "EXTNET_HOST_VM_NETNS_PREFIX": self.vm_prefix, "EXTNET_HOST_BINDING_HOST": f"bed-{self.ns}",
+                **extra}  # fmt: skip
 
     def vm_ns(self, vm_id: str) -> str:
         return f"{self.vm_prefix}-{vm_id}"

@@ -79,6 +79,14 @@ def test_vms_on_one_network_reach_each_other_and_nothing_else(world: World, test
     first, second, apart = scene.vm(net), scene.vm(net), scene.vm(other)
     assert world.port(scene.nic(first).id).binding_vif_type == ("bridge" if kind == "bridge" else "ovs")
     assert {plug["kind"] for plug in agent_vnics(scene)} == {kind}
+    # the guest's addresses, as the engine shows what the host reports (ovirtsdk4 reads them)
+    nic_devices = world.vm_service(first.id).nics_service().nic_service(scene.nic(first).id)
+    [device] = nic_devices.reported_devices_service().list()
+    assert device.name == "nic1" and device.type == t.ReportedDeviceType.NETWORK
+    assert device.mac.address == scene.nic(first).mac.address
+    v4 = [(ip.address, ip.netmask) for ip in device.ips if ip.version == t.IpVersion.V4]
+    assert v4 == [(scene.ip(first), "255.255.255.0")]  # and its IPv6 link-local address
+    assert [d.id for d in world.vm_service(first.id).reported_devices_service().list()] == [device.id]
 
     until(lambda: reaches(scene, first, second), f"{kind}: ping between two VMs on one network")
     assert tcp_works(scene.ns(first), scene.ns(second), scene.ip(second))

@@ -121,7 +121,7 @@ def test_adding_a_host_pairs_it_and_keeps_what_its_agent_reports(
     assert reported["unique_id"] == unique_id and reported["runtime"] == "noop"
     assert reported["binding_host_ids"] == {"property": [{"name": "open_vswitch", "value": unique_id}]}
     assert reported["plugin_types"] == {"plugin_type": ["open_vswitch"]}
-    assert reported["bridges"] == {"bridge": ["br-int"]} and reported["vif_versions"] == {"vif_version": ["1.0"]}
+    assert reported["bridges"] == {"bridge": ["br-int"]} and reported["vif_versions"] == {"vif_version": ["1.1"]}
     xml = rest.get(f"hosts/{host.id}", headers={"Accept": "application/xml"}).text
     assert "<host_agent>" in xml and "<name>open_vswitch</name>" in xml
     assert [e["code"] for e in events(rest, host.id)] == ["42"]

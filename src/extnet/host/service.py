@@ -120,10 +120,11 @@ class HostAgent:
 
     def _agent_report(self) -> dict[str, Any]:
         """This host as a Neutron agent: an Open vSwitch agent, or a Linux bridge agent where the host plugs for
-        Linux bridge only (its plugin types, or no Open vSwitch)."""
+        Linux bridge and not for Open vSwitch (its plugin types)."""
         caps = self.get_capabilities({})
-        bridge_only = hostrpc.OPEN_VSWITCH not in self.settings.plugin_type_list or "ovs" not in caps["vif_types"]
-        plugin = hostrpc.LINUX_BRIDGE if bridge_only and "bridge" in caps["vif_types"] else hostrpc.OPEN_VSWITCH
+        plugins = self.settings.plugin_type_list
+        bridge_only = hostrpc.LINUX_BRIDGE in plugins and hostrpc.OPEN_VSWITCH not in plugins
+        plugin = hostrpc.LINUX_BRIDGE if bridge_only else hostrpc.OPEN_VSWITCH
         configurations = {
             "bridge_mappings": caps["bridge_mappings"], "integration_bridge": caps["integration_bridge"],
             "tunnel_types": caps["tunnel_types"], "datapath_type": caps["datapath_type"],

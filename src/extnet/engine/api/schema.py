@@ -245,7 +245,10 @@ define("Snapshot", "snapshot", "snapshots", {
     "nics": List("nic", "Nic"), **links(),
 })  # fmt: skip
 define("NetworkFilterParameter", "network_filter_parameter", "network_filter_parameters", {"value": "str"})
-define("ReportedDevice", "reported_device", "reported_devices", {})
+define("Ip", "ip", "ips", {"address": "str", "netmask": "str", "gateway": "str", "version": ("v4", "v6")})
+define("ReportedDevice", "reported_device", "reported_devices", {
+    "type": ("network",), "mac": "Mac", "ips": List("ip", "Ip"), "vm": "Vm", **links(),
+})  # fmt: skip
 define("Statistic", "statistic", "statistics", {})
 define("VirtualNumaNode", "vm_numa_node", "vm_numa_nodes", {})
 define("DiskAttachment", "disk_attachment", "disk_attachments", {})

@@ -47,12 +47,14 @@ class VnicState:
     vif: Vif
     plugged: bool
     addresses: list[str] = field(default_factory=list)  # what the guest device has (IP/prefix), where seen
+    guest_name: str = ""  # the device's name in the guest, where known
 
     def to_json(self) -> dict[str, Any]:
         vif = self.vif
         return {"vnic_id": vif.vnic_id, "vnic_name": vif.vnic_name, "port_id": vif.port_id, "devname": vif.devname,
                 "mac": vif.mac, "provider_id": vif.provider.id, "plugged": self.plugged,
-                "linked": vif.linked, "kind": vif.kind, "addresses": list(self.addresses)}  # fmt: skip
+                "linked": vif.linked, "kind": vif.kind, "addresses": list(self.addresses),
+                "guest_name": self.guest_name}  # fmt: skip
 
 
 @dataclass

@@ -165,7 +165,8 @@ class NetnsRuntime:
         """The VM with the addresses its guest devices have now."""
         ns = self.namespace(vm.id)
         for index, vnic in enumerate(vm.vnics):
-            vnic.addresses = netlink.addresses(ns, guest_name(vnic.vif, index)) if vnic.plugged else []
+            vnic.guest_name = guest_name(vnic.vif, index)
+            vnic.addresses = netlink.addresses(ns, vnic.guest_name) if vnic.plugged else []
         return vm
 
     def _vm(self, vm_id: str) -> VmState:

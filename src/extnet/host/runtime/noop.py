@@ -34,8 +34,11 @@ class NoopRuntime:
         self._vms = self._log.vms
         self._journal_out: IO[str] | None = None
     def facts(self) -> RuntimeFacts:
-        ids = {plugin: self.unique_id for plugin in self.settings.plugin_type_list}
-        ids.setdefault(OPEN_VSWITCH, self.unique_id)
+        # no Neutron agent runs beside a noop host: its binding host id is the agent's unique id (so that several
+        # noop hosts on one machine stay apart), unless one is set
+        binding = self.settings.binding_host or self.unique_id
+        ids = {plugin: binding for plugin in self.settings.plugin_type_list}
+        ids.setdefault(OPEN_VSWITCH, binding)
         return RuntimeFacts(binding_host_ids=ids, bridges=self.settings.bridge_list,
                             datapath_type=self.settings.noop_datapath_type, vif_types=VIF_TYPES,
                             vif_kinds=list(KINDS))  # fmt: skip

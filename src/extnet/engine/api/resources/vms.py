@@ -12,6 +12,7 @@ from extnet.engine.api.faults import BadRequest, NotFound
 from extnet.engine.api.resources.base import Collection, Ctx, Entity, completed, href, links, ref
 from extnet.engine.api.resources.hosts import related_matcher
 from extnet.engine.api.resources.providers import services_of
+from extnet.engine.api.resources.reported import NicReportedDevices, VmReportedDevices
 from extnet.engine.api.schema import VM_STATUS, parse_uuid
 from extnet.engine.api.search import Matcher, column_matcher
 from extnet.engine.commands.base import run
@@ -230,11 +231,6 @@ class NicFilterParameters(_NicDevices):
     what = "network filter parameter"
 
 
-class NicReportedDevices(_NicDevices):
-    type_name = "ReportedDevice"
-    what = "reported device"
-
-
 class NicStatistics(_NicDevices):
     type_name = "Statistic"
     what = "statistic"
@@ -352,11 +348,6 @@ class VmNumaNodes(_VmDevices):
 class VmDiskAttachments(_VmDevices):
     type_name = "DiskAttachment"
     what = "disk attachment"
-
-
-class VmReportedDevices(_VmDevices):
-    type_name = "ReportedDevice"
-    what = "reported device"
 
 
 class VmStatistics(_VmDevices):
