@@ -28,7 +28,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def up_env(**extra: str) -> dict[str, str]:
     """``extnet up`` also starts the built-in provider and a host agent: free ports for them, so that runs never
-    collide."""
+    collide; and the noop runtime, unless the test asks for another (as root, ``up`` would choose netns and plug
+    into this machine's own namespace, where parallel runs would share one br-int)."""
+    extra.setdefault("EXTNET_HOST_RUNTIME", "noop")
     return clean_env(EXTNET_PROVIDER_LISTEN=f"127.0.0.1:{free_port()}",
                      EXTNET_PROVIDER_KEYSTONE_LISTEN=f"127.0.0.1:{free_port()}",
                      EXTNET_HOST_LISTEN=f"127.0.0.1:{free_port()}", **extra)  # fmt: skip

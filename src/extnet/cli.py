@@ -162,7 +162,7 @@ def _add_provider_options(parser: argparse.ArgumentParser) -> None:
 def _host_settings(args: argparse.Namespace) -> HostSettings:
     overrides: dict[str, Any] = {}
     for name in ("listen", "data_dir", "runtime", "log_level", "ovsdb", "l2", "tunnel_ip", "binding_host", "netns",
-                 "guest_ip", "ovs_hybrid_plug"):  # fmt: skip
+                 "guest_ip", "ovs_hybrid_plug", "libvirt_uri", "guest_kernel", "guest_initrd"):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -206,6 +206,9 @@ def _add_host_options(parser: argparse.ArgumentParser) -> None:
                         "hybrid plug (qbr/qvb/qvo), as the iptables firewall of Neutron's OVS agent does")
     parser.add_argument("--netns", help="the network namespace of this host's devices (several test-bed hosts on "
                         "one machine)")  # fmt: skip
+    parser.add_argument("--libvirt-uri", help="libvirt runtime: the libvirtd to drive (default qemu:///system)")
+    parser.add_argument("--guest-kernel", help="libvirt runtime: the kernel its guests boot")
+    parser.add_argument("--guest-initrd", help="libvirt runtime: the initramfs its guests boot")
     parser.add_argument("--guest-ip", choices=["static", "dhcp"], help="netns runtime: guests take the ports' "
                         "fixed IPs (static, default) or ask DHCP")  # fmt: skip
 

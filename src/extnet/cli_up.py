@@ -16,7 +16,9 @@ from pathlib import Path
 
 from extnet.common.security import generate_password
 from extnet.engine.settings import EngineSettings
-from extnet.host.settings import HostSettings
+from extnet.host import ovs_daemons
+from extnet.host.ovs_daemons import OvsDaemons
+from extnet.host.settings import DEFAULT_OVSDB, HostSettings
 from extnet.provider.settings import ProviderSettings
 
 LABEL_WIDTH = 28
@@ -39,7 +41,8 @@ def run_up(settings: EngineSettings, verbose: bool) -> int:
     level = "info" if verbose else "warning"
     provider_settings = ProviderSettings(data_dir=settings.data_dir / "provider", log_level=level)
     provider_password, provider_secret = _prepare_provider(provider_settings)
-    host_settings = HostSettings()
+    choice = choose_runtime(settings.data_dir)
+    host_settings = HostSettings(runtime=choice.runtime, ovsdb=choice.ovsdb)  # type: ignore[arg-type]
     settings = settings.model_copy(update={
         "log_level": level, "local_host": host_settings.listen,
         "local_host_password": generate_password(),  # the local agent's pairing password: made anew at each start
@@ -49,12 +52,14 @@ def run_up(settings: EngineSettings, verbose: bool) -> int:
     })  # fmt: skip
     admin, registration = _prepare_engine(settings)
     print(
-        _banner(settings, admin, registration, provider_settings, provider_secret, host_settings, verbose), flush=True
+        _banner(settings, admin, registration, provider_settings, provider_secret, host_settings, choice.why,
+                verbose), flush=True
     )
     children = [
         _child(["provider", "--data-dir", str(provider_settings.data_dir)], level),
         _child(["host", "--listen", host_settings.listen, "--data-dir", str(settings.data_dir / "host")], level,
-               {"EXTNET_HOST_PAIRING_PASSWORD": settings.local_host_password or ""}),
+               {"EXTNET_HOST_PAIRING_PASSWORD": settings.local_host_password or "",
+                "EXTNET_HOST_RUNTIME": choice.runtime, "EXTNET_HOST_OVSDB": choice.ovsdb}),
     ]  # fmt: skip
     try:
         return serve_engine(settings, on_ready=lambda message: print(f"\n{message}\n", flush=True))
@@ -65,6 +70,35 @@ def run_up(settings: EngineSettings, verbose: bool) -> int:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+        if choice.daemons is not None:
+            choice.daemons.stop()
+
+
+@dataclass
+class RuntimeChoice:
+    runtime: str
+    why: str
+    ovsdb: str = DEFAULT_OVSDB
+    daemons: OvsDaemons | None = None  # an Open vSwitch this command started (and stops)
+
+
+def choose_runtime(data_dir: Path) -> RuntimeChoice:
+    """The local host's runtime: the one EXTNET_HOST_RUNTIME names; else netns where VMs can really be plugged
+    (root, Open vSwitch running or installed, which is then started under the data dir); else noop."""
+    named = os.environ.get("EXTNET_HOST_RUNTIME")
+    if named:
+        return RuntimeChoice(named, "as EXTNET_HOST_RUNTIME says", os.environ.get("EXTNET_HOST_OVSDB", DEFAULT_OVSDB))
+    if os.geteuid() != 0:
+        return RuntimeChoice("noop", "noop: plugging vNICs for real needs root (run as root for the netns runtime)")
+    if Path(DEFAULT_OVSDB.removeprefix("unix:")).exists():
+        return RuntimeChoice("netns", f"netns: VMs as network namespaces on the Open vSwitch at {DEFAULT_OVSDB}")
+    if not ovs_daemons.installed():
+        return RuntimeChoice("noop", "noop: Open vSwitch is not installed (apt-get install openvswitch-switch, "
+                             "then run as root for the netns runtime)")  # fmt: skip
+    daemons = OvsDaemons(data_dir / "ovs")
+    daemons.start()
+    return RuntimeChoice("netns", f"netns: VMs as network namespaces on an Open vSwitch started under "
+                         f"{daemons.base}", daemons.remote, daemons)  # fmt: skip
 
 
 def _prepare_engine(settings: EngineSettings) -> tuple[Secret, str]:
@@ -141,7 +175,7 @@ def _admin_secret(engine_password: str | None, generated: str | None) -> Secret:
 
 
 def _banner(settings: EngineSettings, admin: Secret, registration: str, provider: ProviderSettings,
-            provider_secret: Secret, host: HostSettings, verbose: bool) -> str:  # fmt: skip
+            provider_secret: Secret, host: HostSettings, why: str, verbose: bool) -> str:  # fmt: skip
     base = f"{settings.scheme}://{settings.listen}/ovirt-engine"
     lines = [
         "",
@@ -161,6 +195,7 @@ def _banner(settings: EngineSettings, admin: Secret, registration: str, provider
         _row("provider password", provider_secret.shown()),
         "",
         _row("host", f"'local' of cluster Default, runtime {host.runtime} (agent http://{host.listen}/jsonrpc)"),
+        _row("runtime", why),
         _row("data directory", str(Path(settings.data_dir))),
         _row("logs", "everything" if verbose else "warnings and errors only (extnet up --verbose for more)"),
         "",

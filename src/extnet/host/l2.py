@@ -54,6 +54,7 @@ class Switching:
         self.tunnel_ip = tunnel_ip
         self._lock = threading.Lock()
         self._vlans: dict[str, int] = {}
+        self._users: dict[str, set[str]] = {}  # network id -> the devices of VMs on it (OVS ports)
         self._wanted: dict[str, Wanted] = {}
         self._tunnels: dict[str, tuple[str, str, str]] = {}  # network id -> (provider id, device, bridge)
         self._stop = threading.Event()
@@ -67,6 +68,8 @@ class Switching:
                 network = port.other_config.get(NET_UUID)
                 if network and port.tag is not None:
                     self._vlans[network] = port.tag
+                    if port.iface_ids.get("iface-id"):
+                        self._users.setdefault(network, set()).add(port.name)
 
     # --- local VLANs ----------------------------------------------------------------------------------------
 
@@ -82,6 +85,19 @@ class Switching:
                                        "plugged on this host")  # fmt: skip
                 self._vlans[network_id] = tag
             return tag
+
+    def attach(self, network_id: str, device: str) -> None:
+        with self._lock:
+            self._users.setdefault(network_id, set()).add(device)
+
+    def detach(self, network_id: str, device: str) -> bool:
+        """Forget a VM's device on the network; whether the network still has one on this host."""
+        with self._lock:
+            users = self._users.get(network_id, set())
+            users.discard(device)
+            if not users:
+                self._users.pop(network_id, None)
+            return bool(users)
 
     def release_vlan(self, network_id: str) -> None:
         with self._lock:

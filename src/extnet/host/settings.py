@@ -54,6 +54,10 @@ class HostSettings(BaseSettings):
     netns: str | None = None  # the network namespace of the host's own devices (a test-bed host); None: the agent's
     vm_netns_prefix: str = "extnet"  # the netns runtime's VMs are namespaces PREFIX-<vm id>
     guest_ip: Literal["static", "dhcp"] = "static"  # how the netns runtime's guests get their addresses
+    libvirt_uri: str = "qemu:///system"  # the libvirt runtime's libvirtd
+    guest_kernel: str | None = None  # what the libvirt runtime boots its guests from (VMs have no disks)
+    guest_initrd: str | None = None
+    guest_memory_mib: int = 256
     provider_connect_timeout: float = 10.0
     provider_read_timeout: float = 30.0
     max_body_bytes: int = 4 * 1024 * 1024

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from extnet.common.vif import BRIDGE, BridgePlug, Vif
 from extnet.host.plugins.base import HostSwitch
 from extnet.host.privileged import netlink
@@ -13,6 +15,15 @@ class BridgePlugin:
 
     def __init__(self, switch: HostSwitch) -> None:
         self.switch = switch
+        self._lock = threading.Lock()
+        self._users: dict[str, set[str]] = {}  # bridge -> the guest devices in it (read from the host once)
+
+    def _members(self, bridge: str) -> set[str]:
+        with self._lock:
+            if bridge not in self._users:
+                found = netlink.bridge_members(self.switch.ns, bridge)
+                self._users[bridge] = {name for name in found if name.startswith("tap")}
+            return self._users[bridge]
 
     def plug(self, vif: Vif, vm_id: str) -> None:
         plug = vif.plug
@@ -25,6 +36,9 @@ class BridgePlugin:
             self.switch.switching.connect(vif.provider.id, vif.network.id, plug.bridge, False, vif.mtu)
         if netlink.exists(ns, plug.devname):
             netlink.set_master(ns, plug.devname, plug.bridge)
+        users = self._members(plug.bridge)
+        with self._lock:
+            users.add(plug.devname)
 
     def unplug(self, vif: Vif) -> None:
         plug = vif.plug
@@ -32,7 +46,13 @@ class BridgePlugin:
         ns = self.switch.ns
         if netlink.exists(ns, plug.devname):
             netlink.set_master(ns, plug.devname, None)
-        if not self.network_in_use(vif):
+        users = self._members(plug.bridge)
+        with self._lock:
+            users.discard(plug.devname)
+            empty = not users
+            if empty:
+                self._users.pop(plug.bridge, None)
+        if empty:
             if self.switch.switching:
                 self.switch.switching.disconnect(vif.network.id)
             netlink.delete_link(ns, plug.bridge)
@@ -40,4 +60,4 @@ class BridgePlugin:
     def network_in_use(self, vif: Vif) -> bool:
         plug = vif.plug
         assert isinstance(plug, BridgePlug)
-        return any(name.startswith("tap") for name in netlink.bridge_members(self.switch.ns, plug.bridge))
+        return bool(self._members(plug.bridge))

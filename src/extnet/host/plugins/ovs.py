@@ -25,16 +25,18 @@ class _OvsBase:
         other = {NET_UUID: vif.network.id} if switching else None
         self.ovs.ensure_port(bridge, device, ovs_ids(vif, vm_id), tag, other)
         if switching:
+            switching.attach(vif.network.id, device)
             switching.connect(vif.provider.id, vif.network.id, bridge, True, vif.mtu)
 
     def network_in_use(self, vif: Vif) -> bool:
         return any(port.other_config.get(NET_UUID) == vif.network.id and port.iface_ids.get("iface-id")
                    for port in self.ovs.ports())  # fmt: skip
 
-    def _release(self, vif: Vif) -> None:
-        if self.switch.switching and not self.network_in_use(vif):
-            self.switch.switching.disconnect(vif.network.id)
-            self.switch.switching.release_vlan(vif.network.id)
+    def _release(self, vif: Vif, device: str) -> None:
+        switching = self.switch.switching
+        if switching and not switching.detach(vif.network.id, device):
+            switching.disconnect(vif.network.id)
+            switching.release_vlan(vif.network.id)
 
 
 class OvsPlugin(_OvsBase):
@@ -48,7 +50,7 @@ class OvsPlugin(_OvsBase):
     def unplug(self, vif: Vif) -> None:
         assert vif.plug is not None
         self.ovs.delete_port(vif.plug.devname)
-        self._release(vif)
+        self._release(vif, vif.plug.devname)
 
 
 class OvsHybridPlugin(_OvsBase):
@@ -71,4 +73,4 @@ class OvsHybridPlugin(_OvsBase):
         self.ovs.delete_port(plug.qvo)
         netlink.delete_link(self.switch.ns, plug.qvb)  # and its peer qvo
         netlink.delete_link(self.switch.ns, plug.qbr)
-        self._release(vif)
+        self._release(vif, plug.qvo)

@@ -7,10 +7,18 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ovsdbapp.backend.ovs_idl import connection
+from ovsdbapp.backend.ovs_idl import connection, idlutils
 from ovsdbapp.schema.open_vswitch import impl_idl
 
 DEFAULT_OVSDB = "unix:/run/openvswitch/db.sock"
+# what the agent reads and writes: the IDL follows only these (ovs-vswitchd updates every Interface's statistics
+# and status all the time; following those would keep the agent busy parsing updates it never reads)
+COLUMNS = {
+    "Open_vSwitch": ["bridges", "external_ids", "datapath_types", "iface_types", "cur_cfg", "next_cfg"],
+    "Bridge": ["name", "ports", "datapath_type", "external_ids", "other_config", "fail_mode", "protocols"],
+    "Port": ["name", "interfaces", "tag", "other_config", "external_ids"],
+    "Interface": ["name", "type", "external_ids", "options", "ofport"],
+}
 
 
 class OvsUnavailable(Exception):
@@ -30,7 +38,10 @@ class Ovs:
     def __init__(self, remote: str, timeout: float = 10.0) -> None:
         self.remote = remote
         try:
-            idl = connection.OvsdbIdl.from_server(remote, "Open_vSwitch")
+            helper = idlutils.get_schema_helper(remote, "Open_vSwitch")
+            for table, columns in COLUMNS.items():
+                helper.register_columns(table, columns)
+            idl = connection.OvsdbIdl(remote, helper)
             self._api = impl_idl.OvsdbIdl(connection.Connection(idl=idl, timeout=timeout))
         except Exception as err:  # ovsdbapp raises a bare Exception when it cannot fetch the schema
             raise OvsUnavailable(f"no Open vSwitch database at {remote} ({err}); start openvswitch-switch or point "
@@ -71,17 +82,15 @@ class Ovs:
     def ensure_port(self, bridge: str, name: str, iface_ids: dict[str, str], tag: int | None = None,
                     other_config: dict[str, str] | None = None, iface_type: str = "",
                     options: dict[str, str] | None = None) -> None:  # fmt: skip
-        """The port ``name`` on ``bridge`` with those Interface external_ids (and options), local VLAN ``tag`` and
-        Port other_config, in one transaction."""
+        """The port ``name`` on ``bridge`` with those Interface external_ids (and options), local VLAN ``tag`` (None:
+        left alone) and Port other_config, in one transaction."""
         api = self._api
         commands = [api.add_port(bridge, name, may_exist=True),
                     api.db_set("Interface", name, ("external_ids", iface_ids), ("type", iface_type))]  # fmt: skip
         if options:
             commands.append(api.db_set("Interface", name, ("options", options)))
-        if tag is not None:
+        if tag is not None:  # None: the tag is another agent's business (OVN, Neutron's OVS agent)
             commands.append(api.db_set("Port", name, ("tag", tag)))
-        else:
-            commands.append(api.db_clear("Port", name, "tag"))
         if other_config:
             commands.append(api.db_set("Port", name, ("other_config", other_config)))
         self._commit(*commands)

@@ -24,6 +24,10 @@ def make_runtime(settings: HostSettings, unique_id: str, networks: ProviderNetwo
         from extnet.host.runtime.netns import NetnsRuntime
 
         return NetnsRuntime(settings, plumbing, networks)
-    plumbing.close()
-    raise RuntimeUnavailable(f"runtime '{settings.runtime}' is not available yet: start the agent with --runtime "
-                             "netns or noop (EXTNET_HOST_RUNTIME)")  # fmt: skip
+    from extnet.host.runtime.libvirt import LibvirtRuntime
+
+    try:
+        return LibvirtRuntime(settings, plumbing, networks)
+    except RuntimeUnavailable:
+        plumbing.close()
+        raise
