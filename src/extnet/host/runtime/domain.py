@@ -21,7 +21,6 @@ from xml.etree import ElementTree as ET
 from extnet.common.vif import BridgePlug, OvsHybridPlug, OvsPlug, Vif
 
 
-
 @dataclass(frozen=True)
 class GuestBoot:
     kernel: str
