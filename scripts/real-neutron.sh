@@ -9,6 +9,10 @@
 #   scripts/real-neutron.sh status           which of the servers answer
 #   scripts/real-neutron.sh agents HOST...   register (or refresh) live OVS agents on these hosts
 #   scripts/real-neutron.sh env              print the EXTNET_CONFORMANCE_* variables for tests/conformance
+#   scripts/real-neutron.sh agent-start HOST OVSDB_SOCKET
+#                                            start a real neutron-openvswitch-agent for HOST on that Open vSwitch
+#                                            (needs REAL_NEUTRON_RPC=rabbit at start; root; Debian's OVS)
+#   scripts/real-neutron.sh agent-stop       stop the agents agent-start started (and their privsep helpers)
 #
 # Knobs (environment):
 #   REAL_NEUTRON_DIR      where its configuration, state and logs live (default: <repo>/.cache/real-neutron)
@@ -21,6 +25,8 @@
 #   REAL_NEUTRON_WORKERS  gunicorn workers for Neutron (default 2; SQLite always runs 1 worker, 1 thread)
 #   REAL_NEUTRON_AGENTS   hosts given a live OVS agent at start (default "conformance-host-1 conformance-host-2")
 #   REAL_NEUTRON_PASSWORD the admin password in Keystone (default extnet-conformance)
+#   REAL_NEUTRON_RPC      fake | rabbit (default fake: no message bus, agents are rows written at start; rabbit:
+#                         RabbitMQ on 127.0.0.1:5672 as the bus, neutron-rpc-server started too, for real agents)
 #   PYTHON                interpreter for the venv (Python >= 3.11; default python3)
 set -euo pipefail
 
@@ -36,6 +42,7 @@ DB_NAME=${REAL_NEUTRON_DB_NAME:-extnet_real_neutron_$NEUTRON_PORT}
 WORKERS=${REAL_NEUTRON_WORKERS:-2}
 AGENTS=${REAL_NEUTRON_AGENTS:-conformance-host-1 conformance-host-2}
 PASSWORD=${REAL_NEUTRON_PASSWORD:-extnet-conformance}
+RPC=${REAL_NEUTRON_RPC:-fake}
 NEUTRON_VERSION=29.0.0
 KEYSTONE_VERSION=30.0.0
 # the venv depends only on the versions: kept in the user's cache, so that a fresh clone does not install it again
@@ -171,12 +178,13 @@ write_config() {
 core_plugin = ml2
 service_plugins = router,segments
 auth_strategy = $AUTH
-transport_url = fake:/
+transport_url = $(transport_url)
+control_exchange = extnet_$NEUTRON_PORT
 state_path = $LAB/state
 api_paste_config = $VENV/etc/neutron/api-paste.ini
 host = real-neutron
 api_workers = 1
-rpc_workers = 0
+rpc_workers = $([ "$RPC" = rabbit ] && echo 1 || echo 0)
 rpc_state_report_workers = 0
 notify_nova_on_port_status_changes = false
 notify_nova_on_port_data_changes = false
@@ -254,6 +262,64 @@ key_repository = $LAB/state/fernet-keys
 [credential]
 key_repository = $LAB/state/credential-keys
 EOF
+}
+
+transport_url() {
+  if [ "$RPC" = rabbit ]; then echo "rabbit://guest:guest@127.0.0.1:5672/"; else echo "fake:/"; fi
+}
+
+# the RPC server: what answers the agents (their state reports, device details, port up/down) over RabbitMQ
+start_rpc_server() {
+  setsid "$VENV/bin/neutron-rpc-server" --config-file "$LAB/etc/neutron/neutron.conf" \
+    --config-file "$LAB/etc/neutron/plugins/ml2/ml2_conf.ini" >"$LAB/log/rpc-server.out" 2>&1 &
+  echo $! >"$LAB/state/rpc-server.pid"
+}
+
+cmd_agent_start() {  # HOST OVSDB_SOCKET
+  local host=$1 socket=$2
+  [ "$RPC" = rabbit ] || { log "agent-start needs a Neutron started with REAL_NEUTRON_RPC=rabbit"; exit 2; }
+  cat >"$LAB/etc/neutron/ovs_agent-$host.ini" <<AGENT_EOF
+[DEFAULT]
+host = $host
+log_file = $LAB/log/ovs-agent-$host.log
+
+[agent]
+tunnel_types = vxlan
+# there is no sudo here; privsep's default "sudo privsep-helper" fails
+root_helper = env
+
+[ovs]
+ovsdb_connection = unix:$socket
+datapath_type = netdev
+integration_bridge = br-int
+tunnel_bridge = br-tun
+local_ip = 127.0.0.1
+of_listen_address = 127.0.0.1
+of_listen_port = 6633
+
+[securitygroup]
+firewall_driver = noop
+enable_security_group = true
+AGENT_EOF
+  PATH="$VENV/bin:/usr/sbin:/sbin:$PATH" OVS_RUNDIR=$(dirname "$socket") setsid "$VENV/bin/neutron-openvswitch-agent" \
+    --config-file "$LAB/etc/neutron/neutron.conf" --config-file "$LAB/etc/neutron/ovs_agent-$host.ini" \
+    >"$LAB/log/ovs-agent-$host.out" 2>&1 &
+  echo $! >"$LAB/state/agent-$host.pid"
+  log "neutron-openvswitch-agent for host $host on $socket (log $LAB/log/ovs-agent-$host.log)"
+}
+
+cmd_agent_stop() {
+  local pidfile pid
+  for pidfile in "$LAB"/state/agent-*.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true   # it ignores SIGTERM for a long while: SIGKILL after a grace period
+    for _ in $(seq 1 25); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+  # its privsep helpers were re-parented to PID 1; they carry this lab's configuration files on their command line
+  pkill -9 -f "privsep-helper.*$LAB/etc" 2>/dev/null || true
 }
 
 cmd_install() {
@@ -404,6 +470,7 @@ cmd_start() {
     neutron_wsgi:application >"$LAB/log/neutron.out" 2>&1 &
   echo $! >"$LAB/state/neutron.pid"
   wait_http "http://127.0.0.1:$NEUTRON_PORT/" "$LAB/state/neutron.pid" neutron
+  if [ "$RPC" = rabbit ]; then start_rpc_server; fi
   if [ "$mode" = sqlite ]; then seed_default_rules; fi
   # shellcheck disable=SC2086
   cmd_agents $AGENTS
@@ -424,6 +491,8 @@ stop_one() {  # pidfile name
 }
 
 cmd_stop() {
+  cmd_agent_stop
+  stop_one "$LAB/state/rpc-server.pid" "neutron RPC server"
   stop_one "$LAB/state/neutron.pid" neutron
   stop_one "$LAB/state/keystone.pid" keystone
 }
@@ -465,5 +534,7 @@ case "${1:-}" in
   status) cmd_status ;;
   agents) shift; cmd_agents "$@" ;;
   env) cmd_env ;;
+  agent-start) shift; cmd_agent_start "$@" ;;
+  agent-stop) cmd_agent_stop ;;
   *) sed -n '2,25p' "$0" >&2; exit 2 ;;
 esac

@@ -58,6 +58,10 @@ class OvsDaemons:
             time.sleep(0.05)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop both daemons; the bridges go first, since the userspace datapath's devices (``ovs-netdev``, one per
+        bridge) outlive ovs-vswitchd and would be in the way of the next one in this namespace."""
+        if self.running():
+            self._remove_bridges()
         for name in DAEMONS:
             pid = self._pid(name)
             if pid is None:
@@ -68,6 +72,15 @@ class OvsDaemons:
                 time.sleep(0.05)
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+    def _remove_bridges(self) -> None:
+        listed = subprocess.run(["ovs-vsctl", f"--db={self.remote}", "--timeout=10", "list-br"], capture_output=True,
+                                text=True, timeout=30, env={**os.environ, **self.env()})  # fmt: skip
+        for bridge in listed.stdout.split():
+            subprocess.run(["ovs-vsctl", f"--db={self.remote}", "--timeout=10", "--if-exists", "del-br", bridge],
+                           capture_output=True, timeout=30, env={**os.environ, **self.env()})  # fmt: skip
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        subprocess.run([*prefix, "ip", "link", "del", "ovs-netdev"], capture_output=True, timeout=30)
 
     def _daemon(self, name: str) -> list[str]:
         return [f"--pidfile={self.run_dir / name}.pid", f"--log-file={self.base / 'log' / name}.log",
