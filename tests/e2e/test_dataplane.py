@@ -6,6 +6,7 @@ changes nothing on the wire, and stopping the VMs leaves no namespace, device, b
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import ovirtsdk4.types as t
 import pytest
 
+from extnet.host.privileged import netlink
 from extnet.host.runtime.netns import STATE
 from extnet.host.runtime.state import read_state
 from tests.dataplane import Bed, bed, in_ns, needs_dataplane, pings, tcp_works
@@ -102,11 +104,17 @@ def test_vms_on_one_network_reach_each_other_and_nothing_else(world: World, test
     until(lambda: reaches(scene, first, second), f"{kind}: ping after hot-plug")
 
     before = scene.plumbing()
-    scene.agent.stop()  # an agent restart changes nothing on the wire
+    scene.agent.stop()  # an agent restart changes nothing on the wire, and removes what no VM of its own owns
+    orphan_ns, orphan_port = f"{testbed.vm_prefix}-{uuid.uuid4()}", f"tap{uuid.uuid4().hex[:11]}"
+    netlink.ensure_namespace(orphan_ns)
+    testbed.vsctl("add-port", "br-int", orphan_port, "--", "set", "Interface", orphan_port,
+                  f"external_ids:vm-uuid={uuid.uuid4()}", f"external_ids:iface-id={uuid.uuid4()}")  # fmt: skip
     scene.agent.start()
     until(lambda: world.system.hosts_service().host_service(scene.host.id).get().status == t.HostStatus.UP,
           "the host up again after its agent's restart")  # fmt: skip
-    assert scene.plumbing() == before
+    assert scene.plumbing() == before and orphan_ns not in netlink.namespaces()
+    log = scene.agent.log()
+    assert f"removed namespace {orphan_ns}" in log and f"removed OVS port {orphan_port}" in log
     assert reaches(scene, first, second) and tcp_works(scene.ns(first), scene.ns(second), scene.ip(second))
 
     old_ip = scene.ip(second)  # rewiring moves the VM to the other network

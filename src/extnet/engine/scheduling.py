@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from extnet.common.capabilities import HostCapabilities
 from extnet.common.hostrpc import OPEN_VSWITCH
 from extnet.engine.hosts.client import HostEndpoint
 from extnet.engine.hosts.pairing import endpoint_of
@@ -48,40 +49,25 @@ class Candidate:
     id: str
     name: str
     endpoint: HostEndpoint
-    capabilities: dict[str, Any] = field(hash=False)
+    capabilities: HostCapabilities = field(hash=False)
     heartbeats: tuple[dict[str, Any], ...] = ()
 
     def binding(self, plugin_type: str) -> str | None:
-        return binding_host_id(self.capabilities, plugin_type)
+        return self.capabilities.binding(plugin_type)
 
     @property
     def runtime(self) -> str:
-        return str(self.capabilities.get("runtime") or "")
+        return self.capabilities.runtime
 
     def heartbeat_alive(self, provider_id: str) -> bool:
         return any(b.get("provider_id") == provider_id and b.get("state") == "alive" for b in self.heartbeats)
 
 
-def binding_host_id(capabilities: dict[str, Any], plugin_type: str) -> str | None:
-    """The ``binding:host_id`` of ports plugged on a host for ``plugin_type``: the id the host reports for it, else
-    (a plugin type it plugs without reporting an id) its host name; None when the host cannot plug it."""
-    wanted = plugin_type.lower()
-    ids = capabilities.get("binding_host_ids")
-    for key, value in ids.items() if isinstance(ids, dict) else ():
-        if str(key).lower() == wanted and isinstance(value, str) and value:
-            return value
-    plugs = capabilities.get("plugin_types")
-    if isinstance(plugs, list) and wanted in (str(p).lower() for p in plugs):
-        hostname = capabilities.get("hostname")
-        return hostname if isinstance(hostname, str) and hostname else None
-    return None
-
-
 def candidate(host: Host, services: EngineServices) -> Candidate:
     stored = host.agent_capabilities or {}
-    caps = stored.get("capabilities") if isinstance(stored.get("capabilities"), dict) else {}
     beats = tuple(b for b in stored.get("heartbeats") or () if isinstance(b, dict))
-    return Candidate(host.id, host.name, endpoint_of(host, services), caps or {}, beats)
+    return Candidate(host.id, host.name, endpoint_of(host, services), HostCapabilities.read(stored.get("capabilities")),
+                     beats)  # fmt: skip
 
 
 _UP_HOSTS = select(Host).where(Host.cluster_id == bindparam("cluster_id"), Host.status == "up")  # built once

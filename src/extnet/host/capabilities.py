@@ -8,6 +8,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from extnet.common.capabilities import HostCapabilities
 from extnet.common.hostrpc import PROTOCOL_VERSION
 from extnet.common.vif import VERSION as VIF_VERSION
 from extnet.host.files import write_private
@@ -41,23 +42,13 @@ def unique_id(data_dir: Path) -> str:
 
 def capabilities(settings: HostSettings, runtime: Runtime, host_unique_id: str) -> dict[str, Any]:
     facts = runtime.facts()
-    return {
-        "hostname": settings.effective_hostname,
-        "unique_id": host_unique_id,
-        "agent_version": agent_version(),
-        "protocol_version": PROTOCOL_VERSION,
-        "vif_versions": [VIF_VERSION],
-        "runtime": runtime.name,
-        "binding_host_ids": dict(facts.binding_host_ids),
-        "plugin_types": settings.plugin_type_list,
-        "vif_types": list(facts.vif_types),
-        "vif_kinds": list(facts.vif_kinds),
-        "bridges": list(facts.bridges),
-        "bridge_mappings": settings.mapping_dict,
-        "tunnel_types": settings.tunnel_type_list,
-        "datapath_type": facts.datapath_type,
-        "integration_bridge": settings.integration_bridge,
-        "ovs_hybrid_plug": settings.ovs_hybrid_plug,
-        "tunnel_ip": settings.tunnel_ip,
-        "cleaned": list(getattr(runtime, "cleaned", [])),
-    }
+    return HostCapabilities(
+        hostname=settings.effective_hostname, unique_id=host_unique_id, agent_version=agent_version(),
+        protocol_version=PROTOCOL_VERSION, vif_versions=(VIF_VERSION,), runtime=runtime.name,
+        binding_host_ids=dict(facts.binding_host_ids), plugin_types=tuple(settings.plugin_type_list),
+        vif_types=tuple(facts.vif_types), vif_kinds=tuple(facts.vif_kinds), bridges=tuple(facts.bridges),
+        bridge_mappings=settings.mapping_dict, tunnel_types=tuple(settings.tunnel_type_list),
+        datapath_type=facts.datapath_type, integration_bridge=settings.integration_bridge,
+        ovs_hybrid_plug=settings.ovs_hybrid_plug, tunnel_ip=settings.tunnel_ip or "",
+        cleaned=tuple(getattr(runtime, "cleaned", ())),
+    ).to_json()  # fmt: skip

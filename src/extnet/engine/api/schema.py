@@ -203,6 +203,7 @@ define("HostAgentInfo", "host_agent", "host_agents", {
     "hostname": "str", "unique_id": "str", "runtime": "str", "protocol_version": "str",
     "vif_versions": List("vif_version", "str"), "binding_host_ids": List("property", "Property"),
     "plugin_types": List("plugin_type", "str"), "vif_types": List("vif_type", "str"),
+    "vif_kinds": List("vif_kind", "str"),
     "bridges": List("bridge", "str"), "bridge_mappings": List("property", "Property"),
     "tunnel_types": List("tunnel_type", "str"), "datapath_type": "str",
     "heartbeats": List("heartbeat", "HostAgentHeartbeat"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ovsdbapp.backend.ovs_idl import connection, idlutils
@@ -37,6 +38,9 @@ class OvsPort:
 class Ovs:
     def __init__(self, remote: str, timeout: float = 10.0) -> None:
         self.remote = remote
+        if remote.startswith("unix:") and not Path(remote.removeprefix("unix:")).exists():
+            raise OvsUnavailable(f"no Open vSwitch database at {remote} (no such socket); start openvswitch-switch "
+                                 "or point --ovsdb (EXTNET_HOST_OVSDB) at it")  # fmt: skip
         try:
             helper = idlutils.get_schema_helper(remote, "Open_vSwitch")
             for table, columns in COLUMNS.items():

@@ -15,6 +15,11 @@ def make_runtime(settings: HostSettings, unique_id: str, networks: ProviderNetwo
         return NoopRuntime(settings, unique_id)
     from extnet.host.runtime.plumbing import Plumbing
 
+    if settings.runtime == "libvirt" and not (settings.guest_kernel and settings.guest_initrd):
+        raise RuntimeUnavailable("runtime 'libvirt' boots its guests from a kernel and an initramfs: give "
+                                 "--guest-kernel and --guest-initrd (EXTNET_HOST_GUEST_KERNEL, "
+                                 "EXTNET_HOST_GUEST_INITRD)")  # fmt: skip
+
     try:
         plumbing = Plumbing(settings, networks)
     except PermissionError as err:

@@ -1,7 +1,8 @@
 """The ``netns`` runtime, the test bed: each VM is a network namespace ``<prefix>-<vm id>`` (prefix ``extnet``), each
 vNIC a veth whose guest end sits in the namespace under the vNIC's name (``nic1``, ...) with its MAC and MTU, and
 whose host end (``tap`` + port id) the VIF plugin of the vNIC's kind plugs. Guest addresses are the port's fixed
-IPs, set as cloud-init would set them, with the subnet's gateway as the default route.
+IPs, set as cloud-init would set them, with the subnet's gateway as the default route (``--guest-ip static``), or
+what a DHCP server on the network answers (``--guest-ip dhcp``: busybox's udhcpc in the guest's namespace).
 
 A restarted agent finds its VMs in its state log and their plumbing on the host: it makes sure of each plugged vNIC
 again (plugging is idempotent, so nothing is duplicated), forgets a VM whose namespace is gone, and removes what no
@@ -19,6 +20,7 @@ from extnet.host.networks import ProviderNetworks
 from extnet.host.plugins.base import PlugFailure
 from extnet.host.privileged import commands, netlink
 from extnet.host.runtime.base import RuntimeFacts, RuntimeFailure, VmMissing, VmSpec, VmState, VnicState
+from extnet.host.runtime.dhcp import DhcpClients
 from extnet.host.runtime.plumbing import Plumbing
 from extnet.host.runtime.state import VmLog
 from extnet.host.settings import HostSettings
@@ -39,6 +41,7 @@ class NetnsRuntime:
         self.prefix = settings.vm_netns_prefix
         self._lock = threading.RLock()
         self._log = VmLog(settings.data_dir / STATE)
+        self._dhcp = DhcpClients(settings.data_dir)
         self.cleaned: list[str] = []
         self._recover()
 
@@ -77,6 +80,7 @@ class NetnsRuntime:
             for vnic in vm.vnics if vm else []:
                 if vnic.plugged:
                     self._unplug(vm_id, vnic.vif)
+            self._dhcp.forget(self.namespace(vm_id))
             removed = netlink.remove_namespace(self.namespace(vm_id))
             return self._log.remove(vm_id) or removed
 
@@ -119,6 +123,7 @@ class NetnsRuntime:
     def close(self) -> None:
         with self._lock:
             self._log.close()
+            self._dhcp.close()
             self.plumbing.close()
 
     # --- plugging -------------------------------------------------------------------------------------------
@@ -148,7 +153,10 @@ class NetnsRuntime:
             raise RuntimeFailure(f"{vif.label}: unplugging from VM {vm_id} failed on the host: {err}") from None
 
     def _address(self, ns: str, guest: str, vif: Vif) -> None:
-        if self.settings.guest_ip != "static" or not vif.fixed_ips:
+        if self.settings.guest_ip == "dhcp":
+            self._dhcp.ask(ns, guest)
+            return
+        if not vif.fixed_ips:
             return
         info = self.networks.network(vif.provider.id, vif.network.id)
         if info is None:

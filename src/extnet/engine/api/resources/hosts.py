@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Select, func, or_, select
 
+from extnet.common.capabilities import HostCapabilities
 from extnet.engine.api.faults import BadRequest
 from extnet.engine.api.resources.base import Collection, Ctx, Entity, completed, href, load, ref
 from extnet.engine.api.resources.providers import services_of
@@ -68,27 +69,28 @@ def render(host: Host, vms: int) -> Entity:
 
 def agent_fields(stored: dict[str, Any] | None) -> Entity:
     """``version`` (the agent's) and ``host_agent`` (extnet: what the agent last reported)."""
-    caps = (stored or {}).get("capabilities")
-    if not caps:
+    raw = (stored or {}).get("capabilities")
+    if not raw:
         return {}
+    caps = HostCapabilities.read(raw)
     heartbeats = [{"openstack_network_provider": ref("openstacknetworkproviders", beat.get("provider_id")),
                    "name": beat.get("name"), "state": beat.get("state"), "detail": beat.get("detail") or None}
                   for beat in (stored or {}).get("heartbeats") or [] if isinstance(beat, dict)]  # fmt: skip
     agent = {
-        "hostname": caps.get("hostname"), "unique_id": caps.get("unique_id"), "runtime": caps.get("runtime"),
-        "protocol_version": caps.get("protocol_version"), "vif_versions": _items("vif_version", caps, "vif_versions"),
-        "binding_host_ids": _properties(caps.get("binding_host_ids")),
-        "plugin_types": _items("plugin_type", caps, "plugin_types"), "vif_types": _items("vif_type", caps, "vif_types"),
-        "bridges": _items("bridge", caps, "bridges"), "bridge_mappings": _properties(caps.get("bridge_mappings")),
-        "tunnel_types": _items("tunnel_type", caps, "tunnel_types"), "datapath_type": caps.get("datapath_type"),
+        "hostname": caps.hostname or None, "unique_id": caps.unique_id or None, "runtime": caps.runtime or None,
+        "protocol_version": caps.protocol_version or None, "vif_versions": _items("vif_version", caps.vif_versions),
+        "binding_host_ids": _properties(caps.binding_host_ids),
+        "plugin_types": _items("plugin_type", caps.plugin_types),
+        "vif_types": _items("vif_type", caps.vif_types), "vif_kinds": _items("vif_kind", caps.vif_kinds),
+        "bridges": _items("bridge", caps.bridges), "bridge_mappings": _properties(caps.bridge_mappings),
+        "tunnel_types": _items("tunnel_type", caps.tunnel_types), "datapath_type": caps.datapath_type or None,
         "heartbeats": {"heartbeat": heartbeats} if heartbeats else None,
     }  # fmt: skip
-    return {"version": _version(str(caps.get("agent_version") or "")), "host_agent": agent}
+    return {"version": _version(caps.agent_version), "host_agent": agent}
 
 
-def _items(tag: str, caps: dict[str, Any], key: str) -> Entity | None:
-    values = [str(v) for v in caps.get(key) or []]
-    return {tag: values} if values else None
+def _items(tag: str, values: tuple[str, ...]) -> Entity | None:
+    return {tag: list(values)} if values else None
 
 
 def _properties(mapping: Any) -> Entity | None:
