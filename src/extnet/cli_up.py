@@ -96,7 +96,7 @@ def choose_runtime(data_dir: Path) -> RuntimeChoice:
         return RuntimeChoice("noop", "noop: Open vSwitch is not installed (apt-get install openvswitch-switch, "
                              "then run as root for the netns runtime)")  # fmt: skip
     daemons = OvsDaemons(data_dir / "ovs")
-    daemons.start()
+    daemons.start(preexec=_die_with_parent)  # killed with up, even by SIGKILL
     return RuntimeChoice("netns", f"netns: VMs as network namespaces on an Open vSwitch started under "
                          f"{daemons.base}", daemons.remote, daemons)  # fmt: skip
 

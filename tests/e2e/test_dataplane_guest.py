@@ -85,19 +85,23 @@ def test_a_real_guest_answers_a_netns_vm(world: World, underlay: tuple[Bed, OvsD
         assert service.get().host.id == host.id and service.get().status == t.VmStatus.UP
         return vm
 
-    guest, prober = start_on(guest_host), start_on(netns_host)
-    nic = world.nics(guest.id)["nic1"]
-    address = world.neutron.network.get_port(world.stored_ports()[nic.id]).fixed_ips[0]["ip_address"]
-    domain = f"xg{tag}-{guest.id}"
-    state = subprocess.run(["virsh", "-c", "qemu:///system", "domstate", domain], capture_output=True, text=True)
-    assert state.stdout.strip() == "running", state.stdout + state.stderr
-    dumped = subprocess.run(["virsh", "-c", "qemu:///system", "dumpxml", domain], capture_output=True, text=True)
-    assert f"<mac address='{nic.mac.address}'/>" in dumped.stdout and "type='ethernet'" in dumped.stdout
-    until(lambda: pings(other.vm_ns(prober.id), address, count=1, wait=2), "the real guest answers ping",
-          deadline_s=120)  # fmt: skip
-
-    for vm in (guest, prober):
-        world.vm_service(vm.id).stop()
+    started: list[t.Vm] = []
+    try:
+        started.append(start_on(guest_host))
+        started.append(start_on(netns_host))
+        guest, prober = started
+        nic = world.nics(guest.id)["nic1"]
+        address = world.neutron.network.get_port(world.stored_ports()[nic.id]).fixed_ips[0]["ip_address"]
+        domain = f"xg{tag}-{guest.id}"
+        state = subprocess.run(["virsh", "-c", "qemu:///system", "domstate", domain], capture_output=True, text=True)
+        assert state.stdout.strip() == "running", state.stdout + state.stderr
+        dumped = subprocess.run(["virsh", "-c", "qemu:///system", "dumpxml", domain], capture_output=True, text=True)
+        assert f"<mac address='{nic.mac.address}'/>" in dumped.stdout and "type='ethernet'" in dumped.stdout
+        until(lambda: pings(other.vm_ns(prober.id), address, count=1, wait=2), "the real guest answers ping",
+              deadline_s=120)  # fmt: skip
+    finally:  # the guest's domain and taps live in this machine's own namespace: never leave them behind
+        for vm in started:
+            world.vm_service(vm.id).stop()
     listed = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True,
                             text=True).stdout  # fmt: skip
     assert domain not in listed

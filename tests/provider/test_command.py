@@ -25,6 +25,7 @@ def test_up_starts_and_stops_the_provider(tmp_path: Path) -> None:
         "EXTNET_PROVIDER_LISTEN": f"127.0.0.1:{network}",
         "EXTNET_PROVIDER_KEYSTONE_LISTEN": f"127.0.0.1:{identity}",
         "EXTNET_HOST_LISTEN": f"127.0.0.1:{free_port()}",
+        "EXTNET_HOST_RUNTIME": "noop",  # as root, up would plug into this machine's own namespace
     }
     env.pop("EXTNET_PROVIDER_DATABASE_URL", None)
     log_path = tmp_path / "up.log"

@@ -214,14 +214,26 @@ def ensure_vxlan(ns: str | None, name: str, vni: int, local_ip: str, mtu: int | 
     """A kernel VXLAN device for one network (head-end replication to the peers in its FDB; a frame that came
     from a peer never goes to another, so a full mesh of hosts has no loop); False when it was there."""
     with _socket(ns) as sock:
-        if _index(sock, name) is not None:
-            return False
+        index = _index(sock, name)
+        if index is not None:
+            if _vxlan_is(sock, index, vni, local_ip):
+                return False
+            sock.link("del", index=index)  # another network's, or another address's: made again
         sock.link("add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_local=local_ip, vxlan_port=port,
                   vxlan_learning=1)  # fmt: skip
         if mtu:
             sock.link("set", index=_index(sock, name), mtu=mtu)
         sock.link("set", index=_index(sock, name), state="up")
         return True
+
+
+def _vxlan_is(sock: Any, index: int, vni: int, local_ip: str) -> bool:
+    [link] = sock.get_links(index)
+    info = _attr(link, "IFLA_LINKINFO")
+    data = info.get_attr("IFLA_INFO_DATA") if info else None
+    if data is None or info.get_attr("IFLA_INFO_KIND") != "vxlan":
+        return False
+    return bool(data.get_attr("IFLA_VXLAN_ID") == vni and data.get_attr("IFLA_VXLAN_LOCAL") == local_ip)
 
 
 def flood_peers(ns: str | None, name: str) -> set[str]:
