@@ -12,6 +12,7 @@ from typing import Any
 from extnet.engine.api.faults import NotFound
 from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, ref
 from extnet.engine.api.resources.providers import services_of
+from extnet.engine.api.schema import parse_uuid
 from extnet.engine.hosts.client import HostAgentError
 from extnet.engine.hosts.pairing import endpoint_of
 from extnet.engine.store.models import Host, Vm, VmNic
@@ -40,6 +41,7 @@ def _ips(addresses: Any) -> list[dict[str, Any]]:
 
 def reported(ctx: Ctx, vm_id: str) -> dict[str, Entity]:
     """{vNIC id: its reported device} of a running VM (nothing when it does not run or its host does not answer)."""
+    vm_id = parse_uuid(vm_id, "VM")
     with ctx.database.transaction(write=False) as session:
         vm = session.get(Vm, vm_id)
         if vm is None:
@@ -89,11 +91,11 @@ class NicReportedDevices(Collection):
     self_managed = frozenset({"list_", "get"})
 
     def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
-        vm_id, nic_id = parents[0], parents[1]
+        vm_id, nic_id = parse_uuid(parents[0], "VM"), parse_uuid(parents[1], "vNIC")
         with ctx.database.transaction(write=False) as session:
             nic = session.get(VmNic, nic_id)
             if nic is None or nic.vm_id != vm_id:
-                raise NotFound(f"Entity not found: NIC '{nic_id}'")
+                raise NotFound(f"Entity not found: vNIC '{nic_id}'")
         device = reported(ctx, vm_id).get(nic_id)
         return [device] if device else []
 
