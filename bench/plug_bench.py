@@ -19,7 +19,7 @@ the same number of ports on the switch (ovs-vswitchd's work for each change grow
 userspace datapath, a change on a bridge of 400 ports costs several times one on a bridge of 20). The ratio is
 extnet's time over the baseline's (goal: at most 1.0). Needs root and Debian's openvswitch-switch.
 
-    sudo python bench/plug_bench.py [--vnics 200]
+    sudo python bench/plug_bench.py [--vnics 200] [--kinds ovs,ovs_hybrid,bridge]
 """
 
 from __future__ import annotations
@@ -177,6 +177,7 @@ def measure(host: Host, kind: str, count: int) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vnics", type=int, default=200)
+    parser.add_argument("--kinds", default="ovs,ovs_hybrid,bridge", help="comma-separated (default: all three)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("plug_bench needs root (network namespaces, Open vSwitch)", file=sys.stderr)
@@ -184,7 +185,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="extnet-plug-bench-") as base:
         host = Host(Path(base))
         try:
-            rows = [(kind, measure(host, kind, args.vnics)) for kind in ("ovs", "ovs_hybrid", "bridge")]
+            rows = [(kind, measure(host, kind, args.vnics)) for kind in args.kinds.split(",")]
         finally:
             host.close()
     print(f"\n{args.vnics} vNICs of each kind on one host (Open vSwitch, userspace datapath); ms per vNIC\n")

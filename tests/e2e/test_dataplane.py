@@ -81,6 +81,8 @@ def test_vms_on_one_network_reach_each_other_and_nothing_else(world: World, test
     first, second, apart = scene.vm(net), scene.vm(net), scene.vm(other)
     assert world.port(scene.nic(first).id).binding_vif_type == ("bridge" if kind == "bridge" else "ovs")
     assert {plug["kind"] for plug in agent_vnics(scene)} == {kind}
+    agent_info = world.rest.get(f"hosts/{scene.host.id}").json()["host_agent"]
+    assert agent_info["runtime"] == "netns" and agent_info["vif_kinds"] == {"vif_kind": ["ovs", "ovs_hybrid", "bridge"]}
     # the guest's addresses, as the engine shows what the host reports (ovirtsdk4 reads them)
     nic_devices = world.vm_service(first.id).nics_service().nic_service(scene.nic(first).id)
     [device] = nic_devices.reported_devices_service().list()

@@ -29,13 +29,15 @@ class BridgePlugin:
         plug = vif.plug
         assert isinstance(plug, BridgePlug)
         ns = self.switch.ns
-        netlink.ensure_bridge(ns, plug.bridge)
-        if vif.mtu:
-            netlink.set_mtu(ns, plug.bridge, vif.mtu)
+        with self._lock:
+            known = plug.bridge in self._users  # made (or found) before: it exists, with the network's MTU
+        if not known:
+            netlink.ensure_bridge(ns, plug.bridge)
+            if vif.mtu:
+                netlink.set_mtu(ns, plug.bridge, vif.mtu)
         if self.switch.switching:
             self.switch.switching.connect(vif.provider.id, vif.network.id, plug.bridge, False, vif.mtu)
-        if netlink.exists(ns, plug.devname):
-            netlink.set_master(ns, plug.devname, plug.bridge)
+        netlink.enslave_if_there(ns, plug.devname, plug.bridge)
         users = self._members(plug.bridge)
         with self._lock:
             users.add(plug.devname)

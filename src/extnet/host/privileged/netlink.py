@@ -199,6 +199,16 @@ def set_master(ns: str | None, name: str, bridge: str | None) -> None:
         sock.link("set", index=_index(sock, name), master=_index(sock, bridge) if bridge else 0)
 
 
+def enslave_if_there(ns: str | None, name: str, bridge: str) -> bool:
+    """Put ``name`` in ``bridge`` when the device exists (one socket, two requests); whether it did."""
+    with _socket(ns) as sock:
+        index, master = _index(sock, name), _index(sock, bridge)
+        if index is None:
+            return False
+        sock.link("set", index=index, master=master)
+        return True
+
+
 def bridge_members(ns: str | None, bridge: str) -> list[str]:
     with _socket(ns) as sock:
         index = _index(sock, bridge)

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from extnet.common.hostrpc import LINUX_BRIDGE, OPEN_VSWITCH
-from extnet.common.vif import KINDS, OVS_HYBRID, Vif
+from extnet.common.vif import KINDS, Vif
 from extnet.host.l2 import Switching
 from extnet.host.networks import ProviderNetworks
 from extnet.host.plugins import plugins_for
@@ -55,9 +55,7 @@ class Plumbing:
         return "system" if kernel_has_ovs_datapath() else "netdev"
 
     def facts(self) -> RuntimeFacts:
-        kinds = [kind for kind in KINDS if kind in self.plugins]
-        if not self.settings.ovs_hybrid_plug:
-            kinds = [kind for kind in kinds if kind != OVS_HYBRID] if "ovs" in kinds else kinds
+        kinds = [kind for kind in KINDS if kind in self.plugins]  # whatever a provider binds of these, it plugs
         binding = self.settings.binding_host or self.settings.effective_hostname
         ids = {OPEN_VSWITCH: binding, LINUX_BRIDGE: binding}
         if self.ovs is not None:
