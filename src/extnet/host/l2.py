@@ -28,7 +28,6 @@ log = logging.getLogger("extnet.host.l2")
 NET_UUID = "net_uuid"
 VLAN_MIN, VLAN_MAX = 1, 4094
 TUNNEL_TYPES = ("vxlan",)
-VXLAN_OVERHEAD = 50
 
 
 def vxlan_name(vni: int) -> str:

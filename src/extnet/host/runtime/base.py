@@ -67,6 +67,16 @@ class VmState:
     def vnic(self, vnic_id: str) -> VnicState | None:
         return next((v for v in self.vnics if v.vif.vnic_id == vnic_id), None)
 
+    def plugged_now(self, vif: Vif) -> VnicState:
+        """Record ``vif`` as plugged: its vNIC updated, or added."""
+        vnic = self.vnic(vif.vnic_id)
+        if vnic is None:
+            vnic = VnicState(vif, True)
+            self.vnics.append(vnic)
+        else:
+            vnic.vif, vnic.plugged = vif, True
+        return vnic
+
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "state": self.state, "vnics": [v.to_json() for v in self.vnics]}
 

@@ -115,7 +115,7 @@ class LibvirtRuntime:
 
     def ensure_vif_plugged(self, vm_id: str, vif: Vif) -> VnicState:
         with self._lock:
-            vm = self._vm(vm_id)
+            vm = self._log.vm(vm_id)
             vnic = vm.vnic(vif.vnic_id)
             if vnic is not None and vnic.plugged:
                 if (vnic.vif.port_id, vnic.vif.mac, vnic.vif.plug) == (vif.port_id, vif.mac, vif.plug):
@@ -127,24 +127,13 @@ class LibvirtRuntime:
             self._pre_plug(vm_id, vif)
             self._attach(vm_id, vif)
             self._post_plug(vm_id, vif)
-            if vnic is None:
-                vnic = VnicState(vif, True)
-                vm.vnics.append(vnic)
-            else:
-                vnic.vif, vnic.plugged = vif, True
+            vnic = vm.plugged_now(vif)
             self._log.save(vm)
             return vnic
 
     def ensure_vif_unplugged(self, vm_id: str, vnic_id: str) -> bool:
         with self._lock:
-            vm = self._vm(vm_id)
-            vnic = vm.vnic(vnic_id)
-            if vnic is None or not vnic.plugged:
-                return False
-            self._detach(vm_id, vnic.vif)
-            vnic.plugged = False
-            self._log.save(vm)
-            return True
+            return self._log.unplug(vm_id, vnic_id, lambda vif: self._detach(vm_id, vif))
 
     def get_vm(self, vm_id: str) -> VmState | None:
         with self._lock:
@@ -259,12 +248,6 @@ class LibvirtRuntime:
         vm.vnics = [vm.vnic(vif.vnic_id) or VnicState(vif, False) for vif in spec.vifs]
         vm.name = spec.name
         self._log.save(vm)
-        return vm
-
-    def _vm(self, vm_id: str) -> VmState:
-        vm = self._log.vms.get(vm_id)
-        if vm is None:
-            raise VmMissing(vm_id)
         return vm
 
     def _recover(self) -> None:

@@ -19,7 +19,7 @@ from extnet.common.vif import Vif
 from extnet.host.networks import ProviderNetworks
 from extnet.host.plugins.base import PlugFailure
 from extnet.host.privileged import commands, netlink
-from extnet.host.runtime.base import RuntimeFacts, RuntimeFailure, VmMissing, VmSpec, VmState, VnicState
+from extnet.host.runtime.base import RuntimeFacts, RuntimeFailure, VmSpec, VmState, VnicState
 from extnet.host.runtime.dhcp import DhcpClients
 from extnet.host.runtime.plumbing import Plumbing
 from extnet.host.runtime.state import VmLog
@@ -86,30 +86,19 @@ class NetnsRuntime:
 
     def ensure_vif_plugged(self, vm_id: str, vif: Vif) -> VnicState:
         with self._lock:
-            vm = self._vm(vm_id)
+            vm = self._log.vm(vm_id)
             vnic = vm.vnic(vif.vnic_id)
             if vnic is not None and vnic.plugged and _differs(vnic.vif, vif):
                 self._unplug(vm_id, vnic.vif)
             index = vm.vnics.index(vnic) if vnic else len(vm.vnics)
             self._plug(vm_id, vif, index)
-            if vnic is None:
-                vnic = VnicState(vif, True)
-                vm.vnics.append(vnic)
-            else:
-                vnic.vif, vnic.plugged = vif, True
+            vnic = vm.plugged_now(vif)
             self._log.save(vm)
             return vnic
 
     def ensure_vif_unplugged(self, vm_id: str, vnic_id: str) -> bool:
         with self._lock:
-            vm = self._vm(vm_id)
-            vnic = vm.vnic(vnic_id)
-            if vnic is None or not vnic.plugged:
-                return False
-            self._unplug(vm_id, vnic.vif)
-            vnic.plugged = False
-            self._log.save(vm)
-            return True
+            return self._log.unplug(vm_id, vnic_id, lambda vif: self._unplug(vm_id, vif))
 
     def get_vm(self, vm_id: str) -> VmState | None:
         with self._lock:
@@ -175,12 +164,6 @@ class NetnsRuntime:
         for index, vnic in enumerate(vm.vnics):
             vnic.guest_name = guest_name(vnic.vif, index)
             vnic.addresses = netlink.addresses(ns, vnic.guest_name) if vnic.plugged else []
-        return vm
-
-    def _vm(self, vm_id: str) -> VmState:
-        vm = self._log.vms.get(vm_id)
-        if vm is None:
-            raise VmMissing(vm_id)
         return vm
 
     # --- after a restart ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from extnet.common.hostrpc import OPEN_VSWITCH
 from extnet.common.vif import KINDS, Vif
-from extnet.host.runtime.base import RuntimeFacts, VmMissing, VmSpec, VmState, VnicState
+from extnet.host.runtime.base import RuntimeFacts, VmSpec, VmState, VnicState
 from extnet.host.runtime.state import VmLog
 from extnet.host.settings import HostSettings
 
@@ -58,27 +58,17 @@ class NoopRuntime:
 
     def ensure_vif_plugged(self, vm_id: str, vif: Vif) -> VnicState:
         with self._lock:
-            vm = self._vm(vm_id)
+            vm = self._log.vm(vm_id)
             self._record("ensure_vif_plugged", {"vm_id": vm_id, "vif": vif.to_json()})
-            vnic = vm.vnic(vif.vnic_id)
-            if vnic is None:
-                vnic = VnicState(vif, True)
-                vm.vnics.append(vnic)
-            else:
-                vnic.vif, vnic.plugged = vif, True
+            vnic = vm.plugged_now(vif)
             self._log.save(vm)
             return vnic
 
     def ensure_vif_unplugged(self, vm_id: str, vnic_id: str) -> bool:
         with self._lock:
-            vm = self._vm(vm_id)
+            self._log.vm(vm_id)
             self._record("ensure_vif_unplugged", {"vm_id": vm_id, "vnic_id": vnic_id})
-            vnic = vm.vnic(vnic_id)
-            if vnic is None or not vnic.plugged:
-                return False
-            vnic.plugged = False
-            self._log.save(vm)
-            return True
+            return self._log.unplug(vm_id, vnic_id, lambda vif: None)
 
     def get_vm(self, vm_id: str) -> VmState | None:
         with self._lock:
@@ -94,12 +84,6 @@ class NoopRuntime:
             if self._journal_out is not None:
                 self._journal_out.close()
             self._journal_out = None
-
-    def _vm(self, vm_id: str) -> VmState:
-        vm = self._vms.get(vm_id)
-        if vm is None:
-            raise VmMissing(vm_id)
-        return vm
 
     def _record(self, op: str, details: dict[str, Any]) -> None:
         line = {"time": datetime.now(UTC).isoformat(timespec="microseconds"), "op": op, **details}

@@ -10,12 +10,13 @@ too).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from extnet.common.vif import Vif
 from extnet.host.files import write_private
-from extnet.host.runtime.base import VmState, VnicState
+from extnet.host.runtime.base import VmMissing, VmState, VnicState
 
 COMPACT_FACTOR, COMPACT_MIN = 4, 256  # rewrite the log when it has more lines than this many times the VMs
 
@@ -26,6 +27,23 @@ class VmLog:
         self.vms, self._lines = _replay(path)
         self._out: IO[str] | None = None
         self._compact()
+
+    def vm(self, vm_id: str) -> VmState:
+        vm = self.vms.get(vm_id)
+        if vm is None:
+            raise VmMissing(vm_id)
+        return vm
+
+    def unplug(self, vm_id: str, vnic_id: str, undo: Callable[[Vif], None]) -> bool:
+        """Mark the vNIC unplugged after ``undo`` took its plumbing away; False when it was not plugged."""
+        vm = self.vm(vm_id)
+        vnic = vm.vnic(vnic_id)
+        if vnic is None or not vnic.plugged:
+            return False
+        undo(vnic.vif)
+        vnic.plugged = False
+        self.save(vm)
+        return True
 
     def save(self, vm: VmState) -> None:
         self.vms[vm.id] = vm
