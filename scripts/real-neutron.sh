@@ -363,6 +363,8 @@ except urllib.error.HTTPError:
   done
 }
 
+# Keystone keeps its state in SQLite: one request at a time (two threads issuing tokens at once met "database is
+# locked", a 500, in CI)
 start_keystone() {
   local ks="$VENV/bin/keystone-manage --config-file $LAB/etc/keystone/keystone.conf"
   if [ ! -f "$LAB/state/keystone.bootstrapped" ]; then
@@ -380,7 +382,7 @@ start_keystone() {
   fi
   OS_KEYSTONE_CONFIG_FILES="$LAB/etc/keystone/keystone.conf" \
     setsid "$VENV/bin/gunicorn" --chdir "$LAB/bin" --bind "127.0.0.1:$KEYSTONE_PORT" --workers 1 \
-    --worker-class gthread --threads 4 --no-control-socket --pid "$LAB/state/keystone.pid" \
+    --worker-class gthread --threads 1 --no-control-socket --pid "$LAB/state/keystone.pid" \
     keystone_wsgi:application >"$LAB/log/keystone.out" 2>&1 &
   echo $! >"$LAB/state/keystone.pid"
   wait_http "http://127.0.0.1:$KEYSTONE_PORT/v3" "$LAB/state/keystone.pid" keystone
