@@ -33,10 +33,6 @@ class VifPlugin(Protocol):
         """Undo what ``plug`` made (the guest device is the runtime's to remove); nothing left is no error."""
         ...
 
-    def network_in_use(self, vif: Vif) -> bool:
-        """Whether another port of this host is still on the vNIC's network (after ``unplug``)."""
-        ...
-
 
 def ovs_ids(vif: Vif, vm_id: str) -> dict[str, str]:
     """The Interface external_ids os-vif writes, by which an agent (Neutron's, OVN's, ours) finds the port."""

@@ -58,8 +58,3 @@ class BridgePlugin:
             if self.switch.switching:
                 self.switch.switching.disconnect(vif.network.id)
             netlink.delete_link(ns, plug.bridge)
-
-    def network_in_use(self, vif: Vif) -> bool:
-        plug = vif.plug
-        assert isinstance(plug, BridgePlug)
-        return bool(self._members(plug.bridge))

@@ -28,10 +28,6 @@ class _OvsBase:
             switching.attach(vif.network.id, device)
             switching.connect(vif.provider.id, vif.network.id, bridge, True, vif.mtu)
 
-    def network_in_use(self, vif: Vif) -> bool:
-        return any(port.other_config.get(NET_UUID) == vif.network.id and port.iface_ids.get("iface-id")
-                   for port in self.ovs.ports())  # fmt: skip
-
     def _release(self, vif: Vif, device: str) -> None:
         switching = self.switch.switching
         if switching and not switching.detach(vif.network.id, device):

@@ -35,6 +35,11 @@ class RuntimeFacts:
     vif_kinds: list[str] = field(default_factory=list)  # the kinds of plugging (extnet.common.vif.KINDS) it can do
 
 
+def same_plumbing(old: Vif, new: Vif) -> bool:
+    """Whether ``new`` plugs as ``old`` did (same port, MAC and plug): otherwise the old plumbing goes first."""
+    return (old.port_id, old.mac, old.plug) == (new.port_id, new.mac, new.plug)
+
+
 @dataclass(frozen=True)
 class VmSpec:
     id: str

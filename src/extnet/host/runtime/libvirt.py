@@ -27,6 +27,7 @@ from extnet.host.runtime.base import (
     VmSpec,
     VmState,
     VnicState,
+    same_plumbing,
 )
 from extnet.host.runtime.domain import GuestBoot, domain_xml, interface_xml
 from extnet.host.runtime.plumbing import Plumbing
@@ -118,7 +119,7 @@ class LibvirtRuntime:
             vm = self._log.vm(vm_id)
             vnic = vm.vnic(vif.vnic_id)
             if vnic is not None and vnic.plugged:
-                if (vnic.vif.port_id, vnic.vif.mac, vnic.vif.plug) == (vif.port_id, vif.mac, vif.plug):
+                if same_plumbing(vnic.vif, vif):
                     self._post_plug(vm_id, vif)
                     vnic.vif = vif
                     self._log.save(vm)

@@ -19,7 +19,7 @@ from extnet.common.vif import Vif
 from extnet.host.networks import ProviderNetworks
 from extnet.host.plugins.base import PlugFailure
 from extnet.host.privileged import commands, netlink
-from extnet.host.runtime.base import RuntimeFacts, RuntimeFailure, VmSpec, VmState, VnicState
+from extnet.host.runtime.base import RuntimeFacts, RuntimeFailure, VmSpec, VmState, VnicState, same_plumbing
 from extnet.host.runtime.dhcp import DhcpClients
 from extnet.host.runtime.plumbing import Plumbing
 from extnet.host.runtime.state import VmLog
@@ -65,7 +65,7 @@ class NetnsRuntime:
             for index, vif in enumerate(spec.vifs):
                 before = old.vnic(vif.vnic_id) if old else None
                 if vif.plugged:
-                    if before and before.plugged and _differs(before.vif, vif):
+                    if before and before.plugged and not same_plumbing(before.vif, vif):
                         self._unplug(spec.id, before.vif)
                     self._plug(spec.id, vif, index)
                 elif before and before.plugged:
@@ -88,7 +88,7 @@ class NetnsRuntime:
         with self._lock:
             vm = self._log.vm(vm_id)
             vnic = vm.vnic(vif.vnic_id)
-            if vnic is not None and vnic.plugged and _differs(vnic.vif, vif):
+            if vnic is not None and vnic.plugged and not same_plumbing(vnic.vif, vif):
                 self._unplug(vm_id, vnic.vif)
             index = vm.vnics.index(vnic) if vnic else len(vm.vnics)
             self._plug(vm_id, vif, index)
@@ -191,6 +191,3 @@ class NetnsRuntime:
 def guest_name(vif: Vif, index: int) -> str:
     return vif.vnic_name if _IFNAME.match(vif.vnic_name) else f"eth{index}"
 
-
-def _differs(old: Vif, new: Vif) -> bool:
-    return (old.port_id, old.mac, old.plug) != (new.port_id, new.mac, new.plug)
