@@ -126,7 +126,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def _provider_settings(args: argparse.Namespace) -> ProviderSettings:
     overrides: dict[str, Any] = {}
     for name in ("listen", "keystone_listen", "data_dir", "database_url", "backend", "auth", "log_level", "tls_cert",
-                 "tls_key"):  # fmt: skip
+                 "tls_key", "driver", "ovn_nb", "ovn_sb"):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -157,6 +157,16 @@ def _add_provider_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate (chain): serve both APIs over HTTPS")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    parser.add_argument("--driver", choices=["ovs_agent", "ovn"], help="the mechanism driver: ovs_agent (default; "
+                        "hosts' agents report by heartbeat) or ovn (OVN carries the networks)")  # fmt: skip
+    parser.add_argument("--ovn-nb", help="driver ovn: the OVN Northbound database (default tcp:127.0.0.1:6641)")
+    parser.add_argument("--ovn-sb", help="driver ovn: the OVN Southbound database (default tcp:127.0.0.1:6642)")
+
+
+def cmd_sync_ovn(args: argparse.Namespace) -> int:
+    from extnet.provider.drivers.ovn.sync import sync_ovn
+
+    return sync_ovn(_provider_settings(args), repair=args.repair)
 
 
 def _host_settings(args: argparse.Namespace) -> HostSettings:
@@ -197,13 +207,22 @@ def _add_host_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--ovsdb", help="the host's Open vSwitch database, as ovs-vsctl's --db (default "
                         "unix:/run/openvswitch/db.sock)")  # fmt: skip
-    parser.add_argument("--l2", choices=["builtin", "none"], help="builtin (default): this agent isolates networks "
-                        "and tunnels them between hosts; none: OVN or a Neutron agent does, this one only plugs")
+    parser.add_argument(
+        "--l2",
+        choices=["builtin", "none"],
+        help="builtin (default): this agent isolates networks "
+        "and tunnels them between hosts; none: OVN or a Neutron agent does, this one only plugs",
+    )
     parser.add_argument("--tunnel-ip", help="this host's address for VXLAN tunnels to the other hosts")
     parser.add_argument("--binding-host", help="the binding host id for Open vSwitch and Linux bridge (default: the "
                         "host name)")  # fmt: skip
-    parser.add_argument("--ovs-hybrid-plug", action="store_const", const=True, help="ask the providers for the "
-                        "hybrid plug (qbr/qvb/qvo), as the iptables firewall of Neutron's OVS agent does")
+    parser.add_argument(
+        "--ovs-hybrid-plug",
+        action="store_const",
+        const=True,
+        help="ask the providers for the "
+        "hybrid plug (qbr/qvb/qvo), as the iptables firewall of Neutron's OVS agent does",
+    )
     parser.add_argument("--netns", help="the network namespace of this host's devices (several test-bed hosts on "
                         "one machine)")  # fmt: skip
     parser.add_argument("--libvirt-uri", help="libvirt runtime: the libvirtd to drive (default qemu:///system)")
@@ -236,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     provider = sub.add_parser("provider", help="serve the built-in network provider (Neutron API v2.0 + Keystone)")
     _add_provider_options(provider)
     provider.set_defaults(func=cmd_provider)
+    provider_sub = provider.add_subparsers(dest="provider_command")
+    sync = provider_sub.add_parser("sync-ovn", help="compare OVN Northbound with the API: report every difference "
+                                   "(--repair: and fix them)")  # fmt: skip
+    sync.add_argument("--repair", action="store_true", help="make OVN Northbound match the API")
+    _add_provider_options(sync)
+    sync.set_defaults(func=cmd_sync_ovn)
 
     host = sub.add_parser("host", help="serve the host agent (JSON-RPC; plugs vNICs, heartbeats to providers)")
     _add_host_options(host)

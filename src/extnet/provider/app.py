@@ -11,6 +11,8 @@ from typing import Any
 import uvicorn
 
 from extnet.provider.api.http import NeutronApi
+from extnet.provider.drivers.base import MechanismDriver
+from extnet.provider.drivers.ovs_agent import OvsAgentDriver
 from extnet.provider.identity.keystone import Keystone
 from extnet.provider.identity.service import Bootstrap, Identity
 from extnet.provider.settings import ProviderSettings
@@ -27,8 +29,10 @@ class Provider:
     identity: Identity
     app: Any  # ASGI: the networking API on one port, Keystone on the other
     generated_admin_password: str | None
+    driver: MechanismDriver
 
     def dispose(self) -> None:
+        self.driver.stop()
         self.backend.dispose()
         self.identity.engine.dispose()
         self.identity.reads.dispose()
@@ -70,10 +74,20 @@ def build_provider(settings: ProviderSettings) -> Provider:
     identity = Identity(make_engine(url, pool_size=settings.database_pool_size),
                         timedelta(seconds=settings.token_ttl_seconds), read_engine)  # fmt: skip
     generated = identity.bootstrap(settings.admin_password).generated_password
-    neutron = NeutronApi(backend, identity, settings)
+    driver = make_driver(settings, backend)
+    driver.start()
+    neutron = NeutronApi(backend, identity, settings, driver)
     keystone = Keystone(identity, settings).app()
     app = ByPort({settings.port: neutron, settings.keystone_port: keystone}, neutron)
-    return Provider(settings, backend, identity, app, generated)
+    return Provider(settings, backend, identity, app, generated, driver)
+
+
+def make_driver(settings: ProviderSettings, backend: SqlBackend) -> MechanismDriver:
+    if settings.driver == "ovn":
+        from extnet.provider.drivers.ovn.driver import OvnDriver
+
+        return OvnDriver(backend, settings.ovn_nb, settings.ovn_sb, settings.ovn_maintenance_interval)
+    return OvsAgentDriver()
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -37,7 +37,11 @@ class ProviderSettings(BaseSettings):
     region: str = "RegionOne"
     token_ttl_seconds: int = 3600
     agent_down_time: int = 75
-    tenant_network_type: Literal["vxlan", "geneve", "vlan", "flat"] = "vxlan"
+    tenant_network_type: Literal["vxlan", "geneve", "vlan", "flat"] | None = None  # vxlan; geneve with ovn
+    driver: Literal["ovs_agent", "ovn"] = "ovs_agent"
+    ovn_nb: str = "tcp:127.0.0.1:6641"  # the OVN Northbound database (driver ovn)
+    ovn_sb: str = "tcp:127.0.0.1:6642"  # the OVN Southbound database: the chassis become agents (driver ovn)
+    ovn_maintenance_interval: float = Field(default=30.0, gt=0)  # seconds between consistency checks (driver ovn)
     vni_ranges: str = "1:65535"
     vlan_ranges: str = "physnet1:100:200"
     flat_networks: str = "*"
@@ -81,6 +85,9 @@ class ProviderSettings(BaseSettings):
     @property
     def keystone_port(self) -> int:
         return _host_port(self.keystone_listen)[1]
+
+    def effective_tenant_network_type(self) -> str:
+        return self.tenant_network_type or ("geneve" if self.driver == "ovn" else "vxlan")
 
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -20,6 +20,8 @@ from extnet.provider.api import query as query_parser
 from extnet.provider.api.extensions import EXTENSIONS
 from extnet.provider.api.spec import MAPPERS, RESOURCES, Mapper
 from extnet.provider.documents import acceptable
+from extnet.provider.drivers.base import Changes, MechanismDriver, RecordingTx
+from extnet.provider.drivers.ovs_agent import OvsAgentDriver
 from extnet.provider.errors import NeutronError, bad_request
 from extnet.provider.identity.service import Identity, IdentityError, Principal
 from extnet.provider.service import agents, networks, ports, routers, security_groups, subnets, tags
@@ -109,8 +111,11 @@ class Request:
 
 
 class NeutronApi:
-    def __init__(self, backend: Backend, identity: Identity, settings: ProviderSettings) -> None:
+    def __init__(
+        self, backend: Backend, identity: Identity, settings: ProviderSettings, driver: MechanismDriver | None = None
+    ) -> None:
         self.backend = backend
+        self.driver: MechanismDriver = driver or OvsAgentDriver()
         self.identity = identity
         self.settings = settings
         self.config = NetConfig.from_settings(settings)
@@ -390,8 +395,12 @@ class NeutronApi:
         request (the retry then sees what the other request did and reports it properly)."""
         for attempt in range(ATTEMPTS):
             try:
+                changes = Changes()
                 with self.backend.transaction(write) as tx:
-                    return work(Ctx(tx, principal, self.config))
+                    result = work(Ctx(RecordingTx(tx, changes) if write else tx, principal, self.config))
+                if changes:
+                    self.driver.after_commit(changes)
+                return result
             except (StoreConflict, StoreBusy) as err:
                 if attempt == ATTEMPTS - 1:
                     log.warning("giving up after %d attempts: %s", ATTEMPTS, err)

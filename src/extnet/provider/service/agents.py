@@ -110,7 +110,9 @@ def heartbeat(ctx: Ctx, body: Any) -> tuple[Record, bool, dict[str, str]]:
         }
         ctx.tx.insert(KIND, [record])
         created = True
-    statuses = ports.set_status(ctx, report["host"], report.get("devices_up", []), report.get("devices_down", []))
+    statuses: dict[str, str] = {}
+    if ctx.config.device_reports:
+        statuses = ports.set_status(ctx, report["host"], report.get("devices_up", []), report.get("devices_down", []))
     return _with_alive(ctx, [record])[0], created, statuses
 
 

@@ -13,7 +13,6 @@ from extnet.provider.store.backend import AllOf, In, Kind, Query, Record
 OVS_AGENT = "Open vSwitch agent"
 OVN_AGENT = "OVN Controller agent"
 LB_AGENT = "Linux bridge agent"
-BINDING_AGENTS = (OVS_AGENT, OVN_AGENT, LB_AGENT)
 UNBOUND: tuple[str, dict[str, Any]] = ("unbound", {})
 FAILED: tuple[str, dict[str, Any]] = ("binding_failed", {})
 
@@ -29,7 +28,7 @@ def bind(ctx: Ctx, network: Record, host: str, vnic_type: str) -> tuple[str, dic
         return FAILED
     agents = ctx.cache.get(("agents", host))
     if agents is None:
-        where = AllOf((In("host", (host,)), In("agent_type", BINDING_AGENTS), In("admin_state_up", (True,))))
+        where = AllOf((In("host", (host,)), In("agent_type", ctx.config.binding_agents), In("admin_state_up", (True,))))
         agents = ctx.tx.find(Kind.AGENT, Query(where=where)).records
         ctx.cache[("agents", host)] = agents
     now = time.time()

@@ -23,6 +23,10 @@ class NetConfig:
     max_subnet_host_routes: int = 20
     max_allowed_address_pairs: int = 10
     max_routes: int = 30
+    # the mechanism driver's part: the agents ports bind to, and whether their heartbeats set port status (the
+    # ``ovn`` driver takes both from OVN instead)
+    binding_agents: tuple[str, ...] = ("Open vSwitch agent", "OVN Controller agent", "Linux bridge agent")
+    device_reports: bool = True
 
     def max_mtu(self, network_type: str) -> int:
         if network_type == "vxlan":
@@ -37,12 +41,14 @@ class NetConfig:
     @classmethod
     def from_settings(cls, settings: ProviderSettings) -> NetConfig:
         return cls(
-            tenant_network_type=settings.tenant_network_type,
+            tenant_network_type=settings.effective_tenant_network_type(),
             vni_ranges=parse_ranges(settings.vni_ranges, "vni_ranges"),
             vlan_ranges=parse_vlan_ranges(settings.vlan_ranges),
             flat_networks=tuple(name.strip() for name in settings.flat_networks.split(",") if name.strip()),
             global_physnet_mtu=settings.global_physnet_mtu,
             agent_down_time=settings.agent_down_time,
+            binding_agents=("OVN Controller agent",) if settings.driver == "ovn" else cls.binding_agents,
+            device_reports=settings.driver != "ovn",
         )
 
 

@@ -1,0 +1,91 @@
+"""The chassis OVN knows (Southbound ``Chassis``) as the provider's ``OVN Controller agent`` rows, as Neutron's OVN
+driver shows them: the host is the chassis' host name, the configuration its bridge mappings and datapath type, and
+it is alive while its ovn-controller keeps up with the ``nb_cfg`` the provider asks for."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ovsdbapp.backend.ovs_idl import connection, idlutils
+from ovsdbapp.schema.ovn_southbound import impl_idl
+
+from extnet.provider.drivers.ovn.nb import OvnUnavailable, _Run
+from extnet.provider.service.binding import OVN_AGENT
+from extnet.provider.service.common import new_id
+from extnet.provider.store.backend import In, Kind, Query
+from extnet.provider.store.sql import SqlBackend
+
+TABLES = {"Chassis": ["name", "hostname", "external_ids", "other_config"],
+          "Chassis_Private": ["name", "nb_cfg", "nb_cfg_timestamp"]}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Chassis:
+    name: str
+    hostname: str
+    config: dict[str, str]
+    nb_cfg: int | None  # what its ovn-controller last confirmed (None: no Chassis_Private row)
+
+
+class Southbound:
+    def __init__(self, remote: str, timeout: float = 30.0) -> None:
+        try:
+            helper = idlutils.get_schema_helper(remote, "OVN_Southbound")
+            for table, columns in TABLES.items():
+                helper.register_columns(table, columns)
+            self.idl = connection.OvsdbIdl(remote, helper)
+            self.api = impl_idl.OvnSbApiIdlImpl(connection.Connection(idl=self.idl, timeout=timeout))
+        except Exception as err:  # ovsdbapp raises a bare Exception when it cannot fetch the schema
+            raise OvnUnavailable(f"no OVN Southbound database answers at {remote} ({err}); start ovn-central or "
+                                 "point --ovn-sb at it") from None  # fmt: skip
+
+    def chassis(self) -> list[Chassis]:
+        def read(_txn: Any) -> list[Chassis]:
+            confirmed = {row.name: int(row.nb_cfg) for row in self.idl.tables["Chassis_Private"].rows.values()}
+            return [Chassis(row.name, row.hostname or row.name, {**row.external_ids, **row.other_config},
+                            confirmed.get(row.name)) for row in self.idl.tables["Chassis"].rows.values()]  # fmt: skip
+
+        cmd = _Run(self.api, read)
+        with self.api.transaction(check_error=True) as txn:
+            txn.add(cmd)
+        return list(cmd.result)
+
+    def close(self) -> None:
+        self.api.ovsdb_connection.stop()
+
+
+def configuration(chassis: Chassis) -> dict[str, Any]:
+    config = chassis.config
+    return {"chassis_name": chassis.name, "bridge-mappings": config.get("ovn-bridge-mappings", ""),
+            "datapath-type": config.get("datapath-type", ""), "iface-types": config.get("iface-types", ""),
+            "ovn-cms-options": config.get("ovn-cms-options", "")}  # fmt: skip
+
+
+def refresh_agents(backend: SqlBackend, sb: Southbound, asked: int | None) -> None:
+    """One agent row per chassis; its heartbeat refreshed when the chassis confirmed ``asked`` (or, before the
+    first question, when it is there); the rows of chassis that are gone removed."""
+    now = time.time()
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    seen = sb.chassis()
+    with backend.transaction(write=True) as tx:
+        rows = {r["host"]: r for r in tx.find(Kind.AGENT, Query(where=In("agent_type", (OVN_AGENT,)))).records}
+        for chassis in seen:
+            alive = asked is None or (chassis.nb_cfg is not None and chassis.nb_cfg >= asked)
+            values: dict[str, Any] = {"configurations": configuration(chassis)}
+            if alive:
+                values.update(heartbeat_timestamp=stamp, heartbeat_epoch=now)
+            row = rows.pop(chassis.hostname, None)
+            if row is None:
+                tx.insert(Kind.AGENT, [{"id": new_id(), "agent_type": OVN_AGENT, "host": chassis.hostname,
+                                        "binary": "ovn-controller", "topic": "N/A", "admin_state_up": True,
+                                        "description": None, "availability_zone": None, "created_at": stamp,
+                                        "started_at": stamp, "heartbeat_timestamp": stamp,
+                                        "heartbeat_epoch": now if alive else 0.0, **values}])  # fmt: skip
+            else:
+                tx.update(Kind.AGENT, row["id"], values)
+        gone = [r["id"] for r in rows.values()]
+        if gone:
+            tx.delete(Kind.AGENT, gone)

@@ -1,0 +1,208 @@
+"""The ``ovn`` driver: every committed change goes to the OVN Northbound database in one OVSDB transaction; port
+status follows ``up`` there (ovn-controller binding the port); the chassis in the Southbound database are the
+provider's ``OVN Controller agent`` rows, alive while they keep up with ``nb_cfg``; a maintenance task compares
+revision numbers and repairs what differs (a crash between the SQL commit and the OVSDB transaction, an OVN
+database restored from an old backup), as Neutron's ``ovn_revision_numbers`` and its periodic check do."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+from extnet.provider.drivers.base import Changes
+from extnet.provider.drivers.ovn import units
+from extnet.provider.drivers.ovn.chassis import Southbound, refresh_agents
+from extnet.provider.drivers.ovn.desired import dhcp_key, group_name, router_name, serves_dhcp, switch_name
+from extnet.provider.drivers.ovn.nb import Northbound, Ref
+from extnet.provider.service.common import timestamp
+from extnet.provider.store.backend import BUMP, In, Kind, Query, Record, StoreBusy, StoreConflict, Tx
+from extnet.provider.store.sql import SqlBackend
+
+log = logging.getLogger("extnet.provider.ovn")
+AGENT_INTERVAL = 5.0
+
+
+@dataclass
+class Report:
+    """What a consistency check found (and, with repair, fixed)."""
+
+    units: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+
+
+class OvnDriver:
+    name = "ovn"
+
+    def __init__(self, backend: SqlBackend, nb_remote: str, sb_remote: str, maintenance_interval: float = 30.0,
+                 agent_interval: float = AGENT_INTERVAL) -> None:  # fmt: skip
+        self.backend = backend
+        self.nb_remote = nb_remote
+        self.sb_remote = sb_remote
+        self.maintenance_interval = maintenance_interval
+        self.agent_interval = agent_interval
+        self.nb: Northbound | None = None
+        self.sb: Southbound | None = None
+        self._ups: queue.Queue[tuple[str, bool] | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.nb = Northbound(self.nb_remote, on_port_up=lambda name, up: self._ups.put((name, up)))
+        self.sb = Southbound(self.sb_remote)
+        report = self.check(repair=True)  # what changed while the provider was down
+        if report.differences:
+            log.warning("OVN Northbound differed from the API in %d places at start; repaired", len(report.differences))
+        self._sync_status(self.nb.ports_up())
+        for target, name in ((self._status_loop, "ovn-port-status"), (self._maintenance_loop, "ovn-maintenance")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._ups.put(None)
+        for thread in self._threads:
+            thread.join(timeout=10)
+        for db in (self.nb, self.sb):
+            if db is not None:
+                db.close()
+
+    # --- after each API call -----------------------------------------------------------------------------------
+
+    def after_commit(self, changes: Changes) -> None:
+        if self.nb is None:
+            return
+        try:
+            with self.backend.transaction(write=False) as tx:
+                wanted = units.rows_of(tx, units.touched(tx, changes))
+            self.nb.apply(wanted)
+        except Exception:  # the API call has committed; the maintenance task repairs what did not reach OVN
+            log.exception("could not carry a change to OVN Northbound; the next consistency check repairs it")
+
+    # --- consistency -------------------------------------------------------------------------------------------
+
+    def check(self, repair: bool, full: bool = False) -> Report:
+        """Compare the API with OVN Northbound: by revision numbers (``full``: every column of every row) and,
+        with ``repair``, make OVN match."""
+        assert self.nb is not None
+        with self.backend.transaction(write=False) as tx:
+            chosen = units.everything(tx) | set(self.nb.revisions()) if full else self._stale(tx)
+            wanted = units.rows_of(tx, chosen)
+        differences = self.nb.apply(wanted, repair=repair) if wanted else []
+        return Report(sorted(chosen), differences)
+
+    def _stale(self, tx: Tx) -> set[str]:
+        assert self.nb is not None
+        have = self.nb.revisions()
+        stale = {owner for owner in have if owner != "global"}  # every unit OVN has, unless shown current below
+        expected = _main_rows(tx)
+        for unit, (ref, revision) in expected.items():
+            found = have.get(unit, {})
+            if ref is None:
+                if not found:
+                    stale.discard(unit)
+            elif found.get(ref) == str(revision):
+                stale.discard(unit)
+            else:
+                stale.add(unit)
+        if "global" not in have or len(have["global"]) < 3:
+            stale.add("global")
+        return stale
+
+    # --- background work ---------------------------------------------------------------------------------------
+
+    def _maintenance_loop(self) -> None:
+        """Every agent interval: the chassis' liveness; every maintenance interval: the consistency check."""
+        tick = min(self.agent_interval, self.maintenance_interval)
+        last_check = last_agents = time.monotonic()
+        asked: int | None = None
+        while not self._stop.wait(tick):
+            now = time.monotonic()
+            try:
+                if now - last_agents >= self.agent_interval - 0.01:
+                    last_agents = now
+                    asked = self._refresh_agents(asked)
+                if now - last_check >= self.maintenance_interval - 0.01:
+                    last_check = now
+                    self._repair()
+            except Exception:
+                log.exception("OVN maintenance failed; trying again in %.0f s", tick)
+
+    def _refresh_agents(self, asked: int | None) -> int:
+        assert self.nb is not None and self.sb is not None
+        refresh_agents(self.backend, self.sb, asked)
+        return self.nb.bump_nb_cfg()
+
+    def _repair(self) -> None:
+        report = self.check(repair=True)
+        if report.differences:
+            log.warning("repaired %d differences between the API and OVN Northbound: %s",
+                        len(report.differences), "; ".join(report.differences[:5]))  # fmt: skip
+
+    def _status_loop(self) -> None:
+        while True:
+            item = self._ups.get()
+            if item is None:
+                return
+            batch = dict([item])
+            while not self._ups.empty():
+                more = self._ups.get()
+                if more is None:
+                    self._ups.put(None)
+                    break
+                batch[more[0]] = more[1]
+            try:
+                self._sync_status(batch)
+            except Exception:
+                log.exception("could not set the status of ports %s", ", ".join(batch))
+
+    def _sync_status(self, ups: dict[str, bool]) -> None:
+        """Ports follow ovn-controller: ACTIVE when their logical switch port is up (and they are up and bound)."""
+        if not ups:
+            return
+        for _ in range(10):
+            try:
+                changes = Changes()
+                with self.backend.transaction(write=True) as tx:
+                    for port in tx.find(Kind.PORT, Query(where=In("id", tuple(ups)))).records:
+                        target = _status(port, ups[port["id"]])
+                        if port["status"] != target:
+                            tx.update(Kind.PORT, port["id"], {"status": target, "revision_number": BUMP,
+                                                              "updated_at": timestamp()})  # fmt: skip
+                            changes.add(Kind.PORT, [port["id"]])
+                break
+            except (StoreConflict, StoreBusy):
+                time.sleep(0.01)
+        if changes:
+            self.after_commit(changes)
+
+
+def _status(port: Record, up: bool) -> str:
+    if up and port["admin_state_up"] and port["vif_type"] not in ("unbound", "binding_failed"):
+        return "ACTIVE"
+    return "DOWN"
+
+
+def _main_rows(tx: Tx) -> dict[str, tuple[Ref | None, int]]:
+    """{unit: (the row that carries its revision, or None when the unit has no rows; the revision in SQL)}."""
+    found: dict[str, tuple[Ref | None, int]] = {}
+    read = tx.find
+    for record in read(Kind.NETWORK, Query()).records:
+        found[f"network:{record['id']}"] = (("Logical_Switch", switch_name(record["id"])), record["revision_number"])
+    for record in read(Kind.SUBNET, Query()).records:
+        ref = ("DHCP_Options", dhcp_key(record["id"])) if serves_dhcp(record) else None
+        found[f"subnet:{record['id']}"] = (ref, record["revision_number"])
+    for record in read(Kind.PORT, Query()).records:
+        found[f"port:{record['id']}"] = (("Logical_Switch_Port", record["id"]), record["revision_number"])
+    for record in read(Kind.SECURITY_GROUP, Query()).records:
+        found[f"sg:{record['id']}"] = (("Port_Group", group_name(record["id"])), record["revision_number"])
+    for record in read(Kind.SECURITY_GROUP_RULE, Query()).records:
+        found[f"rule:{record['id']}"] = (("ACL", f"acl:{record['id']}"), record["revision_number"])
+    for record in read(Kind.ROUTER, Query()).records:
+        found[f"router:{record['id']}"] = (("Logical_Router", router_name(record["id"])), record["revision_number"])
+    return found

@@ -1,0 +1,309 @@
+"""The ``ovn`` driver against a real OVN Northbound database: what each API call writes there (Neutron's OVN
+layout), ``sync-ovn`` finding and repairing a hand-damaged database, and the maintenance task repairing what a
+provider killed between its SQL commit and its OVSDB transaction left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openstack.connection import Connection
+
+from tests.ovn import OvnCentral, needs_ovn, ovn_central
+from tests.polling import until
+from tests.provider.process import ProviderProcess, run_provider
+
+pytestmark = [needs_ovn, pytest.mark.dataplane]
+
+
+@pytest.fixture(scope="module")
+def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OvnCentral]:
+    with ovn_central(tmp_path_factory.mktemp("ovn")) as made:
+        yield made
+
+
+@pytest.fixture
+def own_central(tmp_path: Path) -> Iterator[OvnCentral]:
+    """OVN of a test's own: a provider removes from OVN what it did not make, so two never share one."""
+    with ovn_central(tmp_path / "ovn") as made:
+        yield made
+
+
+def ovn_env(central: OvnCentral, **extra: str) -> dict[str, str]:
+    return {"EXTNET_PROVIDER_DRIVER": "ovn", "EXTNET_PROVIDER_OVN_NB": central.nb,
+            "EXTNET_PROVIDER_OVN_SB": central.sb, **extra}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ovn_provider(tmp_path_factory: pytest.TempPathFactory, central: OvnCentral) -> Iterator[ProviderProcess]:
+    env = ovn_env(central, EXTNET_PROVIDER_OVN_MAINTENANCE_INTERVAL="2")
+    with run_provider(tmp_path_factory.mktemp("ovn-provider"), env=env) as process:
+        yield process
+        assert "Traceback" not in process.log(), process.log()[-4000:]
+
+
+@pytest.fixture(scope="module")
+def neutron(ovn_provider: ProviderProcess) -> Iterator[Connection]:
+    connection = ovn_provider.connect()
+    yield connection
+    connection.close()
+
+
+def rows(central: OvnCentral, table: str, *conditions: str) -> list[dict[str, Any]]:
+    """The table's rows as ovn-nbctl's JSON gives them, each a {column: value}."""
+    found = json.loads(central.nbctl("--format=json", "find", table, *conditions))
+    return [dict(zip(found["headings"], row, strict=True)) for row in found["data"]]
+
+
+def value(cell: Any) -> Any:
+    """An OVSDB JSON cell as Python: maps as dicts, sets as lists, atoms as themselves."""
+    if isinstance(cell, list) and cell and cell[0] == "map":
+        return {k: value(v) for k, v in cell[1]}
+    if isinstance(cell, list) and cell and cell[0] == "set":
+        return [value(v) for v in cell[1]]
+    if isinstance(cell, list) and cell and cell[0] == "uuid":
+        return cell[1]
+    return cell
+
+
+def lsp(central: OvnCentral, port_id: str) -> dict[str, Any]:
+    [row] = rows(central, "Logical_Switch_Port", f"name={port_id}")
+    return {key: value(cell) for key, cell in row.items()}
+
+
+def test_networks_subnets_and_ports_become_switches_dhcp_options_and_switch_ports(
+    central: OvnCentral, neutron: Connection
+) -> None:
+    network = neutron.network.create_network(name="ovn-net", mtu=1400)
+    subnet = neutron.network.create_subnet(network_id=network.id, cidr="10.77.0.0/24", ip_version=4,
+                                           dns_nameservers=["10.77.0.53"])  # fmt: skip
+    group = neutron.network.create_security_group(name="ovn-sg")
+    neutron.network.create_security_group_rule(security_group_id=group.id, direction="ingress", protocol="tcp",
+                                               port_range_min=22, port_range_max=22, ethertype="IPv4")  # fmt: skip
+    port = neutron.network.create_port(network_id=network.id, security_group_ids=[group.id],
+                                       binding_host_id="chassis-1", device_id="vm-1", device_owner="oVirt")  # fmt: skip
+
+    [switch] = rows(central, "Logical_Switch", f"name=neutron-{network.id}")
+    external = value(switch["external_ids"])
+    assert external["neutron:network_name"] == "ovn-net"
+    assert external["neutron:revision_number"] == str(neutron.network.get_network(network.id).revision_number)
+
+    [dhcp] = rows(central, "DHCP_Options", f"external_ids:subnet_id={subnet.id}")
+    options = value(dhcp["options"])
+    assert dhcp["cidr"] == "10.77.0.0/24"
+    assert options["router"] == "10.77.0.1" and options["mtu"] == "1400" and options["dns_server"] == "{10.77.0.53}"
+    assert options["lease_time"] == "43200" and options["server_id"] == "10.77.0.1"
+
+    switch_port = lsp(central, port.id)
+    address = f"{port.mac_address} {port.fixed_ips[0]['ip_address']}"
+    assert switch_port["addresses"] == address and switch_port["port_security"] == address
+    assert switch_port["options"] == {"requested-chassis": "chassis-1"}
+    assert switch_port["dhcpv4_options"] == dhcp["_uuid"][1]
+    assert switch_port["external_ids"]["neutron:device_id"] == "vm-1"
+    assert switch_port["_uuid"] in value(switch["ports"])
+
+    [port_group] = rows(central, "Port_Group", f"name=pg_{group.id.replace('-', '_')}")
+    assert switch_port["_uuid"] in (value(port_group["ports"]) if isinstance(value(port_group["ports"]), list)
+                                    else [value(port_group["ports"])])  # fmt: skip
+    matches = {row["match"] for row in rows(central, "ACL") if row["_uuid"][1] in str(port_group["acls"])}
+    pg = f"pg_{group.id.replace('-', '_')}"
+    assert f"outport == @{pg} && ip4 && tcp && tcp.dst == 22" in matches
+    assert f"inport == @{pg} && ip4" in matches  # the group's default egress rule
+    [drop] = rows(central, "Port_Group", "name=neutron_pg_drop")
+    assert switch_port["_uuid"] in str(drop["ports"])
+
+    neutron.network.update_port(port.id, port_security_enabled=False, security_group_ids=[])
+    switch_port = lsp(central, port.id)
+    assert switch_port["port_security"] == [] and "unknown" in switch_port["addresses"]
+    assert switch_port["_uuid"] not in str(rows(central, "Port_Group", "name=neutron_pg_drop")[0]["ports"])
+
+    neutron.network.delete_port(port.id)
+    assert rows(central, "Logical_Switch_Port", f"name={port.id}") == []
+    neutron.network.delete_security_group(group.id)
+    assert rows(central, "Port_Group", f"name={pg}") == []
+    neutron.network.delete_network(network.id)
+    assert rows(central, "Logical_Switch", f"name=neutron-{network.id}") == []
+    assert rows(central, "DHCP_Options", f"external_ids:subnet_id={subnet.id}") == []
+
+
+def test_routers_become_logical_routers_with_ports_and_routes(central: OvnCentral, neutron: Connection) -> None:
+    nets = [neutron.network.create_network(name=f"ovn-r{i}") for i in range(2)]
+    subnets = [neutron.network.create_subnet(network_id=net.id, cidr=f"10.78.{i}.0/24", ip_version=4)
+               for i, net in enumerate(nets)]  # fmt: skip
+    router = neutron.network.create_router(name="ovn-router")
+    for subnet in subnets:
+        neutron.network.add_interface_to_router(router, subnet_id=subnet.id)
+    [logical] = rows(central, "Logical_Router", f"name=neutron-{router.id}")
+    router_ports = [row for row in rows(central, "Logical_Router_Port") if row["_uuid"][1] in str(logical["ports"])]
+    assert sorted(row["networks"] for row in router_ports) == ["10.78.0.1/24", "10.78.1.1/24"]
+    interface = next(p for p in neutron.network.ports(device_id=router.id))
+    switch_port = lsp(central, interface.id)
+    assert switch_port["type"] == "router" and switch_port["options"] == {"router-port": f"lrp-{interface.id}"}
+
+    neutron.network.update_router(router, routes=[{"destination": "10.99.0.0/16", "nexthop": "10.78.0.9"}])
+    [route] = rows(central, "Logical_Router_Static_Route", "ip_prefix=10.99.0.0/16")
+    assert route["nexthop"] == "10.78.0.9"
+    neutron.network.update_router(router, routes=[])
+    for subnet in subnets:
+        neutron.network.remove_interface_from_router(router, subnet_id=subnet.id)
+    neutron.network.delete_router(router)
+    assert rows(central, "Logical_Router", f"name=neutron-{router.id}") == []
+    assert rows(central, "Logical_Router_Static_Route", "ip_prefix=10.99.0.0/16") == []
+    for net in nets:
+        neutron.network.delete_network(net.id)
+
+
+def sync_ovn(provider: ProviderProcess, central: OvnCentral, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **ovn_env(central)}
+    command = [sys.executable, "-m", "extnet", "provider", "sync-ovn", "--data-dir", str(provider.data_dir), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_sync_ovn_reports_every_difference_of_a_damaged_database_and_repairs_them(
+    own_central: OvnCentral, tmp_path: Path
+) -> None:
+    central = own_central
+    env = ovn_env(central, EXTNET_PROVIDER_OVN_MAINTENANCE_INTERVAL="3600")  # no repair but sync-ovn's here
+    with run_provider(tmp_path / "p", env=env) as ovn_provider:
+        neutron = ovn_provider.connect()
+        _damage_report_repair(central, neutron, ovn_provider)
+        neutron.close()
+
+
+def _damage_report_repair(central: OvnCentral, neutron: Connection, ovn_provider: ProviderProcess) -> None:
+    network = neutron.network.create_network(name="ovn-sync")
+    neutron.network.create_subnet(network_id=network.id, cidr="10.79.0.0/24", ip_version=4)
+    ports = [neutron.network.create_port(network_id=network.id, name=f"p{i}") for i in range(3)]
+    clean = sync_ovn(ovn_provider, central)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert clean.stdout.strip().splitlines()[-1].startswith("0 differences found")
+
+    central.nbctl("lsp-del", ports[0].id)  # a port lost
+    central.nbctl("lsp-set-addresses", ports[1].id, "00:00:00:00:00:01 10.79.0.250")  # a port changed
+    central.nbctl("ls-add", "neutron-00000000-0000-0000-0000-000000000000", "--", "set", "Logical_Switch",
+                  "neutron-00000000-0000-0000-0000-000000000000",
+                  "external_ids:extnet\\:owner=network:00000000-0000-0000-0000-000000000000",
+                  "external_ids:extnet\\:key=neutron-00000000-0000-0000-0000-000000000000")  # a stray switch
+    report = sync_ovn(ovn_provider, central)
+    assert report.returncode == 1
+    lines = report.stdout.strip().splitlines()
+    assert f"Logical_Switch_Port {ports[0].id} of port:{ports[0].id} is missing" in lines
+    assert any(line.startswith(f"Logical_Switch_Port {ports[1].id}: addresses is") for line in lines)
+    assert any("neutron-00000000-0000-0000-0000-000000000000 of network:" in line for line in lines)
+    assert lines[-1].startswith("3 differences found"), lines
+
+    repaired = sync_ovn(ovn_provider, central, "--repair")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert sync_ovn(ovn_provider, central).stdout.strip().splitlines()[-1].startswith("0 differences found")
+    assert lsp(central, ports[0].id)["addresses"] == f"{ports[0].mac_address} {ports[0].fixed_ips[0]['ip_address']}"
+    for port in ports:
+        neutron.network.delete_port(port.id)
+    neutron.network.delete_network(network.id)
+
+
+def test_a_provider_killed_between_its_sql_commit_and_its_ovsdb_transaction_is_repaired_after_restart(
+    own_central: OvnCentral, tmp_path: Path
+) -> None:
+    # the provider reaches Northbound through a relay that is made to swallow what the provider sends: a port's SQL
+    # commit lands, its OVSDB transaction never reaches the server; the provider is killed then, and the restarted
+    # one (straight to the server) makes OVN match the API
+    central = own_central
+    relay = Relay(("127.0.0.1", central.nb_port))
+    env = ovn_env(central, EXTNET_PROVIDER_OVN_NB=f"tcp:127.0.0.1:{relay.port}")
+    with relay, run_provider(tmp_path / "p", env=env) as provider:
+        connection = provider.connect()
+        network = connection.network.create_network(name="ovn-crash")
+        token = connection.session.get_token()
+        relay.swallow.set()
+        request = threading.Thread(target=lambda: _quietly(lambda: httpx.post(
+            f"{provider.network_url}/v2.0/ports", headers={"X-Auth-Token": token}, timeout=5,
+            json={"port": {"network_id": network.id, "name": "after-crash"}})))  # fmt: skip
+        request.start()
+        database = tmp_path / "p" / "provider.sqlite"
+        until(lambda: _port_ids(database, "after-crash"), "the port committed to SQL")
+        provider.process.kill()
+        provider.process.wait()
+        request.join()
+        connection.close()
+    [port_id] = _port_ids(database, "after-crash")
+    assert rows(central, "Logical_Switch_Port", f"name={port_id}") == []
+    with run_provider(tmp_path / "p", env=ovn_env(central)) as provider:
+        until(lambda: rows(central, "Logical_Switch_Port", f"name={port_id}") != [], "the port in OVN")
+        connection = provider.connect()
+        connection.network.delete_port(port_id)
+        connection.network.delete_network(network.id)
+        connection.close()
+
+
+class Relay:
+    """A TCP relay to ``target`` that can be made to swallow what its clients send (the connection stays up)."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.swallow = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.sockets: list[socket.socket] = [self.server]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, outbound: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if not (outbound and self.swallow.is_set()):
+                    sink.sendall(data)
+
+    def __enter__(self) -> Relay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def test_the_maintenance_task_repairs_a_database_restored_from_an_old_backup(
+    central: OvnCentral, neutron: Connection
+) -> None:
+    network = neutron.network.create_network(name="ovn-backup")
+    port = neutron.network.create_port(network_id=network.id, name="before")
+    central.nbctl("set", "Logical_Switch_Port", port.id, "external_ids:neutron\\:revision_number=0",
+                  "addresses=old")  # the row as an old backup has it
+    central.nbctl("lsp-del", neutron.network.create_port(network_id=network.id, name="after").id)
+    until(lambda: lsp(central, port.id)["addresses"] != "old", "the stale port repaired by the maintenance task",
+          deadline_s=60)  # fmt: skip
+    assert len(rows(central, "Logical_Switch_Port", "external_ids:neutron\\:port_name=after")) == 1
+    for made in neutron.network.ports(network_id=network.id):
+        neutron.network.delete_port(made.id)
+    neutron.network.delete_network(network.id)
+
+
+def _quietly(call: Callable[[], object]) -> None:
+    with contextlib.suppress(Exception):
+        call()
+
+
+def _port_ids(database: Path, name: str) -> list[str]:
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        return [row[0] for row in conn.execute("SELECT id FROM prov_ports WHERE name = ?", (name,))]
