@@ -198,6 +198,33 @@ def cmd_host(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_host_setup(args: argparse.Namespace) -> int:
+    from extnet.common.ovn_sb import OvnUnavailable
+    from extnet.host import setup
+    from extnet.host.privileged.ovsdb import DEFAULT_OVSDB, Ovs, OvsUnavailable
+
+    try:
+        ovs = Ovs(args.ovsdb or DEFAULT_OVSDB)
+    except OvsUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        if args.setup_kind == "ovn":
+            outcome = setup.setup_ovn(ovs, args.central, args.encap_ip, args.system_id, args.hostname,
+                                      datapath_type=args.datapath_type, wait_s=args.wait)  # fmt: skip
+        else:
+            outcome = setup.setup_neutron_ovs_agent(ovs, args.config_dir, args.transport_url, args.bridge_mappings,
+                                                    args.local_ip, args.datapath_type)  # fmt: skip
+    except (ValueError, OvnUnavailable) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        ovs.close()
+    for line in outcome.lines():
+        print(line, flush=True)
+    return 1 if outcome.problem else 0
+
+
 def _add_host_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", type=listen_address, help="HOST:PORT to serve on (default 127.0.0.1:54321)")
     parser.add_argument("--data-dir", type=Path, help="state directory (default ~/.local/share/extnet/host)")
@@ -265,6 +292,27 @@ def build_parser() -> argparse.ArgumentParser:
     host = sub.add_parser("host", help="serve the host agent (JSON-RPC; plugs vNICs, heartbeats to providers)")
     _add_host_options(host)
     host.set_defaults(func=cmd_host)
+    host_sub = host.add_subparsers(dest="host_command")
+    setup = host_sub.add_parser("setup", help="configure this host for a network provider's data plane")
+    setup_sub = setup.add_subparsers(dest="setup_kind", required=True)
+    ovn = setup_sub.add_parser("ovn", help="point this host's Open vSwitch at an OVN central and check that "
+                               "ovn-controller registered the chassis")  # fmt: skip
+    ovn.add_argument("--central", required=True, help="the OVN Southbound database, e.g. tcp:IP:6642")
+    ovn.add_argument("--encap-ip", required=True, help="this host's address for geneve tunnels")
+    ovn.add_argument("--system-id", help="the chassis name (default: the current system-id, else the host name)")
+    ovn.add_argument("--hostname", help="the chassis' host name, the binding host id of its ports (default: the "
+                     "host name)")  # fmt: skip
+    ovn.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the chassis (default 30)")
+    agent = setup_sub.add_parser("neutron-ovs-agent", help="write a Neutron Open vSwitch agent's configuration and "
+                                 "make its bridges")  # fmt: skip
+    agent.add_argument("--transport-url", required=True, help="the message queue, e.g. rabbit://user:pass@IP:5672/")
+    agent.add_argument("--bridge-mappings", required=True, help="PHYSNET:BRIDGE[,...]")
+    agent.add_argument("--local-ip", help="this host's address for VXLAN tunnels (enables them)")
+    agent.add_argument("--config-dir", type=Path, default=Path("/etc/neutron"), help="default /etc/neutron")
+    for made in (ovn, agent):
+        made.add_argument("--ovsdb", help="the Open vSwitch database (default unix:/run/openvswitch/db.sock)")
+        made.add_argument("--datapath-type", choices=["auto", "system", "netdev"], default="auto")
+        made.set_defaults(func=cmd_host_setup)
 
     up = sub.add_parser("up", help="start everything on the embedded defaults")
     up.add_argument("--data-dir", type=Path, help="state directory (default ~/.local/share/extnet)")

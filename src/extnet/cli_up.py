@@ -52,8 +52,8 @@ def run_up(settings: EngineSettings, verbose: bool) -> int:
     })  # fmt: skip
     admin, registration = _prepare_engine(settings)
     print(
-        _banner(settings, admin, registration, provider_settings, provider_secret, host_settings, choice.why,
-                verbose), flush=True
+        _banner(settings, admin, registration, provider_settings, provider_secret, host_settings, choice.why, verbose),
+        flush=True,
     )
     children = [
         _child(["provider", "--data-dir", str(provider_settings.data_dir)], level),

@@ -191,10 +191,16 @@ def _damage_report_repair(central: OvnCentral, neutron: Connection, ovn_provider
 
     central.nbctl("lsp-del", ports[0].id)  # a port lost
     central.nbctl("lsp-set-addresses", ports[1].id, "00:00:00:00:00:01 10.79.0.250")  # a port changed
-    central.nbctl("ls-add", "neutron-00000000-0000-0000-0000-000000000000", "--", "set", "Logical_Switch",
-                  "neutron-00000000-0000-0000-0000-000000000000",
-                  "external_ids:extnet\\:owner=network:00000000-0000-0000-0000-000000000000",
-                  "external_ids:extnet\\:key=neutron-00000000-0000-0000-0000-000000000000")  # a stray switch
+    central.nbctl(
+        "ls-add",
+        "neutron-00000000-0000-0000-0000-000000000000",
+        "--",
+        "set",
+        "Logical_Switch",
+        "neutron-00000000-0000-0000-0000-000000000000",
+        "external_ids:extnet\\:owner=network:00000000-0000-0000-0000-000000000000",
+        "external_ids:extnet\\:key=neutron-00000000-0000-0000-0000-000000000000",
+    )  # a stray switch
     report = sync_ovn(ovn_provider, central)
     assert report.returncode == 1
     lines = report.stdout.strip().splitlines()
@@ -288,8 +294,9 @@ def test_the_maintenance_task_repairs_a_database_restored_from_an_old_backup(
 ) -> None:
     network = neutron.network.create_network(name="ovn-backup")
     port = neutron.network.create_port(network_id=network.id, name="before")
-    central.nbctl("set", "Logical_Switch_Port", port.id, "external_ids:neutron\\:revision_number=0",
-                  "addresses=old")  # the row as an old backup has it
+    central.nbctl(
+        "set", "Logical_Switch_Port", port.id, "external_ids:neutron\\:revision_number=0", "addresses=old"
+    )  # the row as an old backup has it
     central.nbctl("lsp-del", neutron.network.create_port(network_id=network.id, name="after").id)
     until(lambda: lsp(central, port.id)["addresses"] != "old", "the stale port repaired by the maintenance task",
           deadline_s=60)  # fmt: skip

@@ -86,4 +86,3 @@ def _coerced(value: Any, default: Any) -> Any:
     if isinstance(default, dict):
         return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else default
     return value
-

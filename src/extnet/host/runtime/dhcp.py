@@ -1,6 +1,6 @@
 """DHCP clients for the ``netns`` runtime's guests (``--guest-ip dhcp``): busybox's ``udhcpc`` in the guest's
 namespace, in the background as a guest's own client would run, applying the lease it gets (address, default
-route) with a script of the agent's. The answer comes from whatever DHCP server the network has (OVN's, a Neutron
+route, MTU) with a script of the agent's. The answer comes from whatever DHCP server the network has (OVN's, a Neutron
 DHCP agent's); none answering leaves the guest without an address, as it would a real guest."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ case "$1" in
   bound|renew)
     ip -4 addr flush dev "$interface"
     ip addr add "$ip/${mask:-24}" dev "$interface"
+    if [ -n "$mtu" ]; then ip link set "$interface" mtu "$mtu"; fi
     for gateway in $router; do ip route replace default via "$gateway" dev "$interface"; break; done ;;
 esac
 """
@@ -37,7 +38,7 @@ class DhcpClients:
         busybox = shutil.which("busybox")
         if busybox is None:
             raise RuntimeFailure("--guest-ip dhcp needs busybox's udhcpc (Debian: apt-get install -y busybox)")
-        if not self.script.exists():
+        if not self.script.exists() or self.script.read_text() != SCRIPT:
             write_private(self.script, SCRIPT)
             self.script.chmod(0o700)
         with self._lock:
@@ -45,8 +46,8 @@ class DhcpClients:
             if running is not None and running.poll() is None:
                 return
             self._running[(ns, device)] = subprocess.Popen(
-                ["ip", "netns", "exec", ns, busybox, "udhcpc", "-f", "-q", "-i", device, "-t", str(TRIES), "-T",
-                 str(TIMEOUT_S), "-s", str(self.script)],
+                ["ip", "netns", "exec", ns, busybox, "udhcpc", "-f", "-q", "-O", "mtu", "-i", device, "-t",
+                 str(TRIES), "-T", str(TIMEOUT_S), "-s", str(self.script)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
 

@@ -264,7 +264,7 @@ class LibvirtRuntime:
         mine = self.prefix + "-"
         for domain in self.conn.listAllDomains():
             name = domain.name()
-            if name.startswith(mine) and name[len(mine):] not in self._log.vms:
+            if name.startswith(mine) and name[len(mine) :] not in self._log.vms:
                 if domain.isActive():
                     domain.destroy()
                 domain.undefine()

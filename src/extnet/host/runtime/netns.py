@@ -190,4 +190,3 @@ class NetnsRuntime:
 
 def guest_name(vif: Vif, index: int) -> str:
     return vif.vnic_name if _IFNAME.match(vif.vnic_name) else f"eth{index}"
-

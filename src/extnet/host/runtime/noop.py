@@ -33,6 +33,7 @@ class NoopRuntime:
         self._log = VmLog(settings.data_dir / STATE)
         self._vms = self._log.vms
         self._journal_out: IO[str] | None = None
+
     def facts(self) -> RuntimeFacts:
         # no Neutron agent runs beside a noop host: its binding host id is the agent's unique id (so that several
         # noop hosts on one machine stay apart), unless one is set

@@ -5,56 +5,14 @@ it is alive while its ovn-controller keeps up with the ``nb_cfg`` the provider a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ovsdbapp.backend.ovs_idl import connection, idlutils
-from ovsdbapp.schema.ovn_southbound import impl_idl
-
-from extnet.provider.drivers.ovn.nb import OvnUnavailable, _Run
+from extnet.common.ovn_sb import Chassis, Southbound
 from extnet.provider.service.binding import OVN_AGENT
 from extnet.provider.service.common import new_id
 from extnet.provider.store.backend import In, Kind, Query
 from extnet.provider.store.sql import SqlBackend
-
-TABLES = {"Chassis": ["name", "hostname", "external_ids", "other_config"],
-          "Chassis_Private": ["name", "nb_cfg", "nb_cfg_timestamp"]}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Chassis:
-    name: str
-    hostname: str
-    config: dict[str, str]
-    nb_cfg: int | None  # what its ovn-controller last confirmed (None: no Chassis_Private row)
-
-
-class Southbound:
-    def __init__(self, remote: str, timeout: float = 30.0) -> None:
-        try:
-            helper = idlutils.get_schema_helper(remote, "OVN_Southbound")
-            for table, columns in TABLES.items():
-                helper.register_columns(table, columns)
-            self.idl = connection.OvsdbIdl(remote, helper)
-            self.api = impl_idl.OvnSbApiIdlImpl(connection.Connection(idl=self.idl, timeout=timeout))
-        except Exception as err:  # ovsdbapp raises a bare Exception when it cannot fetch the schema
-            raise OvnUnavailable(f"no OVN Southbound database answers at {remote} ({err}); start ovn-central or "
-                                 "point --ovn-sb at it") from None  # fmt: skip
-
-    def chassis(self) -> list[Chassis]:
-        def read(_txn: Any) -> list[Chassis]:
-            confirmed = {row.name: int(row.nb_cfg) for row in self.idl.tables["Chassis_Private"].rows.values()}
-            return [Chassis(row.name, row.hostname or row.name, {**row.external_ids, **row.other_config},
-                            confirmed.get(row.name)) for row in self.idl.tables["Chassis"].rows.values()]  # fmt: skip
-
-        cmd = _Run(self.api, read)
-        with self.api.transaction(check_error=True) as txn:
-            txn.add(cmd)
-        return list(cmd.result)
-
-    def close(self) -> None:
-        self.api.ovsdb_connection.stop()
 
 
 def configuration(chassis: Chassis) -> dict[str, Any]:
@@ -65,15 +23,15 @@ def configuration(chassis: Chassis) -> dict[str, Any]:
 
 
 def refresh_agents(backend: SqlBackend, sb: Southbound, asked: int | None) -> None:
-    """One agent row per chassis; its heartbeat refreshed when the chassis confirmed ``asked`` (or, before the
-    first question, when it is there); the rows of chassis that are gone removed."""
+    """One agent row per chassis; its heartbeat refreshed when the chassis confirmed the ``nb_cfg`` asked last or
+    the one before (before the first question: when it is there); the rows of chassis that are gone removed."""
     now = time.time()
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S")
     seen = sb.chassis()
     with backend.transaction(write=True) as tx:
         rows = {r["host"]: r for r in tx.find(Kind.AGENT, Query(where=In("agent_type", (OVN_AGENT,)))).records}
         for chassis in seen:
-            alive = asked is None or (chassis.nb_cfg is not None and chassis.nb_cfg >= asked)
+            alive = asked is None or (chassis.nb_cfg is not None and chassis.nb_cfg >= asked - 1)
             values: dict[str, Any] = {"configurations": configuration(chassis)}
             if alive:
                 values.update(heartbeat_timestamp=stamp, heartbeat_epoch=now)

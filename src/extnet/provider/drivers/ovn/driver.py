@@ -47,13 +47,14 @@ class OvnDriver:
         self.sb: Southbound | None = None
         self._ups: queue.Queue[tuple[str, bool] | None] = queue.Queue()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a chassis came, went or confirmed an nb_cfg
         self._threads: list[threading.Thread] = []
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self) -> None:
         self.nb = Northbound(self.nb_remote, on_port_up=lambda name, up: self._ups.put((name, up)))
-        self.sb = Southbound(self.sb_remote)
+        self.sb = Southbound(self.sb_remote, on_change=self._wake.set)
         report = self.check(repair=True)  # what changed while the provider was down
         if report.differences:
             log.warning("OVN Northbound differed from the API in %d places at start; repaired", len(report.differences))
@@ -65,6 +66,7 @@ class OvnDriver:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._ups.put(None)
         for thread in self._threads:
             thread.join(timeout=10)
@@ -117,26 +119,31 @@ class OvnDriver:
     # --- background work ---------------------------------------------------------------------------------------
 
     def _maintenance_loop(self) -> None:
-        """Every agent interval: the chassis' liveness; every maintenance interval: the consistency check."""
+        """The agents follow the chassis as they change; every agent interval the chassis are asked to confirm a new
+        ``nb_cfg``; every maintenance interval, the consistency check."""
         tick = min(self.agent_interval, self.maintenance_interval)
-        last_check = last_agents = time.monotonic()
+        last_check = last_ask = time.monotonic()
         asked: int | None = None
-        while not self._stop.wait(tick):
+        while not self._stop.is_set():
+            woke = self._wake.wait(tick)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             now = time.monotonic()
             try:
-                if now - last_agents >= self.agent_interval - 0.01:
-                    last_agents = now
-                    asked = self._refresh_agents(asked)
+                assert self.nb is not None and self.sb is not None
+                if woke or now - last_ask >= self.agent_interval - 0.01:
+                    refresh_agents(self.backend, self.sb, asked)
+                if now - last_ask >= self.agent_interval - 0.01:
+                    last_ask = now
+                    asked = self.nb.bump_nb_cfg()
                 if now - last_check >= self.maintenance_interval - 0.01:
                     last_check = now
                     self._repair()
             except Exception:
                 log.exception("OVN maintenance failed; trying again in %.0f s", tick)
-
-    def _refresh_agents(self, asked: int | None) -> int:
-        assert self.nb is not None and self.sb is not None
-        refresh_agents(self.backend, self.sb, asked)
-        return self.nb.bump_nb_cfg()
+            if woke:
+                self._stop.wait(0.05)  # a burst of confirmations is taken in one refresh
 
     def _repair(self) -> None:
         report = self.check(repair=True)

@@ -10,18 +10,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ovsdbapp.backend.ovs_idl import command, connection, idlutils
+from ovsdbapp.backend.ovs_idl import connection, idlutils
 from ovsdbapp.schema.ovn_northbound import impl_idl
 
+from extnet.common.ovn_sb import OvnUnavailable, Run
 from extnet.provider.drivers.ovn.desired import CHILDREN, KEY, OWNER, PARENT, REVISION, TABLES, Parent, Row
 
 log = logging.getLogger("extnet.provider.ovn")
 Ref = tuple[str, str]  # (table, key)
 PortUp = Callable[[str, bool], None]
-
-
-class OvnUnavailable(Exception):
-    """The OVN database does not answer at the configured address."""
 
 
 class _Idl(connection.OvsdbIdl):
@@ -63,17 +60,6 @@ def _up_changed(event: str, updates: Any) -> bool:
     return event == "create" or (event == "update" and updates is not None and hasattr(updates, "up"))
 
 
-class _Run(command.BaseCommand):
-    """A function run on the connection's thread inside one transaction."""
-
-    def __init__(self, api: Any, work: Callable[[Any], Any]) -> None:
-        super().__init__(api)
-        self.work = work
-
-    def run_idl(self, txn: Any) -> None:
-        self.result = self.work(txn)
-
-
 class Northbound:
     def __init__(self, remote: str, on_port_up: PortUp | None = None, timeout: float = 30.0) -> None:
         self.remote = remote
@@ -89,7 +75,7 @@ class Northbound:
     def run(self, work: Callable[[Any], Any]) -> Any:
         """``work(txn)`` on the connection's thread, in one transaction committed after it (nothing, if it wrote
         nothing)."""
-        cmd = _Run(self.api, work)
+        cmd = Run(self.api, work)
         with self.api.transaction(check_error=True) as txn:
             txn.add(cmd)
         return cmd.result
