@@ -18,7 +18,7 @@ import ovirtsdk4.types as t
 import pytest
 
 from extnet.engine.store.db import Database
-from tests.dataplane import Bed, bed, in_ns, needs_dataplane, pings, tcp_works
+from tests.dataplane import Bed, bed, in_ns, join, needs_dataplane, pings, tcp_works
 from tests.e2e.conftest import StartAgent, World, build_world, cleanup
 from tests.e2e.helpers import Provider, provider_process
 from tests.ovn import OvnCentral, needs_ovn, ovn_central
@@ -57,21 +57,37 @@ def ovn_world(system: sdk.services.SystemService, rest: httpx.Client, engine_db:
 
 
 @contextmanager
-def chassis(central: OvnCentral, base: Path, encap_ip: str = "127.0.0.1") -> Iterator[Bed]:
-    """A test-bed host that is an OVN chassis: its ovn-controller, its OVS set up by ``extnet host setup ovn``."""
-    with bed(base) as made:
-        pid = central.controller(made.ovs.run_dir, made.ns)
-        try:
-            name = f"bed-{made.ns}"
-            setup = subprocess.run(
-                [sys.executable, "-m", "extnet", "host", "setup", "ovn", "--central", central.sb, "--encap-ip",
-                 encap_ip, "--system-id", name, "--hostname", name, "--ovsdb", made.ovs.remote],
-                capture_output=True, text=True, timeout=120, env={**os.environ, **made.ovs.env()},
-            )  # fmt: skip
-            assert setup.returncode == 0, setup.stdout + setup.stderr
-            yield made
-        finally:
-            central.stop_daemon(pid)
+def chassis(central: OvnCentral, base: Path) -> Iterator[Bed]:
+    """A test-bed host that is an OVN chassis (no tunnels: its encapsulation address is the loopback)."""
+    with bed(base) as made, ovn_on(central, made, "127.0.0.1"):
+        yield made
+
+
+@contextmanager
+def ovn_on(central: OvnCentral, testbed: Bed, encap_ip: str) -> Iterator[str]:
+    """The test-bed host's ovn-controller, its OVS set up by ``extnet host setup ovn``; what setup printed."""
+    pid = central.controller(testbed.ovs.run_dir, testbed.ns)
+    try:
+        name = f"bed-{testbed.ns}"
+        setup = subprocess.run(
+            [sys.executable, "-m", "extnet", "host", "setup", "ovn", "--central", central.sb, "--encap-ip",
+             encap_ip, "--system-id", name, "--hostname", name, "--ovsdb", testbed.ovs.remote],
+            capture_output=True, text=True, timeout=120, env={**os.environ, **testbed.ovs.env()},
+        )  # fmt: skip
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        yield setup.stdout
+    finally:
+        central.stop_daemon(pid)  # SIGTERM leaves the chassis (and its encapsulation address) registered
+        central.sbctl("--if-exists", "chassis-del", f"bed-{testbed.ns}")
+
+
+def underlay(testbed: Bed, link: str, address: str) -> None:
+    """Userspace geneve needs the tunnel address on a netdev bridge that holds the underlay link."""
+    testbed.vsctl("--may-exist", "add-br", "br-ul", "--", "set", "Bridge", "br-ul", "datapath_type=netdev")
+    testbed.vsctl("--may-exist", "add-port", "br-ul", link)
+    for command in (["addr", "flush", "dev", link], ["addr", "add", f"{address}/24", "dev", "br-ul"],
+                    ["link", "set", "br-ul", "up"]):  # fmt: skip
+        subprocess.run(["ip", "-n", testbed.ns, *command], check=True, capture_output=True)
 
 
 def _ovn_host(world: World, testbed: Bed) -> t.Host:
@@ -127,3 +143,101 @@ def test_vms_get_their_addresses_from_ovn_dhcp_and_reach_each_other(
         for vm in (left, right):
             world.vm_service(vm.id).stop()
         assert host.id in world.agents
+
+
+def _profile(world: World, key: str, groups: str) -> t.VnicProfile:
+    """A new vNIC profile on the world's network ``key`` with the ``SecurityGroups`` custom property."""
+    network_id = world.profiles[key].network.id
+    service = world.system.networks_service().network_service(network_id).vnic_profiles_service()
+    made = service.add(t.VnicProfile(name=f"sg-{os.urandom(3).hex()}",
+                                     custom_properties=[t.CustomProperty(name="SecurityGroups", value=groups)]))
+    world.profiles[made.name] = made
+    return made
+
+
+def test_security_groups_filter_and_an_empty_property_filters_nothing(
+    ovn_world: World, central: OvnCentral, tmp_path: Path
+) -> None:
+    world = ovn_world
+    group = world.neutron.network.create_security_group(name="icmp-only")
+    world.neutron.network.create_security_group_rule(security_group_id=group.id, direction="ingress",
+                                                     protocol="icmp", ethertype="IPv4")  # fmt: skip
+    icmp_only, open_profile = _profile(world, "a", group.id), _profile(world, "a", "")
+    with chassis(central, tmp_path / "h") as testbed:
+        _ovn_host(world, testbed)
+        client = _start(world, ("nic1", "a"))  # the provider's default group
+        guarded, unguarded = _start(world, ("nic1", icmp_only.name)), _start(world, ("nic1", open_profile.name))
+        assert _port(world, guarded).security_group_ids == [group.id]  # type: ignore[attr-defined]
+        assert _port(world, unguarded).is_port_security_enabled is False  # type: ignore[attr-defined]
+        for vm in (client, guarded, unguarded):
+            until(lambda vm=vm: _leased(world, vm) == [_address(world, vm)], "the guest's address from OVN DHCP")
+        ns = testbed.vm_ns
+        assert pings(ns(client.id), _address(world, guarded))
+        assert not tcp_works(ns(client.id), ns(guarded.id), _address(world, guarded))
+        assert pings(ns(client.id), _address(world, unguarded))
+        assert tcp_works(ns(client.id), ns(unguarded.id), _address(world, unguarded))
+        # the default group lets in only its members: the unguarded VM is not one
+        assert not pings(ns(unguarded.id), _address(world, client), count=2)
+        for vm in (client, guarded, unguarded):
+            world.vm_service(vm.id).stop()
+    for vm_id in [v.id for v in world.system.vms_service().list(search=f"cluster={world.cluster.name}")]:
+        world.vm_service(vm_id).remove()
+    world.settle()
+    world.neutron.network.delete_security_group(group.id)
+
+
+def test_vms_on_two_subnets_joined_by_a_router_reach_each_other(
+    ovn_world: World, central: OvnCentral, tmp_path: Path
+) -> None:
+    world = ovn_world
+    router = world.neutron.network.create_router(name="ovn-e2e")
+    subnets = [world.neutron.network.get_network(world.networks[key].id).subnet_ids[0] for key in ("a", "b")]
+    for subnet in subnets:
+        world.neutron.network.add_interface_to_router(router, subnet_id=subnet)
+    try:
+        with chassis(central, tmp_path / "h") as testbed:
+            _ovn_host(world, testbed)
+            left, right = _start(world, ("nic1", "a")), _start(world, ("nic1", "b"))
+            for vm in (left, right):
+                until(lambda vm=vm: _leased(world, vm) == [_address(world, vm)], "the guest's address from OVN DHCP")
+            until(lambda: pings(testbed.vm_ns(left.id), _address(world, right)), "ping across the router")
+            assert tcp_works(testbed.vm_ns(right.id), testbed.vm_ns(left.id), _address(world, left))
+            for vm in (left, right):
+                world.vm_service(vm.id).stop()
+    finally:
+        for subnet in subnets:
+            world.neutron.network.remove_interface_from_router(router, subnet_id=subnet)
+        world.neutron.network.delete_router(router)
+
+
+def test_two_chassis_over_geneve_and_a_live_migration_moves_the_binding(
+    ovn_world: World, central: OvnCentral, tmp_path: Path
+) -> None:
+    world = ovn_world
+    with bed(tmp_path / "one") as one, bed(tmp_path / "two") as two:
+        addresses = join(one, two)
+        links = [f"ul{one.ns[2:]}", f"ul{two.ns[2:]}"]
+        for testbed, link, address in zip((one, two), links, addresses, strict=True):
+            underlay(testbed, link, address)
+        with ovn_on(central, one, addresses[0]), ovn_on(central, two, addresses[1]):
+            hosts = [_ovn_host(world, testbed) for testbed in (one, two)]
+            by_host = {hosts[0].id: one, hosts[1].id: two}
+            left, right = _start(world, ("nic1", "a"), host=hosts[0]), _start(world, ("nic1", "a"), host=hosts[1])
+
+            def ns(vm: t.Vm) -> str:
+                return by_host[world.vm_service(vm.id).get().host.id].vm_ns(vm.id)
+
+            for vm in (left, right):
+                until(lambda vm=vm: _leased(world, vm) == [_address(world, vm)], "the guest's address from OVN DHCP")
+            until(lambda: pings(ns(left), _address(world, right)), "ping from one chassis to the other")
+            assert tcp_works(ns(left), ns(right), _address(world, right))
+            assert "geneve" in one.vsctl("--columns=type", "list", "Interface")
+
+            world.vm_service(right.id).migrate(host=t.Host(id=hosts[0].id))
+            assert world.vm_service(right.id).get().host.id == hosts[0].id
+            port = _port(world, right)
+            assert port.binding_host_id == f"bed-{one.ns}" and port.status == "ACTIVE"  # type: ignore[attr-defined]
+            until(lambda: _leased(world, right) == [_address(world, right)], "the migrated guest's address")
+            until(lambda: pings(ns(left), _address(world, right)), "ping after the migration")
+            for vm in (left, right):
+                world.vm_service(vm.id).stop()

@@ -219,6 +219,8 @@ def create_body(plan: PortPlan, binding_host: str, marker: str) -> dict[str, Any
     }  # fmt: skip
     if plan.security_groups is not None:
         body["security_groups"] = list(plan.security_groups)
+        if not plan.security_groups:  # the seed: an empty SecurityGroups applies no group, so nothing filters
+            body["port_security_enabled"] = False
     return body
 
 
@@ -232,6 +234,9 @@ def updates(plan: PortPlan, port: Port, binding_host: str) -> list[dict[str, Any
         wanted.update({"device_id": plan.vnic_id, "device_owner": DEVICE_OWNER})
     if plan.security_groups is not None and set(port.security_groups or ()) != set(plan.security_groups):
         wanted["security_groups"] = list(plan.security_groups)
+    reported = port.raw.get("port_security_enabled") if "port_security_enabled" in port.raw else None
+    if plan.security_groups is not None and reported is not None and reported != bool(plan.security_groups):
+        wanted.update(port_security_enabled=bool(plan.security_groups), security_groups=list(plan.security_groups))
     if port.host_id != binding_host:
         wanted["binding:host_id"] = binding_host
     if port.mac == plan.mac:
