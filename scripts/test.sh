@@ -73,6 +73,11 @@ install() {
 
 # libvirtd for the libvirt runtime's tests (no systemd here: started by hand, as root, when not running)
 libvirt_up() {
+  # what udev would do: /dev/kvm for group kvm. Left root-only, libvirt finds KVM at every probe as root but not as
+  # libvirt-qemu, throws its capabilities cache away each time, and a domain takes a minute to start
+  if [ "$(id -u)" = 0 ] && [ -c /dev/kvm ] && getent group kvm >/dev/null; then
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+  fi
   if [ "$(id -u)" = 0 ] && command -v libvirtd >/dev/null && ! virsh -c qemu:///system version >/dev/null 2>&1; then
     virtlogd -d || true
     libvirtd -d || true

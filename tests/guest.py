@@ -1,15 +1,19 @@
 """A real guest for the ``libvirt`` runtime, assembled from Debian packages only (nothing downloaded from elsewhere):
 Debian's cloud kernel (``linux-image-*-cloud-amd64``) and an initramfs of ``busybox-static`` that loads virtio_net,
 sets each NIC's address from the kernel command line (``extnet.net=MAC,IP/PREFIX[,GATEWAY]``, which the runtime
-writes from the port's fixed IPs) and then idles, answering ping. Built once into ``/var/cache/extnet/guest``."""
+writes from the port's fixed IPs, or ``extnet.net=MAC,dhcp``: busybox's udhcpc asks) and then idles, answering
+ping. Built once into ``/var/cache/extnet/guest``."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import shutil
 import subprocess
 from pathlib import Path
+
+from extnet.host.runtime.dhcp import SCRIPT
 
 # not under a home directory: QEMU runs as libvirt-qemu, which must reach the files
 CACHE = Path(os.environ.get("EXTNET_GUEST_CACHE", "/var/cache/extnet/guest"))
@@ -22,6 +26,7 @@ INIT = """#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
 for module in {modules}; do insmod /lib/modules/$module.ko; done
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
@@ -32,7 +37,11 @@ for arg in $(cat /proc/cmdline); do
         if [ "$(cat $dev/address)" = "$mac" ]; then
           name=${{dev##*/}}
           ip link set "$name" up
-          [ -n "$address" ] && ip addr add "$address" dev "$name"
+          if [ "$address" = dhcp ]; then
+            udhcpc -f -q -O mtu -i "$name" -t 60 -T 1 -s /etc/udhcpc.script &
+          elif [ -n "$address" ]; then
+            ip addr add "$address" dev "$name"
+          fi
           [ -n "$gateway" ] && ip route add default via "$gateway" dev "$name"
           echo "extnet-guest: $name $mac $address"
         fi
@@ -44,6 +53,9 @@ while true; do sleep 3600; done
 """
 
 
+DHCP_SCRIPT = SCRIPT  # the guest applies its lease as the netns runtime's guests do
+
+
 def missing() -> str | None:
     for tool, package in (("apt-get", "apt"), ("dpkg", "dpkg"), ("cpio", "cpio")):
         if shutil.which(tool) is None:
@@ -52,8 +64,9 @@ def missing() -> str | None:
 
 
 def guest_image() -> tuple[Path, Path]:
-    """(kernel, initramfs), built at the first call."""
-    kernel, initrd = CACHE / "vmlinuz", CACHE / "initrd.gz"
+    """(kernel, initramfs), built at the first call (and again when the initramfs' contents change)."""
+    version = hashlib.sha256((INIT + DHCP_SCRIPT).encode()).hexdigest()[:8]
+    kernel, initrd = CACHE / "vmlinuz", CACHE / f"initrd-{version}.gz"
     if kernel.exists() and initrd.exists():
         return kernel, initrd
     work = CACHE / "build"
@@ -67,8 +80,10 @@ def guest_image() -> tuple[Path, Path]:
     [vmlinuz] = (work / "root" / "boot").glob("vmlinuz-*")
     [modules] = (work / "root" / "lib" / "modules").iterdir()
     tree = work / "initramfs"
-    for sub in ("bin", "proc", "sys", "dev", "lib/modules"):
+    for sub in ("bin", "proc", "sys", "dev", "etc", "lib/modules"):
         (tree / sub).mkdir(parents=True, exist_ok=True)
+    (tree / "etc" / "udhcpc.script").write_text(DHCP_SCRIPT)
+    (tree / "etc" / "udhcpc.script").chmod(0o755)
     shutil.copy(work / "root" / "bin" / "busybox", tree / "bin" / "busybox")
     for module in MODULES:
         shutil.copy(modules / "kernel" / module, tree / "lib" / "modules" / Path(module).name)

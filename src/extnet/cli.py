@@ -211,7 +211,8 @@ def cmd_host_setup(args: argparse.Namespace) -> int:
     try:
         if args.setup_kind == "ovn":
             outcome = setup.setup_ovn(ovs, args.central, args.encap_ip, args.system_id, args.hostname,
-                                      datapath_type=args.datapath_type, wait_s=args.wait)  # fmt: skip
+                                      bridge=args.bridge, datapath_type=args.datapath_type,
+                                      wait_s=args.wait)  # fmt: skip
         else:
             outcome = setup.setup_neutron_ovs_agent(ovs, args.config_dir, args.transport_url, args.bridge_mappings,
                                                     args.local_ip, args.datapath_type)  # fmt: skip
@@ -255,8 +256,8 @@ def _add_host_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--libvirt-uri", help="libvirt runtime: the libvirtd to drive (default qemu:///system)")
     parser.add_argument("--guest-kernel", help="libvirt runtime: the kernel its guests boot")
     parser.add_argument("--guest-initrd", help="libvirt runtime: the initramfs its guests boot")
-    parser.add_argument("--guest-ip", choices=["static", "dhcp"], help="netns runtime: guests take the ports' "
-                        "fixed IPs (static, default) or ask DHCP")  # fmt: skip
+    parser.add_argument("--guest-ip", choices=["static", "dhcp"], help="netns and libvirt runtimes: guests take "
+                        "the ports' fixed IPs (static, default) or ask DHCP")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -302,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     ovn.add_argument("--system-id", help="the chassis name (default: the current system-id, else the host name)")
     ovn.add_argument("--hostname", help="the chassis' host name, the binding host id of its ports (default: the "
                      "host name)")  # fmt: skip
+    ovn.add_argument("--bridge", default="br-int", help="the integration bridge (default br-int)")
     ovn.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the chassis (default 30)")
     agent = setup_sub.add_parser("neutron-ovs-agent", help="write a Neutron Open vSwitch agent's configuration and "
                                  "make its bridges")  # fmt: skip

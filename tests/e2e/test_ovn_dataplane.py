@@ -18,9 +18,12 @@ import ovirtsdk4.types as t
 import pytest
 
 from extnet.engine.store.db import Database
+from extnet.host.ovs_daemons import OvsDaemons
 from tests.dataplane import Bed, bed, in_ns, join, needs_dataplane, pings, tcp_works
 from tests.e2e.conftest import StartAgent, World, build_world, cleanup
 from tests.e2e.helpers import Provider, provider_process
+from tests.guest import guest_image
+from tests.guest import missing as guest_missing
 from tests.ovn import OvnCentral, needs_ovn, ovn_central
 from tests.polling import until
 
@@ -64,21 +67,22 @@ def chassis(central: OvnCentral, base: Path) -> Iterator[Bed]:
 
 
 @contextmanager
-def ovn_on(central: OvnCentral, testbed: Bed, encap_ip: str) -> Iterator[str]:
+def ovn_on(central: OvnCentral, testbed: Bed, encap_ip: str, name: str | None = None,
+           bridge: str = "br-int") -> Iterator[str]:  # fmt: skip
     """The test-bed host's ovn-controller, its OVS set up by ``extnet host setup ovn``; what setup printed."""
-    pid = central.controller(testbed.ovs.run_dir, testbed.ns)
+    name = name or f"bed-{testbed.ns}"
+    pid = central.controller(testbed.ovs.run_dir, name)
     try:
-        name = f"bed-{testbed.ns}"
         setup = subprocess.run(
             [sys.executable, "-m", "extnet", "host", "setup", "ovn", "--central", central.sb, "--encap-ip",
-             encap_ip, "--system-id", name, "--hostname", name, "--ovsdb", testbed.ovs.remote],
+             encap_ip, "--system-id", name, "--hostname", name, "--ovsdb", testbed.ovs.remote, "--bridge", bridge],
             capture_output=True, text=True, timeout=120, env={**os.environ, **testbed.ovs.env()},
         )  # fmt: skip
         assert setup.returncode == 0, setup.stdout + setup.stderr
         yield setup.stdout
     finally:
         central.stop_daemon(pid)  # SIGTERM leaves the chassis (and its encapsulation address) registered
-        central.sbctl("--if-exists", "chassis-del", f"bed-{testbed.ns}")
+        central.sbctl("--if-exists", "chassis-del", name)
 
 
 def underlay(testbed: Bed, link: str, address: str) -> None:
@@ -149,8 +153,11 @@ def _profile(world: World, key: str, groups: str) -> t.VnicProfile:
     """A new vNIC profile on the world's network ``key`` with the ``SecurityGroups`` custom property."""
     network_id = world.profiles[key].network.id
     service = world.system.networks_service().network_service(network_id).vnic_profiles_service()
-    made = service.add(t.VnicProfile(name=f"sg-{os.urandom(3).hex()}",
-                                     custom_properties=[t.CustomProperty(name="SecurityGroups", value=groups)]))
+    made = service.add(
+        t.VnicProfile(
+            name=f"sg-{os.urandom(3).hex()}", custom_properties=[t.CustomProperty(name="SecurityGroups", value=groups)]
+        )
+    )
     world.profiles[made.name] = made
     return made
 
@@ -241,3 +248,57 @@ def test_two_chassis_over_geneve_and_a_live_migration_moves_the_binding(
             until(lambda: pings(ns(left), _address(world, right)), "ping after the migration")
             for vm in (left, right):
                 world.vm_service(vm.id).stop()
+
+
+@pytest.mark.skipif(guest_missing() is not None, reason=guest_missing() or "")
+def test_a_real_guest_gets_its_address_from_ovn_dhcp_and_answers_ping(
+    ovn_world: World, central: OvnCentral, tmp_path: Path
+) -> None:
+    world = ovn_world
+    kernel, initrd = guest_image()
+    tag = os.urandom(3).hex()
+    name, bridge = f"guest-{tag}", f"bi{tag}"
+    daemons = OvsDaemons(tmp_path / "root-ovs")  # in this machine's own namespace, where libvirtd makes QEMU's taps
+    probe_ns, probe_link = f"xp{tag}", f"pr{tag}"
+    try:
+        daemons.start()
+        host_bed = Bed("", daemons, f"xg{tag}")
+        with ovn_on(central, host_bed, "127.0.0.1", name=name, bridge=bridge):
+            host = world.host(runtime="libvirt", env={
+                "EXTNET_HOST_OVSDB": daemons.remote, "EXTNET_HOST_INTEGRATION_BRIDGE": bridge,
+                "EXTNET_HOST_BINDING_HOST": name, "EXTNET_HOST_L2": "none", "EXTNET_HOST_GUEST_IP": "dhcp",
+                "EXTNET_HOST_VM_NETNS_PREFIX": f"xg{tag}", "EXTNET_HOST_GUEST_KERNEL": str(kernel),
+                "EXTNET_HOST_GUEST_INITRD": str(initrd)})  # fmt: skip
+            guest = _start(world, ("nic1", "a"), host=host)
+            address = _address(world, guest)
+            # the probe: a namespace plugged into the same switch as a port of the provider's (bound here)
+            probe = world.neutron.network.create_port(
+                network_id=world.networks["a"].id, binding_host_id=name, device_owner="extnet:probe"
+            )
+            _probe(probe_ns, probe_link, probe.mac_address, probe.fixed_ips[0]["ip_address"])
+            host_bed.vsctl("add-port", bridge, probe_link, "--", "set", "Interface", probe_link,
+                           f"external_ids:iface-id={probe.id}")  # fmt: skip
+            until(lambda: world.neutron.network.get_port(probe.id).status == "ACTIVE", "the probe's port bound")
+            until(lambda: pings(probe_ns, address, count=1, wait=2), "the real guest answers at its DHCP address",
+                  deadline_s=150)  # fmt: skip
+            host_bed.vsctl("del-port", bridge, probe_link)
+            world.neutron.network.delete_port(probe.id)
+            world.vm_service(guest.id).stop()
+    finally:  # the guest's domain lives in this machine's libvirtd: never leave it behind, whatever failed
+        listed = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--name"], capture_output=True, text=True)
+        for domain in listed.stdout.split():
+            if domain.startswith(f"xg{tag}-"):
+                subprocess.run(["virsh", "-c", "qemu:///system", "destroy", domain], capture_output=True)
+        subprocess.run(["ip", "netns", "del", probe_ns], capture_output=True)
+        daemons.stop()
+
+
+def _probe(ns: str, link: str, mac: str, address: str) -> None:
+    """A namespace whose ``eth0`` has the port's MAC and address; ``link`` its other end, here."""
+    commands = [["ip", "netns", "add", ns],
+                ["ip", "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", ns],
+                ["ip", "-n", ns, "link", "set", "eth0", "address", mac],
+                ["ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0"],
+                ["ip", "-n", ns, "link", "set", "eth0", "up"], ["ip", "link", "set", link, "up"]]  # fmt: skip
+    for command in commands:
+        subprocess.run(command, check=True, capture_output=True)

@@ -53,7 +53,7 @@ class HostSettings(BaseSettings):
     binding_host: str | None = None  # the Neutron agent's host of this host (default: the host name)
     netns: str | None = None  # the network namespace of the host's own devices (a test-bed host); None: the agent's
     vm_netns_prefix: str = "extnet"  # the netns runtime's VMs are namespaces PREFIX-<vm id>
-    guest_ip: Literal["static", "dhcp"] = "static"  # how the netns runtime's guests get their addresses
+    guest_ip: Literal["static", "dhcp"] = "static"  # how the netns and libvirt runtimes' guests get addresses
     libvirt_uri: str = "qemu:///system"  # the libvirt runtime's libvirtd
     guest_kernel: str | None = None  # what the libvirt runtime boots its guests from (VMs have no disks)
     guest_initrd: str | None = None

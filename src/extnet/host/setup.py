@@ -36,7 +36,8 @@ def datapath(wanted: str) -> str:
 
 
 def setup_ovn(ovs: Ovs, central: str, encap_ip: str, system_id: str | None = None, hostname: str | None = None,
-              encap_type: str = "geneve", datapath_type: str = "auto", wait_s: float = 30.0) -> Outcome:  # fmt: skip
+              encap_type: str = "geneve", bridge: str = INTEGRATION_BRIDGE, datapath_type: str = "auto",
+              wait_s: float = 30.0) -> Outcome:  # fmt: skip
     """Configure OVS for OVN and wait until the central's Southbound database lists this chassis."""
     outcome = Outcome()
     current = ovs.external_ids()
@@ -44,14 +45,14 @@ def setup_ovn(ovs: Ovs, central: str, encap_ip: str, system_id: str | None = Non
     dp_type = datapath(datapath_type)
     wanted = {"system-id": chassis, "hostname": hostname or current.get("hostname") or socket.gethostname(),
               "ovn-remote": central, "ovn-encap-type": encap_type, "ovn-encap-ip": encap_ip,
-              "ovn-bridge": INTEGRATION_BRIDGE, "ovn-bridge-datapath-type": dp_type}  # fmt: skip
+              "ovn-bridge": bridge, "ovn-bridge-datapath-type": dp_type}  # fmt: skip
     changes = {key: value for key, value in wanted.items() if current.get(key) != value}
     if changes:
         ovs.set_external_ids({**current, **changes})
         outcome.changed += [f"Open_vSwitch external_ids:{key}={value}" for key, value in changes.items()]
-    if INTEGRATION_BRIDGE not in ovs.bridges():
-        ovs.ensure_bridge(INTEGRATION_BRIDGE, dp_type)
-        outcome.changed.append(f"bridge {INTEGRATION_BRIDGE} (datapath {dp_type})")
+    if bridge not in ovs.bridges():
+        ovs.ensure_bridge(bridge, dp_type)
+        outcome.changed.append(f"bridge {bridge} (datapath {dp_type})")
     if not registered(central, chassis, wait_s):
         outcome.problem = (
             f"chassis {chassis} did not appear in the OVN Southbound database at {central} within "

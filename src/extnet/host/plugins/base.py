@@ -19,6 +19,7 @@ class HostSwitch:
     ns: str | None  # the network namespace of the host's devices (None: the agent's own)
     ovs: Ovs | None  # None: no Open vSwitch on this host
     switching: Switching | None  # None: another agent (OVN, a Neutron agent) owns the switch; only plug
+    integration_bridge: str = "br-int"  # where a port goes whose binding names no bridge (as Nova's ovs_bridge)
 
 
 class VifPlugin(Protocol):

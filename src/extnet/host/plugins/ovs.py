@@ -17,6 +17,8 @@ class _OvsBase:
         self.ovs: Ovs = switch.ovs
 
     def _ensure_on_bridge(self, vif: Vif, vm_id: str, device: str, bridge: str) -> None:
+        if not vif.vif_details.bridge_name:  # the binding names none (OVN's does not): this host's own
+            bridge = self.switch.integration_bridge
         if bridge not in self.ovs.bridges():
             raise PlugFailure(f"{vif.label}: bridge {bridge} (binding:vif_details of port {vif.port_id}) does not "
                               f"exist in Open vSwitch at {self.ovs.remote}")  # fmt: skip

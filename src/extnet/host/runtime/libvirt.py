@@ -198,6 +198,8 @@ class LibvirtRuntime:
         self._unplug_host(vif)
 
     def _net_arg(self, vif: Vif) -> str:
+        if self.settings.guest_ip == "dhcp":
+            return f"extnet.net={vif.mac},dhcp"
         info = self.networks.network(vif.provider.id, vif.network.id) if vif.fixed_ips else None
         for fixed in vif.fixed_ips:
             subnet = info.subnets.get(fixed.subnet_id) if info else None

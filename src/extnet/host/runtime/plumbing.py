@@ -39,7 +39,8 @@ class Plumbing:
         if settings.l2 == "builtin":
             switching = Switching(self.ns, self.ovs, networks, settings.tunnel_ip, settings.heartbeat_interval)
         self.switching = switching
-        self.plugins: dict[str, VifPlugin] = plugins_for(HostSwitch(self.ns, self.ovs, switching))
+        switch = HostSwitch(self.ns, self.ovs, switching, settings.integration_bridge)
+        self.plugins: dict[str, VifPlugin] = plugins_for(switch)
 
     def _connect(self) -> Ovs | None:
         try:

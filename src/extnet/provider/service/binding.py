@@ -68,7 +68,7 @@ def _details(agent: Record) -> dict[str, Any]:
     details: dict[str, Any] = {"connectivity": "l2", "port_filter": True, "ovs_hybrid_plug": hybrid}
     if datapath == "system" and not hybrid:
         details["ovs_create_tap"] = True  # os-vif may create the TAP itself (Neutron's default since 2025)
-    details.update(
-        datapath_type=datapath, bridge_name=conf.get("integration_bridge") or "br-int", bound_drivers={"0": driver}
-    )
+    details.update(datapath_type=datapath, bound_drivers={"0": driver})
+    if agent["agent_type"] != OVN_AGENT:  # as Neutron's OVN driver, no bridge: the host plugs into its own
+        details["bridge_name"] = conf.get("integration_bridge") or "br-int"
     return details
