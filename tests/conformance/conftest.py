@@ -11,7 +11,9 @@ By default the target is a built-in provider started for the session (on SQLite,
 - the Neutron is expected to run ML2 with ``type_drivers = flat,vlan,vxlan,geneve``, ``flat_networks = *``,
   ``network_vlan_ranges = physnet1:100:200`` and vxlan tenant networks (as ``scripts/real-neutron.sh`` does).
 
-``scripts/real-neutron.sh env`` prints these variables for the Neutron it starts.
+``scripts/real-neutron.sh env`` prints these variables for the Neutron it starts. ``EXTNET_CONFORMANCE_DRIVER=ovn``
+runs the built-in provider with its ``ovn`` driver on an OVN central of the session's own (the agent hosts are
+chassis there).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import openstack
 import pytest
 from openstack.connection import Connection
 
+from tests.ovn import OvnCentral, ovn_central
+from tests.polling import until
 from tests.provider.process import ADMIN_PASSWORD, ProviderProcess, connect, run_provider
 from tests.servers import scratch_database
 
@@ -57,6 +61,7 @@ class Target:
     auth_url: str | None  # Keystone v3, or None without authentication
     agent_hosts: list[str]
     provider: ProviderProcess | None = None
+    driver: str = "ovs_agent"  # what binds its ports: Open vSwitch agents, or OVN (its agents are chassis)
     _users: dict[str, Connection] = field(default_factory=dict)
 
     @property
@@ -99,14 +104,19 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     if url:
         yield _external_target(url)
         return
-    with (
-        scratch_database(os.environ.get("EXTNET_TEST_DATABASE_URL")) as database_url,
-        run_provider(
-            tmp_path_factory.mktemp("conformance"), database_url, env={"EXTNET_PROVIDER_AGENT_DOWN_TIME": "2147483"}
-        ) as provider,
-    ):
+    with contextlib.ExitStack() as stack:
+        database_url = stack.enter_context(scratch_database(os.environ.get("EXTNET_TEST_DATABASE_URL")))
+        env = {"EXTNET_PROVIDER_AGENT_DOWN_TIME": "2147483"}
+        central = None
+        if _env("DRIVER") == "ovn":
+            central = stack.enter_context(ovn_central(tmp_path_factory.mktemp("conformance-ovn")))
+            env.update(EXTNET_PROVIDER_DRIVER="ovn", EXTNET_PROVIDER_OVN_NB=central.nb,
+                       EXTNET_PROVIDER_OVN_SB=central.sb)  # fmt: skip
+        provider = stack.enter_context(run_provider(tmp_path_factory.mktemp("conformance"), database_url, env=env))
         admin = provider.connect()
         hosts = ["conformance-host-1", "conformance-host-2"]
+        if central is not None:
+            _chassis(central, admin, hosts)
         with httpx.Client(base_url=provider.network_url, headers={"X-Auth-Token": admin.session.get_token()}) as c:
             for host in hosts:
                 report = {
@@ -116,8 +126,21 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
                     "configurations": AGENT_CONFIGURATION,
                 }
                 assert c.post("/v2.0/agents/heartbeat", json={"agent": report}).status_code in (200, 201)
-        yield Target("extnet", admin, provider.network_url, provider.auth_url, hosts, provider)
+        yield Target("extnet", admin, provider.network_url, provider.auth_url, hosts, provider,
+                     "ovn" if central is not None else "ovs_agent")  # fmt: skip
         admin.close()
+
+
+def _chassis(central: OvnCentral, admin: Connection, hosts: list[str]) -> None:
+    """The agent hosts as OVN chassis (no ovn-controller: each confirms every nb_cfg ahead, so it stays alive),
+    mapping physnet1 as the heartbeat agents do."""
+    for index, host in enumerate(hosts, start=1):
+        central.sbctl("chassis-add", host, "geneve", f"127.0.0.{index + 100}", "--", "set", "Chassis", host,
+                      f"hostname={host}", "other_config:ovn-bridge-mappings=physnet1:br-ex",
+                      "other_config:datapath-type=system")  # fmt: skip
+        central.sbctl("create", "Chassis_Private", f"name={host}", "nb_cfg=2147483647")
+    until(lambda: sum(a.is_alive for a in admin.network.agents(agent_type="OVN Controller agent")) == len(hosts),
+          "the chassis alive OVN Controller agents")  # fmt: skip
 
 
 def _external_target(url: str) -> Target:
