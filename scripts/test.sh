@@ -55,6 +55,12 @@ install() {
     command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
     [ -f /usr/include/libvirt/libvirt.h ] || need_apt+=(libvirt-dev pkg-config)
     command -v cpio >/dev/null || need_apt+=(cpio)
+    # OVN (the provider's ovn driver and its data plane); busybox's udhcpc for guests that ask DHCP; dnsmasq as
+    # the DHCP server of the ovs_agent data-plane test
+    command -v ovn-northd >/dev/null || need_apt+=(ovn-central)
+    command -v ovn-controller >/dev/null || need_apt+=(ovn-host)
+    command -v busybox >/dev/null || need_apt+=(busybox)
+    command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
   fi
   if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
@@ -122,6 +128,15 @@ on_postgres() {
     tests/engine tests/provider tests/e2e tests/conformance "$@"
 }
 
+# The conformance suite once more, the built-in provider on its ovn driver (an OVN central of the session's own)
+on_ovn() {
+  if ! command -v ovn-northd >/dev/null || ! command -v ovsdb-server >/dev/null; then
+    echo "skipped: OVN is not installed (apt-get install -y ovn-central ovn-host)"
+    return 0
+  fi
+  EXTNET_CONFORMANCE_DRIVER=ovn run_pytest -q -n "$WORKERS" --dist loadfile tests/conformance "$@"
+}
+
 # The original: real OpenStack Neutron 29 + Keystone 30 from PyPI (its venv installed once, in ~/.cache/extnet).
 against_real_neutron() {
   bash scripts/real-neutron.sh start
@@ -157,6 +172,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 pass "ruff and mypy" lint
 libvirt_up
 pass "all tests on SQLite ($WORKERS workers)" run_pytest -q -n "$WORKERS" --dist loadfile "$@"
+pass "conformance on the provider's ovn driver" on_ovn "$@"
 pass "database tests on PostgreSQL ($WORKERS workers)" on_postgres "$@"
 # EXTNET_SKIP_REAL_NEUTRON=1 skips this pass (e.g. on a machine without access to PyPI).
 if [ "${EXTNET_SKIP_REAL_NEUTRON:-0}" != 1 ]; then

@@ -95,7 +95,15 @@ def underlay(testbed: Bed, link: str, address: str) -> None:
 
 
 def _ovn_host(world: World, testbed: Bed) -> t.Host:
-    return world.host(runtime="netns", env=testbed.agent_env(EXTNET_HOST_L2="none", EXTNET_HOST_GUEST_IP="dhcp"))
+    host = world.host(runtime="netns", env=testbed.agent_env(EXTNET_HOST_L2="none", EXTNET_HOST_GUEST_IP="dhcp"))
+    _chassis_alive(world, f"bed-{testbed.ns}")
+    return host
+
+
+def _chassis_alive(world: World, name: str) -> None:
+    until(lambda: any(a.agent_type == "OVN Controller agent" and a.is_alive
+                      for a in world.neutron.network.agents(host=name)),
+          f"chassis {name} an alive OVN Controller agent")  # fmt: skip
 
 
 def _start(world: World, *nics: tuple[str, str | None], host: t.Host | None = None) -> t.Vm:
@@ -128,9 +136,6 @@ def test_vms_get_their_addresses_from_ovn_dhcp_and_reach_each_other(
     world = ovn_world
     with chassis(central, tmp_path / "h") as testbed:
         host = _ovn_host(world, testbed)
-        until(lambda: any(a.agent_type == "OVN Controller agent" and a.is_alive
-                          for a in world.neutron.network.agents(host=f"bed-{testbed.ns}")),
-              "the chassis an alive OVN Controller agent")  # fmt: skip
         left, right = _start(world, ("nic1", "a")), _start(world, ("nic1", "a"))
         for vm in (left, right):
             port = _port(world, vm)
@@ -269,6 +274,7 @@ def test_a_real_guest_gets_its_address_from_ovn_dhcp_and_answers_ping(
                 "EXTNET_HOST_BINDING_HOST": name, "EXTNET_HOST_L2": "none", "EXTNET_HOST_GUEST_IP": "dhcp",
                 "EXTNET_HOST_VM_NETNS_PREFIX": f"xg{tag}", "EXTNET_HOST_GUEST_KERNEL": str(kernel),
                 "EXTNET_HOST_GUEST_INITRD": str(initrd)})  # fmt: skip
+            _chassis_alive(world, name)
             guest = _start(world, ("nic1", "a"), host=host)
             address = _address(world, guest)
             # the probe: a namespace plugged into the same switch as a port of the provider's (bound here)

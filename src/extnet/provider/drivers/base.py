@@ -25,6 +25,9 @@ class Changes:
         return self.ids.get(kind, set())
 
 
+BOOKKEEPING = {"ipam_cursor"}  # fields no API reader sees: a change of only these is not one to carry anywhere
+
+
 class RecordingTx:
     """A transaction that notes every record written through it (for the driver's after-commit step)."""
 
@@ -47,7 +50,8 @@ class RecordingTx:
 
     def update(self, kind: Kind, id_: str, changes: Mapping[str, Any]) -> None:
         self._tx.update(kind, id_, changes)
-        self.changes.add(kind, [id_])
+        if not set(changes) <= BOOKKEEPING:
+            self.changes.add(kind, [id_])
 
     def delete(self, kind: Kind, ids: Sequence[str]) -> None:
         self._tx.delete(kind, ids)

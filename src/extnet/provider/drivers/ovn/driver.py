@@ -80,9 +80,14 @@ class OvnDriver:
         if self.nb is None:
             return
         try:
+            began = time.perf_counter()
             with self.backend.transaction(write=False) as tx:
                 wanted = units.rows_of(tx, units.touched(tx, changes))
+            read = time.perf_counter()
             self.nb.apply(wanted)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%d units to OVN Northbound: read %.1f ms, OVSDB transaction %.1f ms", len(wanted),
+                          (read - began) * 1000, (time.perf_counter() - read) * 1000)  # fmt: skip
         except Exception:  # the API call has committed; the maintenance task repairs what did not reach OVN
             log.exception("could not carry a change to OVN Northbound; the next consistency check repairs it")
 
@@ -95,7 +100,7 @@ class OvnDriver:
         with self.backend.transaction(write=False) as tx:
             chosen = units.everything(tx) | set(self.nb.revisions()) if full else self._stale(tx)
             wanted = units.rows_of(tx, chosen)
-        differences = self.nb.apply(wanted, repair=repair) if wanted else []
+        differences = self.nb.apply(wanted, repair=repair, thorough=full) if wanted else []
         return Report(sorted(chosen), differences)
 
     def _stale(self, tx: Tx) -> set[str]:
@@ -172,11 +177,16 @@ class OvnDriver:
         """Ports follow ovn-controller: ACTIVE when their logical switch port is up (and they are up and bound)."""
         if not ups:
             return
+        with self.backend.transaction(write=False) as tx:
+            ports = tx.find(Kind.PORT, Query(where=In("id", tuple(ups)))).records
+        moved = {port["id"]: target for port in ports if port["status"] != (target := _status(port, ups[port["id"]]))}
+        if not moved:
+            return
+        changes = Changes()
         for _ in range(10):
             try:
-                changes = Changes()
                 with self.backend.transaction(write=True) as tx:
-                    for port in tx.find(Kind.PORT, Query(where=In("id", tuple(ups)))).records:
+                    for port in tx.find(Kind.PORT, Query(where=In("id", tuple(moved)), lock=True)).records:
                         target = _status(port, ups[port["id"]])
                         if port["status"] != target:
                             tx.update(Kind.PORT, port["id"], {"status": target, "revision_number": BUMP,

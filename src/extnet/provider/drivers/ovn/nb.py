@@ -14,7 +14,18 @@ from ovsdbapp.backend.ovs_idl import connection, idlutils
 from ovsdbapp.schema.ovn_northbound import impl_idl
 
 from extnet.common.ovn_sb import OvnUnavailable, Run
-from extnet.provider.drivers.ovn.desired import CHILDREN, KEY, OWNER, PARENT, REVISION, TABLES, Parent, Row
+from extnet.provider.drivers.ovn.desired import (
+    CHILDREN,
+    DROP_GROUP,
+    KEY,
+    OWNER,
+    PARENT,
+    REVISION,
+    TABLES,
+    Parent,
+    Row,
+    group_name,
+)
 
 log = logging.getLogger("extnet.provider.ovn")
 Ref = tuple[str, str]  # (table, key)
@@ -35,7 +46,7 @@ class _Idl(connection.OvsdbIdl):
         table = row._table.name
         if table in TABLES:
             self._index(event, table, row)
-        if table == "Logical_Switch_Port" and self.on_port_up is not None and _up_changed(event, updates):
+        if table == "Logical_Switch_Port" and self.on_port_up is not None and _up_changed(event, row, updates):
             self.on_port_up(row.name, bool(row.up and row.up[0]))
 
     def _index(self, event: str, table: str, row: Any) -> None:
@@ -56,8 +67,11 @@ class _Idl(connection.OvsdbIdl):
             self.of_uuid[row.uuid] = (ref, owner)
 
 
-def _up_changed(event: str, updates: Any) -> bool:
-    return event == "create" or (event == "update" and updates is not None and hasattr(updates, "up"))
+def _up_changed(event: str, row: Any, updates: Any) -> bool:
+    """A port came up (a new row that is up already), or its ``up`` changed."""
+    if event == "create":
+        return bool(row.up and row.up[0])
+    return event == "update" and updates is not None and hasattr(updates, "up")
 
 
 class Northbound:
@@ -80,10 +94,12 @@ class Northbound:
             txn.add(cmd)
         return cmd.result
 
-    def apply(self, desired: dict[str, list[Row]], repair: bool = True) -> list[str]:
+    def apply(self, desired: dict[str, list[Row]], repair: bool = True, thorough: bool = False) -> list[str]:
         """Make each unit's rows what ``desired`` says (units in order); returns every difference found. With
-        ``repair`` False nothing is written."""
-        return list(self.run(lambda txn: _Apply(self.idl, txn, repair).units(desired)))
+        ``repair`` False nothing is written. ``thorough``: also check that every existing row hangs from its parent
+        and is in exactly the port groups it should be (reading whole sets: a full check's work, not a change's;
+        a change moves a port between groups by what its row recorded of them)."""
+        return list(self.run(lambda txn: _Apply(self.idl, txn, repair, thorough).units(desired)))
 
     def revisions(self) -> dict[str, dict[Ref, str]]:
         """{owner: {(table, key): the row's neutron:revision_number, or ""}} of every row extnet made."""
@@ -126,10 +142,11 @@ class Northbound:
 
 
 class _Apply:
-    def __init__(self, idl: _Idl, txn: Any, repair: bool) -> None:
+    def __init__(self, idl: _Idl, txn: Any, repair: bool, thorough: bool) -> None:
         self.idl = idl
         self.txn = txn
         self.repair = repair
+        self.thorough = thorough
         self.made: dict[Ref, Any] = {}
         self.made_uuids: set[uuid.UUID] = set()
         self.gone: set[Ref] = set()
@@ -171,20 +188,28 @@ class _Apply:
                 parent = self.find(wanted.parent.table, wanted.parent.key)
                 if parent is not None:
                     self._add(parent, wanted.parent.column, row)
+            for parent in wanted.member_of:  # a new row is in no group yet
+                holder = self.find(parent.table, parent.key)
+                if holder is not None:
+                    self._add(holder, parent.column, row)
         else:
+            recorded = _recorded_groups(row) if wanted.table == "Logical_Switch_Port" else set()
             for column, value in wanted.columns.items():
                 if not _same(getattr(row, column), value):
                     self._note(f"{wanted.table} {wanted.key}: {column} is {_show(getattr(row, column))}, "
                                f"should be {_show(value)}")  # fmt: skip
                     if self.repair:
                         setattr(row, column, value)
-            if wanted.parent is not None:
-                self._check_parent(row, wanted)
+            if self.thorough:
+                if wanted.parent is not None:
+                    self._check_parent(row, wanted)
+                for parent in wanted.member_of:
+                    self._ensure_member(row, wanted, parent)
+                self._leave_other_groups(row, wanted)
+            elif wanted.table == "Logical_Switch_Port":
+                self._move_between_groups(row, wanted, recorded)
         for column, (table, keys) in wanted.refs.items():
             self._ensure_refs(row, wanted, column, table, keys)
-        for parent in wanted.member_of:
-            self._ensure_member(row, wanted, parent)
-        self._leave_other_groups(row, wanted)
 
     def _check_parent(self, row: Any, wanted: Row) -> None:
         assert wanted.parent is not None
@@ -226,6 +251,18 @@ class _Apply:
         else:
             holder.addvalue(column, row.uuid)
 
+    def _move_between_groups(self, row: Any, wanted: Row, recorded: set[str]) -> None:
+        """Join the groups it should be in and had not recorded; leave those it recorded and should not be in."""
+        desired = {parent.key for parent in wanted.member_of}
+        for name in sorted(desired - recorded):
+            holder = self.find("Port_Group", name)
+            if holder is not None and self.repair:
+                self._add(holder, "ports", row)
+        for name in sorted(recorded - desired):
+            holder = self.find("Port_Group", name)
+            if holder is not None and self.repair:
+                holder.delvalue("ports", row.uuid)
+
     def _leave_other_groups(self, row: Any, wanted: Row) -> None:
         if wanted.table != "Logical_Switch_Port" or row.uuid in self.made_uuids:
             return
@@ -250,6 +287,15 @@ class _Apply:
                 parent.delvalue(column, row.uuid)
         row.delete()
         self.gone.add(ref)
+
+
+def _recorded_groups(row: Any) -> set[str]:
+    """The port groups a logical switch port's row says it is in: with port security, the drop group and one per
+    security group its external_ids list."""
+    if not row.port_security:
+        return set()
+    groups = row.external_ids.get("neutron:security_group_ids", "").split()
+    return {DROP_GROUP, *(group_name(group) for group in groups)}
 
 
 def _same(actual: Any, wanted: Any) -> bool:
