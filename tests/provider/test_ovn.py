@@ -77,6 +77,13 @@ def value(cell: Any) -> Any:
     return cell
 
 
+def settled(central: OvnCentral, table: str, *conditions: str, gone: bool = False) -> list[dict[str, Any]]:
+    """The rows, once there are some (``gone``: none): the driver carries each change to OVN right after its
+    commit, on a worker of its own."""
+    until(lambda: (rows(central, table, *conditions) == []) == gone, f"{table} {' '.join(conditions)} in OVN")
+    return rows(central, table, *conditions)
+
+
 def lsp(central: OvnCentral, port_id: str) -> dict[str, Any]:
     [row] = rows(central, "Logical_Switch_Port", f"name={port_id}")
     return {key: value(cell) for key, cell in row.items()}
@@ -94,6 +101,7 @@ def test_networks_subnets_and_ports_become_switches_dhcp_options_and_switch_port
     port = neutron.network.create_port(network_id=network.id, security_group_ids=[group.id],
                                        binding_host_id="chassis-1", device_id="vm-1", device_owner="oVirt")  # fmt: skip
 
+    settled(central, "Logical_Switch_Port", f"name={port.id}")  # the last change: the ones before are there too
     [switch] = rows(central, "Logical_Switch", f"name=neutron-{network.id}")
     external = value(switch["external_ids"])
     assert external["neutron:network_name"] == "ovn-net"
@@ -124,16 +132,17 @@ def test_networks_subnets_and_ports_become_switches_dhcp_options_and_switch_port
     assert switch_port["_uuid"] in str(drop["ports"])
 
     neutron.network.update_port(port.id, port_security_enabled=False, security_group_ids=[])
+    until(lambda: lsp(central, port.id)["port_security"] == [], "port security off in OVN")
     switch_port = lsp(central, port.id)
     assert switch_port["port_security"] == [] and "unknown" in switch_port["addresses"]
     assert switch_port["_uuid"] not in str(rows(central, "Port_Group", "name=neutron_pg_drop")[0]["ports"])
 
     neutron.network.delete_port(port.id)
-    assert rows(central, "Logical_Switch_Port", f"name={port.id}") == []
+    settled(central, "Logical_Switch_Port", f"name={port.id}", gone=True)
     neutron.network.delete_security_group(group.id)
-    assert rows(central, "Port_Group", f"name={pg}") == []
+    settled(central, "Port_Group", f"name={pg}", gone=True)
     neutron.network.delete_network(network.id)
-    assert rows(central, "Logical_Switch", f"name=neutron-{network.id}") == []
+    settled(central, "Logical_Switch", f"name=neutron-{network.id}", gone=True)
     assert rows(central, "DHCP_Options", f"external_ids:subnet_id={subnet.id}") == []
 
 
@@ -144,21 +153,24 @@ def test_routers_become_logical_routers_with_ports_and_routes(central: OvnCentra
     router = neutron.network.create_router(name="ovn-router")
     for subnet in subnets:
         neutron.network.add_interface_to_router(router, subnet_id=subnet.id)
+    interfaces = list(neutron.network.ports(device_id=router.id))
+    for made in interfaces:
+        settled(central, "Logical_Router_Port", f"name=lrp-{made.id}")
     [logical] = rows(central, "Logical_Router", f"name=neutron-{router.id}")
     router_ports = [row for row in rows(central, "Logical_Router_Port") if row["_uuid"][1] in str(logical["ports"])]
     assert sorted(row["networks"] for row in router_ports) == ["10.78.0.1/24", "10.78.1.1/24"]
-    interface = next(p for p in neutron.network.ports(device_id=router.id))
+    interface = interfaces[0]
     switch_port = lsp(central, interface.id)
     assert switch_port["type"] == "router" and switch_port["options"] == {"router-port": f"lrp-{interface.id}"}
 
     neutron.network.update_router(router, routes=[{"destination": "10.99.0.0/16", "nexthop": "10.78.0.9"}])
-    [route] = rows(central, "Logical_Router_Static_Route", "ip_prefix=10.99.0.0/16")
+    [route] = settled(central, "Logical_Router_Static_Route", "ip_prefix=10.99.0.0/16")
     assert route["nexthop"] == "10.78.0.9"
     neutron.network.update_router(router, routes=[])
     for subnet in subnets:
         neutron.network.remove_interface_from_router(router, subnet_id=subnet.id)
     neutron.network.delete_router(router)
-    assert rows(central, "Logical_Router", f"name=neutron-{router.id}") == []
+    settled(central, "Logical_Router", f"name=neutron-{router.id}", gone=True)
     assert rows(central, "Logical_Router_Static_Route", "ip_prefix=10.99.0.0/16") == []
     for net in nets:
         neutron.network.delete_network(net.id)
@@ -185,6 +197,7 @@ def _damage_report_repair(central: OvnCentral, neutron: Connection, ovn_provider
     network = neutron.network.create_network(name="ovn-sync")
     neutron.network.create_subnet(network_id=network.id, cidr="10.79.0.0/24", ip_version=4)
     ports = [neutron.network.create_port(network_id=network.id, name=f"p{i}") for i in range(3)]
+    settled(central, "Logical_Switch_Port", f"name={ports[-1].id}")
     clean = sync_ovn(ovn_provider, central)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert clean.stdout.strip().splitlines()[-1].startswith("0 differences found")
@@ -230,6 +243,7 @@ def test_a_provider_killed_between_its_sql_commit_and_its_ovsdb_transaction_is_r
     with relay, run_provider(tmp_path / "p", env=env) as provider:
         connection = provider.connect()
         network = connection.network.create_network(name="ovn-crash")
+        settled(central, "Logical_Switch", f"name=neutron-{network.id}")
         token = connection.session.get_token()
         relay.swallow.set()
         request = threading.Thread(target=lambda: _quietly(lambda: httpx.post(
@@ -297,7 +311,9 @@ def test_the_maintenance_task_repairs_a_database_restored_from_an_old_backup(
     central.nbctl(
         "set", "Logical_Switch_Port", port.id, "external_ids:neutron\\:revision_number=0", "addresses=old"
     )  # the row as an old backup has it
-    central.nbctl("lsp-del", neutron.network.create_port(network_id=network.id, name="after").id)
+    after = neutron.network.create_port(network_id=network.id, name="after")
+    settled(central, "Logical_Switch_Port", f"name={after.id}")
+    central.nbctl("lsp-del", after.id)
     until(lambda: lsp(central, port.id)["addresses"] != "old", "the stale port repaired by the maintenance task",
           deadline_s=60)  # fmt: skip
     assert len(rows(central, "Logical_Switch_Port", "external_ids:neutron\\:port_name=after")) == 1

@@ -44,6 +44,9 @@ class _Idl(connection.OvsdbIdl):
         super().__init__(remote, helper)
         self.on_change = on_change
 
+    def cooperative_yield(self) -> None:
+        """No sleep(0) per row (ovsdbapp's, for eventlet): under the GIL it slows every other thread's wait."""
+
     def notify(self, event: str, row: Any, updates: Any = None) -> None:
         if self.on_change is not None:
             self.on_change()

@@ -18,6 +18,10 @@ class Changes:
     def add(self, kind: Kind, ids: Sequence[str]) -> None:
         self.ids.setdefault(kind, set()).update(ids)
 
+    def merge(self, other: Changes) -> None:
+        for kind, ids in other.ids.items():
+            self.add(kind, list(ids))
+
     def __bool__(self) -> bool:
         return any(self.ids.values())
 

@@ -1,4 +1,6 @@
-"""The ``ovn`` driver: every committed change goes to the OVN Northbound database in one OVSDB transaction; port
+"""The ``ovn`` driver: every committed change goes to the OVN Northbound database in one OVSDB transaction (made by a
+worker of its own right after the commit, so that an API call does not wait for OVN; changes that queue up while
+one transaction is under way go together in the next); port
 status follows ``up`` there (ovn-controller binding the port); the chassis in the Southbound database are the
 provider's ``OVN Controller agent`` rows, alive while they keep up with ``nb_cfg``; a maintenance task compares
 revision numbers and repairs what differs (a crash between the SQL commit and the OVSDB transaction, an OVN
@@ -49,6 +51,9 @@ class OvnDriver:
         self._stop = threading.Event()
         self._wake = threading.Event()  # a chassis came, went or confirmed an nb_cfg
         self._threads: list[threading.Thread] = []
+        self._pending = Changes()  # committed, not yet in OVN
+        self._pending_lock = threading.Lock()
+        self._carry = threading.Event()
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -59,7 +64,9 @@ class OvnDriver:
         if report.differences:
             log.warning("OVN Northbound differed from the API in %d places at start; repaired", len(report.differences))
         self._sync_status(self.nb.ports_up())
-        for target, name in ((self._status_loop, "ovn-port-status"), (self._maintenance_loop, "ovn-maintenance")):
+        loops = ((self._carry_loop, "ovn-carry"), (self._status_loop, "ovn-port-status"),
+                 (self._maintenance_loop, "ovn-maintenance"))  # fmt: skip
+        for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -67,9 +74,12 @@ class OvnDriver:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._carry.set()
         self._ups.put(None)
         for thread in self._threads:
             thread.join(timeout=10)
+        if self._pending and self.nb is not None:
+            self._carried(self._pending)
         for db in (self.nb, self.sb):
             if db is not None:
                 db.close()
@@ -77,8 +87,27 @@ class OvnDriver:
     # --- after each API call -----------------------------------------------------------------------------------
 
     def after_commit(self, changes: Changes) -> None:
+        """Queue a committed transaction's changes for the carrying worker."""
         if self.nb is None:
             return
+        with self._pending_lock:
+            self._pending.merge(changes)
+        self._carry.set()
+
+    def _carry_loop(self) -> None:
+        while not self._stop.is_set():
+            self._carry.wait()
+            self._carry.clear()
+            with self._pending_lock:
+                changes, self._pending = self._pending, Changes()
+            if changes and not self._carried(changes):
+                with self._pending_lock:  # tried again shortly (the maintenance task repairs what never goes)
+                    self._pending.merge(changes)
+                self._stop.wait(1.0)
+                self._carry.set()
+
+    def _carried(self, changes: Changes) -> bool:
+        assert self.nb is not None
         try:
             began = time.perf_counter()
             with self.backend.transaction(write=False) as tx:
@@ -88,8 +117,10 @@ class OvnDriver:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%d units to OVN Northbound: read %.1f ms, OVSDB transaction %.1f ms", len(wanted),
                           (read - began) * 1000, (time.perf_counter() - read) * 1000)  # fmt: skip
-        except Exception:  # the API call has committed; the maintenance task repairs what did not reach OVN
-            log.exception("could not carry a change to OVN Northbound; the next consistency check repairs it")
+            return True
+        except Exception:
+            log.exception("could not carry changes to OVN Northbound; trying again")
+            return False
 
     # --- consistency -------------------------------------------------------------------------------------------
 

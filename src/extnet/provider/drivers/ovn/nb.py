@@ -42,6 +42,10 @@ class _Idl(connection.OvsdbIdl):
         self.by_owner: dict[str, set[Ref]] = {}
         self.of_uuid: dict[uuid.UUID, tuple[Ref, str]] = {}
 
+    def cooperative_yield(self) -> None:
+        """ovsdbapp sleeps(0) after each row of an update (for eventlet): under the GIL, each such yield can cost a
+        switch interval while a request thread runs, and an API call waits for its own update to be parsed."""
+
     def notify(self, event: str, row: Any, updates: Any = None) -> None:
         table = row._table.name
         if table in TABLES:
