@@ -25,6 +25,9 @@ from extnet.provider.store.sql import SqlBackend
 
 log = logging.getLogger("extnet.provider.ovn")
 AGENT_INTERVAL = 5.0
+# what commits within this time of one another goes to OVN in one transaction: each transaction costs ovn-northd a
+# recompute of its flows, whatever its size
+CARRY_WINDOW_S = 0.01
 
 
 @dataclass
@@ -97,6 +100,7 @@ class OvnDriver:
     def _carry_loop(self) -> None:
         while not self._stop.is_set():
             self._carry.wait()
+            self._stop.wait(CARRY_WINDOW_S)
             self._carry.clear()
             with self._pending_lock:
                 changes, self._pending = self._pending, Changes()
