@@ -308,3 +308,61 @@ def _probe(ns: str, link: str, mac: str, address: str) -> None:
                 ["ip", "-n", ns, "link", "set", "eth0", "up"], ["ip", "link", "set", link, "up"]]  # fmt: skip
     for command in commands:
         subprocess.run(command, check=True, capture_output=True)
+
+
+_PEER = ("import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+         "s.bind(('0.0.0.0', 5002)); s.listen(); print('listening', flush=True); c, a = s.accept(); "
+         "print(a[0], flush=True); c.close()")  # fmt: skip
+
+
+def _peer_seen(client_ns: str, server_ns: str, address: str) -> str:
+    """The source address a TCP connection from ``client_ns`` arrives with at ``server_ns``."""
+    server = subprocess.Popen(["ip", "netns", "exec", server_ns, sys.executable, "-c", _PEER],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "listening"
+        connect = f"import socket; socket.create_connection(('{address}', 5002), timeout=3).close()"
+        in_ns(client_ns, sys.executable, "-c", connect)
+        return server.stdout.readline().strip()
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_a_router_gateway_snats_its_subnets_to_the_external_network(
+    ovn_world: World, central: OvnCentral, tmp_path: Path
+) -> None:
+    world = ovn_world
+    neutron = world.neutron.network
+    ext = neutron.create_network(name=f"ext-{os.urandom(3).hex()}", is_router_external=True)
+    neutron.create_subnet(network_id=ext.id, cidr="10.95.0.0/24", ip_version=4)
+    world.networks["ext"] = ext
+    answer = world.rest.post(f"openstacknetworkproviders/{world.registered.id}/networks/{ext.id}/import",
+                             json={"data_center": {"id": world.dc.id}, "attach_to_all_clusters": True})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    [engine_net] = world.system.networks_service().list(search=f"name={ext.name} and datacenter={world.dc.name}")
+    profiles = world.system.networks_service().network_service(engine_net.id).vnic_profiles_service()
+    world.profiles["ext"] = profiles.list()[0]
+    open_ext = _profile(world, "ext", "")  # the host outside takes any traffic (a default group would not)
+    inner = neutron.get_network(world.networks["a"].id).subnet_ids[0]
+    router = neutron.create_router(name="ovn-gw", external_gateway_info={"network_id": ext.id, "enable_snat": True})
+    neutron.add_interface_to_router(router, subnet_id=inner)
+    gateway_ip = router.external_gateway_info["external_fixed_ips"][0]["ip_address"]
+    try:
+        with chassis(central, tmp_path / "h") as testbed:
+            _ovn_host(world, testbed)
+            inside, outside = _start(world, ("nic1", "a")), _start(world, ("nic1", open_ext.name))
+            for vm in (inside, outside):
+                until(lambda vm=vm: _leased(world, vm) == [_address(world, vm)], "the guest's address from OVN DHCP")
+            [gateway] = neutron.ports(device_id=router.id, device_owner="network:router_gateway")
+            assert f"bed-{testbed.ns}" in central.nbctl("--columns=chassis_name", "find", "Gateway_Chassis",
+                                                        f"name=lrp-{gateway.id}_bed-{testbed.ns}")  # fmt: skip
+            until(lambda: pings(testbed.vm_ns(inside.id), _address(world, outside)), "ping out through the router")
+            seen = _peer_seen(testbed.vm_ns(inside.id), testbed.vm_ns(outside.id), _address(world, outside))
+            assert seen == gateway_ip  # the router's SNAT: the inside address never shows outside
+            for vm in (inside, outside):
+                world.vm_service(vm.id).stop()
+    finally:
+        neutron.remove_interface_from_router(router, subnet_id=inner)
+        neutron.update_router(router, external_gateway_info={})
+        neutron.delete_router(router)

@@ -4,6 +4,7 @@ change, as os-vif's ``ovsdb_lib`` does; ``ovs-vsctl`` would cost a process and a
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,20 @@ class Ovs:
         return list(self._read(self._api.list_br()))
 
     def ensure_bridge(self, name: str, datapath_type: str) -> None:
-        self._commit(self._api.add_br(name, may_exist=True, datapath_type=datapath_type))
+        try:
+            self._commit(self._api.add_br(name, may_exist=True, datapath_type=datapath_type))
+        except RuntimeError as err:
+            # another client (ovn-controller makes its integration bridge) made it between our look and our insert
+            if "constraint violation" not in str(err) or not self._appears(name):
+                raise
+
+    def _appears(self, bridge: str, wait_s: float = 5.0) -> bool:
+        deadline = time.monotonic() + wait_s
+        while bridge not in self.bridges():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def bridge_datapath(self, name: str) -> str:
         return str(self._read(self._api.db_get("Bridge", name, "datapath_type")) or "system")

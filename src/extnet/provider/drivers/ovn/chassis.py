@@ -22,12 +22,14 @@ def configuration(chassis: Chassis) -> dict[str, Any]:
             "ovn-cms-options": config.get("ovn-cms-options", "")}  # fmt: skip
 
 
-def refresh_agents(backend: SqlBackend, sb: Southbound, asked: int | None) -> None:
+def refresh_agents(backend: SqlBackend, sb: Southbound, asked: int | None) -> bool:
     """One agent row per chassis; its heartbeat refreshed when the chassis confirmed the ``nb_cfg`` asked last or
-    the one before (before the first question: when it is there); the rows of chassis that are gone removed."""
+    the one before (before the first question: when it is there); the rows of chassis that are gone removed.
+    Whether a chassis came or went (or changed its configuration)."""
     now = time.time()
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S")
     seen = sb.chassis()
+    changed = False
     with backend.transaction(write=True) as tx:
         rows = {r["host"]: r for r in tx.find(Kind.AGENT, Query(where=In("agent_type", (OVN_AGENT,)))).records}
         for chassis in seen:
@@ -36,6 +38,7 @@ def refresh_agents(backend: SqlBackend, sb: Southbound, asked: int | None) -> No
             if alive:
                 values.update(heartbeat_timestamp=stamp, heartbeat_epoch=now)
             row = rows.pop(chassis.hostname, None)
+            changed = changed or row is None or row.get("configurations") != values["configurations"]
             if row is None:
                 tx.insert(Kind.AGENT, [{"id": new_id(), "agent_type": OVN_AGENT, "host": chassis.hostname,
                                         "binary": "ovn-controller", "topic": "N/A", "admin_state_up": True,
@@ -47,3 +50,4 @@ def refresh_agents(backend: SqlBackend, sb: Southbound, asked: int | None) -> No
         gone = [r["id"] for r in rows.values()]
         if gone:
             tx.delete(Kind.AGENT, gone)
+    return changed or bool(gone)

@@ -27,7 +27,8 @@ OWNER, KEY, PARENT, REVISION = "extnet:owner", "extnet:key", "extnet:parent", "n
 # the tables whose rows hang from another row: the parent's table and the column that holds them
 CHILDREN = {"Logical_Switch_Port": ("Logical_Switch", "ports"), "Logical_Router_Port": ("Logical_Router", "ports"),
             "ACL": ("Port_Group", "acls"), "NAT": ("Logical_Router", "nat"),
-            "Logical_Router_Static_Route": ("Logical_Router", "static_routes")}  # fmt: skip
+            "Logical_Router_Static_Route": ("Logical_Router", "static_routes"),
+            "Gateway_Chassis": ("Logical_Router_Port", "gateway_chassis")}  # fmt: skip
 TABLES = ("Logical_Switch", "DHCP_Options", "Port_Group", "Logical_Router", *CHILDREN)
 
 
@@ -122,9 +123,12 @@ def server_mac(subnet_id: str) -> str:
     return "fa:16:3e:" + ":".join(f"{byte:02x}" for byte in digest[:3])
 
 
-def port_rows(port: Record, dhcp_subnets: set[str], cidrs: dict[str, str]) -> list[Row]:
+def port_rows(
+    port: Record, dhcp_subnets: set[str], cidrs: dict[str, str], gateways: list[str] | None = None
+) -> list[Row]:
     """The port's logical switch port (and, for a router's port, its logical router port); ``dhcp_subnets``: the
-    subnets with DHCP_Options; ``cidrs``: the prefix of each subnet the port has an address on."""
+    subnets with DHCP_Options; ``cidrs``: the prefix of each subnet the port has an address on; ``gateways``: the
+    chassis a router's gateway port may live on, most preferred first."""
     owner, switch = f"port:{port['id']}", switch_name(port["network_id"])
     ips = [ip["ip_address"] for ip in port["fixed_ips"]]
     external = {"neutron:device_id": port["device_id"], "neutron:device_owner": port["device_owner"],
@@ -134,7 +138,7 @@ def port_rows(port: Record, dhcp_subnets: set[str], cidrs: dict[str, str]) -> li
                 "neutron:security_group_ids": " ".join(sorted(port["security_groups"]))}  # fmt: skip
     columns: dict[str, Any] = {"name": port["id"], "external_ids": external, "enabled": [bool(port["admin_state_up"])]}
     if port["device_owner"] in (INTERFACE, GATEWAY):
-        return _router_port_rows(port, columns, switch, cidrs)
+        return _router_port_rows(port, columns, switch, cidrs, gateways or [])
     address = " ".join([port["mac_address"], *ips])
     security = port["port_security_enabled"]
     pairs = [f"{pair.get('mac_address') or port['mac_address']} {pair['ip_address']}"
@@ -154,7 +158,8 @@ def _prefix(cidrs: dict[str, str], ip: Record) -> str:
     return cidrs.get(ip["subnet_id"], "32/32").split("/")[1]
 
 
-def _router_port_rows(port: Record, columns: dict[str, Any], switch: str, cidrs: dict[str, str]) -> list[Row]:
+def _router_port_rows(port: Record, columns: dict[str, Any], switch: str, cidrs: dict[str, str],
+                      gateways: list[str]) -> list[Row]:  # fmt: skip
     owner, lrp = f"port:{port['id']}", f"lrp-{port['id']}"
     options = {"router-port": lrp}
     if port["device_owner"] == GATEWAY:
@@ -166,8 +171,15 @@ def _router_port_rows(port: Record, columns: dict[str, Any], switch: str, cidrs:
         "external_ids": {"neutron:router_name": port["device_id"], REVISION: str(port["revision_number"]),
                          "neutron:is_ext_gw": str(port["device_owner"] == GATEWAY)},
     }, Parent("Logical_Router", router_name(port["device_id"]), "ports"))  # fmt: skip
-    return [Row("Logical_Switch_Port", port["id"], owner, columns, Parent("Logical_Switch", switch, "ports")),
+    rows = [Row("Logical_Switch_Port", port["id"], owner, columns, Parent("Logical_Switch", switch, "ports")),
             router_port]  # fmt: skip
+    if port["device_owner"] == GATEWAY:  # a distributed gateway port: centralized on the best chassis alive
+        rows += [Row("Gateway_Chassis", f"{lrp}_{chassis}", owner, {
+            "name": f"{lrp}_{chassis}", "chassis_name": chassis, "priority": len(gateways) - index,
+            "external_ids": {},
+        }, Parent("Logical_Router_Port", lrp, "gateway_chassis"))
+            for index, chassis in enumerate(gateways)]  # fmt: skip
+    return rows
 
 
 def group_rows(group: Record) -> list[Row]:

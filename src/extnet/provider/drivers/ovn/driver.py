@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from extnet.provider.drivers.base import Changes
 from extnet.provider.drivers.ovn import units
 from extnet.provider.drivers.ovn.chassis import Southbound, refresh_agents
-from extnet.provider.drivers.ovn.desired import dhcp_key, group_name, router_name, serves_dhcp, switch_name
+from extnet.provider.drivers.ovn.desired import GATEWAY, dhcp_key, group_name, router_name, serves_dhcp, switch_name
 from extnet.provider.drivers.ovn.nb import Northbound, Ref
 from extnet.provider.service.common import timestamp
 from extnet.provider.store.backend import BUMP, In, Kind, Query, Record, StoreBusy, StoreConflict, Tx
@@ -172,8 +172,10 @@ class OvnDriver:
             now = time.monotonic()
             try:
                 assert self.nb is not None and self.sb is not None
-                if woke or now - last_ask >= self.agent_interval - 0.01:
-                    refresh_agents(self.backend, self.sb, asked)
+                if (woke or now - last_ask >= self.agent_interval - 0.01) and refresh_agents(
+                    self.backend, self.sb, asked
+                ):
+                    self.after_commit(self._gateway_ports())  # where routers' gateways live follows the chassis
                 if now - last_ask >= self.agent_interval - 0.01:
                     last_ask = now
                     asked = self.nb.bump_nb_cfg()
@@ -184,6 +186,13 @@ class OvnDriver:
                 log.exception("OVN maintenance failed; trying again in %.0f s", tick)
             if woke:
                 self._stop.wait(0.05)  # a burst of confirmations is taken in one refresh
+
+    def _gateway_ports(self) -> Changes:
+        changes = Changes()
+        with self.backend.transaction(write=False) as tx:
+            found = tx.find(Kind.PORT, Query(where=In("device_owner", (GATEWAY,)), want=frozenset({"id"})))
+        changes.add(Kind.PORT, [port["id"] for port in found.records])
+        return changes
 
     def _repair(self) -> None:
         report = self.check(repair=True)

@@ -77,7 +77,19 @@ def _rows(tx: Tx, unit: str) -> list[Row]:
 def _port_rows(tx: Tx, port: Record) -> list[Row]:
     subnets = _subnets(tx, [ip["subnet_id"] for ip in port["fixed_ips"]])
     dhcp = {s["id"] for s in subnets if desired.serves_dhcp(s)}
-    return desired.port_rows(port, dhcp, {s["id"]: s["cidr"] for s in subnets})
+    gateways = _gateway_chassis(tx) if port["device_owner"] == GATEWAY else None
+    return desired.port_rows(port, dhcp, {s["id"]: s["cidr"] for s in subnets}, gateways)
+
+
+def _gateway_chassis(tx: Tx) -> list[str]:
+    """The chassis a router's gateway may live on: those marked ``enable-chassis-as-gw`` (Neutron's rule), else,
+    where none is marked, every chassis; by name."""
+    agents = _find(tx, Kind.AGENT, In("agent_type", ("OVN Controller agent",)))
+    configs = [agent.get("configurations") or {} for agent in agents]
+    names = {str(c["chassis_name"]): "enable-chassis-as-gw" in str(c.get("ovn-cms-options", "")) for c in configs
+             if c.get("chassis_name")}  # fmt: skip
+    marked = sorted(name for name, gateway in names.items() if gateway)
+    return marked or sorted(names)
 
 
 def _router_rows(tx: Tx, router: Record) -> list[Row]:
