@@ -291,10 +291,12 @@ def test_a_real_guest_gets_its_address_from_ovn_dhcp_and_answers_ping(
             world.neutron.network.delete_port(probe.id)
             world.vm_service(guest.id).stop()
     finally:  # the guest's domain lives in this machine's libvirtd: never leave it behind, whatever failed
-        listed = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--name"], capture_output=True, text=True)
+        listed = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True,
+                                text=True)  # fmt: skip
         for domain in listed.stdout.split():
             if domain.startswith(f"xg{tag}-"):
                 subprocess.run(["virsh", "-c", "qemu:///system", "destroy", domain], capture_output=True)
+                subprocess.run(["virsh", "-c", "qemu:///system", "undefine", domain], capture_output=True)
         subprocess.run(["ip", "netns", "del", probe_ns], capture_output=True)
         daemons.stop()
 
