@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,12 +18,15 @@ from typing import Any
 import httpx
 import pytest
 from openstack.connection import Connection
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tests.ovn import OvnCentral, needs_ovn, ovn_central
 from tests.polling import until
 from tests.provider.process import ProviderProcess, run_provider
+from tests.servers import scratch_database
 
-pytestmark = [needs_ovn, pytest.mark.dataplane]
+pytestmark = [needs_ovn]  # no packets, no root: on SQLite and on PostgreSQL (EXTNET_TEST_DATABASE_URL)
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +47,20 @@ def ovn_env(central: OvnCentral, **extra: str) -> dict[str, str]:
             "EXTNET_PROVIDER_OVN_SB": central.sb, **extra}  # fmt: skip
 
 
+@pytest.fixture
+def database() -> Iterator[str | None]:
+    """A fresh database of a test's own provider (None: SQLite in its data dir)."""
+    with scratch_database(os.environ.get("EXTNET_TEST_DATABASE_URL")) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
 def ovn_provider(tmp_path_factory: pytest.TempPathFactory, central: OvnCentral) -> Iterator[ProviderProcess]:
     env = ovn_env(central, EXTNET_PROVIDER_OVN_MAINTENANCE_INTERVAL="2")
-    with run_provider(tmp_path_factory.mktemp("ovn-provider"), env=env) as process:
+    with (
+        scratch_database(os.environ.get("EXTNET_TEST_DATABASE_URL")) as url,
+        run_provider(tmp_path_factory.mktemp("ovn-provider"), url, env=env) as process,
+    ):
         yield process
         assert "Traceback" not in process.log(), process.log()[-4000:]
 
@@ -179,15 +191,17 @@ def test_routers_become_logical_routers_with_ports_and_routes(central: OvnCentra
 def sync_ovn(provider: ProviderProcess, central: OvnCentral, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **ovn_env(central)}
     command = [sys.executable, "-m", "extnet", "provider", "sync-ovn", "--data-dir", str(provider.data_dir), *args]
+    if provider.database_url:
+        command += ["--database-url", provider.database_url]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_sync_ovn_reports_every_difference_of_a_damaged_database_and_repairs_them(
-    own_central: OvnCentral, tmp_path: Path
+    own_central: OvnCentral, tmp_path: Path, database: str | None
 ) -> None:
     central = own_central
     env = ovn_env(central, EXTNET_PROVIDER_OVN_MAINTENANCE_INTERVAL="3600")  # no repair but sync-ovn's here
-    with run_provider(tmp_path / "p", env=env) as ovn_provider:
+    with run_provider(tmp_path / "p", database, env=env) as ovn_provider:
         neutron = ovn_provider.connect()
         _damage_report_repair(central, neutron, ovn_provider)
         neutron.close()
@@ -232,7 +246,7 @@ def _damage_report_repair(central: OvnCentral, neutron: Connection, ovn_provider
 
 
 def test_a_provider_killed_between_its_sql_commit_and_its_ovsdb_transaction_is_repaired_after_restart(
-    own_central: OvnCentral, tmp_path: Path
+    own_central: OvnCentral, tmp_path: Path, database: str | None
 ) -> None:
     # the provider reaches Northbound through a relay that is made to swallow what the provider sends: a port's SQL
     # commit lands, its OVSDB transaction never reaches the server; the provider is killed then, and the restarted
@@ -240,7 +254,7 @@ def test_a_provider_killed_between_its_sql_commit_and_its_ovsdb_transaction_is_r
     central = own_central
     relay = Relay(("127.0.0.1", central.nb_port))
     env = ovn_env(central, EXTNET_PROVIDER_OVN_NB=f"tcp:127.0.0.1:{relay.port}")
-    with relay, run_provider(tmp_path / "p", env=env) as provider:
+    with relay, run_provider(tmp_path / "p", database, env=env) as provider:
         connection = provider.connect()
         network = connection.network.create_network(name="ovn-crash")
         settled(central, "Logical_Switch", f"name=neutron-{network.id}")
@@ -250,15 +264,15 @@ def test_a_provider_killed_between_its_sql_commit_and_its_ovsdb_transaction_is_r
             f"{provider.network_url}/v2.0/ports", headers={"X-Auth-Token": token}, timeout=5,
             json={"port": {"network_id": network.id, "name": "after-crash"}})))  # fmt: skip
         request.start()
-        database = tmp_path / "p" / "provider.sqlite"
-        until(lambda: _port_ids(database, "after-crash"), "the port committed to SQL")
+        url = database or f"sqlite:///{tmp_path / 'p' / 'provider.sqlite'}"
+        until(lambda: _port_ids(url, "after-crash"), "the port committed to SQL")
         provider.process.kill()
         provider.process.wait()
         request.join()
         connection.close()
-    [port_id] = _port_ids(database, "after-crash")
+    [port_id] = _port_ids(url, "after-crash")
     assert rows(central, "Logical_Switch_Port", f"name={port_id}") == []
-    with run_provider(tmp_path / "p", env=ovn_env(central)) as provider:
+    with run_provider(tmp_path / "p", database, env=ovn_env(central)) as provider:
         until(lambda: rows(central, "Logical_Switch_Port", f"name={port_id}") != [], "the port in OVN")
         connection = provider.connect()
         connection.network.delete_port(port_id)
@@ -327,6 +341,12 @@ def _quietly(call: Callable[[], object]) -> None:
         call()
 
 
-def _port_ids(database: Path, name: str) -> list[str]:
-    with contextlib.closing(sqlite3.connect(database)) as conn:
-        return [row[0] for row in conn.execute("SELECT id FROM prov_ports WHERE name = ?", (name,))]
+def _port_ids(url: str, name: str) -> list[str]:
+    """What the provider's database holds (read straight from it: the provider may be hanging or dead)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT id FROM prov_ports WHERE name = :name"), {"name": name})
+            return [str(row[0]) for row in found]
+    finally:
+        engine.dispose()
