@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from tests.dataplane import bed  # noqa: E402
-from tests.ovn import OvnCentral, ovn_central  # noqa: E402
+from tests.ovn import OvnCentral, chassis_on, ovn_central  # noqa: E402
 from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD  # noqa: E402
 from tests.provider.process import ProviderProcess, run_provider  # noqa: E402
 from tests.servers import ADMIN_PASSWORD, run_engine, run_host_agent  # noqa: E402
@@ -170,15 +169,6 @@ def storm(engine: Engine, provider: ProviderProcess, agent: Any, count: int) -> 
             "p95": sorted(latencies)[max(0, int(len(latencies) * 0.95) - 1)]}  # fmt: skip
 
 
-def chassis_up(central: OvnCentral, testbed: Any, name: str) -> Path:
-    pid = central.controller(testbed.ovs.run_dir, name)
-    done = subprocess.run([sys.executable, "-m", "extnet", "host", "setup", "ovn", "--central", central.sb,
-                           "--encap-ip", "127.0.0.1", "--system-id", name, "--hostname", name, "--ovsdb",
-                           testbed.ovs.remote], capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    return pid
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vms", type=int, default=50)
@@ -189,8 +179,7 @@ def main() -> int:
         central = stack.enter_context(ovn_central(base / "ovn"))
         testbed = stack.enter_context(bed(base / "host"))
         name = f"bed-{testbed.ns}"
-        pid = chassis_up(central, testbed, name)
-        stack.callback(central.stop_daemon, pid)
+        stack.enter_context(chassis_on(central, testbed.ovs, name))
         ovn = stack.enter_context(run_provider(base / "ovn-provider", env=ovn_env(central)))
         plain = stack.enter_context(run_provider(base / "ovs-provider", env={"EXTNET_PROVIDER_LOG_LEVEL": "warning"}))
         wait(lambda: any(a.is_alive for a in ovn.connect().network.agents(host=name)), "the chassis alive")

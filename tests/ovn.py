@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from extnet.host.ovs_daemons import OvsDaemons
 from tests.servers import free_port
 
 SCHEMAS = Path("/usr/share/ovn")
@@ -140,3 +142,23 @@ def ovn_central(base: Path) -> Iterator[OvnCentral]:
         yield central
     finally:
         central.stop()
+
+
+@contextmanager
+def chassis_on(central: OvnCentral, ovs: OvsDaemons, name: str, encap_ip: str = "127.0.0.1",
+               bridge: str = "br-int") -> Iterator[str]:  # fmt: skip
+    """An OVN chassis on the Open vSwitch ``ovs``: its ovn-controller, the switch set up by ``extnet host setup
+    ovn``; what setup printed. Gone afterwards from the Southbound database too (SIGTERM leaves a chassis, and its
+    encapsulation address, registered)."""
+    pid = central.controller(ovs.run_dir, name)
+    try:
+        setup = subprocess.run(
+            [sys.executable, "-m", "extnet", "host", "setup", "ovn", "--central", central.sb, "--encap-ip",
+             encap_ip, "--system-id", name, "--hostname", name, "--ovsdb", ovs.remote, "--bridge", bridge],
+            capture_output=True, text=True, timeout=120, env={**os.environ, **ovs.env()},
+        )  # fmt: skip
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        yield setup.stdout
+    finally:
+        central.stop_daemon(pid)
+        central.sbctl("--if-exists", "chassis-del", name)

@@ -134,10 +134,15 @@ def _provider_settings(args: argparse.Namespace) -> ProviderSettings:
 
 
 def cmd_provider(args: argparse.Namespace) -> int:
+    from extnet.common.ovn_sb import OvnUnavailable
     from extnet.provider.app import build_provider, serve
 
     settings = _provider_settings(args)
-    provider = build_provider(settings)
+    try:
+        provider = build_provider(settings)
+    except OvnUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if provider.generated_admin_password:
         print("Generated the password of the provider's user admin (project admin, domain Default; shown once): "
               f"{provider.generated_admin_password}", flush=True)  # fmt: skip

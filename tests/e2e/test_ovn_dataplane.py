@@ -24,7 +24,7 @@ from tests.e2e.conftest import StartAgent, World, build_world, cleanup
 from tests.e2e.helpers import Provider, provider_process
 from tests.guest import guest_image
 from tests.guest import missing as guest_missing
-from tests.ovn import OvnCentral, needs_ovn, ovn_central
+from tests.ovn import OvnCentral, chassis_on, needs_ovn, ovn_central
 from tests.polling import until
 
 pytestmark = [needs_dataplane, needs_ovn, pytest.mark.dataplane,
@@ -69,20 +69,9 @@ def chassis(central: OvnCentral, base: Path) -> Iterator[Bed]:
 @contextmanager
 def ovn_on(central: OvnCentral, testbed: Bed, encap_ip: str, name: str | None = None,
            bridge: str = "br-int") -> Iterator[str]:  # fmt: skip
-    """The test-bed host's ovn-controller, its OVS set up by ``extnet host setup ovn``; what setup printed."""
-    name = name or f"bed-{testbed.ns}"
-    pid = central.controller(testbed.ovs.run_dir, name)
-    try:
-        setup = subprocess.run(
-            [sys.executable, "-m", "extnet", "host", "setup", "ovn", "--central", central.sb, "--encap-ip",
-             encap_ip, "--system-id", name, "--hostname", name, "--ovsdb", testbed.ovs.remote, "--bridge", bridge],
-            capture_output=True, text=True, timeout=120, env={**os.environ, **testbed.ovs.env()},
-        )  # fmt: skip
-        assert setup.returncode == 0, setup.stdout + setup.stderr
-        yield setup.stdout
-    finally:
-        central.stop_daemon(pid)  # SIGTERM leaves the chassis (and its encapsulation address) registered
-        central.sbctl("--if-exists", "chassis-del", name)
+    """The test-bed host as an OVN chassis named after it (its binding host id)."""
+    with chassis_on(central, testbed.ovs, name or f"bed-{testbed.ns}", encap_ip, bridge) as printed:
+        yield printed
 
 
 def underlay(testbed: Bed, link: str, address: str) -> None:

@@ -350,3 +350,13 @@ def _port_ids(url: str, name: str) -> list[str]:
             return [str(row[0]) for row in found]
     finally:
         engine.dispose()
+
+
+def test_a_provider_whose_ovn_does_not_answer_says_so_and_stops(tmp_path: Path) -> None:
+    env = {**os.environ, "EXTNET_PROVIDER_DRIVER": "ovn", "EXTNET_PROVIDER_OVN_NB": "tcp:127.0.0.1:9"}
+    done = subprocess.run([sys.executable, "-m", "extnet", "provider", "--data-dir", str(tmp_path), "--listen",
+                           "127.0.0.1:0", "--keystone-listen", "127.0.0.1:1"], capture_output=True, text=True,
+                          env=env, timeout=120)  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "error: no OVN Northbound database answers at tcp:127.0.0.1:9" in done.stderr
+    assert "point --ovn-nb at it" in done.stderr and "Traceback" not in done.stderr
