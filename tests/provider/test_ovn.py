@@ -360,3 +360,23 @@ def test_a_provider_whose_ovn_does_not_answer_says_so_and_stops(tmp_path: Path) 
     assert done.returncode == 2, done.stdout + done.stderr
     assert "error: no OVN Northbound database answers at tcp:127.0.0.1:9" in done.stderr
     assert "point --ovn-nb at it" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_restarted_provider_finds_ovn_as_it_left_it(own_central: OvnCentral, tmp_path: Path,
+                                                      database: str | None) -> None:  # fmt: skip
+    env = ovn_env(own_central)
+    with run_provider(tmp_path / "p", database, env=env) as provider:
+        neutron = provider.connect()
+        network = neutron.network.create_network(name="ovn-restart")
+        neutron.network.create_subnet(network_id=network.id, cidr="10.81.0.0/24", ip_version=4)
+        port = neutron.network.create_port(network_id=network.id, name="kept")
+        settled(own_central, "Logical_Switch_Port", f"name={port.id}")
+        before = {table: rows(own_central, table) for table in ("Logical_Switch", "Logical_Switch_Port", "ACL")}
+        neutron.close()
+    with run_provider(tmp_path / "p", database, env=env) as provider:
+        neutron = provider.connect()
+        assert neutron.network.get_port(port.id).revision_number == port.revision_number
+        assert {table: rows(own_central, table) for table in before} == before  # nothing rewritten
+        report = sync_ovn(provider, own_central)
+        assert report.stdout.strip().splitlines()[-1].startswith("0 differences found"), report.stdout
+        neutron.close()
