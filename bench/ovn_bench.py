@@ -174,7 +174,7 @@ def main() -> int:
     parser.add_argument("--vms", type=int, default=50)
     parser.add_argument("--ports", type=int, default=200)
     args = parser.parse_args()
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="extnet-ovn-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="extnet-ovn-bench-") as tmp, ExitStack() as stack:
         base = Path(tmp)
         central = stack.enter_context(ovn_central(base / "ovn"))
         testbed = stack.enter_context(bed(base / "host"))
