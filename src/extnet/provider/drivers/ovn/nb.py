@@ -153,6 +153,7 @@ class _Apply:
         self.thorough = thorough
         self.made: dict[Ref, Any] = {}
         self.made_uuids: set[uuid.UUID] = set()
+        self.sets: dict[tuple[uuid.UUID, str], set[uuid.UUID]] = {}
         self.gone: set[Ref] = set()
         self.differences: list[str] = []
 
@@ -243,17 +244,27 @@ class _Apply:
                 self._add(holder, parent.column, row)
 
     def _members(self, holder: Any, column: str) -> set[uuid.UUID]:
-        """The rows a set column holds (a row made in this transaction has none until set)."""
-        try:
-            return {member.uuid for member in getattr(holder, column)}
-        except AttributeError:
-            return set()
+        """The rows a set column holds, read once per transaction and kept as it changes (a full check asks it of
+        the same switch and group for every port); a row made in this transaction has none until set."""
+        key = (holder.uuid, column)
+        if key not in self.sets:
+            try:
+                self.sets[key] = {member.uuid for member in getattr(holder, column)}
+            except AttributeError:
+                self.sets[key] = set()
+        return self.sets[key]
 
     def _add(self, holder: Any, column: str, row: Any) -> None:
+        members = self._members(holder, column)
+        members.add(row.uuid)
         if holder.uuid in self.made_uuids:  # a new row takes the whole set (a mutation needs an existing row)
-            setattr(holder, column, [*self._members(holder, column), row.uuid])
+            setattr(holder, column, list(members))
         else:
             holder.addvalue(column, row.uuid)
+
+    def _drop(self, holder: Any, column: str, row_uuid: uuid.UUID) -> None:
+        self.sets.get((holder.uuid, column), set()).discard(row_uuid)
+        holder.delvalue(column, row_uuid)
 
     def _move_between_groups(self, row: Any, wanted: Row, recorded: set[str]) -> None:
         """Join the groups it should be in and had not recorded; leave those it recorded and should not be in."""
@@ -265,17 +276,17 @@ class _Apply:
         for name in sorted(recorded - desired):
             holder = self.find("Port_Group", name)
             if holder is not None and self.repair:
-                holder.delvalue("ports", row.uuid)
+                self._drop(holder, "ports", row.uuid)
 
     def _leave_other_groups(self, row: Any, wanted: Row) -> None:
         if wanted.table != "Logical_Switch_Port" or row.uuid in self.made_uuids:
             return
         keep = {parent.key for parent in wanted.member_of}
         for group in self.idl.tables["Port_Group"].rows.values():
-            if group.name not in keep and row.uuid in {member.uuid for member in group.ports}:
+            if group.name not in keep and row.uuid in self._members(group, "ports"):
                 self._note(f"{wanted.table} {wanted.key} should not be in Port_Group {group.name}")
                 if self.repair:
-                    group.delvalue("ports", row.uuid)
+                    self._drop(group, "ports", row.uuid)
 
     def _remove(self, ref: Ref, owner: str) -> None:
         row = self.find(*ref)
@@ -287,8 +298,8 @@ class _Apply:
         if ref[0] in CHILDREN:
             parent_table, column = CHILDREN[ref[0]]
             parent = self.find(parent_table, row.external_ids.get(PARENT, ""))
-            if parent is not None and parent_table and (parent_table, parent.external_ids.get(KEY)) not in self.gone:
-                parent.delvalue(column, row.uuid)
+            if parent is not None and (parent_table, parent.external_ids.get(KEY)) not in self.gone:
+                self._drop(parent, column, row.uuid)
         row.delete()
         self.gone.add(ref)
 
