@@ -1,10 +1,14 @@
-"""The ``ovn`` driver: every committed change goes to the OVN Northbound database in one OVSDB transaction (made by a
-worker of its own right after the commit, so that an API call does not wait for OVN; changes that queue up while
-one transaction is under way go together in the next); port
-status follows ``up`` there (ovn-controller binding the port); the chassis in the Southbound database are the
-provider's ``OVN Controller agent`` rows, alive while they keep up with ``nb_cfg``; a maintenance task compares
-revision numbers and repairs what differs (a crash between the SQL commit and the OVSDB transaction, an OVN
-database restored from an old backup), as Neutron's ``ovn_revision_numbers`` and its periodic check do."""
+"""The ``ovn`` driver.
+
+- Every committed change goes to the OVN Northbound database in one OVSDB transaction, made by a worker of the
+  driver's own right after the commit (an API call does not wait for OVN; changes committed meanwhile share it).
+- Port status follows ``up`` there (ovn-controller bound the port).
+- The chassis in the Southbound database are the provider's ``OVN Controller agent`` rows, alive while they keep up
+  with the ``nb_cfg`` the driver asks for.
+- A maintenance task compares revision numbers and repairs what differs (a crash between the SQL commit and the
+  OVSDB transaction, an OVN database restored from an old backup), as Neutron's ``ovn_revision_numbers`` and its
+  periodic check do. A change still waiting for its transaction may be repaired by it too: no harm, the same rows.
+"""
 
 from __future__ import annotations
 
