@@ -322,6 +322,7 @@ def test_the_maintenance_task_repairs_a_database_restored_from_an_old_backup(
 ) -> None:
     network = neutron.network.create_network(name="ovn-backup")
     port = neutron.network.create_port(network_id=network.id, name="before")
+    settled(central, "Logical_Switch_Port", f"name={port.id}")
     central.nbctl(
         "set", "Logical_Switch_Port", port.id, "external_ids:neutron\\:revision_number=0", "addresses=old"
     )  # the row as an old backup has it
@@ -330,7 +331,8 @@ def test_the_maintenance_task_repairs_a_database_restored_from_an_old_backup(
     central.nbctl("lsp-del", after.id)
     until(lambda: lsp(central, port.id)["addresses"] != "old", "the stale port repaired by the maintenance task",
           deadline_s=60)  # fmt: skip
-    assert len(rows(central, "Logical_Switch_Port", "external_ids:neutron\\:port_name=after")) == 1
+    until(lambda: len(rows(central, "Logical_Switch_Port", "external_ids:neutron\\:port_name=after")) == 1,
+          "the lost port made again by the maintenance task", deadline_s=60)  # fmt: skip
     for made in neutron.network.ports(network_id=network.id):
         neutron.network.delete_port(made.id)
     neutron.network.delete_network(network.id)

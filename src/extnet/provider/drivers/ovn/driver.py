@@ -136,29 +136,12 @@ class OvnDriver:
         """Compare the API with OVN Northbound: by revision numbers (``full``: every column of every row) and,
         with ``repair``, make OVN match."""
         assert self.nb is not None
+        have = self.nb.revisions()  # first: whatever OVN has now was committed to SQL before, so SQL shows it next
         with self.backend.transaction(write=False) as tx:
-            chosen = units.everything(tx) | set(self.nb.revisions()) if full else self._stale(tx)
+            chosen = units.everything(tx) | set(have) if full else _stale(have, _main_rows(tx))
             wanted = units.rows_of(tx, chosen)
         differences = self.nb.apply(wanted, repair=repair, thorough=full) if wanted else []
         return Report(sorted(chosen), differences)
-
-    def _stale(self, tx: Tx) -> set[str]:
-        assert self.nb is not None
-        have = self.nb.revisions()
-        stale = {owner for owner in have if owner != "global"}  # every unit OVN has, unless shown current below
-        expected = _main_rows(tx)
-        for unit, (ref, revision) in expected.items():
-            found = have.get(unit, {})
-            if ref is None:
-                if not found:
-                    stale.discard(unit)
-            elif found.get(ref) == str(revision):
-                stale.discard(unit)
-            else:
-                stale.add(unit)
-        if "global" not in have or len(have["global"]) < 3:
-            stale.add("global")
-        return stale
 
     # --- background work ---------------------------------------------------------------------------------------
 
@@ -199,10 +182,19 @@ class OvnDriver:
         return changes
 
     def _repair(self) -> None:
-        report = self.check(repair=True)
-        if report.differences:
-            log.warning("repaired %d differences between the API and OVN Northbound: %s",
-                        len(report.differences), "; ".join(report.differences[:5]))  # fmt: skip
+        """The resources whose revision differs in OVN go to the carrying worker, as a commit's do: it reads them
+        from SQL right before its transaction, so a repair never writes what a newer commit has changed since."""
+        assert self.nb is not None
+        have = self.nb.revisions()
+        with self.backend.transaction(write=False) as tx:
+            stale = _stale(have, _main_rows(tx))
+            if "global" in stale:  # the drop group depends on nothing in SQL: repaired here
+                self.nb.apply(units.rows_of(tx, {"global"}))
+        stale.discard("global")
+        if stale:
+            log.warning("%d resources differ from OVN Northbound (%s); carrying them again", len(stale),
+                        ", ".join(sorted(stale)[:5]))  # fmt: skip
+            self.after_commit(units.changes_of(stale))
 
     def _status_loop(self) -> None:
         while True:
@@ -251,6 +243,24 @@ def _status(port: Record, up: bool) -> str:
     if up and port["admin_state_up"] and port["vif_type"] not in ("unbound", "binding_failed"):
         return "ACTIVE"
     return "DOWN"
+
+
+def _stale(have: dict[str, dict[Ref, str]], expected: dict[str, tuple[Ref | None, int]]) -> set[str]:
+    """The units whose rows in OVN (``have``: revisions by owner) do not show their revision in SQL, are missing, or
+    belong to nothing in SQL."""
+    stale = {owner for owner in have if owner != "global"}  # every unit OVN has, unless shown current below
+    for unit, (ref, revision) in expected.items():
+        found = have.get(unit, {})
+        if ref is None:
+            if not found:
+                stale.discard(unit)
+        elif found.get(ref) == str(revision):
+            stale.discard(unit)
+        else:
+            stale.add(unit)
+    if "global" not in have or len(have["global"]) < 3:
+        stale.add("global")
+    return stale
 
 
 def _main_rows(tx: Tx) -> dict[str, tuple[Ref | None, int]]:

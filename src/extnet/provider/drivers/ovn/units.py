@@ -36,6 +36,16 @@ def touched(tx: Tx, changes: Changes) -> set[str]:
     return units
 
 
+def changes_of(chosen: Iterable[str]) -> Changes:
+    """The units as changes of their resources (``global`` has none)."""
+    changes = Changes()
+    for unit in chosen:
+        name, _, id_ = unit.partition(":")
+        if name in KINDS:
+            changes.add(KINDS[name], [id_])
+    return changes
+
+
 def everything(tx: Tx) -> set[str]:
     units = {"global"}
     for name, kind in KINDS.items():
