@@ -267,12 +267,16 @@ class _Apply:
         holder.delvalue(column, row_uuid)
 
     def _move_between_groups(self, row: Any, wanted: Row, recorded: set[str]) -> None:
-        """Join the groups it should be in and had not recorded; leave those it recorded and should not be in."""
+        """Be in every group it should be in (each group's members read once per transaction); leave those its row
+        recorded and it should no longer be in."""
         desired = {parent.key for parent in wanted.member_of}
-        for name in sorted(desired - recorded):
+        for name in sorted(desired):
             holder = self.find("Port_Group", name)
-            if holder is not None and self.repair:
-                self._add(holder, "ports", row)
+            if holder is not None and row.uuid not in self._members(holder, "ports"):
+                if name in recorded:
+                    self._note(f"{wanted.table} {wanted.key} is not in Port_Group {name}")
+                if self.repair:
+                    self._add(holder, "ports", row)
         for name in sorted(recorded - desired):
             holder = self.find("Port_Group", name)
             if holder is not None and self.repair:
