@@ -123,7 +123,7 @@ class HostAgentProcess:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}:{self.port}/jsonrpc"
+        return f"https://{self.address}:{self.port}/jsonrpc"
 
     @property
     def log_path(self) -> Path:

@@ -197,8 +197,9 @@ def cmd_host(args: argparse.Namespace) -> int:
     if server.generated_password:
         print("Generated the pairing password of this host agent (shown once; give it as the host's root_password "
               f"when adding the host to the engine): {server.generated_password}", flush=True)  # fmt: skip
-    print(f"extnet host agent: JSON-RPC on http://{settings.listen}/jsonrpc, runtime {settings.runtime}, "
-          f"data directory {settings.data_dir}", flush=True)  # fmt: skip
+    print(f"extnet host agent: JSON-RPC on https://{settings.listen}/jsonrpc, runtime {settings.runtime}, "
+          f"data directory {settings.data_dir}; its certificate's SHA-256 fingerprint (the engine pins it when it "
+          f"pairs): {server.certificate.fingerprint_text}", flush=True)  # fmt: skip
     serve(server)
     return 0
 

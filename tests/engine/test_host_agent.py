@@ -1,5 +1,6 @@
 """The engine and real host agents (and the built-in provider) as separate processes: pairing on host add, status
-following the agent, what the agent reports, re-pairing, heartbeats handed to the agent, unpairing on removal.
+following the agent, what the agent reports, re-pairing, the agent's certificate pinned at pairing, heartbeats
+handed to the agent, unpairing on removal.
 
 The engine here is this module's own, with a short host monitor interval; the provider's agent down time is short.
 """
@@ -7,9 +8,13 @@ The engine here is this module's own, with a short host monitor interval; the pr
 from __future__ import annotations
 
 import os
+import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +24,7 @@ import ovirtsdk4.types as t
 import pytest
 from openstack.connection import Connection
 
+from extnet.common.tls import ensure_self_signed
 from tests.host.rpc import Rpc
 from tests.polling import until
 from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD
@@ -234,6 +240,111 @@ def test_removing_a_host_unpairs_its_agent(system: sdk.services.SystemService, h
     service.deactivate()
     service.remove()
     until(lambda: identity(agent)["paired"] is False, "the agent forgets the engine")
+
+
+# --- trust: TLS with the agent's certificate pinned at pairing --------------------------------------------------
+# An impostor that takes a stopped agent's address gets a TLS handshake and nothing else, the host becomes
+# non_responsive saying why, and pairing again (install with root_password) is what replaces the pin.
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.requests.append((dict(self.headers), body))  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"jsonrpc": "2.0", "id": 1, "result": {}}')
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _Impostor(ThreadingHTTPServer):
+    """An HTTPS server with a certificate of its own, counting the TLS handshakes and keeping every request."""
+
+    def __init__(self, address: str, port: int, context: ssl.SSLContext) -> None:
+        super().__init__((address, port), _Recorder)
+        self.context = context
+        self.handshakes = 0
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+
+    def get_request(self):  # type: ignore[no-untyped-def]
+        sock, peer = self.socket.accept()
+        wrapped = self.context.wrap_socket(sock, server_side=True)  # the handshake; a refusal fails it here
+        self.handshakes += 1
+        return wrapped, peer
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # the engine hanging up right after the handshake is what the test expects
+
+
+@contextmanager
+def impostor_at(agent: HostAgentProcess, tmp_path: Path) -> Iterator[_Impostor]:
+    pair = ensure_self_signed(tmp_path, "impostor", agent.address, [agent.address])
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pair.cert_path, pair.key_path)
+    server = _Impostor(agent.address, agent.port, context)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_impostor_at_a_paired_agents_address_gets_nothing(
+    system: sdk.services.SystemService, rest: httpx.Client, host_agent: StartAgent, tmp_path: Path
+) -> None:
+    agent = host_agent()
+    host = add_host(system, agent)
+    until(lambda: status_of(system, host.id) == t.HostStatus.UP, "the host up")
+    secret_words = [agent.password]
+    agent.stop()
+    with impostor_at(agent, tmp_path) as impostor:
+        until(lambda: impostor.handshakes >= 2, "the engine's monitor to try the impostor twice")
+        got = system.hosts_service().host_service(host.id).get()
+        detail = got.status_detail
+        assert got.status == t.HostStatus.NON_RESPONSIVE
+        assert "presents a certificate" in detail and "other than the one its agent was paired with" in detail
+        assert "was sent nothing" in detail and "install action" in detail
+        assert impostor.requests == [], "the impostor received a request"
+    assert not any(word in str(impostor.requests) for word in secret_words)
+    refused = [e for e in events(rest, host.id) if e["code"] == "9702"]
+    assert refused and "other than the one its agent was paired with" in refused[0]["description"]
+    assert refused[0]["severity"] == "error" and "sent it nothing" in refused[0]["description"]
+    # the real agent back: up again, with the pin it was paired with
+    agent.start()
+    until(lambda: status_of(system, host.id) == t.HostStatus.UP, "up once the real agent is back")
+
+
+def test_a_reinstalled_agent_is_refused_until_paired_again(
+    system: sdk.services.SystemService, host_agent: StartAgent
+) -> None:
+    agent = host_agent()
+    host = add_host(system, agent)
+    service = system.hosts_service().host_service(host.id)
+    agent.stop()
+    for name in ("agent.key", "agent.crt"):  # the agent makes a new key and certificate at its next start
+        (agent.data_dir / name).unlink()
+    agent.start()
+    until(lambda: "other than the one its agent was paired with" in (service.get().status_detail or ""),
+          "the new certificate refused")  # fmt: skip
+    assert service.get().status == t.HostStatus.NON_RESPONSIVE
+    service.install(root_password=agent.password)  # pairing again pins the new certificate
+    assert service.get().status == t.HostStatus.UP
+    until(lambda: status_of(system, host.id) == t.HostStatus.UP and service.get().status_detail is None, "stays up")
+
+
+def test_the_agent_serves_https_only(host_agent: StartAgent) -> None:
+    agent = host_agent()
+    with pytest.raises(httpx.TransportError):
+        httpx.post(f"http://{agent.address}:{agent.port}/jsonrpc", json={}, timeout=5)
+    certificate = (agent.data_dir / "agent.crt").read_text()
+    assert "BEGIN CERTIFICATE" in certificate
+    assert (agent.data_dir / "agent.key").stat().st_mode & 0o777 == 0o600
+    assert agent.data_dir.stat().st_mode & 0o777 == 0o700
 
 
 # --- heartbeats ----------------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ class Rpc:
     def post(self, payload: Any, secret: str | None = None, **kwargs: Any) -> httpx.Response:
         token = secret if secret is not None else self.secret
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.post(self.url, json=payload, headers=headers, timeout=30, **kwargs)
+        return httpx.post(self.url, json=payload, headers=headers, timeout=30, verify=False, **kwargs)
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         request_id = next(_ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from extnet.common.tls import KeyPair, ensure_self_signed
 from extnet.host.api.http import JsonRpcApp
 from extnet.host.capabilities import unique_id
 from extnet.host.heartbeat import HeartbeatService
@@ -39,12 +41,15 @@ class HostAgentServer:
     agent: HostAgent
     app: Any  # ASGI
     generated_password: str | None
+    certificate: KeyPair  # what the agent serves HTTPS with; the engine pins it when it pairs
 
 
 def build_host_agent(settings: HostSettings) -> HostAgentServer:
     """Raises RuntimeUnavailable when the runtime cannot run here, ValueError for a broken data dir."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)
     host_id = unique_id(settings.data_dir)
+    certificate = agent_certificate(settings)
     providers = ProviderAccess()
     runtime = make_runtime(settings, host_id, ProviderNetworks(providers.get_json))
     pairing = Pairing(settings.data_dir, settings.pairing_password)
@@ -62,7 +67,16 @@ def build_host_agent(settings: HostSettings) -> HostAgentServer:
             runtime.close()
 
     app = _Asgi(Starlette(lifespan=lifespan), endpoint)
-    return HostAgentServer(settings, agent, app, pairing.generated_password)
+    return HostAgentServer(settings, agent, app, pairing.generated_password, certificate)
+
+
+def agent_certificate(settings: HostSettings) -> KeyPair:
+    """The agent's own key and self-signed certificate (``agent.key``, ``agent.crt`` in the data dir), made at its
+    first start; the engine pins the certificate when it pairs, so a new one means pairing again."""
+    name = settings.hostname or socket.gethostname()
+    listen_host = settings.listen.rpartition(":")[0].strip("[]")
+    names = [name, "localhost", "127.0.0.1", "::1"] + ([listen_host] if listen_host not in ("0.0.0.0", "::") else [])
+    return ensure_self_signed(settings.data_dir, "agent", name, names)
 
 
 class _Asgi:
@@ -85,6 +99,8 @@ def serve(server: HostAgentServer) -> None:
     settings = server.settings
     config = uvicorn.Config(server.app, host=settings.host, port=settings.port, log_level=settings.log_level,
                             access_log=settings.log_level == "debug", lifespan="on",
-                            server_header=False, date_header=False)  # fmt: skip
+                            server_header=False, date_header=False,
+                            ssl_certfile=str(server.certificate.cert_path),
+                            ssl_keyfile=str(server.certificate.key_path))  # fmt: skip
     with suppress(KeyboardInterrupt):  # uvicorn has shut down gracefully; it re-raises the Ctrl-C it caught
         uvicorn.Server(config).run()

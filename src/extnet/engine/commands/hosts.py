@@ -62,6 +62,7 @@ class AgentPairing:
     unique_id: str
     capabilities: dict[str, Any]
     readiness: Readiness = Readiness()  # whether the providers took the agent's first heartbeats
+    certificate_sha256: str = ""  # the agent's certificate as pairing found it: pinned
 
 
 class _Check(Command[None]):
@@ -168,7 +169,8 @@ class AddHost(_HostCommand):
                     comment=self.body.get("comment"), address=self.body["address"],
                     port=self.body.get("port", DEFAULT_PORT), cluster_id=self.cluster.id, status=status,
                     status_detail=detail, agent_secret_encrypted=self.agent.secret_encrypted,
-                    agent_unique_id=self.agent.unique_id, agent_capabilities=self.agent.capabilities)  # fmt: skip
+                    agent_unique_id=self.agent.unique_id, agent_capabilities=self.agent.capabilities,
+                    agent_certificate_sha256=self.agent.certificate_sha256)  # fmt: skip
         self.session.add(host)
         return host
 
@@ -197,6 +199,7 @@ class PairHost(Command[None]):
         assert self.agent is not None
         host = self.host
         host.agent_secret_encrypted = self.agent.secret_encrypted
+        host.agent_certificate_sha256 = self.agent.certificate_sha256
         host.agent_unique_id = self.agent.unique_id
         host.agent_capabilities = self.agent.capabilities
         if host.status != "maintenance":

@@ -1,11 +1,16 @@
-"""Talking to host agents: JSON-RPC 2.0 over HTTP with the per-host secret, separate connect and read timeouts, and
-every failure a ``HostAgentError`` whose message names the host and says what to do."""
+"""Talking to host agents: JSON-RPC 2.0 over HTTPS with the per-host secret, separate connect and read timeouts, and
+every failure a ``HostAgentError`` whose message names the host and says what to do.
+
+The agent's certificate is self-signed; pairing records its SHA-256 fingerprint (the pin), and every later connection
+compares what the agent presents with the pin right after the TLS handshake, before a byte of a request (and so of
+the host's secret or a provider's credentials) is sent. A host with a secret but no pin is not called at all."""
 
 from __future__ import annotations
 
 import http.client
 import itertools
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +19,7 @@ import orjson
 
 from extnet.common import hostrpc
 from extnet.common.hostrpc import ErrorCode
+from extnet.common.tls import fingerprint_of_der, pinned_context
 from extnet.common.vif import Vif
 
 REPAIR = ("pair it again: the host's install action with the agent's pairing password as root_password "
@@ -38,6 +44,7 @@ class HostEndpoint:
     address: str
     port: int
     secret: str | None = field(default=None, repr=False)
+    pin: str | None = None  # SHA-256 of the agent's certificate (DER, hex), recorded at pairing
 
     @property
     def where(self) -> str:
@@ -45,7 +52,7 @@ class HostEndpoint:
 
     @property
     def url(self) -> str:
-        return f"http://{self.where}{hostrpc.PATH}"
+        return f"https://{self.where}{hostrpc.PATH}"
 
     def _host(self) -> str:
         return f"[{self.address}]" if ":" in self.address and not self.address.startswith("[") else self.address
@@ -55,6 +62,13 @@ class HostEndpoint:
 class Paired:
     secret: str = field(repr=False)
     unique_id: str
+    pin: str  # the certificate the agent presented when it paired
+
+
+class _Untrusted(Exception):
+    def __init__(self, presented: str) -> None:
+        super().__init__(presented)
+        self.presented = presented
 
 
 class _ConnectTimeout(Exception):
@@ -69,29 +83,41 @@ class _ReadTimeout(Exception):
 class _Answer:
     status: int
     content: bytes
+    peer: str  # the fingerprint of the certificate the agent presented
+
+
+_Key = tuple[str, int, str | None]  # address, port, pin
+
+
+def _peer(connection: http.client.HTTPSConnection) -> str:
+    sock = connection.sock
+    der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
+    return fingerprint_of_der(der) if der else ""
 
 
 class _Connections:
-    """Kept-alive HTTP connections to the agents, on the standard library's http.client: a call costs a third of
+    """Kept-alive HTTPS connections to the agents, on the standard library's http.client: a call costs a third of
     what it costs through requests (a VM start makes one), and no proxy of the engine's environment ever sees a
     host's secret. A connection the agent closed meanwhile (it restarted) is retried once on a new one: every verb
-    is idempotent."""
+    is idempotent. Connections are kept per pin: one made under another pin (or none, pairing) is never reused."""
 
     IDLE_PER_AGENT = 8
 
     def __init__(self) -> None:
-        self._idle: dict[tuple[str, int], list[http.client.HTTPConnection]] = {}
+        self._idle: dict[_Key, list[http.client.HTTPSConnection]] = {}
         self._lock = threading.Lock()
+        self._tls = pinned_context()
 
     def post(self, host: HostEndpoint, body: bytes, headers: dict[str, str], timeout: tuple[float, float]) -> _Answer:
-        key = (host.address.strip("[]"), host.port)
+        key = (host.address.strip("[]"), host.port, host.pin)
         with self._lock:
             idle = self._idle.get(key)
             kept = idle.pop() if idle else None
         if kept is not None:
             try:
                 return self._send(kept, key, body, headers, timeout[1])
-            except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected):
+            except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected,
+                    ssl.SSLEOFError, ssl.SSLZeroReturnError):  # fmt: skip
                 pass
         return self._send(self._open(key, timeout[0]), key, body, headers, timeout[1])
 
@@ -102,24 +128,27 @@ class _Connections:
             for connection in connections:
                 connection.close()
 
-    @staticmethod
-    def _open(key: tuple[str, int], connect_timeout: float) -> http.client.HTTPConnection:
-        connection = http.client.HTTPConnection(key[0], key[1], timeout=connect_timeout)
+    def _open(self, key: _Key, connect_timeout: float) -> http.client.HTTPSConnection:
+        connection = http.client.HTTPSConnection(key[0], key[1], timeout=connect_timeout, context=self._tls)
         try:
             connection.connect()
         except TimeoutError:
             connection.close()
             raise _ConnectTimeout from None
+        presented = _peer(connection)
+        if key[2] is not None and presented != key[2]:
+            connection.close()
+            raise _Untrusted(presented)
         return connection
 
-    def _send(self, connection: http.client.HTTPConnection, key: tuple[str, int], body: bytes,
+    def _send(self, connection: http.client.HTTPSConnection, key: _Key, body: bytes,
               headers: dict[str, str], read_timeout: float) -> _Answer:  # fmt: skip
         try:
             assert connection.sock is not None
             connection.sock.settimeout(read_timeout)
             connection.request("POST", hostrpc.PATH, body=body, headers=headers)
             response = connection.getresponse()
-            answer = _Answer(response.status, response.read())
+            answer = _Answer(response.status, response.read(), _peer(connection))
         except TimeoutError:
             connection.close()
             raise _ReadTimeout from None
@@ -130,7 +159,7 @@ class _Connections:
             connection.close()
         return answer
 
-    def _keep(self, key: tuple[str, int], connection: http.client.HTTPConnection) -> bool:
+    def _keep(self, key: _Key, connection: http.client.HTTPSConnection) -> bool:
         with self._lock:
             idle = self._idle.setdefault(key, [])
             if len(idle) >= self.IDLE_PER_AGENT:
@@ -153,6 +182,14 @@ class HostAgentClient:
 
     def call(self, host: HostEndpoint, method: str, params: dict[str, Any] | None = None,
              read_timeout: float | None = None) -> Any:  # fmt: skip
+        return self._call(host, method, params, read_timeout)[0]
+
+    def _call(self, host: HostEndpoint, method: str, params: dict[str, Any] | None = None,
+              read_timeout: float | None = None) -> tuple[Any, str]:  # fmt: skip
+        """The result, and the fingerprint of the certificate the agent presented."""
+        if host.secret and not host.pin:
+            raise HostAgentError("untrusted", f"Host '{host.name}': this engine holds no certificate of its agent at "
+                                 f"{host.where} to check it by, and sends it nothing; {REPAIR}")  # fmt: skip
         request_id = next(self._ids)
         body = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}})
         headers = {"Content-Type": "application/json"}
@@ -168,11 +205,21 @@ class HostAgentClient:
         except _ReadTimeout:
             raise HostAgentError("timeout", f"Host '{host.name}': its agent at {host.where} did not answer "
                                  f"{method} within {timeout[1]:g} s") from None  # fmt: skip
+        except _Untrusted as err:
+            raise HostAgentError("untrusted", f"Host '{host.name}': what answers at {host.where} presents a "
+                                 f"certificate (SHA-256 {_short(err.presented)}) other than the one its agent was "
+                                 f"paired with ({_short(host.pin or '')}), and was sent nothing. If the host's agent "
+                                 f"was reinstalled (a new data directory), {REPAIR}; otherwise something else "
+                                 "listens at the host's address") from None  # fmt: skip
+        except ssl.SSLError as err:
+            raise HostAgentError("unreachable", f"Host '{host.name}': no TLS connection to its agent at {host.where} "
+                                 f"({err.reason or err}); the agent serves HTTPS only: check the host's "
+                                 "port") from None  # fmt: skip
         except (OSError, http.client.HTTPException) as err:
             raise HostAgentError("unreachable", f"Host '{host.name}': cannot connect to its agent at {host.where} "
                                  f"({_reason(err)}); check that `extnet host` runs there and listens on that "
                                  "address and port") from None  # fmt: skip
-        return _result(host, method, answer, request_id)
+        return _result(host, method, answer, request_id), answer.peer
 
     # --- the verbs -------------------------------------------------------------------------------------------
 
@@ -180,11 +227,12 @@ class HostAgentClient:
         return dict(self.call(host, hostrpc.IDENTIFY, {"password": password}))
 
     def pair(self, host: HostEndpoint, password: str) -> Paired:
-        result = self.call(host, hostrpc.PAIR, {"password": password})
-        if not isinstance(result, dict) or not isinstance(result.get("secret"), str):
+        """Pair, and pin the certificate the agent presented while it did."""
+        result, presented = self._call(host, hostrpc.PAIR, {"password": password})
+        if not isinstance(result, dict) or not isinstance(result.get("secret"), str) or not presented:
             raise HostAgentError("not_agent", f"Host '{host.name}': the agent at {host.where} answered the pairing "
                                  "without a secret")  # fmt: skip
-        return Paired(result["secret"], str(result.get("unique_id") or ""))
+        return Paired(result["secret"], str(result.get("unique_id") or ""), presented)
 
     def unpair(self, host: HostEndpoint) -> None:
         self.call(host, hostrpc.UNPAIR)
@@ -288,6 +336,10 @@ def _reason(err: BaseException) -> str:
     if "name or service not known" in text or "nodename nor servname" in text:
         return "the host name does not resolve"
     return type(err).__name__
+
+
+def _short(fingerprint: str) -> str:
+    return f"{fingerprint[:16]}..." if fingerprint else "none"
 
 
 def is_pairing_refused(err: HostAgentError) -> bool:

@@ -50,13 +50,15 @@ class _Seen:
 
     def changed(self, host: Host) -> bool:
         """Whether someone changed the host since the round read it (its status, where it is, its pairing)."""
-        now = (host.status, host.address, host.port, host.agent_secret_encrypted)
-        return now != (self.status, self.endpoint.address, self.endpoint.port, self.secret_encrypted)
+        now = (host.status, host.address, host.port, host.agent_secret_encrypted, host.agent_certificate_sha256)
+        return now != (self.status, self.endpoint.address, self.endpoint.port, self.secret_encrypted,
+                       self.endpoint.pin)  # fmt: skip
 
 
 @dataclass
 class _Observation:
     problem: str | None = None  # None: the agent answered
+    untrusted: bool = False  # what answered is not the agent the host was paired with
     capabilities: dict[str, Any] | None = None  # new capabilities, when they changed
     heartbeats: list[Any] = field(default_factory=list)
 
@@ -132,7 +134,7 @@ class HostMonitor:
                 observation.heartbeats = client.set_providers(endpoint, providers, expected)
             return observation
         except HostAgentError as err:
-            return _Observation(problem=err.message)
+            return _Observation(problem=err.message, untrusted=err.kind == "untrusted")
         except Exception as err:  # noqa: BLE001 - an agent answering nonsense is a host problem, not a monitor crash
             log.exception("monitoring host %s", endpoint.name)
             return _Observation(problem=f"Host '{endpoint.name}': its agent's answer could not be read ({err})")
@@ -159,6 +161,10 @@ class HostMonitor:
             self._initializing |= status == INITIALIZING
             if (status, detail) == (host.status, host.status_detail):
                 return
+            if observation.untrusted:
+                record(session, Code.HOST_CERTIFICATE_REFUSED, f"Host {host.name}: the engine refused what answers "
+                       f"at its address and sent it nothing. {observation.problem}", "error",
+                       host_id=host.id)  # fmt: skip
             previous = host.status
             host.status, host.status_detail = status, detail
             if status in (previous, INITIALIZING):

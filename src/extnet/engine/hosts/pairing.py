@@ -49,7 +49,7 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
 
 def endpoint_of(host: Host, services: EngineServices) -> HostEndpoint:
     secret = services.secrets.decrypt(host.agent_secret_encrypted) if host.agent_secret_encrypted else None
-    return HostEndpoint(host.name, host.address, host.port, secret)
+    return HostEndpoint(host.name, host.address, host.port, secret, host.agent_certificate_sha256)
 
 
 def stored_capabilities(capabilities: dict[str, Any], heartbeats: list[Any] | None = None) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def _pair(database: Database, services: EngineServices, pairing: _Pairing) -> Ag
         if duplicate is not None:
             raise Conflict(f"[Cannot {pairing.verb} Host. {duplicate.message}.]")
         paired = client.pair(anonymous, pairing.password)
-        endpoint = HostEndpoint(pairing.name, pairing.address, pairing.port, paired.secret)
+        endpoint = HostEndpoint(pairing.name, pairing.address, pairing.port, paired.secret, paired.pin)
         capabilities = client.capabilities(endpoint)
         with database.transaction(write=False) as session:
             providers = providers_payload(session, services)
@@ -128,7 +128,7 @@ def _pair(database: Database, services: EngineServices, pairing: _Pairing) -> Ag
                f"{fault.detail}", "error", pairing.host_id)  # fmt: skip
         raise fault from None
     return AgentPairing(services.secrets.encrypt(paired.secret), paired.unique_id or unique_id,
-                        stored_capabilities(capabilities, beats), readiness(beats))  # fmt: skip
+                        stored_capabilities(capabilities, beats), readiness(beats), paired.pin)  # fmt: skip
 
 
 def _event(database: Database, code: Code, text: str, severity: str = "normal", host_id: str | None = None) -> None:
@@ -257,7 +257,7 @@ def ensure_local_host(database: Database, services: EngineServices, local: Local
             services.host_agents.ping(endpoint)
             return True
     except HostAgentError as err:
-        if err.kind != "unauthorized":
+        if err.kind not in ("unauthorized", "untrusted"):  # the local agent is this machine's own: pair it again
             raise
     pair_again(database, services, host_id, local.password)
     return True

@@ -66,6 +66,9 @@ class Code(IntEnum):
     HOST_REMOVED = 44
     HOST_PAIRED = 9700
     HOST_PAIRING_FAILED = 9701
+    HOST_CERTIFICATE_REFUSED = 9702  # what answers at a host's address is not the agent it was paired with
+    LOGIN_THROTTLED = 9710  # too many wrong passwords for one user from one address
+    ENGINE_LEASE_TAKEN = 9720  # a standby engine took over the database
 
 
 def record(

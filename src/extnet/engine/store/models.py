@@ -281,6 +281,8 @@ class Host(Base):
     # what the agent last reported: Host.getCapabilities, plus its heartbeats to providers
     agent_capabilities: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     agent_unique_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # SHA-256 of the agent's certificate (DER, hex) as it presented it at pairing: every call checks it first
+    agent_certificate_sha256: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (UniqueConstraint("address", "port", name="uq_hosts_address_port"),)
 
 
@@ -402,3 +404,16 @@ class Job(Base):
     action: Mapped[str] = mapped_column(String(64))
     target_path: Mapped[str] = mapped_column(String(255))
     target_id: Mapped[str] = mapped_column(String(255))
+
+
+class EngineLease(Base):
+    """The engine that runs on this database (one row, id 1) until ``expires_at``, unless it renews it
+    (engine/lease.py)."""
+
+    __tablename__ = "engine_lease"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))  # a random id per engine process
+    description: Mapped[str] = mapped_column(Text)  # "engine on <host name>, pid N, serving <url>"
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    renewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
