@@ -21,7 +21,8 @@ from extnet.provider.settings import ProviderSettings
 
 def _engine_settings(args: argparse.Namespace) -> EngineSettings:
     overrides: dict[str, Any] = {}
-    for name in ("listen", "data_dir", "database_url", "tls_cert", "tls_key", "log_level", "builtin_provider"):
+    for name in ("listen", "data_dir", "database_url", "tls_cert", "tls_key", "log_level", "builtin_provider",
+                 "standby"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -54,8 +55,18 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
 def serve_engine(settings: EngineSettings, on_ready: Callable[[str], None] | None = None) -> int:
     """Build the engine and serve it until Ctrl-C; ``on_ready`` hears once what a first start set up is usable."""
     from extnet.engine.app import build_engine
+    from extnet.engine.lease import DatabaseInUse
 
-    engine = build_engine(settings, on_ready)
+    def waiting(holder: str) -> None:
+        print(f"standby: waiting to take over the database from the {holder}", flush=True)
+
+    try:
+        engine = build_engine(settings, on_ready, waiting)
+    except DatabaseInUse as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (InterruptedError, KeyboardInterrupt):  # stopped while it waited as a standby
+        return 0
     if engine.generated_admin_password:
         print(f"Generated the password of admin@internal (shown once): {engine.generated_admin_password}",
               flush=True)  # fmt: skip
@@ -90,13 +101,15 @@ def cmd_engine(args: argparse.Namespace) -> int:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
+    from extnet.common.files import private_database, private_directory
     from extnet.engine.auth import add_user
     from extnet.engine.store.db import Database, migrate
 
     settings = _engine_settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     url = settings.effective_database_url()
     migrate(url)
+    private_database(url)
     password = args.password or os.environ.get("EXTNET_USER_PASSWORD")
     generated = False
     if not password:
@@ -273,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     engine = sub.add_parser("engine", help="serve the engine (oVirt REST API v4)")
     _add_engine_options(engine)
+    engine.add_argument("--standby", action="store_true", default=argparse.SUPPRESS, help="when another engine runs "
+                        "on the database, wait and take over once it is gone (default: refuse to start)")  # fmt: skip
     engine.set_defaults(func=cmd_engine)
     engine_sub = engine.add_subparsers(dest="engine_command")
     user = engine_sub.add_parser("user", help="manage engine users")

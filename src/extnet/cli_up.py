@@ -104,13 +104,15 @@ def choose_runtime(data_dir: Path) -> RuntimeChoice:
 def _prepare_engine(settings: EngineSettings) -> tuple[Secret, str]:
     """Migrate the engine's database and make admin@internal at the first start: what the banner says of its
     password, and of the built-in provider."""
+    from extnet.common.files import private_database, private_directory
     from extnet.engine.auth import ensure_admin
     from extnet.engine.bootstrap import registration
     from extnet.engine.store.db import Database, migrate
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     url = settings.effective_database_url()
     migrate(url)
+    private_database(url)
     database = Database(url)
     try:
         generated = ensure_admin(database, settings.admin_password)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from extnet.common.files import private_database, private_directory
+from extnet.common.throttle import LoginThrottle
 from extnet.engine.api.faults import Fault
 from extnet.engine.api.http import ApiDispatcher
 from extnet.engine.api.openapi import openapi_document
@@ -24,6 +28,7 @@ from extnet.engine.hosts.client import HostAgentClient
 from extnet.engine.hosts.monitor import HostMonitor
 from extnet.engine.hosts.pairing import LocalHost
 from extnet.engine.jobs import JobRunner, abandon_jobs
+from extnet.engine.lease import Lease, describe
 from extnet.engine.lifecycle.context import ENGINE_PREFIX, Lifecycle, claim_engine_instance, engine_id, new_instance
 from extnet.engine.lifecycle.outbox import OutboxService
 from extnet.engine.lifecycle.reconciler import ReconcilerService
@@ -50,22 +55,33 @@ class Engine:
     sync: ProviderSyncService
     hosts: HostMonitor
     jobs: JobRunner
+    lease: Lease
 
 
-def build_engine(settings: EngineSettings, on_ready: Callable[[str], None] | None = None) -> Engine:
+def build_engine(settings: EngineSettings, on_ready: Callable[[str], None] | None = None,
+                 waiting: Callable[[str], None] | None = None) -> Engine:  # fmt: skip
     """The engine on ``settings``; ``on_ready`` hears once what a first start set up (the built-in provider, the
-    local host) is usable."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    local host) is usable. Raises DatabaseInUse when another engine runs on the database; with ``settings.standby``
+    waits for it to go instead (``waiting`` hears which engine it waits for)."""
+    private_directory(settings.data_dir)
     url = settings.effective_database_url()
     migrate(url)
+    private_database(url)
     db = Database(url, settings.database_pool_size)
+    lease = Lease(db, describe(f"{settings.scheme}://{settings.listen}"), settings.lease_ttl)
+    taken = lease.wait_for(waiting or (lambda _holder: None)) if settings.standby else lease.acquire()
+    lease.keep(_stop_serving)
     generated = ensure_admin(db, settings.admin_password)
     with db.transaction() as session:
         record(session, Code.ENGINE_STARTED, f"extnet engine {PRODUCT['full_version']} started.")
+        if taken.previous is not None:
+            record(session, Code.ENGINE_LEASE_TAKEN, f"This engine ({lease.description}) took over the database "
+                   f"from the engine before it ({taken.previous}).")  # fmt: skip
     abandoned = abandon_jobs(db)  # jobs an engine process that is gone left running
     if abandoned:
         log.warning("%d job(s) of an engine that stopped while they ran are now unknown", abandoned)
-    auth = Authenticator(db, timedelta(seconds=settings.token_ttl_seconds))
+    throttle = LoginThrottle(cooldown=settings.login_cooldown)
+    auth = Authenticator(db, timedelta(seconds=settings.token_ttl_seconds), throttle)
     services = EngineServices(
         secrets=SecretBox.in_data_dir(settings.data_dir),
         providers=ProviderClients(),
@@ -111,6 +127,7 @@ def build_engine(settings: EngineSettings, on_ready: Callable[[str], None] | Non
             await run_in_threadpool(outbox.stop)
             await run_in_threadpool(hosts.stop)
             await run_in_threadpool(sync.stop)
+            await run_in_threadpool(lease.release)  # last: a standby engine takes over at once
 
     welcome = welcome_page(db, dispatcher.authenticate, str(PRODUCT["full_version"]))
     routes = [
@@ -120,7 +137,13 @@ def build_engine(settings: EngineSettings, on_ready: Callable[[str], None] | Non
         *dispatcher.routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
-    return Engine(settings, db, auth, app, generated, sync, hosts, jobs)
+    return Engine(settings, db, auth, app, generated, sync, hosts, jobs, lease)
+
+
+def _stop_serving(reason: str) -> None:
+    """Another engine took over the database: this one stops (as Ctrl-C would stop it)."""
+    log.critical("stopping: %s", reason)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _lifecycle(db: Database, settings: EngineSettings) -> Lifecycle:

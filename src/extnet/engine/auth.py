@@ -1,4 +1,5 @@
-"""Users, SSO tokens and HTTP Basic credentials of the engine."""
+"""Users, SSO tokens and HTTP Basic credentials of the engine; wrong passwords are throttled per user and client
+address (common/throttle.py), and each lockout is an event."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from extnet.common.security import generate_password, hash_password, new_token, token_digest, verify_password
+from extnet.common.security import generate_password, hash_password, new_token, token_digest
+from extnet.common.throttle import LoginThrottle, LoginThrottled, verify_or_decoy
 from extnet.engine.store.db import Database
+from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import SsoToken, User
 
 ADMIN = "admin@internal"
@@ -29,18 +32,25 @@ class AuthError(Exception):
     pass
 
 
+class Throttled(AuthError):
+    def __init__(self, err: LoginThrottled) -> None:
+        super().__init__(str(err))
+        self.retry_after = err.retry_after
+
+
 class Authenticator:
     """Checks passwords and tokens; caches what it checked so the hot path stays off scrypt and the DB."""
 
-    def __init__(self, db: Database, token_ttl: timedelta) -> None:
+    def __init__(self, db: Database, token_ttl: timedelta, throttle: LoginThrottle | None = None) -> None:
         self.db = db
         self.token_ttl = token_ttl
+        self.throttle = throttle or LoginThrottle()
         self._tokens: dict[str, tuple[Principal, datetime]] = {}
         self._basic: dict[str, tuple[Principal, datetime]] = {}
         self._lock = threading.Lock()
 
-    def login(self, username: str, password: str) -> tuple[str, datetime]:
-        principal = self._check_password(username, password)
+    def login(self, username: str, password: str, address: str) -> tuple[str, datetime]:
+        principal = self._check_password(username, password, address)
         token = new_token()
         expires = datetime.now(UTC) + self.token_ttl
         with self.db.transaction() as session:
@@ -85,25 +95,40 @@ class Authenticator:
             self._tokens[digest] = cached
         return cached
 
-    def by_basic(self, username: str, password: str) -> Principal:
+    def by_basic(self, username: str, password: str, address: str) -> Principal:
         key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
         now = datetime.now(UTC)
+        self._check_throttle(_qualified(username), address)
         with self._lock:
             cached = self._basic.get(key)
         if cached and cached[1] > now:
             return cached[0]
-        principal = self._check_password(username, password)
+        principal = self._check_password(username, password, address)
         with self._lock:
             self._basic[key] = (principal, now + timedelta(seconds=60))
         return principal
 
-    def _check_password(self, username: str, password: str) -> Principal:
-        name = username if "@" in username else f"{username}@internal"
+    def _check_password(self, username: str, password: str, address: str) -> Principal:
+        name = _qualified(username)
+        self._check_throttle(name, address)
         with self.db.transaction(write=False) as session:
             user = session.scalars(select(User).where(User.name == name)).first()
-            if user is None or not verify_password(password, user.password_hash):
-                raise AuthError("Cannot authenticate user: wrong user name or password")
-            return Principal(user.id, user.name, user.read_only)
+            principal = Principal(user.id, user.name, user.read_only) if user else None
+            stored = user.password_hash if user else None
+        if not verify_or_decoy(password, stored) or principal is None:
+            lockout = self.throttle.failed(name, address)
+            if lockout is not None:
+                with self.db.transaction() as session:
+                    record(session, Code.LOGIN_THROTTLED, lockout.describe(), "warning")
+            raise AuthError("Cannot authenticate user: wrong user name or password")
+        self.throttle.succeeded(name, address)
+        return principal
+
+    def _check_throttle(self, name: str, address: str) -> None:
+        try:
+            self.throttle.check(name, address)
+        except LoginThrottled as err:
+            raise Throttled(err) from None
 
 
 def ensure_admin(db: Database, password: str | None) -> str | None:
@@ -123,6 +148,10 @@ def add_user(db: Database, name: str, password: str, read_only: bool) -> None:
         if session.scalars(select(User).where(User.name == name)).first() is not None:
             raise ValueError(f"User '{name}' already exists")
         session.add(User(name=name, password_hash=hash_password(password), read_only=read_only))
+
+
+def _qualified(username: str) -> str:
+    return username if "@" in username else f"{username}@internal"
 
 
 def _aware(moment: datetime) -> datetime:

@@ -22,6 +22,9 @@ class EngineSettings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1)  # connections its pool keeps (PostgreSQL)
     admin_password: str | None = None
     token_ttl_seconds: int = 3600
+    # wrong passwords (common/throttle.py): a user's logins from one address are refused for this long (seconds)
+    # after 5 wrong ones within 5 minutes, twice as long after each lockout that follows
+    login_cooldown: float = 60.0
     max_body_bytes: int = 1024 * 1024
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -60,6 +63,10 @@ class EngineSettings(BaseSettings):
     vm_lock_wait: float = 30.0
     vm_operation_lease: float = 900.0
     reconcile_interval: float = 900.0
+    # one engine per database (engine/lease.py): how long its lease lasts unless renewed (every third of it), and
+    # whether to wait for the engine that holds it to go instead of refusing to start
+    lease_ttl: float = 30.0
+    standby: bool = False
 
     @property
     def host(self) -> str:

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from extnet.common.files import private_directory
 from extnet.common.tls import KeyPair, ensure_self_signed
 from extnet.host.api.http import JsonRpcApp
 from extnet.host.capabilities import unique_id
@@ -46,8 +47,7 @@ class HostAgentServer:
 
 def build_host_agent(settings: HostSettings) -> HostAgentServer:
     """Raises RuntimeUnavailable when the runtime cannot run here, ValueError for a broken data dir."""
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    settings.data_dir.chmod(0o700)
+    private_directory(settings.data_dir)
     host_id = unique_id(settings.data_dir)
     certificate = agent_certificate(settings)
     providers = ProviderAccess()

@@ -10,6 +10,7 @@ from typing import Any
 
 import uvicorn
 
+from extnet.common.files import private_database, private_directory
 from extnet.provider.api.http import NeutronApi
 from extnet.provider.drivers.base import MechanismDriver
 from extnet.provider.drivers.ovs_agent import OvsAgentDriver
@@ -53,9 +54,10 @@ class ByPort:
 def prepare(settings: ProviderSettings) -> Bootstrap:
     """The provider's database migrated and its admin made (at the first start): what a first start did. ``extnet
     up`` calls it before it starts the provider, to know whether the provider's password is new."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     url = settings.effective_database_url()
     migrate(url)
+    private_database(url)
     engine = make_engine(url)
     try:
         return Identity(engine, timedelta(seconds=settings.token_ttl_seconds)).bootstrap(settings.admin_password)
@@ -66,13 +68,15 @@ def prepare(settings: ProviderSettings) -> Bootstrap:
 def build_provider(settings: ProviderSettings) -> Provider:
     if settings.port == settings.keystone_port and settings.host == settings.keystone_host:
         raise ValueError("--listen and --keystone-listen must differ")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     url = settings.effective_database_url()
     migrate(url)
+    private_database(url)
     backend = SqlBackend(url, settings.database_pool_size)
     read_engine = make_engine(url, immediate=False) if url.startswith("sqlite") else None
     identity = Identity(make_engine(url, pool_size=settings.database_pool_size),
-                        timedelta(seconds=settings.token_ttl_seconds), read_engine)  # fmt: skip
+                        timedelta(seconds=settings.token_ttl_seconds), read_engine,
+                        settings.login_cooldown)  # fmt: skip
     generated = identity.bootstrap(settings.admin_password).generated_password
     driver = make_driver(settings, backend)
     driver.start()

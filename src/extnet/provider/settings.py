@@ -47,6 +47,10 @@ class ProviderSettings(BaseSettings):
     flat_networks: str = "*"
     global_physnet_mtu: int = 1500
     max_body_bytes: int = 8 * 1024 * 1024
+    keystone_max_body_bytes: int = 114688  # Keystone's max_request_body_size
+    # wrong passwords at Keystone (common/throttle.py): a user's logins from one address are refused for this long
+    # (seconds) after 5 wrong ones within 5 minutes, twice as long after each lockout that follows
+    login_cooldown: float = 60.0
     log_level: str = "info"
     tls_cert: Path | None = None  # PEM certificate (chain): both APIs serve HTTPS
     tls_key: Path | None = None

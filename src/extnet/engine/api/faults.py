@@ -26,6 +26,15 @@ class Unauthorized(Fault):
     reason = "Unauthorized"
 
 
+class TooManyRequests(Fault):
+    status = 429
+    reason = "Too Many Requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class Forbidden(Fault):
     status = 403
     reason = "Forbidden"

@@ -24,12 +24,13 @@ from extnet.engine.api.faults import (
     Forbidden,
     MethodNotAllowed,
     NotFound,
+    TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
 )
 from extnet.engine.api.resources.base import Collection, Ctx, Entity, ref
 from extnet.engine.api.schema import TYPES, coerce
-from extnet.engine.auth import Authenticator, AuthError, Principal
+from extnet.engine.auth import Authenticator, AuthError, Principal, Throttled
 from extnet.engine.jobs import ABORTED, NOT_RUN, JobRunner, JobsStopped, end_job, forget_job, run_job, start_job
 from extnet.engine.store.db import Database
 
@@ -92,6 +93,10 @@ class ApiDispatcher:
     # --- SSO -------------------------------------------------------------------------------------------
 
     async def sso_token(self, request: Request) -> Response:
+        if request.method != "POST" or {"username", "password"} & set(request.query_params):
+            return _sso_error("invalid_request", "Send the credentials in the body of a POST "
+                              "(application/x-www-form-urlencoded), never in the URL", status=405 if
+                              request.method != "POST" else 400)  # fmt: skip
         try:
             form = await self._form(request)
         except BadRequest as err:
@@ -105,7 +110,9 @@ class ApiDispatcher:
         if not username:
             return _sso_error("invalid_request", "The username is missing")
         try:
-            token, expires = await run_in_threadpool(self.auth.login, username, password)
+            token, expires = await run_in_threadpool(self.auth.login, username, password, _client(request))
+        except Throttled as err:
+            return _sso_error("invalid_grant", str(err), status=429, retry_after=err.retry_after)
         except AuthError as err:
             return _sso_error("access_denied", str(err), status=401)
         return JSONResponse(
@@ -162,7 +169,9 @@ class ApiDispatcher:
                 return self.auth.by_token(value.strip())
             if scheme.lower() == "basic" and value:
                 username, password = _basic_credentials(value)
-                return await run_in_threadpool(self.auth.by_basic, username, password)
+                return await run_in_threadpool(self.auth.by_basic, username, password, _client(request))
+        except Throttled as err:
+            raise TooManyRequests(str(err), err.retry_after) from None
         except AuthError as err:
             raise Unauthorized(str(err)) from None
         raise Unauthorized("Authentication required: send an SSO bearer token or HTTP Basic credentials")
@@ -388,13 +397,20 @@ def _render(status: int, tag: str, plural: str | None, payload: Any, wants_json:
 def _fault_response(fault: Fault, wants_json: bool) -> Response:
     payload = {"reason": fault.reason, "detail": fault.detail}
     headers = {"WWW-Authenticate": 'Bearer realm="extnet"'} if fault.status == 401 else None
+    if isinstance(fault, TooManyRequests):
+        headers = {"Retry-After": str(fault.retry_after)}
     if wants_json:
         return Response(codec.render_json(payload), status_code=fault.status, media_type=JSON, headers=headers)
     return Response(codec.render_xml("fault", payload), status_code=fault.status, media_type=XML, headers=headers)
 
 
-def _sso_error(code: str, description: str, status: int = 400) -> Response:
-    return JSONResponse({"error": code, "error_description": description}, status_code=status)
+def _sso_error(code: str, description: str, status: int = 400, retry_after: int | None = None) -> Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return JSONResponse({"error": code, "error_description": description}, status_code=status, headers=headers)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def _bearer(request: Request) -> str | None:

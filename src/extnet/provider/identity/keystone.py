@@ -74,9 +74,11 @@ class Keystone:
         ]
         return Starlette(routes=routes)
 
-    @staticmethod
-    def _route(handler: Handler) -> Handler:
+    def _route(self, handler: Handler) -> Handler:
+        limit = self.settings.keystone_max_body_bytes
+
         async def wrapped(request: Request) -> Response:
+            request.state.max_body_bytes = limit
             try:
                 return await handler(request)
             except IdentityError as err:
@@ -149,7 +151,8 @@ class Keystone:
             secret = user.get("password")
             if not isinstance(secret, str):
                 raise IdentityError(400, "Expecting to find password in user.")
-            token, principal = await run_in_threadpool(self.identity.authenticate, user, secret, scope, methods)
+            token, principal = await run_in_threadpool(self.identity.authenticate, user, secret, scope, methods,
+                                                       _client(request))  # fmt: skip
         elif "token" in methods:
             old = _dict(auth, "token").get("id")
             if not isinstance(old, str):
@@ -223,7 +226,8 @@ class Keystone:
             password = creds.get("password")
             if not isinstance(password, str):
                 raise IdentityError(400, "Expecting to find password in passwordCredentials.")
-            token, principal = await run_in_threadpool(self.identity.authenticate, user, password, scope)
+            token, principal = await run_in_threadpool(self.identity.authenticate, user, password, scope,
+                                                       ("password",), _client(request))  # fmt: skip
         elif "token" in auth:
             old = _dict(auth, "token").get("id")
             if not isinstance(old, str):
@@ -427,7 +431,7 @@ def _check_domain(body: dict[str, Any]) -> None:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    raw = await _limited(request, request.state.max_body_bytes)
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if raw and media_type not in ("", "application/json") and not media_type.endswith("+json"):
         raise IdentityError(400, "Expecting to find application/json in Content-Type header. The server could not "
@@ -440,6 +444,26 @@ async def _body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict) or not acceptable(body):
         raise IdentityError(400, "The request body must be a JSON object (no NUL characters, at most 32 levels).")
     return body
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _limited(request: Request, limit: int) -> bytes:
+    """The body, refused (413, as Keystone's size limit answers) past ``limit`` bytes, declared or sent."""
+    too_large = IdentityError(413, "Request is too large.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdecimal() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _dict(parent: dict[str, Any], key: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import uuid
@@ -13,8 +14,11 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from extnet.common.security import generate_password, hash_password, new_token, token_digest, verify_password
+from extnet.common.security import generate_password, hash_password, new_token, token_digest
+from extnet.common.throttle import LoginThrottle, LoginThrottled, verify_or_decoy
 from extnet.provider.store import tables as t
+
+log = logging.getLogger("extnet.provider.identity")
 
 DEFAULT_DOMAIN = {"id": "default", "name": "Default"}
 ROLES = ("admin", "member", "reader")
@@ -56,7 +60,8 @@ class Bootstrap:
 class IdentityError(Exception):
     """Keystone's error document: ``{"error": {"code", "title", "message"}}``."""
 
-    TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
+    TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+              413: "Request Entity Too Large", 429: "Too Many Requests"}  # fmt: skip
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
@@ -79,10 +84,12 @@ def not_found(kind: str, ident: str) -> IdentityError:
 class Identity:
     """Password checks, token issue/validation (cached in memory), and the users/projects/roles registry."""
 
-    def __init__(self, engine: Engine, token_ttl: timedelta, read_engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine, token_ttl: timedelta, read_engine: Engine | None = None,
+                 login_cooldown: float = 60.0) -> None:  # fmt: skip
         self.engine = engine
         self.reads = read_engine or engine  # SQLite: reads must not take the write lock
         self.token_ttl = token_ttl
+        self.throttle = LoginThrottle(cooldown=login_cooldown)
         self._tokens: dict[str, Principal] = {}
         self._lock = threading.Lock()
 
@@ -145,14 +152,25 @@ class Identity:
     # --- tokens ------------------------------------------------------------------------------------------------
 
     def authenticate(
-        self, user: dict[str, Any], password: str, scope: dict[str, Any] | None, methods: Sequence[str] = ("password",)
+        self, user: dict[str, Any], password: str, scope: dict[str, Any] | None, methods: Sequence[str] = ("password",),
+        address: str = "unknown",
     ) -> tuple[str, Principal]:
         """``user``: {"id"} or {"name", "domain": {"id"|"name"}}; ``scope``: {"id"} or {"name", "domain"} of a
-        project, or None for an unscoped token. Raises IdentityError 401 on any mismatch."""
+        project, or None for an unscoped token. Raises IdentityError 401 on any mismatch, 429 while ``address``
+        waits out a cool-down for this user after too many wrong passwords."""
+        who = str(user.get("id") or user.get("name") or "")
+        try:
+            self.throttle.check(who, address)
+        except LoginThrottled as err:
+            raise IdentityError(429, str(err)) from None
         with self.reads.connect() as conn:
             row = self._find_user(conn, user)
-        if row is None or not row.enabled or not verify_password(password, row.password_hash):
+        if not verify_or_decoy(password, row.password_hash if row is not None else None) or not row.enabled:
+            lockout = self.throttle.failed(who, address)
+            if lockout is not None:
+                log.warning("%s", lockout.describe())
             raise unauthorized()
+        self.throttle.succeeded(who, address)
         return self._issue(row.id, row.name, scope, tuple(methods))
 
     def rescope(self, token: str, scope: dict[str, Any] | None) -> tuple[str, Principal]:
