@@ -30,6 +30,7 @@ class Attr:
     admin_only: bool = False  # only an admin sees it and may set it to anything but its default
     admin_set: bool = False  # everyone sees it; only an admin may set it to anything but its default
     default: Any = None  # the value a non-admin may still send for an admin_only/admin_set attribute
+    policed: bool = False  # who may set it is the service's policy (ports: service/port_policy.py), not the above
     render: Getter | None = None
 
     @property
@@ -218,10 +219,10 @@ PORT = ResourceSpec(
             put=True,
             filter="str",
             admin_only=True,
-            default="",
+            policed=True,
         ),
         _a("binding:vnic_type", "vnic_type", convert=cv.one_of(VNIC_TYPES), post=True, put=True),
-        _a("binding:profile", "profile", convert=cv.dictionary, post=True, put=True, admin_only=True, default={}),
+        _a("binding:profile", "profile", convert=cv.dictionary, post=True, put=True, admin_only=True, policed=True),
         _a("binding:vif_type", "vif_type", admin_only=True),
         _a("binding:vif_details", "vif_details", admin_only=True),
         *_standard(),
@@ -312,6 +313,10 @@ RESOURCES: dict[str, ResourceSpec] = {
 }
 
 
+def _admin_to_set(attr: Attr) -> bool:
+    return (attr.admin_only or attr.admin_set) and not attr.policed
+
+
 class Mapper:
     """Applies one ResourceSpec to request bodies and records."""
 
@@ -350,7 +355,7 @@ class Mapper:
             attr = self.spec.by_wire[wire]
             assert attr.convert is not None
             converted = attr.convert(wire, value)
-            if (attr.admin_only or attr.admin_set) and not admin and converted != attr.default:
+            if _admin_to_set(attr) and not admin and converted != attr.default:
                 raise policy(f"create_{self.spec.singular}", wire)
             values[attr.field] = converted
         missing = [a.wire for a in self.spec.attrs if a.required and a.wire not in item]
@@ -369,7 +374,7 @@ class Mapper:
             attr = self.spec.by_wire[wire]
             assert attr.convert is not None
             converted = attr.convert(wire, value)
-            if (attr.admin_only or attr.admin_set) and not admin:
+            if _admin_to_set(attr) and not admin:
                 raise policy(f"update_{self.spec.singular}", wire)
             values[attr.field] = converted
         return values

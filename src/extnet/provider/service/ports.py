@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from extnet.provider.errors import NeutronError, bad_request, conflict, invalid_input
-from extnet.provider.service import binding, common, ipam
+from extnet.provider.service import binding, common, ipam, port_policy
 from extnet.provider.service import security_groups as sg
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.store.backend import AllOf, FixedIp, In, Kind, Page, Query, Record
@@ -19,6 +19,8 @@ NO_GROUPS_OWNERS = ("network:",)
 def create(ctx: Ctx, items: list[dict[str, Any]], internal: bool = False) -> list[Record]:
     if not internal:
         common.check_writer(ctx, "create_port")
+        for values in items:  # Neutron checks every port of a bulk request before it creates any
+            port_policy.check_create(ctx, network_of(ctx, values["network_id"]), values)
     allocator = ipam.Ipam(ctx.tx)
     records: list[Record] = []
     for values in items:
@@ -68,8 +70,11 @@ def listing(ctx: Ctx, request: ListRequest, want: frozenset[str] | None) -> Page
 
 
 def update(ctx: Ctx, id_: str, values: dict[str, Any], if_match: int | None) -> Record:
-    port = common.load_owned(ctx, KIND, id_, "update", if_match)
+    common.check_writer(ctx, "update_port")
+    port = common.load(ctx, KIND, id_, lock=True)
     network = network_of(ctx, port["network_id"])
+    port_policy.check_update(ctx, port, network, values)
+    common.check_revision(port, if_match)
     changes = dict(values)
     mac: str = common.pick(values, "mac_address", port["mac_address"])
     if mac != port["mac_address"]:
