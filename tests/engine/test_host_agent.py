@@ -403,6 +403,46 @@ def test_heartbeats_keep_the_host_alive_on_the_provider(
         service.remove()
 
 
+def test_the_agent_heartbeats_with_an_account_of_its_own_not_the_providers_password(
+    system: sdk.services.SystemService, rest: httpx.Client, host_agent: StartAgent, tmp_path: Path
+) -> None:
+    with (
+        scratch_database(os.environ.get("EXTNET_TEST_DATABASE_URL")) as url,
+        run_provider(tmp_path / "own-provider", url, env={"EXTNET_PROVIDER_AGENT_DOWN_TIME": "2"}) as own,
+    ):
+        neutron = own.connect()
+        added = add_provider(system, own)
+        agent = host_agent()
+        host = add_host(system, agent)
+        binding = identity(agent)["unique_id"]
+        until(lambda: alive_on(neutron, binding), "the host alive on the provider")
+        account = neutron.identity.find_user(f"extnet-host-{host.id}")
+        assert account is not None
+        project = neutron.identity.find_project("admin")
+        assert [r.name for r in neutron.identity.role_assignments_filter(project=project, user=account)] == [
+            "host_agent"]  # fmt: skip
+        # the provider's admin password changes behind the engine's back: the agent, restarted, still beats with its
+        # own account (with the provider's password it could not)
+        admin = neutron.identity.find_user("admin")
+        neutron.identity.update_user(admin, password="changed-behind-the-engine")
+        neutron.close()
+        neutron = own.connect(password="changed-behind-the-engine")
+        agent.stop()
+        until(lambda: not alive_on(neutron, binding), "dead on the provider once the agent stopped")
+        agent.start()
+        until(lambda: alive_on(neutron, binding), "alive again, beating with its own account")
+        # removing the host removes its account (with the provider's password back as the engine knows it)
+        neutron.identity.update_user(neutron.identity.find_user("admin"), password=PROVIDER_PASSWORD)
+        neutron.close()
+        neutron = own.connect()
+        service = system.hosts_service().host_service(host.id)
+        service.deactivate()
+        service.remove()
+        until(lambda: neutron.identity.find_user(f"extnet-host-{host.id}") is None, "the host's account removed")
+        system.openstack_network_providers_service().provider_service(added.id).remove()
+        neutron.close()
+
+
 # --- extnet up ---------------------------------------------------------------------------------------------------
 
 

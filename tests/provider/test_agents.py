@@ -127,3 +127,33 @@ def test_an_agent_without_heartbeat_dies(tmp_path: Path) -> None:
             # as in Neutron's ML2, any update of a port whose binding failed binds it again
             assert admin.network.update_port(late, name="retry").binding_vif_type == "ovs"
         admin.close()
+
+
+def test_a_host_agent_account_may_beat_and_read_what_it_plugs_and_nothing_else(
+    admin: Connection, provider: ProviderProcess
+) -> None:
+    name, password = f"extnet-host-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    user = admin.identity.create_user(name=name, password=password, domain_id="default")
+    project = admin.identity.find_project("admin")
+    admin.identity.assign_project_role_to_user(project, user, admin.identity.find_role("host_agent"))
+    other = admin.network.create_network(name=f"other-{uuid.uuid4().hex[:6]}", project_id=uuid.uuid4().hex)
+    token = provider.token(name, password)
+    with httpx.Client(base_url=f"{provider.network_url}/v2.0", headers={"X-Auth-Token": token}, timeout=30) as own:
+        assert beat(own, f"hb-{uuid.uuid4().hex[:8]}").status_code == 201
+        assert own.get(f"/networks/{other.id}").json()["network"]["id"] == other.id  # any project's: it plugs them
+        assert own.get("/subnets", params={"network_id": other.id}).status_code == 200
+        assert own.get("/agents").status_code == 200
+        refused = [
+            own.get("/networks"), own.get("/ports"), own.get(f"/agents/{uuid.uuid4()}"),
+            own.post("/networks", json={"network": {"name": "mine"}}),
+            own.put(f"/networks/{other.id}", json={"network": {"name": "taken"}}),
+            own.delete(f"/networks/{other.id}"), own.post("/ports", json={"port": {"network_id": other.id}}),
+            own.get("/security-groups"), own.get("/routers"),
+        ]  # fmt: skip
+        for response in refused:
+            assert response.status_code == 403, (response.request.url, response.text)
+            assert response.json()["NeutronError"]["type"] == "PolicyNotAuthorized"
+            assert "the host_agent role may send heartbeats" in response.json()["NeutronError"]["message"]
+    assert admin.network.get_network(other.id).name == other.name
+    admin.network.delete_network(other)
+    admin.identity.delete_user(user)

@@ -24,6 +24,7 @@ from extnet.engine.api.openapi import openapi_document
 from extnet.engine.api.root import PRODUCT, ROOTS, root_entity
 from extnet.engine.auth import Authenticator, ensure_admin
 from extnet.engine.bootstrap import BuiltinProvider, FirstStart
+from extnet.engine.hosts.accounts import HostAccounts
 from extnet.engine.hosts.client import HostAgentClient
 from extnet.engine.hosts.monitor import HostMonitor
 from extnet.engine.hosts.pairing import LocalHost
@@ -91,6 +92,7 @@ def build_engine(settings: EngineSettings, on_ready: Callable[[str], None] | Non
             settings.host_connect_timeout, settings.host_read_timeout, settings.host_first_beat_wait
         ),
     )
+    services.host_accounts = HostAccounts(db, services)
     hosts = HostMonitor(db, services, settings.host_monitor_interval)
     services.hosts_changed = hosts.wake
     first_start = FirstStart(db, services, _builtin_provider(settings), _local_host(settings), hosts.poll_all,

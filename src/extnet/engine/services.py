@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from extnet.engine.hosts.accounts import HostAccounts
 from extnet.engine.hosts.client import HostAgentClient
 from extnet.engine.lifecycle.locks import ProviderLocks
 from extnet.engine.providers.client import ProviderClients, ProviderConfig
@@ -23,6 +24,8 @@ class EngineServices:
     host_agents: HostAgentClient = field(default_factory=HostAgentClient)
     # wakes the host monitor (set by the engine app): hosts or providers changed, agents need telling
     hosts_changed: Callable[[], None] = field(default=lambda: None)
+    # each host's own account on each provider, handed to its agent (set by the engine app)
+    host_accounts: HostAccounts | None = None
     # the port lifecycle's settings and workers (engine/lifecycle/context.Lifecycle; set by the engine app)
     lifecycle: Any = None
 

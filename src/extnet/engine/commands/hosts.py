@@ -20,7 +20,7 @@ from extnet.engine.api.resources.base import Entity, resolve
 from extnet.engine.commands.base import Command, Violation, run
 from extnet.engine.domain.rules import name_problem
 from extnet.engine.hosts.readiness import Readiness
-from extnet.engine.store.models import Cluster, Host, Vm
+from extnet.engine.store.models import Cluster, Host, HostProviderAccount, Vm, new_id
 
 DEFAULT_PORT = 54321
 ADDRESS_MAX = 255
@@ -63,6 +63,8 @@ class AgentPairing:
     capabilities: dict[str, Any]
     readiness: Readiness = Readiness()  # whether the providers took the agent's first heartbeats
     certificate_sha256: str = ""  # the agent's certificate as pairing found it: pinned
+    host_id: str = ""  # the id a new host gets (its accounts on the providers are named by it)
+    accounts: tuple[HostProviderAccount, ...] = ()  # the host's accounts made on its providers while pairing
 
 
 class _Check(Command[None]):
@@ -165,13 +167,16 @@ class AddHost(_HostCommand):
     def execute(self) -> Host:
         assert self.cluster is not None and self.agent is not None
         status, detail = self.agent.readiness.status("installing")
-        host = Host(name=self.body["name"], description=self.body.get("description"),
+        host = Host(id=self.agent.host_id or new_id(), name=self.body["name"], description=self.body.get("description"),
                     comment=self.body.get("comment"), address=self.body["address"],
                     port=self.body.get("port", DEFAULT_PORT), cluster_id=self.cluster.id, status=status,
                     status_detail=detail, agent_secret_encrypted=self.agent.secret_encrypted,
                     agent_unique_id=self.agent.unique_id, agent_capabilities=self.agent.capabilities,
                     agent_certificate_sha256=self.agent.certificate_sha256)  # fmt: skip
         self.session.add(host)
+        self.session.flush()  # the host first: its accounts refer to it
+        for account in self.agent.accounts:
+            self.session.merge(account)
         return host
 
     def integrity_message(self, error: IntegrityError) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from extnet.engine.hosts.client import HostAgentError, HostEndpoint
 from extnet.engine.hosts.pairing import (
     endpoint_of,
+    handout,
     providers_digest,
     providers_payload,
     stored_capabilities,
@@ -129,9 +130,12 @@ class HostMonitor:
             observation = _Observation(heartbeats=list(ping.get("heartbeats") or []))
             if ping.get("capabilities_digest") != (host.stored or {}).get("digest"):
                 observation.capabilities = client.capabilities(endpoint)
-            expected = providers_digest(endpoint.secret, providers)
+            given = handout(self.services, host.id, providers)
+            if self.services.host_accounts is not None:
+                self.services.host_accounts.store(given.made)
+            expected = providers_digest(endpoint.secret, given.payload)
             if ping.get("providers_digest") != expected:
-                observation.heartbeats = client.set_providers(endpoint, providers, expected)
+                observation.heartbeats = client.set_providers(endpoint, given.payload, expected)
             return observation
         except HostAgentError as err:
             return _Observation(problem=err.message, untrusted=err.kind == "untrusted")

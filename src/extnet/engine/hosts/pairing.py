@@ -32,12 +32,13 @@ from extnet.engine.commands.hosts import (
     agent_violations,
     check,
 )
+from extnet.engine.hosts.accounts import Handout
 from extnet.engine.hosts.client import HostAgentError, HostEndpoint, is_pairing_refused
 from extnet.engine.hosts.readiness import readiness
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database
 from extnet.engine.store.events import Code, record
-from extnet.engine.store.models import Host, Provider
+from extnet.engine.store.models import Host, Provider, new_id
 
 log = logging.getLogger("extnet.engine.hosts")
 
@@ -78,6 +79,13 @@ def providers_payload(session: Session, services: EngineServices) -> list[dict[s
 
 def providers_digest(secret: str, payload: list[dict[str, Any]]) -> str:
     return keyed_digest(secret, payload)
+
+
+def handout(services: EngineServices, host_id: str, providers: list[dict[str, Any]]) -> Handout:
+    """What the host's agent gets of ``providers``: its own accounts in place of the providers' credentials."""
+    if services.host_accounts is None:
+        return Handout(providers, [])
+    return services.host_accounts.payload_for(host_id, providers)
 
 
 # --- pairing -----------------------------------------------------------------------------------------------------
@@ -121,14 +129,17 @@ def _pair(database: Database, services: EngineServices, pairing: _Pairing) -> Ag
         capabilities = client.capabilities(endpoint)
         with database.transaction(write=False) as session:
             providers = providers_payload(session, services)
-        beats = client.set_providers(endpoint, providers, providers_digest(paired.secret, providers))
+        host_id = pairing.host_id or new_id()  # a new host's id now: its accounts on the providers are named by it
+        given = handout(services, host_id, providers)
+        beats = client.set_providers(endpoint, given.payload, providers_digest(paired.secret, given.payload))
     except HostAgentError as err:
         fault = _fault(pairing, err)
         _event(database, Code.HOST_PAIRING_FAILED, f"Pairing host {pairing.name} with its agent failed: "
                f"{fault.detail}", "error", pairing.host_id)  # fmt: skip
         raise fault from None
     return AgentPairing(services.secrets.encrypt(paired.secret), paired.unique_id or unique_id,
-                        stored_capabilities(capabilities, beats), readiness(beats), paired.pin)  # fmt: skip
+                        stored_capabilities(capabilities, beats), readiness(beats), paired.pin, host_id,
+                        tuple(given.made))  # fmt: skip
 
 
 def _event(database: Database, code: Code, text: str, severity: str = "normal", host_id: str | None = None) -> None:
@@ -163,6 +174,8 @@ def pair_again(database: Database, services: EngineServices, host_id: str, passw
     with database.transaction() as session:
         host = _load(session, host_id)
         run(PairHost(session, host, agent))
+        for account in agent.accounts:
+            session.merge(account)
         record(session, Code.HOST_PAIRED, f"Host {host.name} was paired with its agent again.", host_id=host.id)
     services.hosts_changed()
 

@@ -417,3 +417,15 @@ class EngineLease(Base):
     acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     renewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HostProviderAccount(Base):
+    """A host's own account on a provider's Keystone (role ``host_agent``: heartbeats and the reads they need), made
+    by the engine and handed to the host's agent instead of the provider's credentials (engine/hosts/accounts.py)."""
+
+    __tablename__ = "host_provider_accounts"
+    host_id: Mapped[str] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))  # the Keystone user's id
+    username: Mapped[str] = mapped_column(String(255))
+    password_encrypted: Mapped[str] = mapped_column(Text)  # Fernet token; the key lives in the data dir

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from extnet.provider.api import query as query_parser
 from extnet.provider.api.extensions import EXTENSIONS
+from extnet.provider.api.host_access import host_agent_access, is_host_agent
 from extnet.provider.api.spec import MAPPERS, RESOURCES, Mapper
 from extnet.provider.documents import acceptable
 from extnet.provider.drivers.base import Changes, MechanismDriver, RecordingTx
@@ -239,6 +240,8 @@ class NeutronApi:
         if parts[0] != "v2.0":
             raise _not_found()
         rest = parts[1:]
+        if is_host_agent(principal):
+            principal = host_agent_access(request.method, rest, principal)
         if not rest:
             return self._resources(request)
         collection = rest[0]

@@ -21,8 +21,9 @@ from extnet.provider.store import tables as t
 log = logging.getLogger("extnet.provider.identity")
 
 DEFAULT_DOMAIN = {"id": "default", "name": "Default"}
-ROLES = ("admin", "member", "reader")
+ROLES = ("admin", "member", "reader", "host_agent")
 ADMIN = "admin"
+HOST_AGENT = "host_agent"  # a host agent's own account: heartbeats and the reads they need (api/host_access.py)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
 from extnet.engine.commands.hosts import DeactivateHost, RemoveHost, UpdateHost
 from extnet.engine.hosts import pairing
+from extnet.engine.hosts.accounts import accounts_of
 from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Cluster, DataCenter, Host, Vm
 
@@ -153,10 +154,15 @@ class Hosts(Collection):
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         host = load(ctx.db, Host, entity_id, "host")
-        endpoint = pairing.endpoint_of(host, services_of(ctx))
+        services = services_of(ctx)
+        endpoint = pairing.endpoint_of(host, services)
+        accounts = accounts_of(ctx.db, host.id)
         run(RemoveHost(ctx.db, host))
         record(ctx.db, Code.HOST_REMOVED, f"Host {host.name} was removed.", host_id=host.id)
-        pairing.after_commit(ctx.db, lambda: pairing.unpair_in_background(services_of(ctx), endpoint))
+        pairing.after_commit(ctx.db, lambda: pairing.unpair_in_background(services, endpoint))
+        keeper = services.host_accounts
+        if keeper is not None:
+            pairing.after_commit(ctx.db, lambda: keeper.forget(accounts))
 
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
         if name == "activate":
