@@ -1,9 +1,10 @@
 """List 10,000 VMs and 10,000 networks through the engine's API, XML and JSON, with and without search.
 
 The engine runs as a real process on 127.0.0.1 with its database seeded directly (seeding through the API
-would only slow the setup). Each case is timed from a keep-alive HTTP client; the baseline is a do-nothing
-server on the same machine that replays the engine's own response bytes, i.e. the cost of HTTP and of the
-client alone. The ratio says how much of the time the engine itself costs.
+would only slow the setup). Each case is timed from a keep-alive HTTP client; the baseline ("replay") is a
+do-nothing server in a process of its own on 127.0.0.1 (uvicorn and Starlette, as the engine) that answers the same
+URL with the engine's own response bytes, held in memory: the cost of HTTP and of the client alone. The ratio says
+how much of the time the engine itself costs.
 
     python bench/api_bench.py [--vms 10000] [--networks 10000] [--seconds 3] [--database-url URL]
 """
@@ -11,13 +12,16 @@ client alone. The ratio says how much of the time the engine itself costs.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -54,31 +58,68 @@ def seed(url: str, vms: int, networks: int) -> None:
     db.dispose()
 
 
+def _key(path: str, query: str, accept: str) -> str:
+    return hashlib.sha256(f"{path}?{query} {accept}".encode()).hexdigest()
+
+
+def serve_replay(directory: Path, port: int) -> None:
+    """The replay server's process: answers a GET with the body stored in ``directory`` for its path, query and
+    Accept header (read from the file once, at the first request for it, then served from memory); 404 for any
+    other."""
+    loaded: dict[str, tuple[bytes, str]] = {}
+
+    async def serve(request: Request) -> Response:
+        key = _key(request.url.path, request.url.query, request.headers.get("accept", ""))
+        found = loaded.get(key)
+        if found is None:
+            body = directory / f"{key}.body"
+            if not body.exists():
+                return Response(b"", status_code=404)
+            found = loaded[key] = (body.read_bytes(), (directory / f"{key}.type").read_text())
+        return Response(found[0], media_type=found[1])
+
+    app = Starlette(routes=[Route("/{path:path}", serve)])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+
+
 class Replay:
-    """A do-nothing HTTP server answering every GET with the bytes it was given for that URL."""
+    """A do-nothing HTTP server in a process of its own answering a GET with the bytes it was given for that URL."""
 
-    def __init__(self, port: int) -> None:
-        self.bodies: dict[str, tuple[bytes, str]] = {}
+    def __init__(self, directory: Path, port: int) -> None:
+        self.directory = directory
+        self.url = f"http://127.0.0.1:{port}"
 
-        async def serve(request: Request) -> Response:
-            body, media = self.bodies[str(request.url.path) + "?" + request.url.query]
-            return Response(body, media_type=media)
+    def give(self, path: str, query: str, accept: str, body: bytes, media_type: str) -> None:
+        """What to answer for ``path?query`` asked with ``accept`` (before the first request for it)."""
+        key = _key(path, query, accept)
+        (self.directory / f"{key}.type").write_text(media_type)
+        (self.directory / f"{key}.body").write_bytes(body)
 
-        app = Starlette(routes=[Route("/{path:path}", serve)])
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                                                    lifespan="off"))  # fmt: skip
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> Replay:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+@contextmanager
+def replay_server(directory: Path, port: int) -> Iterator[Replay]:
+    args = [sys.executable, __file__, "--serve-replay", str(directory), "--replay-port", str(port)]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    replay = Replay(directory, port)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the replay server exited with {process.returncode}")
+            try:
+                httpx.get(f"{replay.url}/ready", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, f"the replay server does not answer at {replay.url}"
+                time.sleep(0.05)
+        yield replay
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def rate(client: httpx.Client, url: str, params: dict[str, str], headers: dict[str, str],
@@ -101,7 +142,12 @@ def main() -> int:
     parser.add_argument("--networks", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--database-url", default=os.environ.get("EXTNET_BENCH_DATABASE_URL"))
+    parser.add_argument("--serve-replay", type=Path, help=argparse.SUPPRESS)  # the replay server's own process
+    parser.add_argument("--replay-port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_replay:
+        serve_replay(args.serve_replay, args.replay_port)
+        return 0
 
     cases = [
         ("VMs, all", "vms", None),
@@ -118,16 +164,17 @@ def main() -> int:
         seed(url, args.vms, args.networks)
         print(f"seeded {args.vms} VMs and {args.networks} networks in {time.perf_counter() - t0:.1f}s "
               f"({'SQLite' if url.startswith('sqlite') else url.split(':')[0]})", flush=True)  # fmt: skip
-        with run_engine(data, db_url) as engine:
-            rows = measure(engine.url, cases, args.seconds, free_port())
+        replay_dir = Path(tmp) / "replay"
+        replay_dir.mkdir()
+        with run_engine(data, db_url) as engine, replay_server(replay_dir, free_port()) as replay:
+            rows = measure(engine.url, cases, args.seconds, replay)
     print_table(rows)
     return 0
 
 
-def measure(api: str, cases: list[tuple[str, str, str | None]], seconds: float, replay_port: int) -> list[list[str]]:
+def measure(api: str, cases: list[tuple[str, str, str | None]], seconds: float, replay: Replay) -> list[list[str]]:
     rows: list[list[str]] = []
-    with httpx.Client(auth=("admin@internal", ADMIN_PASSWORD), timeout=120) as client, Replay(replay_port) as replay:
-        base = f"http://127.0.0.1:{replay_port}"
+    with httpx.Client(auth=("admin@internal", ADMIN_PASSWORD), timeout=120) as client:
         for label, collection, search in cases:
             params = {"search": search} if search else {}
             for fmt, accept in (("XML", "application/xml"), ("JSON", "application/json")):
@@ -135,9 +182,9 @@ def measure(api: str, cases: list[tuple[str, str, str | None]], seconds: float, 
                 first = client.get(f"{api}/{collection}", params=params, headers=headers)
                 count = first.text.count("<vm " if collection == "vms" else "<network ") if fmt == "XML" else None
                 path = httpx.URL(f"{api}/{collection}", params=params)
-                replay.bodies[path.path + "?" + path.query.decode()] = (first.content, first.headers["content-type"])
+                replay.give(path.path, path.query.decode(), accept, first.content, first.headers["content-type"])
                 engine_rps, engine_ms = rate(client, f"{api}/{collection}", params, headers, seconds)
-                limit_rps, _ = rate(client, f"{base}{path.path}", params, headers, seconds)
+                limit_rps, _ = rate(client, f"{replay.url}{path.path}", params, headers, seconds)
                 rows.append([label, fmt, str(count) if count is not None else "", f"{len(first.content) / 1e6:.2f}",
                              f"{engine_rps:.1f}", f"{engine_ms:.1f}", f"{limit_rps:.1f}",
                              f"{engine_rps / limit_rps:.3f}"])  # fmt: skip

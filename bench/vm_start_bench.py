@@ -1,22 +1,33 @@
-"""Start 100 VMs with 2 external vNICs each through the engine, against creating the same 200 ports straight on the
-provider with openstacksdk, in the same run.
+"""Start 100 VMs with 2 external vNICs each through the engine, against the provider work those starts need.
+
+The baseline is done straight on the same provider, in the same run.
 
 The engine, the built-in provider and one host agent (noop runtime, the default 10 s heartbeat interval) run as real
 processes on 127.0.0.1. The host's heartbeat tells the provider which ports it plugged, so every start waits until
 its two ports are ACTIVE, as it would with a data plane. Two provider networks (with a subnet each) are imported into
 the Default data center; the VMs and their vNICs are made beforehand (not timed).
 
-For each concurrency level (``--concurrency``, default 1 and 8 clients):
+For each concurrency level (``--concurrency``, default 1 and 8 clients), with that many clients (each its own
+keystoneauth session, as openstacksdk makes it; the same library the engine and the host agent call the provider
+with):
 
-- baseline: openstacksdk creates 200 ports (the engine's port bodies: network, name, MAC, device id and owner,
-  binding host) with that many clients, each its own connection; the ports are deleted afterwards (not timed);
-- engine, first start: ``POST /vms/{id}/start`` (JSON over httpx) for 100 fresh VMs with that many clients: the
-  engine chooses the host (asking the provider for its agents), finds and creates the ports (one lookup and one bulk
-  create per VM), hands the VIFs to the host (``VM.create``), waits for ACTIVE, and records the VM up;
+- baseline of a first start, per VM: the provider work a first start needs, i.e. ONE bulk create of the VM's two
+  ports (``POST /v2.0/ports`` with ``{"ports": [...]}``, the engine's port bodies: network, name, MAC, device id and
+  owner, binding host, admin state, description) and the host's device report (``POST /v2.0/agents/heartbeat`` as
+  the host's agent, with the agent's own type, binary and configurations and ``devices_up`` the two ports, which
+  makes them ACTIVE);
+- engine, first start: ``POST /vms/{id}/start`` (JSON over httpx) for 100 fresh VMs: the engine chooses the host
+  (the provider's agent list, cached), creates the VM's ports (one bulk create; a first start needs no lookup),
+  hands the VIFs to the host (``VM.create``), whose agent reports them up to the provider and hands on the ACTIVE
+  status the provider answered, and records the VM up;
+- baseline of a start again, per VM: the provider work a start of a VM whose ports exist needs, i.e. ONE lookup of
+  its ports (``GET /v2.0/ports?device_owner=oVirt&device_id=...&device_id=...``) and the host's device report as
+  above; before it, the ports are reported down as a stop leaves them (not timed);
 - engine, start again: the same VMs stopped (not timed) and started again: the ports exist and are only looked up
-  and updated.
+  and compared.
 
-The ratio is the engine's time over the baseline's at the same concurrency (target: at most 1.5).
+The baseline's ports are deleted afterwards (not timed). The ratio is the engine's time over its baseline's at the
+same concurrency (target: at most 1.5).
 
     python bench/vm_start_bench.py [--vms 100] [--concurrency 1,8] [--database-url URL]
 """
@@ -49,6 +60,9 @@ from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD  # noqa: 
 from tests.provider.process import ProviderProcess, run_provider  # noqa: E402
 from tests.servers import ADMIN_PASSWORD, EngineProcess, run_engine, run_host_agent, scratch_database  # noqa: E402
 
+from extnet.common.hostrpc import OVS_AGENT_TYPE  # noqa: E402  (the host's agent reports itself as one)
+from extnet.engine.lifecycle.ports import DEVICE_OWNER  # noqa: E402
+
 NICS = 2
 
 
@@ -56,7 +70,7 @@ NICS = 2
 class Row:
     what: str
     concurrency: int
-    count: int  # VMs started, or ports made
+    count: int  # VMs started, or VMs' worth of provider work
     seconds: float
     latencies: list[float] = field(default_factory=list)
     baseline: Row | None = None
@@ -143,25 +157,63 @@ class Bench:
             ids.append(vm["id"])
         return ids
 
-    def baseline(self, clients: int, count: int) -> Row:
-        """openstacksdk making ``count`` ports like the engine's, ``clients`` connections side by side."""
-        connections = [self.provider.connect() for _ in range(clients)]
-        for connection in connections:
+    def baseline(self, clients: int, vms: int) -> tuple[Row, Row]:
+        """The provider work of ``vms`` starts, ``clients`` sessions side by side: for a first start, one bulk create
+        of a VM's ports and the host's report of them up; for a start again, one lookup of them and the report."""
+        sessions = [self.provider.connect() for _ in range(clients)]
+        for connection in sessions:
             connection.network.find_network(self.networks[0].id)  # authenticated before the clock starts
-        bodies = [{"network_id": self.networks[i % NICS].id, "name": f"nic{i % NICS}", "mac_address": _mac(),
-                   "device_id": str(uuid.uuid4()), "device_owner": "oVirt", "binding_host_id": self.binding,
-                   "description": "bench"} for i in range(count)]  # fmt: skip
-        made: list[str] = []
+        url = self.provider.network_url + "/v2.0"
+        [agent] = [a for a in self.neutron.network.agents(host=self.binding) if a.agent_type == OVS_AGENT_TYPE]
+        agent_fields = {"host": self.binding, "agent_type": agent.agent_type, "binary": agent.binary,
+                        "configurations": agent.configuration}  # fmt: skip
+        bodies = [[self._port_body(nic, network.id) for nic, network in enumerate(self.networks)] for _ in range(vms)]
+        made: list[list[str]] = [[] for _ in range(vms)]
 
-        def create(index: int) -> None:
-            made.append(connections[index % clients].network.create_port(**bodies[index]).id)
+        def call(index: int, method: str, path: str, **kwargs: Any) -> Any:
+            answer = sessions[index % clients].session.request(f"{url}{path}", method, raise_exc=False,
+                                                               connect_retries=0, **kwargs)  # fmt: skip
+            assert answer.status_code in (200, 201), f"{method} {path}: {answer.status_code} {answer.text[:300]}"
+            return answer.json()
 
-        seconds, latencies = in_parallel([lambda i=i: create(i) for i in range(count)], clients)  # type: ignore[misc]
-        for port_id in made:
-            self.neutron.network.delete_port(port_id)
-        for connection in connections:
-            connection.close()
-        return Row("provider: openstacksdk create_port", clients, count, seconds, latencies)
+        def report(index: int, up: list[str], down: list[str]) -> None:
+            beat = {"agent": {**agent_fields, "devices_up": sorted(up), "devices_down": sorted(down)}}
+            statuses = call(index, "POST", "/agents/heartbeat", json=beat).get("device_status", {})
+            wanted = "ACTIVE" if up else "DOWN"
+            assert all(statuses.get(port) == wanted for port in up + down), f"the report was not taken: {statuses}"
+
+        def first(index: int) -> None:
+            ports = call(index, "POST", "/ports", json={"ports": bodies[index]})["ports"]
+            made[index] = [port["id"] for port in ports]
+            report(index, made[index], [])
+
+        def again(index: int) -> None:
+            params = [("device_owner", DEVICE_OWNER)] + [("device_id", body["device_id"]) for body in bodies[index]]
+            found = call(index, "GET", "/ports", params=params)["ports"]
+            assert len(found) == NICS, f"{len(found)} ports found for {NICS} vNICs"
+            report(index, [port["id"] for port in found], [])
+
+        try:
+            seconds, latencies = in_parallel([lambda i=i: first(i) for i in range(vms)], clients)  # type: ignore[misc]
+            made_row = Row("provider: a first start's work (bulk create + device report)", clients, vms, seconds,
+                           latencies)  # fmt: skip
+            report(0, [], [port for ports in made for port in ports])  # what a stop leaves: the ports DOWN
+            seconds, latencies = in_parallel([lambda i=i: again(i) for i in range(vms)], clients)  # type: ignore[misc]
+            again_row = Row("provider: a start again's work (lookup + device report)", clients, vms, seconds,
+                            latencies)  # fmt: skip
+        finally:
+            for port_id in (port for ports in made for port in ports):
+                self.neutron.network.delete_port(port_id)
+            for connection in sessions:
+                connection.close()
+        return made_row, again_row
+
+    def _port_body(self, nic: int, network_id: str) -> dict[str, Any]:
+        """The body of a vNIC's port as the engine's (``extnet.engine.lifecycle.ports.create_body``; the vNIC's id as
+        device id, a profile without security groups)."""
+        return {"network_id": network_id, "name": f"nic{nic}", "mac_address": _mac(), "device_id": str(uuid.uuid4()),
+                "device_owner": DEVICE_OWNER, "binding:host_id": self.binding, "admin_state_up": True,
+                "description": "bench"}  # fmt: skip
 
     def starts(self, vm_ids: list[str], clients: int, what: str, baseline: Row) -> Row:
         def start(vm_id: str) -> None:
@@ -190,14 +242,16 @@ def measure(bench: Bench, vms: int, levels: list[int]) -> list[Row]:
     rows: list[Row] = []
     for clients in levels:
         vm_ids = bench.make_vms(vms, f"c{clients}")
-        base = show(bench.baseline(clients, vms * NICS))
-        first = show(bench.starts(vm_ids, clients, "engine: start, first (ports made)", base))
+        base_first, base_again = bench.baseline(clients, vms)
+        show(base_first)
+        first = show(bench.starts(vm_ids, clients, "engine: start, first (ports made)", base_first))
         first.phases = phases_of(bench.engine, f"bench-c{clients}-", 0)
         bench.stop(vm_ids)
-        again = show(bench.starts(vm_ids, clients, "engine: start again (ports reused)", base))
+        show(base_again)
+        again = show(bench.starts(vm_ids, clients, "engine: start again (ports reused)", base_again))
         again.phases = phases_of(bench.engine, f"bench-c{clients}-", 1)
         bench.stop(vm_ids)
-        rows += [base, first, again]
+        rows += [base_first, first, base_again, again]
     return rows
 
 
