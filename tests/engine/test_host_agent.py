@@ -416,7 +416,8 @@ def test_the_agent_heartbeats_with_an_account_of_its_own_not_the_providers_passw
         host = add_host(system, agent)
         binding = identity(agent)["unique_id"]
         until(lambda: alive_on(neutron, binding), "the host alive on the provider")
-        account = neutron.identity.find_user(f"extnet-host-{host.id}")
+        username = f"extnet-host-{host.id}-{added.id}"
+        account = neutron.identity.find_user(username)
         assert account is not None
         project = neutron.identity.find_project("admin")
         assert [r.name for r in neutron.identity.role_assignments_filter(project=project, user=account)] == [
@@ -438,7 +439,7 @@ def test_the_agent_heartbeats_with_an_account_of_its_own_not_the_providers_passw
         service = system.hosts_service().host_service(host.id)
         service.deactivate()
         service.remove()
-        until(lambda: neutron.identity.find_user(f"extnet-host-{host.id}") is None, "the host's account removed")
+        until(lambda: neutron.identity.find_user(username) is None, "the host's account removed")
         system.openstack_network_providers_service().provider_service(added.id).remove()
         neutron.close()
 

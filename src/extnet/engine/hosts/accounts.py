@@ -1,12 +1,12 @@
 """Each host's own account on each provider, handed to its agent instead of the provider's credentials.
 
 What an agent needs from a provider is its heartbeats and a few reads (segments, subnets, tunnel peers), so it gets
-an account that can do that and nothing else: a Keystone user ``extnet-host-<host id>`` with the ``host_agent``
-role, made by the engine with the provider's credentials the first time the host is handed that provider, its
-password random and kept encrypted in the engine's database. A provider whose Keystone has no ``host_agent`` role
-(a foreign OpenStack) gets the provider's credentials, as oVirt's host deploy hands them to its Neutron agents. A
-provider that cannot make the account now is left out of what the agent gets this time (the host monitor tries
-again next round); the provider's password is never the fallback for a provider that offers the role.
+an account that can do that and nothing else: a Keystone user ``extnet-host-<host id>-<provider id>`` with the
+``host_agent`` role, made by the engine with the provider's credentials the first time the host is handed that
+provider, its password random and kept encrypted in the engine's database. A provider whose Keystone has no
+``host_agent`` role (a foreign OpenStack) gets the provider's credentials, as oVirt's host deploy hands them to its
+Neutron agents. A provider that cannot make the account now is left out of what the agent gets this time (the host
+monitor tries again next round); the provider's password is never the fallback for a provider that offers the role.
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ class HostAccounts:
         if config is None or self._is_foreign(provider_id, config.fingerprint()):
             return None
         keystone = KeystoneAccounts(self.services.providers.get(config))
-        username, password = f"extnet-host-{host_id}", generate_password()
+        # per provider too: two registrations of one Keystone (another plugin type) must not share an account
+        username, password = f"extnet-host-{host_id}-{provider_id}", generate_password()
         try:
             role_id = keystone.supported()
             if role_id is None:
