@@ -196,7 +196,7 @@ def _banner(settings: EngineSettings, admin: Secret, registration: str, provider
         _row("provider user", "admin (project admin, domain Default)"),
         _row("provider password", provider_secret.shown()),
         "",
-        _row("host", f"'local' of cluster Default, runtime {host.runtime} (agent http://{host.listen}/jsonrpc)"),
+        _row("host", f"'local' of cluster Default, runtime {host.runtime} (agent https://{host.listen}/jsonrpc)"),
         _row("runtime", why),
         _row("data directory", str(Path(settings.data_dir))),
         _row("logs", "everything" if verbose else "warnings and errors only (extnet up --verbose for more)"),

@@ -454,7 +454,7 @@ def test_up_runs_a_local_host_agent_paired_as_host_local(tmp_path: Path) -> None
     data_dir = tmp_path / "state"
     for run in (1, 2):  # the second start finds the host already paired
         with running_up(data_dir, env) as up:
-            up.wait_for(rf"host:\s+'local' of cluster Default, runtime noop \(agent http://127\.0\.0\.1:{host_port}"
+            up.wait_for(rf"host:\s+'local' of cluster Default, runtime noop \(agent https://127\.0\.0\.1:{host_port}"
                         r"/jsonrpc\)")  # fmt: skip
             up.answers()
             with httpx.Client(base_url=f"{up.base}/ovirt-engine/api/", auth=("admin@internal", "up-pw"),

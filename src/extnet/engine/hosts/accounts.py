@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("extnet.engine.hosts")
 RECHECK_FOREIGN = 600.0  # seconds before asking a Keystone without the role again
+RETRY_FAILED = 60.0  # seconds before trying again to make an account that could not be made
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Handout:
 
     payload: list[dict[str, Any]]
     made: list[HostProviderAccount]
+    # heartbeat states (as the agent reports them) of the providers left out because no account could be made
+    failing: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class HostAccounts:
         self.database = database
         self.services = services
         self._foreign: dict[str, _Foreign] = {}
+        # (host, provider) -> (retry at, why, the provider's settings then): an edited provider is tried at once
+        self._failed: dict[tuple[str, str], tuple[float, str, str]] = {}
         self._lock = threading.Lock()
 
     def payload_for(self, host_id: str, providers: list[dict[str, Any]]) -> Handout:
@@ -69,11 +74,13 @@ class HostAccounts:
             account = accounts.get(entry["id"]) if entry.get("requires_authentication") else None
             if entry.get("requires_authentication") and account is None:
                 made = self._make(host_id, entry["id"])
+                if isinstance(made, str):  # no account now: left out until the next round makes one
+                    handout.failing.append({"provider_id": entry["id"], "name": entry["name"], "state": "failing",
+                                            "detail": f"the engine cannot make the host's account there: {made}"})
+                    continue
                 if made is not None:
                     handout.made.append(made[0])
                     account = made[1]
-                elif not self._is_foreign(entry["id"]):
-                    continue  # no account now: left out until the next round makes one
             handout.payload.append(entry if account is None else {
                 **entry, "username": account[0], "password": account[1], "user_domain_name": "Default"})  # fmt: skip
         return handout
@@ -92,12 +99,17 @@ class HostAccounts:
 
     # --- making and removing accounts ---------------------------------------------------------------------------
 
-    def _make(self, host_id: str, provider_id: str) -> tuple[HostProviderAccount, tuple[str, str]] | None:
+    def _make(self, host_id: str, provider_id: str) -> tuple[HostProviderAccount, tuple[str, str]] | str | None:
+        """The account made (not stored yet), None when the provider offers none, or why it could not be made."""
         with self.database.transaction(write=False) as session:
             provider = session.get(Provider, provider_id)
             config = self.services.provider_config(provider) if provider is not None else None
         if config is None or self._is_foreign(provider_id, config.fingerprint()):
             return None
+        with self._lock:
+            failed = self._failed.get((host_id, provider_id))
+        if failed is not None and failed[0] > time.monotonic() and failed[2] == config.fingerprint():
+            return failed[1]
         keystone = KeystoneAccounts(self.services.providers.get(config))
         # per provider too: two registrations of one Keystone (another plugin type) must not share an account
         username, password = f"extnet-host-{host_id}-{provider_id}", generate_password()
@@ -109,7 +121,11 @@ class HostAccounts:
             made = keystone.create(role_id, username, password, f"the host agent of extnet host {host_id}")
         except ProviderError as err:
             log.warning("cannot make host %s its account on provider %s: %s", host_id, config.name, err)
-            return None
+            with self._lock:
+                self._failed[(host_id, provider_id)] = (time.monotonic() + RETRY_FAILED, str(err), config.fingerprint())
+            return str(err)
+        with self._lock:
+            self._failed.pop((host_id, provider_id), None)
         row = HostProviderAccount(host_id=host_id, provider_id=provider_id, user_id=made.user_id,
                                   username=made.username, password_encrypted=self.services.secrets.encrypt(password))
         return row, (made.username, password)

@@ -136,6 +136,7 @@ class HostMonitor:
             expected = providers_digest(endpoint.secret, given.payload)
             if ping.get("providers_digest") != expected:
                 observation.heartbeats = client.set_providers(endpoint, given.payload, expected)
+            observation.heartbeats += given.failing
             return observation
         except HostAgentError as err:
             return _Observation(problem=err.message, untrusted=err.kind == "untrusted")

@@ -132,6 +132,7 @@ def _pair(database: Database, services: EngineServices, pairing: _Pairing) -> Ag
         host_id = pairing.host_id or new_id()  # a new host's id now: its accounts on the providers are named by it
         given = handout(services, host_id, providers)
         beats = client.set_providers(endpoint, given.payload, providers_digest(paired.secret, given.payload))
+        beats += given.failing
     except HostAgentError as err:
         fault = _fault(pairing, err)
         _event(database, Code.HOST_PAIRING_FAILED, f"Pairing host {pairing.name} with its agent failed: "
