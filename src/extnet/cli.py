@@ -79,6 +79,7 @@ def serve_engine(settings: EngineSettings, on_ready: Callable[[str], None] | Non
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
         lifespan="on",  # starts and stops the engine's background work (provider auto-sync)
+        proxy_headers=False,  # the client address is the peer's: logins are throttled by it
     )
     server = uvicorn.Server(config)
     try:

@@ -20,7 +20,7 @@ import pytest
 from tests.polling import until
 from tests.servers import ADMIN_PASSWORD, EngineProcess, run_engine, scratch_database
 
-COOLDOWN_S = 2
+COOLDOWN_S = 4  # long enough for the checks made while locked out, on a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -68,20 +68,20 @@ def test_five_wrong_passwords_lock_that_user_out_from_that_address(guarded: Engi
     assert f"Too many wrong passwords for user {user} from 127.0.0.1" in refused.json()["error_description"]
     assert 1 <= int(refused.headers["Retry-After"]) <= COOLDOWN_S
     basic_refused = basic(guarded, user, password)
-    assert basic_refused.status_code == 429 and basic_refused.json()["reason"] == "Too Many Requests"
-    assert "Too many wrong passwords" in basic_refused.json()["detail"]
-    assert sso(guarded, bystander, bystander_password).status_code == 200  # another user is not affected
     # with the SDK, the lockout reads as an authentication error saying why
     with pytest.raises(sdk.AuthError) as err:
         sdk.Connection(url=guarded.url, username=user, password=password).authenticate()
     assert "Too many wrong passwords" in str(err.value)
+    assert basic_refused.status_code == 429 and basic_refused.json()["reason"] == "Too Many Requests"
+    assert "Too many wrong passwords" in basic_refused.json()["detail"]
+    assert sso(guarded, bystander, bystander_password).status_code == 200  # another user is not affected
     listing = httpx.get(f"{guarded.url}/events", auth=("admin@internal", ADMIN_PASSWORD),
                         headers={"Accept": "application/json"}, timeout=30).json()["event"]  # fmt: skip
     lockouts = [e for e in listing if e["code"] == "9710" and user in e["description"]]
     assert lockouts and "5 wrong passwords" in lockouts[0]["description"] and "127.0.0.1" in lockouts[0]["description"]
     assert password not in str(listing)
     # after the cool-down the right password works again
-    until(lambda: sso(guarded, user, password).status_code == 200, "the login after the cool-down", deadline_s=10)
+    until(lambda: sso(guarded, user, password).status_code == 200, "the login after the cool-down", deadline_s=30)
 
 
 def test_the_cool_down_grows_with_each_lockout(guarded: EngineProcess) -> None:
@@ -93,27 +93,29 @@ def test_the_cool_down_grows_with_each_lockout(guarded: EngineProcess) -> None:
         locked_at = time.monotonic()
         assert basic(guarded, user, "wrong").status_code == 429
         # polled with a wrong password: the first one past the cool-down counts again, as the first of five
-        until(lambda: basic(guarded, user, "wrong").status_code == 401, "the cool-down to end", deadline_s=20)
+        until(lambda: basic(guarded, user, "wrong").status_code == 401, "the cool-down to end", deadline_s=40)
         waits.append(time.monotonic() - locked_at)
         for _ in range(4):
             assert basic(guarded, user, "wrong").status_code == 401
     assert waits[0] >= COOLDOWN_S - 0.5 and waits[1] >= 2 * COOLDOWN_S - 0.5, waits
     until(lambda: basic(guarded, user, password).status_code == 200, "the right password after the third cool-down",
-          deadline_s=20)  # fmt: skip
+          deadline_s=60)  # fmt: skip
 
 
 def test_an_unknown_user_costs_what_a_known_one_costs(guarded: EngineProcess) -> None:
-    known, _ = new_user(guarded)
+    known = [new_user(guarded)[0] for _ in range(3)]
 
     def cost(username: str) -> float:
         started = time.perf_counter()
         assert sso(guarded, username, "wrong").status_code == 401
         return time.perf_counter() - started
 
-    known_costs = [cost(known) for _ in range(4)]  # four: below the lockout
-    unknown_costs = [cost(f"nobody{uuid.uuid4().hex[:6]}@internal") for _ in range(4)]
-    # without the decoy check an unknown user answered in a fraction of the password hash's time
-    assert statistics.median(unknown_costs) > 0.5 * statistics.median(known_costs), (known_costs, unknown_costs)
+    known_costs, unknown_costs = [], []
+    for i in range(6):  # interleaved, so that the machine's load weighs on both alike; each known user twice
+        known_costs.append(cost(known[i % 3]))
+        unknown_costs.append(cost(f"nobody{uuid.uuid4().hex[:6]}@internal"))
+    # without the decoy check an unknown user answered in well under half the password hash's time
+    assert statistics.median(unknown_costs) > 0.6 * statistics.median(known_costs), (known_costs, unknown_costs)
 
 
 def test_the_sso_takes_credentials_only_in_a_post_body(guarded: EngineProcess) -> None:

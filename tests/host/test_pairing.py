@@ -46,7 +46,12 @@ def test_an_unpaired_caller_gets_401_and_nothing_else(shared_agent: HostAgentPro
 
 def test_an_unpaired_caller_learns_nothing_from_other_requests(shared_agent: HostAgentProcess, paired: Rpc) -> None:
     base = shared_agent.url.removesuffix("/jsonrpc")
-    client = httpx.Client(verify=False)  # the agent's certificate is its own, self-signed
+    with httpx.Client(verify=False) as client:  # the agent's certificate is its own, self-signed
+        check_what_an_unpaired_caller_learns(client, shared_agent, paired, base)
+
+
+def check_what_an_unpaired_caller_learns(client: httpx.Client, shared_agent: HostAgentProcess, paired: Rpc,
+                                         base: str) -> None:  # fmt: skip
     for response in (
         client.get(shared_agent.url), client.get(base + "/"), client.get(base + "/no/such/path"),
         client.put(shared_agent.url, content=b"{}"), client.post(shared_agent.url, content=b"not json"),

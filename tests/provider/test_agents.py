@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from openstack.connection import Connection
 
+from extnet.common.host_accounts import account_name
 from tests.provider.process import ProviderProcess, run_provider
 
 OVS = {
@@ -132,14 +133,17 @@ def test_an_agent_without_heartbeat_dies(tmp_path: Path) -> None:
 def test_a_host_agent_account_may_beat_and_read_what_it_plugs_and_nothing_else(
     admin: Connection, provider: ProviderProcess
 ) -> None:
-    name, password = f"extnet-host-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    own_host = f"hb-{uuid.uuid4().hex[:8]}"
+    name, password = account_name("registration", own_host), uuid.uuid4().hex
     user = admin.identity.create_user(name=name, password=password, domain_id="default")
     project = admin.identity.find_project("admin")
     admin.identity.assign_project_role_to_user(project, user, admin.identity.find_role("host_agent"))
     other = admin.network.create_network(name=f"other-{uuid.uuid4().hex[:6]}", project_id=uuid.uuid4().hex)
     token = provider.token(name, password)
     with httpx.Client(base_url=f"{provider.network_url}/v2.0", headers={"X-Auth-Token": token}, timeout=30) as own:
-        assert beat(own, f"hb-{uuid.uuid4().hex[:8]}").status_code == 201
+        assert beat(own, own_host).status_code == 201
+        other_host = beat(own, f"hb-{uuid.uuid4().hex[:8]}")  # it may not report another host's agent
+        assert other_host.status_code == 403 and f"may report agent host {own_host} only" in other_host.text
         assert own.get(f"/networks/{other.id}").json()["network"]["id"] == other.id  # any project's: it plugs them
         assert own.get("/subnets", params={"network_id": other.id}).status_code == 200
         assert own.get("/agents").status_code == 200

@@ -18,7 +18,7 @@ from tests.polling import until
 from tests.provider.process import ADMIN_PASSWORD, ProviderProcess, run_provider
 from tests.servers import scratch_database
 
-COOLDOWN_S = 2
+COOLDOWN_S = 4  # long enough for the checks made while locked out, on a busy machine
 KEYSTONE_LIMIT = 114688  # Keystone's max_request_body_size
 
 
@@ -65,7 +65,7 @@ def test_five_wrong_passwords_lock_that_user_out_from_that_address(guarded: Prov
     assert token_request(guarded, bystander, bystander_password).status_code == 201
     assert f"5 wrong passwords for user {user} from 127.0.0.1" in guarded.log() and password not in guarded.log()
     until(lambda: token_request(guarded, user, password).status_code == 201, "the login after the cool-down",
-          deadline_s=10)  # fmt: skip
+          deadline_s=30)  # fmt: skip
 
 
 def test_the_cool_down_grows_with_each_lockout(guarded: ProviderProcess, admin: Connection) -> None:
@@ -76,7 +76,7 @@ def test_the_cool_down_grows_with_each_lockout(guarded: ProviderProcess, admin: 
     for _ in range(2):
         locked_at = time.monotonic()
         assert token_request(guarded, user, "wrong").status_code == 429
-        until(lambda: token_request(guarded, user, "wrong").status_code == 401, "the cool-down to end", deadline_s=20)
+        until(lambda: token_request(guarded, user, "wrong").status_code == 401, "the cool-down to end", deadline_s=40)
         waits.append(time.monotonic() - locked_at)
         for _ in range(4):
             assert token_request(guarded, user, "wrong").status_code == 401
@@ -84,16 +84,18 @@ def test_the_cool_down_grows_with_each_lockout(guarded: ProviderProcess, admin: 
 
 
 def test_an_unknown_user_costs_what_a_known_one_costs(guarded: ProviderProcess, admin: Connection) -> None:
-    known, _ = new_user(admin)
+    known = [new_user(admin)[0] for _ in range(3)]
 
     def cost(user: str) -> float:
         started = time.perf_counter()
         assert token_request(guarded, user, "wrong").status_code == 401
         return time.perf_counter() - started
 
-    known_costs = [cost(known) for _ in range(4)]  # four: below the lockout
-    unknown_costs = [cost(f"nobody{uuid.uuid4().hex[:6]}") for _ in range(4)]
-    assert statistics.median(unknown_costs) > 0.5 * statistics.median(known_costs), (known_costs, unknown_costs)
+    known_costs, unknown_costs = [], []
+    for i in range(6):  # interleaved, so that the machine's load weighs on both alike; each known user twice
+        known_costs.append(cost(known[i % 3]))
+        unknown_costs.append(cost(f"nobody{uuid.uuid4().hex[:6]}"))
+    assert statistics.median(unknown_costs) > 0.6 * statistics.median(known_costs), (known_costs, unknown_costs)
 
 
 def test_a_body_past_keystones_limit_is_refused_with_413(guarded: ProviderProcess) -> None:

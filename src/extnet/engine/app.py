@@ -29,7 +29,7 @@ from extnet.engine.hosts.client import HostAgentClient
 from extnet.engine.hosts.monitor import HostMonitor
 from extnet.engine.hosts.pairing import LocalHost
 from extnet.engine.jobs import JobRunner, abandon_jobs
-from extnet.engine.lease import Lease, describe
+from extnet.engine.lease import Lease, describe, has_lease_table
 from extnet.engine.lifecycle.context import ENGINE_PREFIX, Lifecycle, claim_engine_instance, engine_id, new_instance
 from extnet.engine.lifecycle.outbox import OutboxService
 from extnet.engine.lifecycle.reconciler import ReconcilerService
@@ -66,11 +66,15 @@ def build_engine(settings: EngineSettings, on_ready: Callable[[str], None] | Non
     waits for it to go instead (``waiting`` hears which engine it waits for)."""
     private_directory(settings.data_dir)
     url = settings.effective_database_url()
-    migrate(url)
-    private_database(url)
     db = Database(url, settings.database_pool_size)
     lease = Lease(db, describe(f"{settings.scheme}://{settings.listen}"), settings.lease_ttl)
-    taken = lease.wait_for(waiting or (lambda _holder: None)) if settings.standby else lease.acquire()
+    leased = has_lease_table(db)
+    if leased:  # the lease first: a newer engine must not migrate the schema under the engine that runs
+        taken = lease.wait_for(waiting or (lambda _holder: None)) if settings.standby else lease.acquire()
+    migrate(url)
+    private_database(url)
+    if not leased:
+        taken = lease.wait_for(waiting or (lambda _holder: None)) if settings.standby else lease.acquire()
     lease.keep(_stop_serving)
     generated = ensure_admin(db, settings.admin_password)
     with db.transaction() as session:

@@ -2,8 +2,9 @@
 renewed every third of its time to live. A second engine on the same database refuses to start, naming the one
 that runs; with ``--standby`` it waits instead and takes the lease over once the first is gone: stopped, at once;
 killed on the same machine, at once (its process is gone); cut off or paused, when its lease expires. An engine
-that finds its lease taken by another (it was paused for longer than the lease) stops serving, so two engines never
-work on one database at the same time.
+that finds its lease taken by another (it was paused for longer than the lease), or cannot renew it within its time
+to live, stops serving as soon as its renewal runs again. (There is no fencing: a paused engine may finish the work
+it was doing when it resumes before it notices.)
 
 The expiry is compared with this machine's clock: engines on different machines need synchronized clocks (NTP),
 as oVirt's engine-to-host fencing does.
@@ -16,12 +17,14 @@ import os
 import re
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from extnet.engine.store.db import Database
@@ -29,6 +32,7 @@ from extnet.engine.store.models import EngineLease
 
 log = logging.getLogger("extnet.engine.lease")
 LEASE_ROW = 1
+BUSY_WAIT = 10.0  # seconds a refusing engine tries a lease row another engine has locked
 
 
 class DatabaseInUse(Exception):
@@ -61,6 +65,8 @@ def _gone_from_here(description: str) -> bool:
     found = _DESCRIPTION.match(description)
     if found is None or found["host"] != socket.gethostname():
         return False
+    if int(found["pid"]) == os.getpid():  # an earlier run with this pid (a container's pid 1): not this one
+        return True
     try:
         os.kill(int(found["pid"]), 0)
     except ProcessLookupError:
@@ -81,14 +87,21 @@ class Lease:
 
     # --- taking it ---------------------------------------------------------------------------------------------
 
-    def acquire(self) -> Taken:
-        """Take the lease, or raise DatabaseInUse naming the engine that holds it."""
-        try:
-            with self.database.transaction() as session:
-                return self._take(session)
-        except IntegrityError:  # another engine inserted the first row at the same moment
-            with self.database.transaction() as session:
-                return self._take(session)
+    def acquire(self, busy_for: float = BUSY_WAIT) -> Taken:
+        """Take the lease, or raise DatabaseInUse naming the engine that holds it. The row locked by the engine
+        renewing it (or paused while it did) is tried again for ``busy_for`` seconds."""
+        deadline = time.monotonic() + busy_for
+        while True:
+            try:
+                with self.database.transaction() as session:
+                    return self._take(session)
+            except IntegrityError:  # another engine inserted the first row at the same moment
+                continue
+            except OperationalError as err:  # locked: SQLite's busy timeout, PostgreSQL's NOWAIT
+                if time.monotonic() > deadline:
+                    raise DatabaseInUse("an engine that keeps the database locked", datetime.now(UTC)) from err
+            if self._stopping.wait(0.2):
+                raise InterruptedError("stopped while waiting for the database")
 
     def wait_for(self, waiting: Callable[[str], None], poll: float = 1.0) -> Taken:
         """``--standby``: take the lease once its holder is gone; ``waiting`` hears who holds it, once per holder."""
@@ -105,7 +118,7 @@ class Lease:
 
     def _take(self, session: Session) -> Taken:
         now = datetime.now(UTC)
-        row = session.get(EngineLease, LEASE_ROW, with_for_update=True)
+        row = session.get(EngineLease, LEASE_ROW, with_for_update={"nowait": True})
         if row is None:
             session.add(self._row(now))
             session.flush()
@@ -130,13 +143,19 @@ class Lease:
         self._thread.start()
 
     def _renewing(self, lost: Callable[[str], None]) -> None:
+        renewed = time.monotonic()
         while not self._stopping.wait(self.ttl / 3):
             try:
                 if not self._renew():
                     lost("another engine took over this database (this one could not renew its lease in time)")
                     return
+                renewed = time.monotonic()
             except Exception:  # noqa: BLE001 - the database restarting: retried until the lease runs out
                 log.exception("renewing the engine's lease on the database failed")
+                if time.monotonic() - renewed > self.ttl:
+                    lost("this engine could not renew its lease on the database within its time to live; a standby "
+                         "engine may have taken over")  # fmt: skip
+                    return
 
     def _renew(self) -> bool:
         with self.database.transaction() as session:
@@ -165,3 +184,8 @@ class Lease:
 def _aware(moment: datetime) -> datetime:
     """SQLite gives back naive datetimes (stored as UTC)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def has_lease_table(database: Database) -> bool:
+    """Whether the database's schema has the lease already (not a new database, nor one of before the lease)."""
+    return inspect(database.engine).has_table(EngineLease.__tablename__)

@@ -98,7 +98,7 @@ class _Asgi:
 def serve(server: HostAgentServer) -> None:
     settings = server.settings
     config = uvicorn.Config(server.app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                            access_log=settings.log_level == "debug", lifespan="on",
+                            access_log=settings.log_level == "debug", lifespan="on", proxy_headers=False,
                             server_header=False, date_header=False,
                             ssl_certfile=str(server.certificate.cert_path),
                             ssl_keyfile=str(server.certificate.key_path))  # fmt: skip

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from extnet.common import hostrpc
+from extnet.common.host_accounts import heartbeat_host
 from extnet.common.hostrpc import ErrorCode
 from extnet.common.vif import Vif, VifError, VifVersionError
 from extnet.host.capabilities import agent_version, capabilities
@@ -134,7 +135,7 @@ class HostAgent:
             configurations["tunneling_ip"] = caps["tunnel_ip"]
         linux_bridge = plugin == hostrpc.LINUX_BRIDGE
         return {
-            "host": caps["binding_host_ids"].get(plugin) or caps["hostname"],
+            "host": heartbeat_host(caps),
             "agent_type": hostrpc.LB_AGENT_TYPE if linux_bridge else hostrpc.OVS_AGENT_TYPE,
             "binary": hostrpc.LB_AGENT_BINARY if linux_bridge else hostrpc.OVS_AGENT_BINARY,
             "configurations": configurations,

@@ -114,6 +114,7 @@ def serve(provider: Provider) -> None:
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
         lifespan="off",
+        proxy_headers=False,  # the client address is the peer's: logins are throttled by it
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )

@@ -1,12 +1,15 @@
 """Each host's own account on each provider, handed to its agent instead of the provider's credentials.
 
 What an agent needs from a provider is its heartbeats and a few reads (segments, subnets, tunnel peers), so it gets
-an account that can do that and nothing else: a Keystone user ``extnet-host-<host id>-<provider id>`` with the
-``host_agent`` role, made by the engine with the provider's credentials the first time the host is handed that
-provider, its password random and kept encrypted in the engine's database. A provider whose Keystone has no
-``host_agent`` role (a foreign OpenStack) gets the provider's credentials, as oVirt's host deploy hands them to its
-Neutron agents. A provider that cannot make the account now is left out of what the agent gets this time (the host
-monitor tries again next round); the provider's password is never the fallback for a provider that offers the role.
+an account that can do that and nothing else: a Keystone user ``extnet-host-<provider id>@<agent host>`` (the host
+of its heartbeats: the one agent it may report, common/host_accounts.py) with the ``host_agent`` role, made by the
+engine with the provider's credentials the first time the host is handed that provider (and again when its agent
+host changes), its password random and kept encrypted in the engine's database. A provider whose Keystone has no
+``host_agent`` role, or does not let the provider's credentials list roles (a foreign OpenStack), gets the
+provider's credentials, as oVirt's host deploy hands them to its Neutron agents. A provider that cannot make the
+account now is named in the host's status and left out of what the agent gets (tried again after a minute, doubling
+up to 16; at once when the provider is edited): the provider's password is never the fallback for a provider that
+offers the role.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from extnet.common.host_accounts import account_name
 from extnet.common.security import generate_password
 from extnet.engine.providers.accounts import KeystoneAccounts
 from extnet.engine.providers.client import ProviderError
@@ -31,7 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("extnet.engine.hosts")
 RECHECK_FOREIGN = 600.0  # seconds before asking a Keystone without the role again
-RETRY_FAILED = 60.0  # seconds before trying again to make an account that could not be made
+RETRY_FAILED = 60.0  # seconds before trying again to make accounts on a provider that failed, doubling each time
+MAX_RETRY_FAILED = 960.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,13 @@ class Handout:
 
 
 @dataclass(frozen=True)
+class _Stored:
+    username: str
+    user_id: str
+    password_encrypted: str
+
+
+@dataclass(frozen=True)
 class _Foreign:
     fingerprint: str
     until: float
@@ -55,41 +68,68 @@ class HostAccounts:
         self.database = database
         self.services = services
         self._foreign: dict[str, _Foreign] = {}
-        # (host, provider) -> (retry at, why, the provider's settings then): an edited provider is tried at once
-        self._failed: dict[tuple[str, str], tuple[float, str, str]] = {}
+        # per provider (not per host: wrong credentials tried for every host would lock the engine out of the
+        # provider's Keystone): (retry at, why, its settings then, failures so far); an edited one is tried at once
+        self._failed: dict[str, tuple[float, str, str, int]] = {}
         self._lock = threading.Lock()
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
 
-    def payload_for(self, host_id: str, providers: list[dict[str, Any]]) -> Handout:
+    def payload_for(self, host_id: str, agent_host: str, providers: list[dict[str, Any]],
+                    new_host: bool = False) -> Handout:  # fmt: skip
         """``providers`` (what every agent would get) with the host's own account in place of the provider's
-        credentials wherever the provider offers host accounts; the accounts made for it now are in ``made``, for
-        the caller to store (``store``, or with the host it adds)."""
+        credentials wherever the provider offers host accounts; ``agent_host`` is the host its agent's heartbeats
+        carry (the one its accounts may report). Accounts made for an existing host are stored at once; for a
+        ``new_host`` they are in ``made``, for the caller to store with the host it adds."""
         if not any(p.get("requires_authentication") for p in providers):
             return Handout(providers, [])
-        with self.database.transaction(write=False) as session:
-            stored = session.scalars(select(HostProviderAccount).where(HostProviderAccount.host_id == host_id))
-            accounts = {a.provider_id: (a.username, self.services.secrets.decrypt(a.password_encrypted))
-                        for a in stored}  # fmt: skip
         handout = Handout([], [])
         for entry in providers:
-            account = accounts.get(entry["id"]) if entry.get("requires_authentication") else None
-            if entry.get("requires_authentication") and account is None:
-                made = self._make(host_id, entry["id"])
-                if isinstance(made, str):  # no account now: left out until the next round makes one
-                    handout.failing.append({"provider_id": entry["id"], "name": entry["name"], "state": "failing",
-                                            "detail": f"the engine cannot make the host's account there: {made}"})
-                    continue
-                if made is not None:
-                    handout.made.append(made[0])
-                    account = made[1]
-            handout.payload.append(entry if account is None else {
-                **entry, "username": account[0], "password": account[1], "user_domain_name": "Default"})  # fmt: skip
+            needs = entry.get("requires_authentication")
+            account = self._account(host_id, agent_host, entry, not new_host) if needs else None
+            if isinstance(account, str):  # no account now: left out until the next round makes one
+                handout.failing.append({"provider_id": entry["id"], "name": entry["name"], "state": "failing",
+                                        "detail": f"the engine cannot make the host's account there: {account}"})
+                continue
+            if isinstance(account, HostProviderAccount) and new_host:
+                handout.made.append(account)
+            if account is None:
+                handout.payload.append(entry)
+                continue
+            password = self.services.secrets.decrypt(account.password_encrypted)
+            handout.payload.append({**entry, "username": account.username, "password": password,
+                                    "user_domain_name": "Default"})  # fmt: skip
         return handout
 
+    def _account(self, host_id: str, agent_host: str, entry: dict[str, Any],
+                 store: bool) -> _Stored | HostProviderAccount | str | None:  # fmt: skip
+        """The host's stored account on the provider of ``entry`` (one for another agent host is made anew), a new
+        one (stored when ``store``), None where the provider offers none, or why none could be made now. One at a
+        time per host and provider: a pairing and a monitor round must not make two."""
+        wanted = account_name(entry["id"], agent_host)
+        with self._making(host_id, entry["id"]):
+            with self.database.transaction(write=False) as session:
+                stored = session.get(HostProviderAccount, (host_id, entry["id"]))
+                found = _Stored(stored.username, stored.user_id, stored.password_encrypted) if stored else None
+            if found is not None and found.username == wanted:
+                return found
+            made = self._make(host_id, entry["id"], wanted)
+            if isinstance(made, HostProviderAccount):
+                if store:
+                    self.store([made])
+                if found is not None:  # the account of the agent host before
+                    self.forget([(entry["id"], found.user_id, found.username)])
+            return made
+
     def store(self, made: list[HostProviderAccount]) -> None:
-        if made:
+        """Keep accounts made for a host; those of a host removed meanwhile are removed again."""
+        if not made:
+            return
+        try:
             with self.database.transaction() as session:
                 for account in made:
                     session.merge(account)
+        except IntegrityError:  # the host is gone
+            self.forget([(a.provider_id, a.user_id, a.username) for a in made])
 
     def forget(self, accounts: list[tuple[str, str, str]]) -> None:
         """Remove a removed host's ``accounts`` (``accounts_of``) from its providers, in the background; a provider
@@ -99,7 +139,7 @@ class HostAccounts:
 
     # --- making and removing accounts ---------------------------------------------------------------------------
 
-    def _make(self, host_id: str, provider_id: str) -> tuple[HostProviderAccount, tuple[str, str]] | str | None:
+    def _make(self, host_id: str, provider_id: str, username: str) -> HostProviderAccount | str | None:
         """The account made (not stored yet), None when the provider offers none, or why it could not be made."""
         with self.database.transaction(write=False) as session:
             provider = session.get(Provider, provider_id)
@@ -107,12 +147,11 @@ class HostAccounts:
         if config is None or self._is_foreign(provider_id, config.fingerprint()):
             return None
         with self._lock:
-            failed = self._failed.get((host_id, provider_id))
+            failed = self._failed.get(provider_id)
         if failed is not None and failed[0] > time.monotonic() and failed[2] == config.fingerprint():
             return failed[1]
         keystone = KeystoneAccounts(self.services.providers.get(config))
-        # per provider too: two registrations of one Keystone (another plugin type) must not share an account
-        username, password = f"extnet-host-{host_id}-{provider_id}", generate_password()
+        password = generate_password()
         try:
             role_id = keystone.supported()
             if role_id is None:
@@ -122,13 +161,15 @@ class HostAccounts:
         except ProviderError as err:
             log.warning("cannot make host %s its account on provider %s: %s", host_id, config.name, err)
             with self._lock:
-                self._failed[(host_id, provider_id)] = (time.monotonic() + RETRY_FAILED, str(err), config.fingerprint())
+                before = self._failed.get(provider_id)
+                count = before[3] + 1 if before is not None and before[2] == config.fingerprint() else 1
+                wait = min(RETRY_FAILED * 2 ** (count - 1), MAX_RETRY_FAILED)
+                self._failed[provider_id] = (time.monotonic() + wait, str(err), config.fingerprint(), count)
             return str(err)
         with self._lock:
-            self._failed.pop((host_id, provider_id), None)
-        row = HostProviderAccount(host_id=host_id, provider_id=provider_id, user_id=made.user_id,
-                                  username=made.username, password_encrypted=self.services.secrets.encrypt(password))
-        return row, (made.username, password)
+            self._failed.pop(provider_id, None)
+        return HostProviderAccount(host_id=host_id, provider_id=provider_id, user_id=made.user_id,
+                                   username=made.username, password_encrypted=self.services.secrets.encrypt(password))
 
     def _delete(self, rows: list[tuple[str, str, str]]) -> None:
         for provider_id, user_id, username in rows:
@@ -141,6 +182,10 @@ class HostAccounts:
                 KeystoneAccounts(self.services.providers.get(config)).delete(user_id)
             except ProviderError as err:
                 log.warning("cannot remove account %s from provider %s: %s", username, config.name, err)
+
+    def _making(self, host_id: str, provider_id: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault((host_id, provider_id), threading.Lock())
 
     def _is_foreign(self, provider_id: str, fingerprint: str | None = None) -> bool:
         with self._lock:

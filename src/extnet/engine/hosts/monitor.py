@@ -130,9 +130,8 @@ class HostMonitor:
             observation = _Observation(heartbeats=list(ping.get("heartbeats") or []))
             if ping.get("capabilities_digest") != (host.stored or {}).get("digest"):
                 observation.capabilities = client.capabilities(endpoint)
-            given = handout(self.services, host.id, providers)
-            if self.services.host_accounts is not None:
-                self.services.host_accounts.store(given.made)
+            capabilities = observation.capabilities or (host.stored or {}).get("capabilities") or {}
+            given = handout(self.services, host.id, capabilities, providers)
             expected = providers_digest(endpoint.secret, given.payload)
             if ping.get("providers_digest") != expected:
                 observation.heartbeats = client.set_providers(endpoint, given.payload, expected)

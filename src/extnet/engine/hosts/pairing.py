@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from extnet.common.host_accounts import heartbeat_host
 from extnet.common.hostrpc import digest_of, keyed_digest
 from extnet.engine.api.faults import BadRequest, Conflict, Fault
 from extnet.engine.commands.base import run
@@ -38,7 +39,7 @@ from extnet.engine.hosts.readiness import readiness
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database
 from extnet.engine.store.events import Code, record
-from extnet.engine.store.models import Host, Provider, new_id
+from extnet.engine.store.models import Host, HostProviderAccount, Provider, new_id
 
 log = logging.getLogger("extnet.engine.hosts")
 
@@ -77,15 +78,22 @@ def providers_payload(session: Session, services: EngineServices) -> list[dict[s
     return payload
 
 
+def forget_accounts(services: EngineServices, made: list[HostProviderAccount]) -> None:
+    if made and services.host_accounts is not None:
+        services.host_accounts.forget([(a.provider_id, a.user_id, a.username) for a in made])
+
+
 def providers_digest(secret: str, payload: list[dict[str, Any]]) -> str:
     return keyed_digest(secret, payload)
 
 
-def handout(services: EngineServices, host_id: str, providers: list[dict[str, Any]]) -> Handout:
-    """What the host's agent gets of ``providers``: its own accounts in place of the providers' credentials."""
+def handout(services: EngineServices, host_id: str, capabilities: dict[str, Any], providers: list[dict[str, Any]],
+            new_host: bool = False) -> Handout:  # fmt: skip
+    """What the host's agent gets of ``providers``: its own accounts in place of the providers' credentials (for the
+    agent host its ``capabilities`` say its heartbeats carry)."""
     if services.host_accounts is None:
         return Handout(providers, [])
-    return services.host_accounts.payload_for(host_id, providers)
+    return services.host_accounts.payload_for(host_id, heartbeat_host(capabilities), providers, new_host)
 
 
 # --- pairing -----------------------------------------------------------------------------------------------------
@@ -129,9 +137,13 @@ def _pair(database: Database, services: EngineServices, pairing: _Pairing) -> Ag
         capabilities = client.capabilities(endpoint)
         with database.transaction(write=False) as session:
             providers = providers_payload(session, services)
-        host_id = pairing.host_id or new_id()  # a new host's id now: its accounts on the providers are named by it
-        given = handout(services, host_id, providers)
-        beats = client.set_providers(endpoint, given.payload, providers_digest(paired.secret, given.payload))
+        host_id = pairing.host_id or new_id()  # a new host's id now: its accounts refer to it
+        given = handout(services, host_id, capabilities, providers, new_host=pairing.host_id is None)
+        try:
+            beats = client.set_providers(endpoint, given.payload, providers_digest(paired.secret, given.payload))
+        except HostAgentError:
+            forget_accounts(services, list(given.made))  # the host is not added: nor are its accounts
+            raise
         beats += given.failing
     except HostAgentError as err:
         fault = _fault(pairing, err)
@@ -154,11 +166,15 @@ def add_host(database: Database, services: EngineServices, body: dict[str, Any])
         check(AddHost(session, body))
     pairing = _Pairing("add", body["name"], body["address"], body.get("port", DEFAULT_PORT), body["root_password"])
     agent = _pair(database, services, pairing)
-    with database.transaction() as session:
-        host = run(AddHost(session, body, agent))
-        record(session, Code.HOST_ADDED, f"Host {host.name} was added, paired with its agent at "
-               f"{HostEndpoint(host.name, host.address, host.port).where}.", host_id=host.id)  # fmt: skip
-        host_id = host.id
+    try:
+        with database.transaction() as session:
+            host = run(AddHost(session, body, agent))
+            record(session, Code.HOST_ADDED, f"Host {host.name} was added, paired with its agent at "
+                   f"{HostEndpoint(host.name, host.address, host.port).where}.", host_id=host.id)  # fmt: skip
+            host_id = host.id
+    except Exception:
+        forget_accounts(services, list(agent.accounts))
+        raise
     services.hosts_changed()
     return host_id
 
@@ -271,7 +287,9 @@ def ensure_local_host(database: Database, services: EngineServices, local: Local
             services.host_agents.ping(endpoint)
             return True
     except HostAgentError as err:
-        if err.kind not in ("unauthorized", "untrusted"):  # the local agent is this machine's own: pair it again
+        # paired before pins existed, or the agent lost its pairing: pair it again (a pin that differs is not undone:
+        # something else may have taken the local agent's port; install pairs it again deliberately)
+        if not (err.kind == "unauthorized" or (err.kind == "untrusted" and endpoint.pin is None)):
             raise
     pair_again(database, services, host_id, local.password)
     return True

@@ -30,7 +30,7 @@ class KeystoneAccounts:
         """The id of the ``host_agent`` role, or None when this Keystone has none (or is not v3)."""
         if (self.client.config.authentication_url or "").rstrip("/").endswith("/v2.0"):
             return None
-        roles = self._call("GET", f"/roles?name={HOST_AGENT_ROLE}", "find the host_agent role")
+        roles = self._call("GET", f"/roles?name={HOST_AGENT_ROLE}", "find the host_agent role", absent=(403, 404))
         found = [r for r in (roles or {}).get("roles", []) if r.get("name") == HOST_AGENT_ROLE]
         return str(found[0]["id"]) if found else None
 
@@ -58,10 +58,15 @@ class KeystoneAccounts:
             if err.status != 404:
                 raise
 
-    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, what: str, absent: tuple[int, ...] = (), **kwargs: Any) -> Any:
+        """The JSON answer; None for a status in ``absent`` (e.g. credentials that may not list roles: a Keystone
+        that offers no host accounts to them)."""
+
         def request() -> Any:
             response = self.client.session.request(f"{self.base}{path}", method, raise_exc=False, connect_retries=0,
                                                    **kwargs)  # fmt: skip
+            if response.status_code in absent:
+                return None
             os_exc.raise_from_response(response)
             return response.json() if response.content else None
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from extnet.common.host_accounts import HOST_AGENT
 from extnet.provider.errors import NeutronError, forbidden
-from extnet.provider.identity.service import HOST_AGENT, Principal
+from extnet.provider.identity.service import Principal
 
 # (method, collection, whether an id follows): the requests a host agent's account may make
 ALLOWED = frozenset({

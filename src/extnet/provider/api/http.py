@@ -24,7 +24,8 @@ from extnet.provider.documents import acceptable
 from extnet.provider.drivers.base import Changes, MechanismDriver, RecordingTx
 from extnet.provider.drivers.ovs_agent import OvsAgentDriver
 from extnet.provider.errors import NeutronError, bad_request
-from extnet.provider.identity.service import Identity, IdentityError, Principal
+from extnet.provider.identity.errors import IdentityError
+from extnet.provider.identity.service import Identity, Principal
 from extnet.provider.service import agents, networks, ports, routers, security_groups, subnets, tags
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.service.config import NetConfig

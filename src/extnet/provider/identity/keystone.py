@@ -15,7 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from extnet.provider.documents import acceptable
-from extnet.provider.identity.service import DEFAULT_DOMAIN, Identity, IdentityError, Principal, unauthorized
+from extnet.provider.identity.errors import DEFAULT_DOMAIN, IdentityError, unauthorized
+from extnet.provider.identity.service import Identity, Principal
 from extnet.provider.settings import ProviderSettings
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from extnet.common.host_accounts import HOST_AGENT, reported_host
 from extnet.provider.errors import bad_request, forbidden
 from extnet.provider.service import binding, common, ports
 from extnet.provider.service.common import Ctx, ListRequest
@@ -74,6 +75,7 @@ def heartbeat(ctx: Ctx, body: Any) -> tuple[Record, bool, dict[str, str]]:
     if not ctx.admin:
         raise forbidden("rule:create_agent_heartbeat is disallowed by policy")
     report = _report(body)
+    _check_reporter(ctx, report["host"])
     now = time.time()
     stamp = _time(now)
     where: Cond = AllOf((In("agent_type", (report["agent_type"],)), In("host", (report["host"],))))
@@ -126,6 +128,16 @@ def _worth_writing(record: Record, changes: dict[str, Any], now: float) -> bool:
     ):
         return True
     return now - float(record.get("heartbeat_epoch") or 0) >= HEARTBEAT_REFRESH_S
+
+
+def _check_reporter(ctx: Ctx, host: str) -> None:
+    """A host agent's own account reports its own agent only."""
+    if HOST_AGENT not in {name for _, name in ctx.principal.roles}:
+        return
+    allowed = reported_host(ctx.principal.user_name)
+    if allowed != host:
+        raise forbidden(f"rule:create_agent_heartbeat is disallowed by policy: user {ctx.principal.user_name} may "
+                        f"report agent host {allowed or '(none)'} only, not {host}")  # fmt: skip
 
 
 def _report(body: Any) -> dict[str, Any]:
