@@ -156,11 +156,17 @@ def host_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..
     loopback address 127.x.y.z and port, so that the hosts tests leave behind in the shared engine never hold the
     address:port of a later one), stopped after the test. ``agent.host_fields()`` is what adding a host paired with
     it needs (address, port, root_password)."""
+    started: list[HostAgentProcess] = []
     with contextlib.ExitStack() as stack:
 
         def start(**kwargs: Any) -> HostAgentProcess:
             octets = (random.randint(1, 254), random.randint(0, 255), random.randint(1, 254))
             kwargs.setdefault("address", "127.{}.{}.{}".format(*octets))
-            return stack.enter_context(run_host_agent(tmp_path_factory.mktemp("host"), **kwargs))
+            agent = stack.enter_context(run_host_agent(tmp_path_factory.mktemp("host"), **kwargs))
+            started.append(agent)
+            return agent
 
         yield start
+        for agent in started:  # all told at once: each may take its graceful shutdown's time
+            if agent.running() and agent.process is not None:
+                agent.process.terminate()

@@ -24,6 +24,8 @@ from extnet.host.runtime import make_runtime
 from extnet.host.service import HostAgent
 from extnet.host.settings import HostSettings
 
+GRACEFUL_SHUTDOWN = 2.0  # seconds a stopping agent waits for requests in flight
+
 
 class ProviderAccess:
     """Reads from the providers the engine handed the agent (through the heartbeat's sessions, made later)."""
@@ -101,6 +103,8 @@ def serve(server: HostAgentServer) -> None:
                             access_log=settings.log_level == "debug", lifespan="on", proxy_headers=False,
                             server_header=False, date_header=False,
                             ssl_certfile=str(server.certificate.cert_path),
-                            ssl_keyfile=str(server.certificate.key_path))  # fmt: skip
+                            ssl_keyfile=str(server.certificate.key_path),
+                            # the engine's idle kept-alive TLS connections never answer a close: do not wait for them
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN)  # fmt: skip
     with suppress(KeyboardInterrupt):  # uvicorn has shut down gracefully; it re-raises the Ctrl-C it caught
         uvicorn.Server(config).run()
