@@ -24,7 +24,7 @@ from extnet.host.runtime import make_runtime
 from extnet.host.service import HostAgent
 from extnet.host.settings import HostSettings
 
-GRACEFUL_SHUTDOWN = 2.0  # seconds a stopping agent waits for requests in flight
+GRACEFUL_SHUTDOWN = 2  # seconds a stopping agent waits for requests in flight
 
 
 class ProviderAccess:
