@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -26,3 +27,15 @@ def private_database(url: str) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
             Path(parsed.database + suffix).chmod(PRIVATE_FILE)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``, readable by its owner only, in one step (a crash leaves the old or the new
+    file, never half of one)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)

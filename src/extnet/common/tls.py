@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import ipaddress
-import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from extnet.common.files import write_private
 
 VALID_DAYS = 3650
 
@@ -46,9 +47,9 @@ def ensure_self_signed(directory: Path, stem: str, common_name: str, names: list
     if not (key_path.exists() and cert_path.exists()):
         key = ec.generate_private_key(ec.SECP256R1())
         cert = _self_signed(key, common_name, names)
-        _write(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        write_private(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))  # fmt: skip
-        _write(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     return KeyPair(cert_path, key_path, fingerprint_of_der(cert.public_bytes(serialization.Encoding.DER)))
 
@@ -86,13 +87,3 @@ def _self_signed(key: ec.EllipticCurvePrivateKey, common_name: str, names: list[
     if alternative:
         builder = builder.add_extension(x509.SubjectAlternativeName(alternative), critical=False)
     return builder.sign(key, hashes.SHA256())
-
-
-def _write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from extnet.common import files
 
 
 def write_private(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one step (a crash leaves the old or the new file, never half of one)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
+    files.write_private(path, text.encode())
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -190,9 +190,7 @@ def pair_again(database: Database, services: EngineServices, host_id: str, passw
     agent = _pair(database, services, pairing)
     with database.transaction() as session:
         host = _load(session, host_id)
-        run(PairHost(session, host, agent))
-        for account in agent.accounts:
-            session.merge(account)
+        run(PairHost(session, host, agent))  # its accounts were stored as they were made: it exists
         record(session, Code.HOST_PAIRED, f"Host {host.name} was paired with its agent again.", host_id=host.id)
     services.hosts_changed()
 
