@@ -75,7 +75,6 @@ def build_engine(settings: EngineSettings, on_ready: Callable[[str], None] | Non
     private_database(url)
     if not leased:
         taken = lease.wait_for(waiting or (lambda _holder: None)) if settings.standby else lease.acquire()
-    lease.keep(_stop_serving)
     generated = ensure_admin(db, settings.admin_password)
     with db.transaction() as session:
         record(session, Code.ENGINE_STARTED, f"extnet engine {PRODUCT['full_version']} started.")
@@ -119,6 +118,7 @@ def build_engine(settings: EngineSettings, on_ready: Callable[[str], None] | Non
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        lease.keep(_stop_serving)  # renewed while the engine serves (an engine built and never served lets it lapse)
         sync.start()
         hosts.start()
         outbox.start()
