@@ -37,6 +37,13 @@ def listen_address(value: str) -> str:
     return value
 
 
+def positive_int(value: str) -> int:
+    """argparse type of a count of at least 1."""
+    if not value.isdecimal() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number of at least 1")
+    return int(value)
+
+
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: a nested parser must not overwrite what the outer one parsed with its own None defaults
     opt: dict[str, Any] = {"default": argparse.SUPPRESS}
@@ -140,7 +147,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def _provider_settings(args: argparse.Namespace) -> ProviderSettings:
     overrides: dict[str, Any] = {}
     for name in ("listen", "keystone_listen", "data_dir", "database_url", "backend", "auth", "log_level", "tls_cert",
-                 "tls_key", "driver", "ovn_nb", "ovn_sb"):  # fmt: skip
+                 "tls_key", "driver", "ovn_nb", "ovn_sb", "workers"):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -152,6 +159,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
     from extnet.provider.app import build_provider, serve
 
     settings = _provider_settings(args)
+    if settings.workers > 1:
+        return _provider_workers(settings)
     try:
         provider = build_provider(settings)
     except OvnUnavailable as err:
@@ -163,6 +172,26 @@ def cmd_provider(args: argparse.Namespace) -> int:
     print(f"extnet provider: networking API {settings.network_url()}/v2.0, identity API "
           f"{settings.identity_url()}/v3 (auth {settings.auth})", flush=True)  # fmt: skip
     serve(provider)
+    return 0
+
+
+def _provider_workers(settings: ProviderSettings) -> int:
+    from extnet.provider.app import prepare
+    from extnet.provider.workers import serve_workers, workers_problem
+
+    problem = workers_problem(settings)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    generated = prepare(settings).generated_password
+    if generated:
+        print("Generated the password of the provider's user admin (project admin, domain Default; shown once): "
+              f"{generated}", flush=True)  # fmt: skip
+    print(f"extnet provider: networking API {settings.network_url()}/v2.0, identity API "
+          f"{settings.identity_url()}/v3 (auth {settings.auth}), {settings.workers} workers", flush=True)  # fmt: skip
+    if not serve_workers(settings):
+        print("error: a worker could not start (see its log above)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -180,6 +209,8 @@ def _add_provider_options(parser: argparse.ArgumentParser) -> None:
                         "hosts' agents report by heartbeat) or ovn (OVN carries the networks)")  # fmt: skip
     parser.add_argument("--ovn-nb", help="driver ovn: the OVN Northbound database (default tcp:127.0.0.1:6641)")
     parser.add_argument("--ovn-sb", help="driver ovn: the OVN Southbound database (default tcp:127.0.0.1:6642)")
+    parser.add_argument("--workers", type=positive_int, help="processes serving the APIs on one PostgreSQL database "
+                        "(default 1; EXTNET_PROVIDER_WORKERS)")  # fmt: skip
 
 
 def cmd_sync_ovn(args: argparse.Namespace) -> int:

@@ -3,14 +3,17 @@
 The engine hands the agent its providers (``Host.setProviders``: URL, Keystone URL and credentials, certificates to
 trust); the agent posts ``POST /v2.0/agents/heartbeat`` to each every ``heartbeat_interval`` seconds, as an Open
 vSwitch agent whose host is its binding host id, with the ports it has plugged (``devices_up``) and unplugged
-(``devices_down``) for that provider. A provider answering 404 does not take heartbeats (it is not an extnet
-provider): the agent stops trying it until the engine sends its providers again. Failures back off; authentication
-failures back off longer (retrying wrong credentials every few seconds could lock the provider's account).
+(``devices_down``) for that provider: only those that changed since the provider's last answer, with a digest of
+them all, and every port only when the two sides' digests differ (docs/host-agent.md). A provider answering 404
+does not take heartbeats (it is not an extnet provider): the agent stops trying it until the engine sends its
+providers again. Failures back off; authentication failures back off longer (retrying wrong credentials every few
+seconds could lock the provider's account).
 Credentials live in memory only and are never logged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -84,7 +87,9 @@ class BeatState:
     started: bool = False
     pending_up: set[str] = field(default_factory=set)
     pending_down: set[str] = field(default_factory=set)
-    full_at: float = 0.0  # when the next beat reports every device
+    acked: str | None = None  # the device digest the provider took last; None: the next beat reports every device
+    acked_up: frozenset[str] = frozenset()  # the devices that digest describes
+    acked_down: frozenset[str] = frozenset()
     done: int = 0  # the wake count its last finished beat started after
     statuses: dict[str, str] = field(default_factory=dict)  # what the provider answered of the ports last reported
     statuses_at: int = 0  # the wake count the beat that got ``statuses`` started after
@@ -95,6 +100,37 @@ class BeatState:
 
 
 Devices = Callable[[str], tuple[list[str], list[str]]]  # provider id -> (ports plugged, ports unplugged)
+
+
+def device_digest(up: set[str] | frozenset[str], down: set[str] | frozenset[str]) -> str:
+    """SHA-256 (hex) of a device set: the sorted plugged ports, then the sorted unplugged ones."""
+    text = "\n".join(["up", *sorted(up), "down", *sorted(down)])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    """What one beat reports of a provider's devices: the changes (everything, when ``since`` is None) and the
+    digest of the whole set ``up``/``down`` once they are taken."""
+
+    sent_up: set[str]
+    sent_down: set[str]
+    up: frozenset[str]
+    down: frozenset[str]
+    digest: str
+    since: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"devices_digest": self.digest}
+        if self.since is None:
+            body["devices_full"] = True
+        else:
+            body["devices_since"] = self.since
+        if self.sent_up:
+            body["devices_up"] = sorted(self.sent_up)
+        if self.sent_down:
+            body["devices_down"] = sorted(self.sent_down)
+        return body
 
 
 class HeartbeatService:
@@ -249,16 +285,14 @@ class HeartbeatService:
         target = beat.target
         with self._lock:
             woken = self._woken
-            full = not beat.started or time.monotonic() >= beat.full_at
-            sent_up, sent_down = set(beat.pending_up), set(beat.pending_down)
-        if full:
-            up, down = self._devices(target.id)
-            sent_up |= set(up) - sent_down
-            sent_down |= set(down) - sent_up
-        report = {**self._report(), "devices_up": sorted(sent_up), "devices_down": sorted(sent_down)}
+            pending_up, pending_down = set(beat.pending_up), set(beat.pending_down)
+            since = beat.acked if beat.started else None
+            acked = (beat.acked_up, beat.acked_down) if since is not None else (frozenset(), frozenset())
+        devices = self._report_devices(target.id, (pending_up, pending_down), since, acked)
+        report = {**self._report(), **devices.to_json()}
         if not beat.started:
             report["start_flag"] = True
-        state, detail, statuses = self._post(target, {"agent": report})
+        state, detail, answer = self._post(target, {"agent": report})
         with self._finished:
             if self._beats.get(target.id) is not beat:
                 return  # the providers were replaced meanwhile
@@ -267,14 +301,7 @@ class HeartbeatService:
             beat.done = woken
             self._finished.notify_all()
             if state == "alive":
-                beat.statuses, beat.statuses_at = statuses, woken
-                beat.failures, beat.started = 0, True
-                beat.pending_up -= sent_up
-                beat.pending_down -= sent_down
-                if full:
-                    beat.full_at = time.monotonic() + self.interval
-                # woken while this beat was under way: what changed meanwhile is reported at once, not an interval later
-                beat.next_at = time.monotonic() + self.interval if self._woken == woken else 0.0
+                self._took(beat, devices, answer, woken)
             else:
                 beat.failures += 1
                 cap = MAX_AUTH_BACKOFF if state == "auth_failed" else MAX_BACKOFF
@@ -283,18 +310,42 @@ class HeartbeatService:
             level = logging.INFO if state == "alive" else logging.WARNING
             log.log(level, "heartbeat to provider %s: %s%s", target.name, state, f" ({detail})" if detail else "")
 
-    def _post(self, target: ProviderTarget, body: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
-        """Post one beat: (state, detail, {port id: status} the provider answered for the reported ports)."""
+    def _report_devices(self, provider_id: str, pending: tuple[set[str], set[str]], since: str | None,
+                        acked: tuple[frozenset[str], frozenset[str]]) -> DeviceReport:  # fmt: skip
+        """The changes since the set the provider took (``acked``: up, down; empty for a full report), plus those
+        the agent was told of (``pending``: up, down; also ports gone with their VM)."""
+        up_list, down_list = self._devices(provider_id)
+        up, down = frozenset(up_list), frozenset(down_list)
+        (sent_up, sent_down), (acked_up, acked_down) = pending, acked
+        sent_up |= (up - acked_up) - sent_down
+        sent_down |= ((down - acked_down) | (acked_up - up)) - sent_up
+        return DeviceReport(sent_up, sent_down, up, down, device_digest(up, down), since)
+
+    def _took(self, beat: BeatState, devices: DeviceReport, answer: dict[str, Any], woken: int) -> None:
+        """A beat the provider took (under the lock)."""
+        beat.statuses, beat.statuses_at = _statuses(answer), woken
+        beat.failures, beat.started = 0, True
+        beat.pending_up -= devices.sent_up
+        beat.pending_down -= devices.sent_down
+        resync = answer.get("devices_resync")
+        if resync is False:
+            beat.acked, beat.acked_up, beat.acked_down = devices.digest, devices.up, devices.down
+        else:  # asked to report all again, or a provider that keeps no digests: the next beat reports everything
+            beat.acked, beat.acked_up, beat.acked_down = None, frozenset(), frozenset()
+        # woken while this beat was under way, or asked to resync: report at once, not an interval later
+        again = self._woken != woken or resync is True
+        beat.next_at = 0.0 if again else time.monotonic() + self.interval
+
+    def _post(self, target: ProviderTarget, body: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        """Post one beat: (state, detail, the provider's answer: an empty one unless it took the beat)."""
         state, detail, response = self._send(target, body)
-        statuses: dict[str, str] = {}
+        answer: Any = {}
         if response is not None:
             try:
-                answer = response.json().get("device_status")
-            except (ValueError, AttributeError):
-                answer = None
-            if isinstance(answer, dict):
-                statuses = {str(k): v for k, v in answer.items() if isinstance(v, str)}
-        return state, detail, statuses
+                answer = response.json()
+            except ValueError:
+                answer = {}
+        return state, detail, answer if isinstance(answer, dict) else {}
 
     def _send(self, target: ProviderTarget, body: dict[str, Any]) -> tuple[str, str, requests.Response | None]:
         url = f"{target.url}/v2.0/agents/heartbeat"
@@ -336,3 +387,11 @@ class HeartbeatService:
                 session, _adapter = provider_session(target, target.certificates, self._timeouts, pool_maxsize=4)
                 self._sessions[target.id] = session
             return session
+
+
+def _statuses(answer: dict[str, Any]) -> dict[str, str]:
+    """{port id: status} the provider answered for the reported ports."""
+    statuses = answer.get("device_status")
+    if not isinstance(statuses, dict):
+        return {}
+    return {str(k): v for k, v in statuses.items() if isinstance(v, str)}

@@ -65,19 +65,21 @@ def prepare(settings: ProviderSettings) -> Bootstrap:
         engine.dispose()
 
 
-def build_provider(settings: ProviderSettings) -> Provider:
+def build_provider(settings: ProviderSettings, prepared: bool = False) -> Provider:
+    """``prepared``: ``prepare`` ran already (the parent of several workers did), so no migration or bootstrap."""
     if settings.port == settings.keystone_port and settings.host == settings.keystone_host:
         raise ValueError("--listen and --keystone-listen must differ")
-    private_directory(settings.data_dir)
     url = settings.effective_database_url()
-    migrate(url)
-    private_database(url)
+    if not prepared:
+        private_directory(settings.data_dir)
+        migrate(url)
+        private_database(url)
     backend = SqlBackend(url, settings.database_pool_size)
     read_engine = make_engine(url, immediate=False) if url.startswith("sqlite") else None
     identity = Identity(make_engine(url, pool_size=settings.database_pool_size),
                         timedelta(seconds=settings.token_ttl_seconds), read_engine,
                         settings.login_cooldown)  # fmt: skip
-    generated = identity.bootstrap(settings.admin_password).generated_password
+    generated = None if prepared else identity.bootstrap(settings.admin_password).generated_password
     driver = make_driver(settings, backend)
     driver.start()
     neutron = NeutronApi(backend, identity, settings, driver)
@@ -94,6 +96,11 @@ def make_driver(settings: ProviderSettings, backend: SqlBackend) -> MechanismDri
     return OvsAgentDriver()
 
 
+def bind_sockets(settings: ProviderSettings) -> list[socket.socket]:
+    """The networking API's and the identity API's listening sockets (workers inherit them)."""
+    return [_bind(settings.host, settings.port), _bind(settings.keystone_host, settings.keystone_port)]
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -104,11 +111,9 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(provider: Provider) -> None:
-    settings = provider.settings
-    sockets = [_bind(settings.host, settings.port), _bind(settings.keystone_host, settings.keystone_port)]
-    config = uvicorn.Config(
-        provider.app,
+def uvicorn_config(settings: ProviderSettings, app: Any, **extra: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -117,7 +122,14 @@ def serve(provider: Provider) -> None:
         proxy_headers=False,  # the client address is the peer's: logins are throttled by it
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        **extra,
     )
+
+
+def serve(provider: Provider) -> None:
+    settings = provider.settings
+    sockets = bind_sockets(settings)
+    config = uvicorn_config(settings, provider.app)
     log.info(
         "networking API on %s, identity API on %s (backend %s, auth %s)",
         settings.network_url(),

@@ -17,5 +17,9 @@ def acceptable(value: Any, max_depth: int = 32) -> bool:
             if depth >= max_depth:
                 return False
             children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            if set(map(type, children)) <= {str}:  # e.g. a host's thousands of port ids: checked at once
+                if "\x00" in "".join(children):
+                    return False
+                continue
             pending.extend((child, depth + 1) for child in children)
     return True

@@ -26,6 +26,7 @@ class ProviderSettings(BaseSettings):
     data_dir: Path = default_data_dir()
     database_url: str | None = None
     database_pool_size: int = Field(default=20, ge=1)  # connections each of its two pools keeps (PostgreSQL)
+    workers: int = Field(default=1, ge=1)  # processes serving the APIs (more than one: PostgreSQL only)
     backend: Literal["sql"] = "sql"
     auth: Literal["keystone", "none"] = "keystone"
     # The engine and the provider share the admin password unless the provider is given its own.

@@ -351,9 +351,11 @@ class NeutronApi:
 
     def _heartbeat(self, request: Request, principal: Principal) -> Response:
         body = request.json()
-        record, created, statuses = self._run(True, principal, lambda ctx: agents.heartbeat(ctx, body))
-        answer = {"agent": MAPPERS["agents"].render(record, True), "device_status": statuses}
-        return (201 if created else 200), orjson.dumps(answer), JSON
+        beat = self._run(True, principal, lambda ctx: agents.heartbeat(ctx, body))
+        answer: dict[str, Any] = {"agent": MAPPERS["agents"].render(beat.agent, True), "device_status": beat.statuses}
+        if beat.resync is not None:
+            answer["devices_resync"] = beat.resync
+        return (201 if beat.created else 200), orjson.dumps(answer), JSON
 
     def _interface(self, request: Request, principal: Principal, router_id: str, action: str) -> Response:
         if request.method != "PUT":

@@ -29,7 +29,8 @@ class Changes:
         return self.ids.get(kind, set())
 
 
-BOOKKEEPING = {"ipam_cursor"}  # fields no API reader sees: a change of only these is not one to carry anywhere
+# fields no API reader sees: a change of only these is not one to carry anywhere
+BOOKKEEPING = {"ipam_cursor", "devices_digest"}
 
 
 class RecordingTx:
@@ -57,6 +58,14 @@ class RecordingTx:
         if not set(changes) <= BOOKKEEPING:
             self.changes.add(kind, [id_])
 
+    def update_many(self, kind: Kind, ids: Sequence[str], changes: Mapping[str, Any]) -> None:
+        self._tx.update_many(kind, ids, changes)
+        if ids and not set(changes) <= BOOKKEEPING:
+            self.changes.add(kind, ids)
+
+    def port_states(self, host: str, ids: Sequence[str]) -> tuple[set[str], list[tuple[str, str, bool]]]:
+        return self._tx.port_states(host, ids)
+
     def delete(self, kind: Kind, ids: Sequence[str]) -> None:
         self._tx.delete(kind, ids)
         self.changes.add(kind, ids)
@@ -66,6 +75,11 @@ class RecordingTx:
 
     def taken_addresses(self, subnet_id: str, first_key: str, last_key: str, limit: int) -> list[str]:
         return self._tx.taken_addresses(subnet_id, first_key, last_key, limit)
+
+    def free_segment(
+        self, network_type: str, physnet: str | None, low: int, high: int, lowest: bool = False
+    ) -> int | None:
+        return self._tx.free_segment(network_type, physnet, low, high, lowest)
 
 
 class MechanismDriver(Protocol):

@@ -4,6 +4,7 @@ last heartbeat is older than the configured down time is not alive, and ports no
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +27,23 @@ HEARTBEAT_KEYS = {
     "start_flag",
     "devices_up",
     "devices_down",
+    "devices_digest",
+    "devices_since",
+    "devices_full",
 }
+DIGEST_KEYS = ("devices_digest", "devices_since")
+HEX = frozenset("0123456789abcdef")
+
+
+@dataclass
+class Beat:
+    """What a heartbeat did: the agent, whether it was new, the status of each reported port bound to its host,
+    and whether the agent must report all its devices again (None: it sent no digest)."""
+
+    agent: Record
+    created: bool
+    statuses: dict[str, str]
+    resync: bool | None = None
 
 
 def _time(epoch: float) -> str:
@@ -69,9 +86,9 @@ def delete(ctx: Ctx, id_: str, if_match: int | None) -> None:
     ctx.tx.delete(KIND, [id_])
 
 
-def heartbeat(ctx: Ctx, body: Any) -> tuple[Record, bool, dict[str, str]]:
+def heartbeat(ctx: Ctx, body: Any) -> Beat:
     """Create or refresh the agent ``body["agent"]`` describes, and set the status of the ports it reports up or
-    down. Returns (agent, created, {port id: status} of the reported ports bound to its host)."""
+    down; with a device digest, keep the digest of the agent's devices the provider holds (docs/host-agent.md)."""
     if not ctx.admin:
         raise forbidden("rule:create_agent_heartbeat is disallowed by policy")
     report = _report(body)
@@ -89,6 +106,7 @@ def heartbeat(ctx: Ctx, body: Any) -> tuple[Record, bool, dict[str, str]]:
     for key in ("topic", "availability_zone", "description"):
         if key in report:
             changes[key] = report[key]
+    resync = _digest(report, found[0].get("devices_digest") if found else None, changes)
     if found:
         record = found[0]
         if report.get("start_flag"):
@@ -115,7 +133,19 @@ def heartbeat(ctx: Ctx, body: Any) -> tuple[Record, bool, dict[str, str]]:
     statuses: dict[str, str] = {}
     if ctx.config.device_reports:
         statuses = ports.set_status(ctx, report["host"], report.get("devices_up", []), report.get("devices_down", []))
-    return _with_alive(ctx, [record])[0], created, statuses
+    return Beat(_with_alive(ctx, [record])[0], created, statuses, resync)
+
+
+def _digest(report: dict[str, Any], held: str | None, changes: dict[str, Any]) -> bool | None:
+    """The digest the provider holds after this report (into ``changes``), and whether the agent must report all its
+    devices again: a full report is taken as it is; changes only in step with what the provider holds (the agent
+    says which digest it started from), else the provider holds none until the agent reports all again."""
+    digest = report.get("devices_digest")
+    if digest is None:
+        return None  # an agent without digests reports all its devices every time
+    resync = not report.get("devices_full") and (held is None or report.get("devices_since") != held)
+    changes["devices_digest"] = None if resync else digest
+    return resync
 
 
 def _worth_writing(record: Record, changes: dict[str, Any], now: float) -> bool:
@@ -160,6 +190,12 @@ def _report(body: Any) -> dict[str, Any]:
         raise bad_request("Invalid input for configurations. Reason: it must be an object.")
     for key in ("devices_up", "devices_down"):
         value = report.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        if not isinstance(value, list) or not set(map(type, value)) <= {str}:
             raise bad_request(f"Invalid input for {key}. Reason: it must be a list of port ids.")
+    for key in DIGEST_KEYS:
+        value = report.get(key)
+        if value is not None and not (isinstance(value, str) and len(value) == 64 and set(value) <= HEX):
+            raise bad_request(f"Invalid input for {key}. Reason: '{value}' is not a SHA-256 digest (64 hex digits).")
+    if not isinstance(report.get("devices_full", False), bool):
+        raise bad_request(f"Invalid input for devices_full. Reason: '{report['devices_full']}' is not a boolean.")
     return report

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from extnet.provider.service.common import Ctx
-from extnet.provider.store.backend import AllOf, In, Kind, Query, Record
+from extnet.provider.store.backend import AllOf, In, Kind, Not, Query, Record
 
 OVS_AGENT = "Open vSwitch agent"
 OVN_AGENT = "OVN Controller agent"
@@ -38,6 +38,14 @@ def bind(ctx: Ctx, network: Record, host: str, vnic_type: str) -> tuple[str, dic
                 return "bridge", {"connectivity": "l2", "port_filter": True, "bound_drivers": {"0": "linuxbridge"}}
             return "ovs", _details(agent)
     return FAILED
+
+
+def forget_reports(ctx: Ctx, host: str) -> None:
+    """Drop the device digests held for the agents on ``host``: their next beat is answered ``devices_resync`` and
+    they report every device again."""
+    where = AllOf((In("host", (host,)), Not(In("devices_digest", (None,)))))
+    agents = ctx.tx.find(Kind.AGENT, Query(where=where, want=frozenset())).records
+    ctx.tx.update_many(Kind.AGENT, [agent["id"] for agent in agents], {"devices_digest": None})
 
 
 def _reaches(agent: Record, network: Record) -> bool:

@@ -113,6 +113,7 @@ def update(ctx: Ctx, id_: str, values: dict[str, Any], if_match: int | None) -> 
     elif mac != port["mac_address"]:
         changes["fixed_ips"] = _readdress(ctx, network, port["fixed_ips"], mac)
     _rebind(ctx, port, network, values, changes)
+    _forget_reports(ctx, port, values, changes)
     changes = common.touched(ctx, changes)
     ctx.tx.update(KIND, id_, changes)
     return common.applied(port, changes)
@@ -315,19 +316,31 @@ def _rebind(ctx: Ctx, port: Record, network: Record, values: dict[str, Any], cha
         changes["status"] = "DOWN"
 
 
+def _forget_reports(ctx: Ctx, port: Record, values: dict[str, Any], changes: dict[str, Any]) -> None:
+    """A port newly bound to a host, bound again, or enabled again has a status its host's agent may have reported
+    otherwise already (and will not report again while its device digest matches): that agent reports all again."""
+    host: str = common.pick(values, "host_id", port["host_id"])
+    enabled = values.get("admin_state_up") is True and not port["admin_state_up"]
+    if host and (host != port["host_id"] or "vif_type" in changes or enabled):
+        binding.forget_reports(ctx, host)
+
+
 def set_status(ctx: Ctx, host: str, up: list[str], down: list[str]) -> dict[str, str]:
-    """The data plane on ``host`` reports ports up or down: ports bound there follow (others are ignored). Returns
-    the status of each reported port that followed."""
-    statuses: dict[str, str] = {}
-    for ids, status in ((up, "ACTIVE"), (down, "DOWN")):
-        if not ids:
-            continue
-        where = AllOf((In("id", tuple(ids)), In("host_id", (host,))))
-        for port in ctx.tx.find(KIND, Query(where=where, want=frozenset())).records:
-            if port["vif_type"] in ("unbound", "binding_failed"):
-                continue
-            target = status if port["admin_state_up"] else "DOWN"
-            if port["status"] != target:
-                ctx.tx.update(KIND, port["id"], common.touched(ctx, {"status": target}))
-            statuses[port["id"]] = target
+    """The data plane on ``host`` reports ports up or down (down wins for a port in both): ports bound there follow
+    (others are ignored). Returns the status of each reported port that followed. Writes only the ports whose status
+    changes, and handles the usual ones (ACTIVE and reported up) in bulk: a host reports all its ports now and then."""
+    if not up and not down:
+        return {}
+    down_set = set(down)
+    active, others = ctx.tx.port_states(host, [*up, *down])
+    going_down = active & down_set
+    statuses = dict.fromkeys(active, "ACTIVE") | dict.fromkeys(going_down, "DOWN")
+    changed: dict[str, list[str]] = {"ACTIVE": [], "DOWN": sorted(going_down)}
+    for id_, status, enabled in others:
+        target = "ACTIVE" if enabled and id_ not in down_set else "DOWN"
+        if status != target:
+            changed[target].append(id_)
+        statuses[id_] = target
+    for target, ids in changed.items():
+        ctx.tx.update_many(KIND, ids, common.touched(ctx, {"status": target}))
     return statuses

@@ -144,6 +144,7 @@ class AgentRecord(TypedDict):
     started_at: str
     heartbeat_timestamp: str
     heartbeat_epoch: float
+    devices_digest: str | None  # never shown: the digest of the agent's device report the provider holds
 
 
 # --- queries ---------------------------------------------------------------------------------------------------
@@ -246,6 +247,14 @@ class Tx(Protocol):
     def update(self, kind: Kind, id_: str, changes: Mapping[str, Any]) -> None:
         """Set fields (a child collection given is replaced whole; ``BUMP`` increments)."""
 
+    def update_many(self, kind: Kind, ids: Sequence[str], changes: Mapping[str, Any]) -> None:
+        """``update`` of the same fields (no child collections) on many records at once."""
+
+    def port_states(self, host: str, ids: Sequence[str]) -> tuple[set[str], list[tuple[str, str, bool]]]:
+        """Of the ports among ``ids`` bound to ``host`` (``vif_type`` neither unbound nor binding_failed): the ids of
+        those ACTIVE and enabled, and (id, status, admin_state_up) of the others. What a device report needs, without
+        loading whole records (nor, for the usual ACTIVE port, a row of its own)."""
+
     def delete(self, kind: Kind, ids: Sequence[str]) -> None: ...
 
     def lock(self, kind: Kind, ids: Sequence[str]) -> None:
@@ -253,6 +262,13 @@ class Tx(Protocol):
 
     def taken_addresses(self, subnet_id: str, first_key: str, last_key: str, limit: int) -> list[str]:
         """Keys (``ipam.key``) of the addresses allocated on the subnet in [first_key, last_key], ascending."""
+
+    def free_segment(
+        self, network_type: str, physnet: str | None, low: int, high: int, lowest: bool = False
+    ) -> int | None:
+        """A segmentation id in [low, high] no network of this type (and physical network) uses: the one after
+        the highest in use (a seek), else (that is ``high``) or with ``lowest`` the lowest free one (a scan of the
+        used ids up to the first gap); None when all are used."""
 
 
 class Backend(Protocol):

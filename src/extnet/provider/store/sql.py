@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from extnet.common.db import WriteGate
+from extnet.provider.store import port_reports
 from extnet.provider.store import tables as t
 from extnet.provider.store.backend import (
     AllOf,
@@ -47,6 +48,7 @@ from extnet.provider.store.backend import (
     iter_chunks,
 )
 from extnet.provider.store.db import POOL_SIZE, make_engine
+from extnet.provider.store.segments import segment_statements
 
 CHUNK = 1000
 # PostgreSQL: serialization_failure, deadlock_detected, lock_not_available
@@ -168,6 +170,19 @@ class SqlTx:
         params = {"subnet": subnet_id, "first": first_key, "last": last_key, "limit": limit}
         return list(self._execute(_TAKEN, params).scalars())
 
+    def free_segment(
+        self, network_type: str, physnet: str | None, low: int, high: int, lowest: bool = False
+    ) -> int | None:
+        stmts = _cached(("segment", physnet is not None), lambda: segment_statements(physnet is not None))
+        params = {"type": network_type, "physnet": physnet, "start": low, "high": high}
+        highest = None if lowest else self._execute(stmts[0], params).scalar()
+        if not lowest and (highest is None or highest < high):
+            return low if highest is None else int(highest) + 1
+        if self._execute(stmts[1], params).first() is None:
+            return low
+        found = self._execute(stmts[2], params).scalar()
+        return None if found is None else int(found)
+
     def _load_children(self, kind: Kind, records: list[Record], want: frozenset[str] | None) -> None:
         if not records:
             return
@@ -226,6 +241,35 @@ class SqlTx:
                 if rows:
                     self._execute(_cached(("insert", child.table.name), lambda c=child: insert(c.table)), rows)
 
+    def update_many(self, kind: Kind, ids: Sequence[str], changes: Mapping[str, Any]) -> None:
+        if not ids or not changes:
+            return
+        if set(changes) & set(CHILDREN[kind]):
+            raise ValueError(f"update_many sets plain fields only, not {sorted(set(changes) & set(CHILDREN[kind]))}")
+        columns = tuple(sorted(changes))
+        bumped = tuple(name for name in columns if isinstance(changes[name], Bump))
+        stmt = _cached(("update_many", kind, columns, bumped), lambda: _update_stmt(TABLES[kind], columns, bumped,
+                                                                                  many=True))  # fmt: skip
+        params: dict[str, Any] = {f"v_{name}": changes[name] for name in columns if name not in bumped}
+        for chunk in iter_chunks(list(ids), CHUNK):
+            self._execute(stmt, {**params, "v_ids_": list(chunk)})
+
+    def port_states(self, host: str, ids: Sequence[str]) -> tuple[set[str], list[tuple[str, str, bool]]]:
+        wanted = set(ids)
+        if len(wanted) > port_reports.SCAN_AT:  # a long IN list costs more to build and run than the host's ports
+            name = self.conn.dialect.name
+            [(joined,)] = self._raw_rows("active_ids", lambda: port_reports.active_ids_stmt(name), {"host": host})
+            others = self._raw_rows("other_states", lambda: port_reports.states_stmt(listed=False, active=False),
+                                    {"host": host})  # fmt: skip
+            active = set(joined.split(",")) & wanted if joined else set()
+            return active, [(id_, status, bool(up)) for id_, status, up in others if id_ in wanted]
+        stmt = _cached(("port_states",), lambda: port_reports.states_stmt(listed=True, active=None))
+        rows: list[Any] = []
+        for chunk in iter_chunks(list(wanted), CHUNK):
+            rows += self._execute(stmt, {"host": host, "ids": list(chunk)}).tuples().all()
+        active = {id_ for id_, status, up in rows if status == "ACTIVE" and up}
+        return active, [(id_, status, bool(up)) for id_, status, up in rows if id_ not in active]
+
     def delete(self, kind: Kind, ids: Sequence[str]) -> None:
         if not ids:
             return
@@ -248,6 +292,13 @@ class SqlTx:
             stmt = _cached(("lock", kind), lambda: select(table.c.id).where(
                 table.c.id.in_(bindparam("ids", expanding=True))).order_by(table.c.id).with_for_update())  # fmt: skip
             self._execute(stmt, {"ids": sorted(set(ids))}).all()
+
+    def _raw_rows(self, key: str, build: Callable[[], Any], params: dict[str, Any]) -> list[Any]:
+        compiled = _cached(("raw", key, self.conn.dialect.name), lambda: build().compile(dialect=self.conn.dialect))
+        try:
+            return port_reports.raw_rows(self.conn, compiled, params)
+        except OperationalError as err:
+            raise _busy_or_raise(err) from err
 
     def _execute(self, stmt: Any, params: Any = None) -> Any:
         try:
@@ -295,9 +346,10 @@ def _children_stmt(child: Child) -> Any:
     return select(fk, *columns).where(fk.in_(bindparam("ids", expanding=True))).order_by(*ordering)
 
 
-def _update_stmt(table: Table, columns: tuple[str, ...], bumped: tuple[str, ...]) -> Any:
+def _update_stmt(table: Table, columns: tuple[str, ...], bumped: tuple[str, ...], many: bool = False) -> Any:
     values = {name: (table.c[name] + 1 if name in bumped else bindparam(f"v_{name}")) for name in columns}
-    return update(table).where(table.c.id == bindparam("v_id_")).values(values)
+    which = table.c.id.in_(bindparam("v_ids_", expanding=True)) if many else table.c.id == bindparam("v_id_")
+    return update(table).where(which).values(values)
 
 
 def _order(kind: Kind, query: Query) -> list[tuple[Column[Any], bool]]:

@@ -64,6 +64,8 @@ networks = Table(
     # "type:physnet:id": one network per segment (flat: one per physical network)
     Column("segment_key", String(128), nullable=False, unique=True),
     *_standard(),
+    # segment allocation looks for a free id of a type (and physical network) along this index
+    Index("ix_prov_networks_segment", "network_type", "physical_network", "segmentation_id"),
 )
 
 subnets = Table(
@@ -101,13 +103,15 @@ ports = Table(
     Column("device_owner", String(NAME), nullable=False, index=True),
     Column("port_security_enabled", Boolean, nullable=False),
     Column("allowed_address_pairs", JSON, nullable=False),
-    Column("host_id", String(NAME), nullable=False, index=True),
+    Column("host_id", String(NAME), nullable=False),
     Column("vnic_type", String(64), nullable=False),
     Column("profile", JSON, nullable=False),
     Column("vif_type", String(64), nullable=False),
     Column("vif_details", JSON, nullable=False),
     *_standard(),
     UniqueConstraint("network_id", "mac_address", name="uq_prov_ports_network_mac"),
+    # what a host's device report reads, from the index alone (and any search by host)
+    Index("ix_prov_ports_host_state", "host_id", "vif_type", "status", "admin_state_up", "id"),
 )
 
 ip_allocations = Table(
@@ -206,6 +210,7 @@ agents = Table(
     Column("started_at", String(TS), nullable=False),
     Column("heartbeat_timestamp", String(TS), nullable=False),
     Column("heartbeat_epoch", Float, nullable=False),
+    Column("devices_digest", String(64), nullable=True),  # the agent's device report the provider holds
     UniqueConstraint("agent_type", "host", name="uq_prov_agents_type_host"),
 )
 
