@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, inspect
 
 from extnet.provider.service import ipam
 from extnet.provider.store.db import VERSION_TABLE, migrate
+from extnet.provider.store.sql import SqlBackend, SqlTx
 from extnet.provider.store.tables import metadata
 from tests.servers import scratch_database
 
@@ -76,3 +77,38 @@ def test_eui64_and_windows() -> None:
     assert ipam._windows([(10, 20), (30, 40)], 15) == [(15, 20), (30, 40), (10, 14)]
     assert ipam._windows([(10, 20), (30, 40)], 41) == [(10, 20), (30, 40)]
     assert ipam._windows([(10, 20), (30, 40)], 10) == [(10, 20), (30, 40)]
+
+
+def _subnet(id_: str, first: str, last: str) -> dict[str, object]:
+    return {"id": id_, "cidr": "10.0.0.0/24", "allocation_pools": [[first, last]], "ipam_cursor": None}
+
+
+def test_concurrent_allocations_on_one_subnet_neither_wait_nor_meet(tmp_path: Path) -> None:
+    """Two open transactions allocate on one subnet: the second takes the next block of addresses at once (no
+    waiting for the first's commit); with the only pool block held by the first, it still finds an address (the
+    store's key settles a collision). SQLite: one writer, so a transaction takes any block."""
+    with scratch_database(os.environ.get("EXTNET_TEST_DATABASE_URL")) as url:
+        url = url or f"sqlite:///{tmp_path / 'store.sqlite'}"
+        migrate(url)
+        backend = SqlBackend(url)
+        try:
+            if not backend.postgres:
+                with backend.transaction() as tx:
+                    assert tx.try_lock_blocks("s1", [7, 8]) == 0
+                    allocator = ipam.Ipam(tx)
+                    assert [allocator.next_free(_subnet("s1", "10.0.0.2", "10.0.0.254")) for _ in range(2)] == [
+                        "10.0.0.2",
+                        "10.0.0.3",
+                    ]
+                return
+            wide, narrow = _subnet("s1", "10.0.0.2", "10.0.0.254"), _subnet("s2", "10.0.0.2", "10.0.0.5")
+            with backend.transaction() as first, backend.transaction() as second:
+                assert isinstance(second, SqlTx)
+                second.conn.exec_driver_sql("SET LOCAL statement_timeout = '5s'")
+                mine, theirs = ipam.Ipam(first), ipam.Ipam(second)
+                assert [mine.next_free(wide) for _ in range(3)] == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
+                assert mine.next_free(narrow) == "10.0.0.2"
+                assert [theirs.next_free(wide) for _ in range(2)] == ["10.0.0.16", "10.0.0.17"]
+                assert theirs.next_free(narrow) == "10.0.0.2"
+        finally:
+            backend.dispose()

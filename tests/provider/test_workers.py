@@ -163,6 +163,68 @@ def test_concurrent_creates_lose_nothing_and_share_no_address(workers: ProviderP
     assert all(ipaddress.ip_address(a) in ipaddress.ip_network("10.20.0.0/16") for a in addresses)
 
 
+def _subnet(api: httpx.Client, name: str, cidr: str) -> str:
+    network = api.post("/networks", json={"network": {"name": name}}).json()["network"]
+    response = api.post("/subnets", json={"subnet": {"network_id": network["id"], "ip_version": 4, "cidr": cidr}})
+    assert response.status_code == 201, response.text
+    return str(network["id"])
+
+
+def _in_threads(count: int, work: Callable[[int], None]) -> None:
+    threads = [threading.Thread(target=work, args=(number,)) for number in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_concurrent_creates_fill_a_small_subnet_exactly(workers: ProviderProcess, token: str) -> None:
+    """Clients of both workers create ports on a /26 until it is full: every pool address is handed out once,
+    the full subnet answers Neutron's IpAddressGenerationFailure, and nothing answers a 500."""
+    with _client(workers, token) as api:
+        network_id = _subnet(api, "small", "10.40.0.0/26")
+    created: list[str] = []
+    failures: list[str] = []
+
+    def fill(_: int) -> None:
+        with _client(workers, token) as api:
+            while True:
+                response = _retrying(lambda: api.post("/ports", json={"port": {"network_id": network_id}}), [])
+                if response.status_code == 201:
+                    created.append(response.json()["port"]["fixed_ips"][0]["ip_address"])
+                    continue
+                if (
+                    response.status_code != 409
+                    or response.json()["NeutronError"]["type"] != "IpAddressGenerationFailure"
+                ):
+                    failures.append(response.text)
+                return
+
+    _in_threads(12, fill)
+    assert failures == []
+    pool = {str(ip) for ip in list(ipaddress.ip_network("10.40.0.0/26").hosts())[1:]}  # the gateway is .1
+    assert sorted(created) == sorted(pool)
+    with _client(workers, token) as api:
+        ports = api.get("/ports", params={"network_id": network_id}).json()["ports"]
+    assert sorted(ip["ip_address"] for port in ports for ip in port["fixed_ips"]) == sorted(pool)
+
+
+def test_concurrent_claims_of_one_fixed_address_give_it_once(workers: ProviderProcess, token: str) -> None:
+    with _client(workers, token) as api:
+        network_id = _subnet(api, "claims", "10.41.0.0/24")
+    answers: list[tuple[int, str]] = []
+    body = {"port": {"network_id": network_id, "fixed_ips": [{"ip_address": "10.41.0.77"}]}}
+
+    def claim(_: int) -> None:
+        with _client(workers, token) as api:
+            response = _retrying(lambda: api.post("/ports", json=body), [])
+            error = response.json().get("NeutronError", {}) if response.status_code != 201 else {}
+            answers.append((response.status_code, error.get("type", "")))
+
+    _in_threads(10, claim)
+    assert sorted(answers) == [(201, "")] + [(409, "IpAddressAlreadyAllocated")] * 9
+
+
 def test_concurrent_updates_lose_none(workers: ProviderProcess, token: str) -> None:
     """Every client adds its mark to the network's description (read, then write with If-Match, again on 412) and
     a tag of its own: all marks and all tags are there at the end, and the revision counts every update."""

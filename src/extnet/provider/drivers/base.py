@@ -76,6 +76,12 @@ class RecordingTx:
     def taken_addresses(self, subnet_id: str, first_key: str, last_key: str, limit: int) -> list[str]:
         return self._tx.taken_addresses(subnet_id, first_key, last_key, limit)
 
+    def try_lock_blocks(self, subnet_id: str, blocks: Sequence[int]) -> int | None:
+        return self._tx.try_lock_blocks(subnet_id, blocks)
+
+    def save_cursor(self, subnet_id: str, cursor: str) -> None:
+        self._tx.save_cursor(subnet_id, cursor)
+
     def free_segment(
         self, network_type: str, physnet: str | None, low: int, high: int, lowest: bool = False
     ) -> int | None:

@@ -1,19 +1,24 @@
 """IP address management: default pools, pool validation, and handing out addresses.
 
-Allocation walks a subnet's pools from a cursor (the address handed out last) and asks the store only for the
-allocated addresses in the window it is looking at, so it stays fast however full the subnet is, and never hands
-out an address twice: the subnet is locked for the rest of the transaction (PostgreSQL ``FOR UPDATE``; SQLite
-serializes writers anyway) and the store's primary key (subnet, address) backs that up."""
+Allocation walks a subnet's pools from a cursor (the address handed out last, a hint) and asks the store only for
+the allocated addresses in the window it is looking at, so it stays fast however full the subnet is. Concurrent
+requests on one subnet do not wait for each other: each hands out addresses from blocks of the pools it holds
+(PostgreSQL advisory locks taken without waiting; SQLite serializes writers anyway), skipping the blocks others
+hold. No address goes out twice: the store's primary key (subnet, address) rejects a collision (a fixed address,
+or a subnet whose free addresses all lie in blocks others hold) and the request is retried.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 
 from extnet.provider.errors import NeutronError, conflict, invalid_input
-from extnet.provider.store.backend import Kind, Record, Tx
+from extnet.provider.store.backend import Record, Tx
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 WINDOW = 128
+BLOCK = 16  # addresses per block a transaction takes to allocate from (others allocate in other blocks meanwhile)
+TRIES = 32  # blocks tried at once
 AUTO_MODES = ("slaac", "dhcpv6-stateless")
 
 
@@ -117,17 +122,11 @@ class Ipam:
         self.tx = tx
         self.reserved: dict[str, set[int]] = {}
         self.cursors: dict[str, int] = {}
-        self.locked: set[str] = set()
-
-    def lock(self, subnets: list[Record]) -> None:
-        ids = [s["id"] for s in subnets if s["id"] not in self.locked]
-        if ids:
-            self.tx.lock(Kind.SUBNET, ids)
-            self.locked.update(ids)
+        self.held: dict[str, set[int]] = {}  # blocks this transaction holds, per subnet
+        self.busy: dict[str, set[int]] = {}  # blocks other transactions hold
 
     def next_free(self, subnet: Record) -> str | None:
         """The next free pool address of the subnet, reserved for this request, or None when it is full."""
-        self.lock([subnet])
         pools = sorted(
             (int(ipaddress.ip_address(s)), int(ipaddress.ip_address(e))) for s, e in subnet["allocation_pools"]
         )
@@ -136,35 +135,50 @@ class Ipam:
         cursor = self.cursors.get(subnet["id"])
         if cursor is None:
             cursor = int(subnet["ipam_cursor"], 16) if subnet.get("ipam_cursor") else pools[0][0] - 1
-        found = self._scan(subnet["id"], _windows(pools, cursor + 1))
+        found = self._find(subnet["id"], _windows(pools, cursor + 1))
         if found is None:
             return None
         self.cursors[subnet["id"]] = found
         self.reserved.setdefault(subnet["id"], set()).add(found)
         return _text(found, network(subnet["cidr"]))
 
-    def _scan(self, subnet_id: str, ranges: list[tuple[int, int]]) -> int | None:
+    def _find(self, subnet_id: str, ranges: list[tuple[int, int]]) -> int | None:
+        """The first free address in a block this transaction holds or can take without waiting; when other
+        transactions hold the blocks of all free addresses, the first free one (the store's key decides)."""
+        held = self.held.setdefault(subnet_id, set())
+        busy = self.busy.setdefault(subnet_id, set())
+        while (found := self._scan(subnet_id, ranges, busy)) is not None:
+            first = found // BLOCK
+            if first in held:
+                return found
+            blocks = [first + i for i in range(TRIES)]
+            got = self.tx.try_lock_blocks(subnet_id, blocks)
+            busy.update(blocks if got is None else blocks[:got])
+            if got is not None:
+                held.add(blocks[got])
+                if got == 0:
+                    return found
+        return self._scan(subnet_id, ranges, set()) if busy else None
+
+    def _scan(self, subnet_id: str, ranges: list[tuple[int, int]], busy: set[int]) -> int | None:
         reserved = self.reserved.get(subnet_id, set())
         for low, high in ranges:
             candidate = low
             while candidate <= high:
                 taken = [int(k, 16) for k in self.tx.taken_addresses(subnet_id, key(candidate), key(high), WINDOW)]
                 for used in taken:
-                    while candidate < used:
-                        if candidate not in reserved:
-                            return candidate
-                        candidate += 1
+                    candidate = _first_open(candidate, used, reserved, busy)
+                    if candidate < used:
+                        return candidate
                     candidate = max(candidate, used + 1)
                 if len(taken) < WINDOW:
-                    while candidate <= high:
-                        if candidate not in reserved:
-                            return candidate
-                        candidate += 1
+                    candidate = _first_open(candidate, high + 1, reserved, busy)
+                    if candidate <= high:
+                        return candidate
         return None
 
     def claim(self, subnet: Record, address: str, own: set[str] | frozenset[str] = frozenset()) -> str:
         """Reserve a specific address (``own``: addresses the port already holds, which it may keep)."""
-        self.lock([subnet])
         number = int(ipaddress.ip_address(address))
         if address in own:
             self.reserved.setdefault(subnet["id"], set()).add(number)
@@ -180,7 +194,19 @@ class Ipam:
 
     def save_cursors(self) -> None:
         for subnet_id, cursor in self.cursors.items():
-            self.tx.update(Kind.SUBNET, subnet_id, {"ipam_cursor": f"{cursor:x}"})
+            self.tx.save_cursor(subnet_id, f"{cursor:x}")
+
+
+def _first_open(candidate: int, limit: int, reserved: set[int], busy: set[int]) -> int:
+    """The first address from ``candidate`` below ``limit`` neither reserved nor in a busy block, else ``limit``."""
+    while candidate < limit:
+        if candidate // BLOCK in busy:
+            candidate = (candidate // BLOCK + 1) * BLOCK
+        elif candidate in reserved:
+            candidate += 1
+        else:
+            return candidate
+    return limit
 
 
 def _windows(pools: list[tuple[int, int]], start: int) -> list[tuple[int, int]]:

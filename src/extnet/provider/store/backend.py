@@ -263,6 +263,14 @@ class Tx(Protocol):
     def taken_addresses(self, subnet_id: str, first_key: str, last_key: str, limit: int) -> list[str]:
         """Keys (``ipam.key``) of the addresses allocated on the subnet in [first_key, last_key], ascending."""
 
+    def try_lock_blocks(self, subnet_id: str, blocks: Sequence[int]) -> int | None:
+        """Take, until the end of the transaction and without waiting, the first of these address blocks of the
+        subnet that no other transaction holds: its index in ``blocks``, or None when others hold them all. Spreads
+        concurrent allocations apart; the store's key on addresses still has the last word."""
+
+    def save_cursor(self, subnet_id: str, cursor: str) -> None:
+        """Store the subnet's IPAM cursor, or nothing when another transaction is writing it (it is only a hint)."""
+
     def free_segment(
         self, network_type: str, physnet: str | None, low: int, high: int, lowest: bool = False
     ) -> int | None:

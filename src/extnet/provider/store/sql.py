@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from extnet.common.db import WriteGate
-from extnet.provider.store import port_reports
+from extnet.provider.store import ipam_blocks, port_reports
 from extnet.provider.store import tables as t
 from extnet.provider.store.backend import (
     AllOf,
@@ -169,6 +169,18 @@ class SqlTx:
     def taken_addresses(self, subnet_id: str, first_key: str, last_key: str, limit: int) -> list[str]:
         params = {"subnet": subnet_id, "first": first_key, "last": last_key, "limit": limit}
         return list(self._execute(_TAKEN, params).scalars())
+
+    def try_lock_blocks(self, subnet_id: str, blocks: Sequence[int]) -> int | None:
+        if not self.postgres:  # SQLite: this transaction is the only writer
+            return 0 if blocks else None
+        found = self._execute(ipam_blocks.TRY_LOCK, {"keys": ipam_blocks.block_keys(subnet_id, blocks)}).scalar()
+        return None if found is None else int(found) - 1
+
+    def save_cursor(self, subnet_id: str, cursor: str) -> None:
+        if self.postgres:
+            self._execute(ipam_blocks.SAVE_CURSOR, {"cursor": cursor, "id": subnet_id})
+        else:
+            self.update(Kind.SUBNET, subnet_id, {"ipam_cursor": cursor})
 
     def free_segment(
         self, network_type: str, physnet: str | None, low: int, high: int, lowest: bool = False
