@@ -2,101 +2,44 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    ColumnElement,
     Connection,
     Table,
-    and_,
     bindparam,
     delete,
-    false,
     func,
     insert,
-    not_,
-    or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from extnet.common.db import WriteGate
 from extnet.provider.store import ipam_blocks, port_reports
+from extnet.provider.store import sql_query as q
 from extnet.provider.store import tables as t
 from extnet.provider.store.backend import (
-    AllOf,
-    AnyOf,
     Bump,
     Cond,
-    Contains,
-    In,
     Kind,
-    Not,
     Page,
     Query,
     Record,
     StoreBusy,
     StoreConflict,
-    Via,
     iter_chunks,
 )
 from extnet.provider.store.db import POOL_SIZE, make_engine
 from extnet.provider.store.segments import segment_statements
+from extnet.provider.store.sql_query import CHILDREN, NAMES, TABLES, Child
 
 CHUNK = 1000
 # PostgreSQL: serialization_failure, deadlock_detected, lock_not_available
 _RETRY_SQLSTATES = {"40001", "40P01", "55P03"}
-
-
-def ip_key(address: str) -> str:
-    """Zero-padded hex of an address: sorts like the number, IPv4 and IPv6 alike."""
-    return f"{int(ipaddress.ip_address(address)):032x}"
-
-
-@dataclass(frozen=True)
-class Child:
-    """A collection stored in its own table, keyed by the parent's id."""
-
-    table: Table
-    fk: str
-    columns: tuple[str, ...]  # one column: a list of values; several: a list of dicts
-    order: tuple[str, ...]
-    writable: bool = True
-
-
-TAGS = Child(t.tags, "resource_id", ("tag",), ("tag",))
-CHILDREN: dict[Kind, dict[str, Child]] = {
-    Kind.NETWORK: {"tags": TAGS, "subnets": Child(t.subnets, "network_id", ("id",), ("id",), writable=False)},
-    Kind.SUBNET: {"tags": TAGS},
-    Kind.PORT: {
-        "tags": TAGS,
-        "fixed_ips": Child(t.ip_allocations, "port_id", ("subnet_id", "ip_address"), ("position",)),
-        "security_groups": Child(t.port_security_groups, "port_id", ("security_group_id",), ("position",)),
-    },
-    Kind.SECURITY_GROUP: {"tags": TAGS},
-    Kind.SECURITY_GROUP_RULE: {},
-    Kind.ROUTER: {"tags": TAGS},
-    Kind.AGENT: {},
-}
-TABLES: dict[Kind, Table] = {
-    Kind.NETWORK: t.networks,
-    Kind.SUBNET: t.subnets,
-    Kind.PORT: t.ports,
-    Kind.SECURITY_GROUP: t.security_groups,
-    Kind.SECURITY_GROUP_RULE: t.security_group_rules,
-    Kind.ROUTER: t.routers,
-    Kind.AGENT: t.agents,
-}
-
-# plain str keys (SQLAlchemy may hand out str subclasses, which fast JSON encoders refuse)
-NAMES: dict[Kind, tuple[str, ...]] = {kind: tuple(str(c.name) for c in table.columns) for kind, table in TABLES.items()}
 
 
 class SqlTx:
@@ -124,10 +67,10 @@ class SqlTx:
         shape = (
             "find",
             kind,
-            _shape(query.where, params) if query.where is not None else None,
+            q.shape(query.where, params) if query.where is not None else None,
             query.sort,
             query.limit is not None,
-            _marker_shape(kind, query, params),
+            q.marker_shape(kind, query, params),
             query.reverse,
             query.lock and self.postgres,
         )
@@ -148,11 +91,11 @@ class SqlTx:
         table = TABLES[kind]
         stmt = select(table)
         if query.where is not None:
-            stmt = stmt.where(_clause(kind, query.where, _Names()))
-        order = _order(kind, query)
+            stmt = stmt.where(q.clause(kind, query.where, q.Names()))
+        order = q.order(kind, query)
         if query.marker is not None:
-            stmt = stmt.where(_after(order, query.marker))
-        stmt = stmt.order_by(*[_order_by(col, asc) for col, asc in order])
+            stmt = stmt.where(q.after(order, query.marker))
+        stmt = stmt.order_by(*[q.order_by(col, asc) for col, asc in order])
         if query.limit is not None:
             stmt = stmt.limit(bindparam("limit"))
         if query.lock and self.postgres:
@@ -161,9 +104,9 @@ class SqlTx:
 
     def count(self, kind: Kind, where: Cond) -> int:
         params: dict[str, Any] = {}
-        shape = ("count", kind, _shape(where, params))
+        shape = ("count", kind, q.shape(where, params))
         table = TABLES[kind]
-        stmt = _cached(shape, lambda: select(func.count()).select_from(table).where(_clause(kind, where, _Names())))
+        stmt = _cached(shape, lambda: select(func.count()).select_from(table).where(q.clause(kind, where, q.Names())))
         return int(self._execute(stmt, params).scalar_one())
 
     def taken_addresses(self, subnet_id: str, first_key: str, last_key: str, limit: int) -> list[str]:
@@ -226,7 +169,7 @@ class SqlTx:
         self._execute(_cached(("insert", table.name), lambda: insert(table)), rows)
         for name, child in CHILDREN[kind].items():
             if child.writable:
-                child_rows = [row for record in records for row in _child_rows(kind, name, record, record.get(name))]
+                child_rows = [row for record in records for row in q.child_rows(kind, name, record, record.get(name))]
                 if child_rows:
                     self._execute(_cached(("insert", child.table.name), lambda c=child: insert(c.table)), child_rows)
 
@@ -249,7 +192,7 @@ class SqlTx:
                     network = self._execute(_cached(("port_network",), lambda: select(t.ports.c.network_id).where(
                         t.ports.c.id == bindparam("id"))), {"id": id_}).scalar()  # fmt: skip
                     parent["network_id"] = network
-                rows = _child_rows(kind, name, parent, changes[name])
+                rows = q.child_rows(kind, name, parent, changes[name])
                 if rows:
                     self._execute(_cached(("insert", child.table.name), lambda c=child: insert(c.table)), rows)
 
@@ -364,159 +307,11 @@ def _update_stmt(table: Table, columns: tuple[str, ...], bumped: tuple[str, ...]
     return update(table).where(which).values(values)
 
 
-def _order(kind: Kind, query: Query) -> list[tuple[Column[Any], bool]]:
-    table = TABLES[kind]
-    order = [(table.c[name], asc) for name, asc in query.sort if name != "id"]
-    id_asc = next((asc for name, asc in query.sort if name == "id"), True)
-    order.append((table.c.id, id_asc))
-    if query.reverse:
-        order = [(col, not asc) for col, asc in order]
-    return order
-
-
-class _Names:
-    """Hands out the parameter names of one statement in traversal order (``_shape`` does the same)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def next(self) -> str:
-        self.count += 1
-        return f"p{self.count}"
-
-
-def _shape(cond: Cond, params: dict[str, Any], names: _Names | None = None) -> Any:
-    """The structure of ``cond`` without its values (which go to ``params``)."""
-    names = names or _Names()
-    if isinstance(cond, AllOf | AnyOf):
-        return (type(cond).__name__, tuple(_shape(c, params, names) for c in cond.conds))
-    if isinstance(cond, Not):
-        return ("not", _shape(cond.cond, params, names))
-    if isinstance(cond, Via):
-        return ("via", cond.field, cond.kind, _shape(cond.cond, params, names))
-    if isinstance(cond, In):
-        present = [value for value in cond.values if value is not None]
-        name = names.next()
-        if present:
-            params[name] = present
-        return ("in", cond.field, bool(present), len(present) != len(cond.values))
-    if isinstance(cond, Contains):
-        name = names.next()
-        params[name] = "%" + cond.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return ("contains", cond.field)
-    raise TypeError(f"unknown condition {cond!r}")
-
-
-def _clause(kind: Kind, cond: Cond, names: _Names) -> ColumnElement[bool]:
-    table = TABLES[kind]
-    if isinstance(cond, AllOf):
-        return and_(true(), *[_clause(kind, c, names) for c in cond.conds])
-    if isinstance(cond, AnyOf):
-        return or_(false(), *[_clause(kind, c, names) for c in cond.conds])
-    if isinstance(cond, Not):
-        return not_(_clause(kind, cond.cond, names))
-    if isinstance(cond, Via):
-        target = TABLES[cond.kind]
-        sub = select(target.c.id).where(_clause(cond.kind, cond.cond, names))
-        return table.c[cond.field].in_(sub)
-    if isinstance(cond, In):
-        column, child = _column(kind, cond.field)
-        name = names.next()
-        present = any(value is not None for value in cond.values)
-        with_null = any(value is None for value in cond.values)
-        clause: ColumnElement[bool] = column.in_(bindparam(name, expanding=True)) if present else false()
-        if with_null:
-            clause = or_(clause, column.is_(None)) if present else column.is_(None)
-        return _wrap(table, child, clause)
-    if isinstance(cond, Contains):
-        column, child = _column(kind, cond.field)
-        return _wrap(table, child, column.like(bindparam(names.next()), escape="\\"))
-    raise TypeError(f"unknown condition {cond!r}")
-
-
-def _column(kind: Kind, name: str) -> tuple[Column[Any], Child | None]:
-    head, _, item = name.partition(".")
-    child = CHILDREN[kind].get(head)
-    if child is None:
-        return TABLES[kind].c[name], None
-    return child.table.c[item or child.columns[0]], child
-
-
-def _marker_shape(kind: Kind, query: Query, params: dict[str, Any]) -> Any:
-    if query.marker is None:
-        return None
-    nulls = []
-    for column, _ in _order(kind, query):
-        value = query.marker.get(column.name)
-        nulls.append(value is None)
-        if value is not None:
-            params[f"m_{column.name}"] = value
-    return tuple(nulls)
-
-
 def _busy_or_raise(err: DBAPIError) -> Exception:
     sqlstate = getattr(err.orig, "sqlstate", None)
     if sqlstate in _RETRY_SQLSTATES or "database is locked" in str(err.orig):
         return StoreBusy(str(err.orig))
     return err
-
-
-def _wrap(table: Table, child: Child | None, clause: ColumnElement[bool]) -> ColumnElement[bool]:
-    if child is None:
-        return clause
-    return table.c.id.in_(select(child.table.c[child.fk]).where(clause))
-
-
-def _order_by(column: Column[Any], asc: bool) -> Any:
-    if not column.nullable:
-        return column.asc() if asc else column.desc()
-    # NULL sorts first ascending on every database (PostgreSQL would put it last)
-    return column.asc().nulls_first() if asc else column.desc().nulls_last()
-
-
-def _after(order: list[tuple[Column[Any], bool]], marker: Record) -> ColumnElement[bool]:
-    """Rows strictly after ``marker`` in ``order`` (keyset pagination; NULL is the smallest value)."""
-    alternatives: list[ColumnElement[bool]] = []
-    equal: list[ColumnElement[bool]] = []
-    for column, asc in order:
-        value = marker.get(column.name)
-        if value is None:
-            beyond: ColumnElement[bool] = column.is_not(None) if asc else false()
-            same: ColumnElement[bool] = column.is_(None)
-        else:
-            value = bindparam(f"m_{column.name}")
-            beyond = (
-                column > value
-                if asc
-                else (or_(column < value, column.is_(None)) if column.nullable else column < value)
-            )
-            same = column == value
-        alternatives.append(and_(true(), *equal, beyond))
-        equal.append(same)
-    return or_(false(), *alternatives)
-
-
-def _child_rows(kind: Kind, name: str, parent: Mapping[str, Any], items: Any) -> list[dict[str, Any]]:
-    if not items:
-        return []
-    parent_id = parent["id"]
-    if name == "tags":
-        return [{"resource_id": parent_id, "tag": tag, "kind": kind.value} for tag in items]
-    if name == "security_groups":
-        return [{"port_id": parent_id, "security_group_id": sg, "position": i} for i, sg in enumerate(items)]
-    if name == "fixed_ips":
-        return [
-            {
-                "port_id": parent_id,
-                "subnet_id": ip["subnet_id"],
-                "ip_address": ip["ip_address"],
-                "ip_key": ip_key(ip["ip_address"]),
-                "network_id": parent["network_id"],
-                "position": i,
-            }
-            for i, ip in enumerate(items)
-        ]
-    raise KeyError(name)
 
 
 class SqlBackend:
