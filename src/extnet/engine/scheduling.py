@@ -51,6 +51,7 @@ class Candidate:
     endpoint: HostEndpoint
     capabilities: HostCapabilities = field(hash=False)
     heartbeats: tuple[dict[str, Any], ...] = ()
+    vms: int = 0  # the VMs the database has on it when the candidates were read (``candidates``)
 
     def binding(self, plugin_type: str) -> str | None:
         return self.capabilities.binding(plugin_type)
@@ -63,11 +64,11 @@ class Candidate:
         return any(b.get("provider_id") == provider_id and b.get("state") == "alive" for b in self.heartbeats)
 
 
-def candidate(host: Host, services: EngineServices) -> Candidate:
+def candidate(host: Host, services: EngineServices, vms: int = 0) -> Candidate:
     stored = host.agent_capabilities or {}
     beats = tuple(b for b in stored.get("heartbeats") or () if isinstance(b, dict))
     return Candidate(host.id, host.name, endpoint_of(host, services), HostCapabilities.read(stored.get("capabilities")),
-                     beats)  # fmt: skip
+                     beats, vms)  # fmt: skip
 
 
 _UP_HOSTS = select(Host).where(Host.cluster_id == bindparam("cluster_id"), Host.status == "up")  # built once
@@ -76,14 +77,21 @@ _UP_HOSTS = select(Host).where(Host.cluster_id == bindparam("cluster_id"), Host.
 def candidates(
     session: Session, services: EngineServices, cluster_id: str, exclude: Iterable[str] = ()
 ) -> list[Candidate]:
-    """The up hosts of the cluster, the least loaded first."""
+    """The up hosts of the cluster, the least loaded first (a start orders them again with the starts in flight:
+    ``PendingStarts.starting``)."""
     skipped = set(exclude)
     hosts = [host for host in session.scalars(_UP_HOSTS, {"cluster_id": cluster_id}) if host.id not in skipped]
+    counts: dict[str | None, int] = {}
     if len(hosts) > 1:
         load = select(Vm.host_id, func.count(Vm.id)).where(Vm.host_id.in_([h.id for h in hosts])).group_by(Vm.host_id)
-        counts: dict[str | None, int] = {host_id: count for host_id, count in session.execute(load)}
+        counts = {host_id: count for host_id, count in session.execute(load)}
         hosts.sort(key=lambda host: (counts.get(host.id, 0), host.name))
-    return [candidate(host, services) for host in hosts]
+    return [candidate(host, services, counts.get(host.id, 0)) for host in hosts]
+
+
+def load_key(host: Candidate) -> tuple[str, int, str]:
+    """What PendingStarts orders a candidate by: its id, its VMs in the database, its name."""
+    return host.id, host.vms, host.name
 
 
 def hosts_not_up(session: Session, cluster_id: str, shown: int = 5) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from extnet.engine.domain.pending import PendingStarts
 from extnet.engine.store.models import EngineState
 
 ENGINE_ID = "engine_id"
@@ -82,6 +83,7 @@ class Lifecycle:
     wake_outbox: Callable[[], None] = field(default=lambda: None)
     released: threading.Condition = field(default_factory=threading.Condition)
     agents: Any = None  # scheduling.AgentCache: what providers said of their agents lately
+    starts: PendingStarts = field(default_factory=PendingStarts)  # VM starts in flight, by host
 
     @property
     def marker(self) -> str:

@@ -61,6 +61,7 @@ from extnet.engine.scheduling import (
     candidates,
     choose,
     hosts_not_up,
+    load_key,
     reporting_providers,
 )
 from extnet.engine.services import EngineServices
@@ -257,9 +258,11 @@ def start_vm(database: Database, services: EngineServices, vm_id: str, pause: bo
                 lease.release(vm)
             return
         lease.on_abandon = _back_down
-        choice = _schedule_start(database, services, vm_id, plan)
-        phases.mark("scheduling")
-        _launch(database, services, lifecycle, lease, plan, choice, pause, phases)
+        with lifecycle.starts.starting(plan.hosts, load_key) as pending:
+            choice = _schedule_start(database, services, vm_id, plan, pending.order)
+            pending.hold(choice.host.id)
+            phases.mark("scheduling")
+            _launch(database, services, lifecycle, lease, plan, choice, pause, phases)
     log.info("VM %s started on host %s in %s", plan.vm_name, choice.host.name, phases.text())
 
 
@@ -282,12 +285,14 @@ def _back_down(vm: Vm) -> None:
     vm.status, vm.host_id = "down", None
 
 
-def _schedule_start(database: Database, services: EngineServices, vm_id: str, plan: _StartPlan) -> Choice:
-    if not plan.hosts:
+def _schedule_start(database: Database, services: EngineServices, vm_id: str, plan: _StartPlan,
+                    hosts: list[Candidate]) -> Choice:  # fmt: skip
+    """The host among ``hosts`` (the plan's, the least loaded first, counting the starts in flight)."""
+    if not hosts:
         raise Conflict(f"[Cannot run VM. There is no host in cluster '{plan.cluster_name}' that is up to run VM "
                        f"'{plan.vm_name}': {plan.no_host}.]")  # fmt: skip
     try:
-        return choose(services, plan.hosts, [p.need() for p in plan.plans], plan.vm_name,
+        return choose(services, hosts, [p.need() for p in plan.plans], plan.vm_name,
                       Scope(f"up host of cluster '{plan.cluster_name}'"))  # fmt: skip
     except NoHost as err:
         raise Conflict(f"[Cannot run VM. {_message(err)}.]") from None
