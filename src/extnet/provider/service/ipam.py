@@ -155,9 +155,9 @@ class Ipam:
             got = self.tx.try_lock_blocks(subnet_id, blocks)
             busy.update(blocks if got is None else blocks[:got])
             if got is not None:
+                # scanned again before handing out: whoever held the block before has committed by now (an advisory
+                # lock ends with its transaction), and only a read after taking the lock sees what it took
                 held.add(blocks[got])
-                if got == 0:
-                    return found
         return self._scan(subnet_id, ranges, set()) if busy else None
 
     def _scan(self, subnet_id: str, ranges: list[tuple[int, int]], busy: set[int]) -> int | None:
