@@ -45,6 +45,14 @@ class PendingStarts:
         host_id, vms, name = key
         return vms + self._by_host.get(host_id, 0), name
 
+    def move(self, old: str | None, new: str | None) -> None:
+        """A start counted on ``old`` now counts on ``new`` (None: on no host)."""
+        with self._lock:
+            if old is not None:
+                self._add(old, -1)
+            if new is not None:
+                self._add(new, 1)
+
     def _add(self, host_id: str, delta: int) -> None:
         left = self._by_host.get(host_id, 0) + delta
         if left:
@@ -62,11 +70,6 @@ class Start(Generic[H]):
 
     def hold(self, host_id: str | None) -> None:
         """Count this start on ``host_id`` (None: on none) instead of the host it was counted on."""
-        if host_id == self.held:
-            return
-        with self._pending._lock:
-            if self.held is not None:
-                self._pending._add(self.held, -1)
-            if host_id is not None:
-                self._pending._add(host_id, 1)
+        if host_id != self.held:
+            self._pending.move(self.held, host_id)
             self.held = host_id

@@ -146,7 +146,8 @@ def network_of(ctx: Ctx, network_id: str) -> Record:
 
 
 def _new_mac() -> str:
-    # Neutron's base MAC. Two ports drawing the same one collide on the store's unique key and are retried.
+    # Neutron's base MAC; _fresh_macs skips those in use (concurrent requests drawing the same one collide on the
+    # store's unique key and are retried)
     a, b, c = secrets.token_bytes(3)
     return f"fa:16:3e:{a:02x}:{b:02x}:{c:02x}"
 
