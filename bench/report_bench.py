@@ -165,7 +165,7 @@ def run(database_url: str | None, count: int, repeat: int) -> dict[str, Timing]:
             agent = Agent(client, host)
             agent.beat(start_flag=True, devices_full=True, devices_digest=agent.held)
             started = time.perf_counter()
-            ports = create_ports(client, host, count)
+            ports = sorted(create_ports(client, host, count))  # the order the host agent lists them in
             print(f"created {len(ports)} ports in {time.perf_counter() - started:.1f} s", file=sys.stderr)
             for _ in range(3):  # warm up each kind of statement
                 agent.step([], [], (set(), set()))

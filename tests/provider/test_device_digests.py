@@ -80,16 +80,18 @@ def test_the_provider_keeps_the_digest_of_full_reports_and_moves_it_in_step(
     one, two = (admin.network.create_port(network_id=network.id, binding_host_id=host) for _ in range(2))
 
     full = beat(api, host, devices_full=True, devices_digest=digest(one.id), devices_up=[one.id])
-    assert full.json()["devices_resync"] is False and full.json()["device_status"] == {one.id: "ACTIVE"}
+    assert full.json()["devices_resync"] is False and full.json()["device_status_omits_active"] is True
+    assert (full.json()["device_status"], full.json()["devices_not_bound"]) == ({}, [])  # one.id ACTIVE: unnamed
     assert database.held(host) == digest(one.id)
 
     # in step: the changes apply and the provider moves on to the new digest
     step = beat(api, host, devices_since=digest(one.id), devices_digest=digest(one.id, two.id), devices_up=[two.id])
-    assert step.json()["devices_resync"] is False and step.json()["device_status"] == {two.id: "ACTIVE"}
+    assert step.json()["devices_resync"] is False and step.json()["device_status"] == {}
     assert database.held(host) == digest(one.id, two.id)
     assert (status(admin, one.id), status(admin, two.id)) == ("ACTIVE", "ACTIVE")
     idle = beat(api, host, devices_since=digest(one.id, two.id), devices_digest=digest(one.id, two.id))
-    assert idle.json() | {"agent": None} == {"agent": None, "device_status": {}, "devices_resync": False}
+    assert idle.json() | {"agent": None} == {"agent": None, "device_status": {}, "devices_resync": False,
+                                             "device_status_omits_active": True, "devices_not_bound": []}
 
     # out of step (an answer the agent lost, a provider that lost its state): the changes still apply, and the
     # provider holds no digest until the agent reports all again
@@ -129,6 +131,10 @@ def test_a_report_writes_only_the_ports_whose_status_changes(
     before = revisions()
     again = beat(api, host, devices_up=reported).json()["device_status"]
     assert again == first and revisions() == before  # nothing changed: nothing written
+    healthy = sorted(rest)  # all ACTIVE, in the order the agent sends them: read as one text, no set built
+    for order in (healthy, healthy[::-1]):
+        assert beat(api, host, devices_up=order).json()["device_status"] == dict.fromkeys(rest, "ACTIVE")
+    assert revisions() == before
 
     down, up = rest[:3], rest[3:]
     both = rest[-1]  # reported up and down: down wins
@@ -293,6 +299,8 @@ def test_an_agent_lists_every_device_only_at_start_and_on_resync(
     until(lambda: len(host.beats()) > asked + 1, "the beat after the resync")
     after = host.beats()[asked + 1]
     assert after.full and len(after.ids) == 40 + 3 and after.resync is False
+    assert after.answer is not None and after.answer["device_status_omits_active"] is True  # a few bytes, not 43
+    assert after.answer["device_status"] == {ports[0]: "DOWN"} and len(after.answer["devices_not_bound"]) == 40
     until(lambda: database.held(name) == host.digest(), "the provider holds the agent's digest again")
 
     # an answer lost on the way: the provider took the change, the agent repeats it from its old digest, is out of

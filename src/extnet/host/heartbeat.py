@@ -323,7 +323,7 @@ class HeartbeatService:
 
     def _took(self, beat: BeatState, devices: DeviceReport, answer: dict[str, Any], woken: int) -> None:
         """A beat the provider took (under the lock)."""
-        beat.statuses, beat.statuses_at = _statuses(answer), woken
+        beat.statuses, beat.statuses_at = _statuses(answer, devices.sent_up | devices.sent_down), woken
         beat.failures, beat.started = 0, True
         beat.pending_up -= devices.sent_up
         beat.pending_down -= devices.sent_down
@@ -389,9 +389,15 @@ class HeartbeatService:
             return session
 
 
-def _statuses(answer: dict[str, Any]) -> dict[str, str]:
-    """{port id: status} the provider answered for the reported ports."""
+def _statuses(answer: dict[str, Any], reported: set[str] | frozenset[str]) -> dict[str, str]:
+    """{port id: status} the provider answered for the ``reported`` ports that followed: those it names, and, when it
+    names only what is not ACTIVE, every other reported port it did not set aside as bound elsewhere."""
     statuses = answer.get("device_status")
     if not isinstance(statuses, dict):
         return {}
-    return {str(k): v for k, v in statuses.items() if isinstance(v, str)}
+    named = {str(k): v for k, v in statuses.items() if isinstance(v, str)}
+    if answer.get("device_status_omits_active") is not True:
+        return named
+    not_bound = answer.get("devices_not_bound")
+    aside = set(named) | (set(map(str, not_bound)) if isinstance(not_bound, list) else set())
+    return dict.fromkeys(set(reported) - aside, "ACTIVE") | named

@@ -352,9 +352,13 @@ class NeutronApi:
     def _heartbeat(self, request: Request, principal: Principal) -> Response:
         body = request.json()
         beat = self._run(True, principal, lambda ctx: agents.heartbeat(ctx, body))
-        answer: dict[str, Any] = {"agent": MAPPERS["agents"].render(beat.agent, True), "device_status": beat.statuses}
-        if beat.resync is not None:
-            answer["devices_resync"] = beat.resync
+        answer: dict[str, Any] = {"agent": MAPPERS["agents"].render(beat.agent, True)}
+        followed = beat.followed
+        if beat.resync is None:  # an agent without digests: every port that followed, by name
+            answer["device_status"] = followed.statuses()
+        else:  # only what is not ACTIVE: a full report of a healthy host answers in a few bytes, not a list of all
+            answer |= {"device_status": dict.fromkeys(followed.down, "DOWN"), "device_status_omits_active": True,
+                       "devices_not_bound": sorted(followed.ignored), "devices_resync": beat.resync}  # fmt: skip
         return (201 if beat.created else 200), orjson.dumps(answer), JSON
 
     def _interface(self, request: Request, principal: Principal, router_id: str, action: str) -> Response:

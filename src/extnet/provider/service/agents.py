@@ -37,12 +37,12 @@ HEX = frozenset("0123456789abcdef")
 
 @dataclass
 class Beat:
-    """What a heartbeat did: the agent, whether it was new, the status of each reported port bound to its host,
-    and whether the agent must report all its devices again (None: it sent no digest)."""
+    """What a heartbeat did: the agent, whether it was new, what the reported ports did, and whether the agent must
+    report all its devices again (None: it sent no digest)."""
 
     agent: Record
     created: bool
-    statuses: dict[str, str]
+    followed: ports.Followed
     resync: bool | None = None
 
 
@@ -130,10 +130,10 @@ def heartbeat(ctx: Ctx, body: Any) -> Beat:
         }
         ctx.tx.insert(KIND, [record])
         created = True
-    statuses: dict[str, str] = {}
+    followed = ports.Followed()
     if ctx.config.device_reports:
-        statuses = ports.set_status(ctx, report["host"], report.get("devices_up", []), report.get("devices_down", []))
-    return Beat(_with_alive(ctx, [record])[0], created, statuses, resync)
+        followed = ports.set_status(ctx, report["host"], report.get("devices_up", []), report.get("devices_down", []))
+    return Beat(_with_alive(ctx, [record])[0], created, followed, resync)
 
 
 def _digest(report: dict[str, Any], held: str | None, changes: dict[str, Any]) -> bool | None:

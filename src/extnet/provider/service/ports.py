@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from typing import Any
 
 from extnet.provider.errors import NeutronError, bad_request, conflict, invalid_input
@@ -351,22 +353,40 @@ def _forget_reports(ctx: Ctx, port: Record, values: dict[str, Any], changes: dic
         binding.forget_reports(ctx, host)
 
 
-def set_status(ctx: Ctx, host: str, up: list[str], down: list[str]) -> dict[str, str]:
+@dataclass(frozen=True)
+class Followed:
+    """What a host's device report did to the ports it named: those bound to the host end ACTIVE or DOWN; the
+    others (bound elsewhere, or not at all) are ignored."""
+
+    active: AbstractSet[str] = frozenset()
+    down: AbstractSet[str] = frozenset()
+    ignored: AbstractSet[str] = frozenset()
+
+    def statuses(self) -> dict[str, str]:
+        """{port id: status} of every port that followed."""
+        return dict.fromkeys(self.active, "ACTIVE") | dict.fromkeys(self.down, "DOWN")
+
+
+def set_status(ctx: Ctx, host: str, up: list[str], down: list[str]) -> Followed:
     """The data plane on ``host`` reports ports up or down (down wins for a port in both): ports bound there follow
-    (others are ignored). Returns the status of each reported port that followed. Writes only the ports whose status
-    changes, and handles the usual ones (ACTIVE and reported up) in bulk: a host reports all its ports now and then."""
+    (others are ignored). Writes only the ports whose status changes, and handles the usual ones (ACTIVE and
+    reported up) in bulk: a host reports all its ports now and then."""
     if not up and not down:
-        return {}
+        return Followed()
     down_set = set(down)
     active, others = ctx.tx.port_states(host, [*up, *down])
     going_down = active & down_set
-    statuses = dict.fromkeys(active, "ACTIVE") | dict.fromkeys(going_down, "DOWN")
+    active -= going_down
+    ends_down = set(going_down)
     changed: dict[str, list[str]] = {"ACTIVE": [], "DOWN": sorted(going_down)}
     for id_, status, enabled in others:
         target = "ACTIVE" if enabled and id_ not in down_set else "DOWN"
         if status != target:
             changed[target].append(id_)
-        statuses[id_] = target
+        (active if target == "ACTIVE" else ends_down).add(id_)
     for target, ids in changed.items():
         ctx.tx.update_many(KIND, ids, common.touched(ctx, {"status": target}))
-    return statuses
+    ignored: AbstractSet[str] = frozenset()
+    if len(active) + len(ends_down) < len(up) + len(down):  # some reported port did not follow (or came twice)
+        ignored = set(up).union(down_set) - active - ends_down
+    return Followed(active, ends_down, ignored)

@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, literal_column, not_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    not_,
+    select,
+    true,
+)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.compiler import Compiled
 
@@ -15,23 +27,30 @@ UNBOUND_VIF_TYPES = ("unbound", "binding_failed")
 SCAN_AT = 100  # port ids beyond which ``port_states`` reads all the host's ports rather than an IN list
 
 
-def states_stmt(listed: bool, active: bool | None) -> Any:
-    """The ports bound to the host (``listed``: among the ids given); ``active`` False: only those not both ACTIVE
-    and enabled."""
+def states_stmt() -> Any:
+    """The state of the ports bound to the host among the ids given."""
     ports = t.ports
     stmt = select(ports.c.id, ports.c.status, ports.c.admin_state_up).where(*bound_to_host())
-    if active is False:
-        stmt = stmt.where(not_(and_(ports.c.status == literal_column("'ACTIVE'"), ports.c.admin_state_up == true())))
-    return stmt.where(ports.c.id.in_(bindparam("ids", expanding=True))) if listed else stmt
+    return stmt.where(ports.c.id.in_(bindparam("ids", expanding=True)))
 
 
-def active_ids_stmt(dialect: str) -> Any:
-    """The ids of the ports bound to the host that are ACTIVE and enabled, joined by commas in one text: one value
-    to fetch rather than a row per port (port ids are the provider's UUIDs)."""
+def host_states_stmt(dialect: str) -> Any:
+    """In one pass over the host's bound ports: the ids of those ACTIVE and enabled, joined by commas (one value to
+    fetch rather than a row per port; port ids are the provider's UUIDs), and the others as ``id status enabled``,
+    joined by commas (a host's ports are mostly ACTIVE: this one is short)."""
     ports = t.ports
     join = func.string_agg if dialect == "postgresql" else func.group_concat
-    return select(join(ports.c.id, literal_column("','"))).where(
-        *bound_to_host(), ports.c.status == literal_column("'ACTIVE'"), ports.c.admin_state_up == true())  # fmt: skip
+    usual = and_(ports.c.status == literal_column("'ACTIVE'"), ports.c.admin_state_up == true())
+    other = ports.c.id + literal_column("' '") + ports.c.status + literal_column("' '") + cast(
+        ports.c.admin_state_up, String)  # fmt: skip
+    return select(join(ports.c.id, literal_column("','")).filter(usual),
+                  join(other, literal_column("','")).filter(not_(usual))).where(*bound_to_host())  # fmt: skip
+
+
+def parse_others(joined: str | None) -> list[tuple[str, str, bool]]:
+    """(id, status, enabled) of the ``id status enabled`` texts ``host_states_stmt`` joins."""
+    rows = (item.split(" ") for item in joined.split(",")) if joined else ()
+    return [(id_, status, enabled in ("1", "true")) for id_, status, enabled in rows]
 
 
 def bound_to_host() -> list[ColumnElement[bool]]:

@@ -210,17 +210,18 @@ class SqlTx:
             self._execute(stmt, {**params, "v_ids_": list(chunk)})
 
     def port_states(self, host: str, ids: Sequence[str]) -> tuple[set[str], list[tuple[str, str, bool]]]:
-        wanted = set(ids)
-        if len(wanted) > port_reports.SCAN_AT:  # a long IN list costs more to build and run than the host's ports
+        if len(ids) > port_reports.SCAN_AT:  # a long IN list costs more to build and run than the host's ports
             name = self.conn.dialect.name
-            [(joined,)] = self._raw_rows("active_ids", lambda: port_reports.active_ids_stmt(name), {"host": host})
-            others = self._raw_rows("other_states", lambda: port_reports.states_stmt(listed=False, active=False),
-                                    {"host": host})  # fmt: skip
-            active = set(joined.split(",")) & wanted if joined else set()
-            return active, [(id_, status, bool(up)) for id_, status, up in others if id_ in wanted]
-        stmt = _cached(("port_states",), lambda: port_reports.states_stmt(listed=True, active=None))
+            [(usual, others)] = self._raw_rows("host_states", lambda: port_reports.host_states_stmt(name),
+                                               {"host": host})  # fmt: skip
+            if usual and usual == ",".join(ids):  # the usual full report: all ACTIVE, listed in the index's order
+                return set(ids), []
+            wanted = set(ids)
+            active = wanted.intersection(usual.split(",")) if usual else set()
+            return active, [row for row in port_reports.parse_others(others) if row[0] in wanted]
+        stmt = _cached(("port_states",), lambda: port_reports.states_stmt())
         rows: list[Any] = []
-        for chunk in iter_chunks(list(wanted), CHUNK):
+        for chunk in iter_chunks(list(ids), CHUNK):
             rows += self._execute(stmt, {"host": host, "ids": list(chunk)}).tuples().all()
         active = {id_ for id_, status, up in rows if status == "ACTIVE" and up}
         return active, [(id_, status, bool(up)) for id_, status, up in rows if id_ not in active]
