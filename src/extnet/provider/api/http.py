@@ -19,8 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from extnet.provider.api import query as query_parser
 from extnet.provider.api.extensions import EXTENSIONS
 from extnet.provider.api.host_access import host_agent_access, is_host_agent
+from extnet.provider.api.routes import EXTRA_ROUTES
 from extnet.provider.api.spec import MAPPERS, RESOURCES, Mapper
-from extnet.provider.documents import acceptable
+from extnet.provider.api.wire import JSON, Request, Response, field_names, not_allowed, not_found, ok
 from extnet.provider.drivers.base import Changes, MechanismDriver, RecordingTx
 from extnet.provider.drivers.ovs_agent import OvsAgentDriver
 from extnet.provider.errors import NeutronError, bad_request
@@ -36,8 +37,6 @@ log = logging.getLogger("extnet.provider.api")
 T = TypeVar("T")
 ATTEMPTS = 12
 MAX_LIMIT = 2**31 - 2
-JSON = [(b"content-type", b"application/json")]
-Response = tuple[int, bytes, list[tuple[bytes, bytes]]]
 
 
 @dataclass(frozen=True)
@@ -72,44 +71,6 @@ HANDLERS: dict[str, Handlers] = {
     "routers": Handlers(routers.get, routers.listing, routers.create, routers.update, routers.delete),
     "agents": Handlers(agents.get, agents.listing, None, agents.update, agents.delete),
 }
-
-
-class Request:
-    """What the handlers need of an HTTP request."""
-
-    __slots__ = ("method", "parts", "params", "headers", "body", "base")
-
-    def __init__(
-        self,
-        method: str,
-        parts: list[str],
-        params: list[tuple[str, str]],
-        headers: dict[bytes, bytes],
-        body: bytes,
-        base: str,
-    ) -> None:
-        self.method = method
-        self.parts = parts
-        self.params = params
-        self.headers = headers
-        self.body = body
-        self.base = base
-
-    def json(self) -> Any:
-        if not self.body:
-            return None
-        media_type = self.headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
-        if media_type not in (b"", b"application/json") and not media_type.endswith(b"+json"):
-            # real Neutron 29 parses any body as JSON; its older WSGI layer answered this, which names the fix
-            raise NeutronError(415, "InvalidContentType", f"Invalid content type {media_type.decode('latin-1')}. "
-                               "The Networking API accepts application/json.")  # fmt: skip
-        try:
-            body = orjson.loads(self.body)
-        except orjson.JSONDecodeError:
-            raise bad_request("Body contains invalid data") from None
-        if not acceptable(body):
-            raise bad_request("Body contains invalid data")
-        return body
 
 
 class NeutronApi:
@@ -239,7 +200,7 @@ class NeutronApi:
     def _dispatch(self, request: Request, principal: Principal) -> Response:
         parts = request.parts
         if parts[0] != "v2.0":
-            raise _not_found()
+            raise not_found()
         rest = parts[1:]
         if is_host_agent(principal):
             principal = host_agent_access(request.method, rest, principal)
@@ -248,15 +209,17 @@ class NeutronApi:
         collection = rest[0]
         if collection == "extensions":
             return self._extensions(request, rest[1:])
+        if collection in EXTRA_ROUTES:
+            return EXTRA_ROUTES[collection](self, request, principal, rest[1:])
         if collection not in HANDLERS:
-            raise _not_found()
+            raise not_found()
         mapper, handlers = MAPPERS[collection], HANDLERS[collection]
         if len(rest) == 1:
             if request.method == "GET":
                 return self._list(request, principal, mapper, handlers)
             if request.method == "POST" and handlers.create is not None:
                 return self._create(request, principal, mapper, handlers)
-            raise _not_allowed()
+            raise not_allowed()
         if collection == "agents" and rest[1] == "heartbeat" and len(rest) == 2 and request.method == "POST":
             return self._heartbeat(request, principal)
         id_ = rest[1]
@@ -270,26 +233,26 @@ class NeutronApi:
             return self._interface(request, principal, id_, rest[2])
         if rest[2] == "tags" and mapper.spec.taggable and len(rest) in (3, 4):
             return self._tags(request, principal, mapper, id_, rest[3] if len(rest) == 4 else None)
-        raise _not_found()
+        raise not_found()
 
     def _member(self, request: Request, principal: Principal, mapper: Mapper, handlers: Handlers, id_: str) -> Response:
         admin = principal.is_admin
         if request.method == "GET":
-            fields = _fields(request.params)
-            record = self._run(False, principal, lambda ctx: handlers.get(ctx, id_, mapper.record_fields(fields)))
-            return _ok({mapper.spec.singular: mapper.render(record, admin, fields)})
+            fields = field_names(request.params)
+            record = self.run(False, principal, lambda ctx: handlers.get(ctx, id_, mapper.record_fields(fields)))
+            return ok({mapper.spec.singular: mapper.render(record, admin, fields)})
         if request.method == "PUT" and handlers.update is not None:
             values = mapper.update(request.json(), admin)
             if_match = _if_match(request.headers)
             update = handlers.update
-            record = self._run(True, principal, lambda ctx: update(ctx, id_, dict(values), if_match))
-            return _ok({mapper.spec.singular: mapper.render(record, admin, _fields(request.params))})
+            record = self.run(True, principal, lambda ctx: update(ctx, id_, dict(values), if_match))
+            return ok({mapper.spec.singular: mapper.render(record, admin, field_names(request.params))})
         if request.method == "DELETE" and handlers.delete is not None:
             if_match = _if_match(request.headers)
             delete = handlers.delete
-            self._run(True, principal, lambda ctx: delete(ctx, id_, if_match))
+            self.run(True, principal, lambda ctx: delete(ctx, id_, if_match))
             return 204, b"", []
-        raise _not_allowed()
+        raise not_allowed()
 
     # --- collections -------------------------------------------------------------------------------------------
 
@@ -301,19 +264,19 @@ class NeutronApi:
         want = mapper.record_fields(parsed.fields)
         if spec.path == "security-groups" and principal.project_id:
             self._ensure_default_group(principal)
-        page = self._run(False, principal, lambda ctx: handlers.listing(ctx, parsed, want))
+        page = self.run(False, principal, lambda ctx: handlers.listing(ctx, parsed, want))
         admin = principal.is_admin
         fields = parsed.fields
         render = mapper.render
         doc: dict[str, Any] = {spec.plural: [render(record, admin, fields) for record in page.records]}
         if parsed.limit is not None:
             doc[f"{spec.plural}_links"] = _links(request, spec.path, parsed, page)
-        return _ok(doc)
+        return ok(doc)
 
     def _ensure_default_group(self, principal: Principal) -> None:
         project = principal.project_id or ""
-        if not self._run(False, principal, lambda ctx: security_groups.has_default(ctx, project)):
-            self._run(True, principal, lambda ctx: security_groups.ensure_default(ctx, project))
+        if not self.run(False, principal, lambda ctx: security_groups.has_default(ctx, project)):
+            self.run(True, principal, lambda ctx: security_groups.ensure_default(ctx, project))
 
     def _create(self, request: Request, principal: Principal, mapper: Mapper, handlers: Handlers) -> Response:
         admin = principal.is_admin
@@ -321,7 +284,7 @@ class NeutronApi:
         values = [mapper.create(item, admin) for item in items]
         create = handlers.create
         assert create is not None
-        records = self._run(True, principal, lambda ctx: create(ctx, [dict(v) for v in values]))
+        records = self.run(True, principal, lambda ctx: create(ctx, [dict(v) for v in values]))
         rendered = [mapper.render(record, admin) for record in records]
         doc = {mapper.spec.plural: rendered} if bulk else {mapper.spec.singular: rendered[0]}
         return 201, orjson.dumps(doc), JSON
@@ -335,23 +298,23 @@ class NeutronApi:
             }
             for spec in RESOURCES.values()
         ]
-        return _ok({"resources": resources})
+        return ok({"resources": resources})
 
     def _extensions(self, request: Request, rest: list[str]) -> Response:
         if request.method != "GET" or len(rest) > 1:
-            raise _not_allowed() if len(rest) <= 1 else _not_found()
+            raise not_allowed() if len(rest) <= 1 else not_found()
         if not rest:
-            return _ok({"extensions": EXTENSIONS})
+            return ok({"extensions": EXTENSIONS})
         for extension in EXTENSIONS:
             if extension["alias"] == rest[0]:
-                return _ok({"extension": extension})
+                return ok({"extension": extension})
         raise NeutronError(404, "HTTPNotFound", f"Extension with alias {rest[0]} does not exist")
 
     # --- special members ---------------------------------------------------------------------------------------
 
     def _heartbeat(self, request: Request, principal: Principal) -> Response:
         body = request.json()
-        beat = self._run(True, principal, lambda ctx: agents.heartbeat(ctx, body))
+        beat = self.run(True, principal, lambda ctx: agents.heartbeat(ctx, body))
         answer: dict[str, Any] = {"agent": MAPPERS["agents"].render(beat.agent, True)}
         followed = beat.followed
         if beat.resync is None:  # an agent without digests: every port that followed, by name
@@ -363,44 +326,44 @@ class NeutronApi:
 
     def _interface(self, request: Request, principal: Principal, router_id: str, action: str) -> Response:
         if request.method != "PUT":
-            raise _not_allowed()
+            raise not_allowed()
         body = request.json()
         act = routers.add_interface if action == "add_router_interface" else routers.remove_interface
-        return _ok(self._run(True, principal, lambda ctx: act(ctx, router_id, body)))
+        return ok(self.run(True, principal, lambda ctx: act(ctx, router_id, body)))
 
     def _tags(self, request: Request, principal: Principal, mapper: Mapper, id_: str, tag: str | None) -> Response:
         kind = mapper.spec.kind
         method = request.method
         if tag is None:
             if method == "GET":
-                return _ok({"tags": self._run(False, principal, lambda ctx: tags.get_all(ctx, kind, id_))})
+                return ok({"tags": self.run(False, principal, lambda ctx: tags.get_all(ctx, kind, id_))})
             if method == "PUT":
                 body = request.json()
                 if not isinstance(body, dict) or set(body) != {"tags"}:
                     raise bad_request("Unable to find 'tags' in request body")
                 new = _tags_value(body["tags"])
-                return _ok({"tags": self._run(True, principal, lambda ctx: tags.replace(ctx, kind, id_, new))})
+                return ok({"tags": self.run(True, principal, lambda ctx: tags.replace(ctx, kind, id_, new))})
             if method == "DELETE":
-                self._run(True, principal, lambda ctx: tags.remove(ctx, kind, id_, None))
+                self.run(True, principal, lambda ctx: tags.remove(ctx, kind, id_, None))
                 return 204, b"", []
-            raise _not_allowed()
+            raise not_allowed()
         if method == "GET":
-            self._run(False, principal, lambda ctx: tags.check(ctx, kind, id_, tag))
+            self.run(False, principal, lambda ctx: tags.check(ctx, kind, id_, tag))
             return 204, b"", []
         if method == "PUT":
             from extnet.provider.api.convert import tag as tag_value
 
             checked = tag_value("tag", tag)
-            self._run(True, principal, lambda ctx: tags.add(ctx, kind, id_, checked))
+            self.run(True, principal, lambda ctx: tags.add(ctx, kind, id_, checked))
             return 201, b"", []
         if method == "DELETE":
-            self._run(True, principal, lambda ctx: tags.remove(ctx, kind, id_, tag))
+            self.run(True, principal, lambda ctx: tags.remove(ctx, kind, id_, tag))
             return 204, b"", []
-        raise _not_allowed()
+        raise not_allowed()
 
     # --- transactions ------------------------------------------------------------------------------------------
 
-    def _run(self, write: bool, principal: Principal, work: Callable[[Ctx], T]) -> T:
+    def run(self, write: bool, principal: Principal, work: Callable[[Ctx], T]) -> T:
         """``work`` in one backend transaction; retried when the store reports a conflict with a concurrent
         request (the retry then sees what the other request did and reports it properly)."""
         for attempt in range(ATTEMPTS):
@@ -436,10 +399,6 @@ def _tags_value(value: Any) -> list[str]:
     return tags_value("tags", value)
 
 
-def _fields(params: list[tuple[str, str]]) -> list[str]:
-    return [name for key, value in params if key == "fields" for name in value.split(",") if name]
-
-
 def _if_match(headers: dict[bytes, bytes]) -> int | None:
     """``If-Match: revision_number=N`` (anything else is ignored, as Neutron does)."""
     value = headers.get(b"if-match")
@@ -470,21 +429,9 @@ def _links(request: Request, path: str, parsed: ListRequest, page: Page) -> list
     return links
 
 
-def _ok(doc: Any) -> Response:
-    return 200, orjson.dumps(doc), JSON
-
-
 def _error(err: NeutronError) -> Response:
     body = {"NeutronError": {"type": err.type, "message": err.message, "detail": ""}}
     return err.status, orjson.dumps(body), JSON
-
-
-def _not_found() -> NeutronError:
-    return NeutronError(404, "HTTPNotFound", "The resource could not be found.")
-
-
-def _not_allowed() -> NeutronError:
-    return NeutronError(405, "HTTPMethodNotAllowed", "The method is not allowed for this resource.")
 
 
 async def _lifespan(receive: Any, send: Any) -> None:
