@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from extnet.provider.errors import NeutronError, invalid_attribute, invalid_input
+from extnet.provider.errors import invalid_attribute, invalid_input
 
 Converter = Callable[[str, Any], Any]
 MAC = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
@@ -193,10 +193,9 @@ def tags(name: str, value: Any) -> list[str]:
     result: list[str] = []
     for element in value:
         converted = tag(name, element)
-        if converted not in result:
-            result.append(converted)
-    if len(result) > 50:
-        raise NeutronError(400, "TagResourceLimitExceeded", "The number of tags exceeds the limit of 50.")
+        if converted in result:
+            raise invalid_input(f"Duplicate items in the list: '{converted}'.")
+        result.append(converted)
     return result
 
 

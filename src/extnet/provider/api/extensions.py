@@ -123,6 +123,12 @@ _LIST = [
         "2019-11-26T09:00:00-00:00",
     ),
     (
+        "tag-creation",
+        "Tag creation extension",
+        "Allow to create multiple tags for a resource",
+        "2024-23-07T10:00:00-00:00",
+    ),
+    (
         "agent-heartbeat",
         "extnet agent heartbeat",
         "Hosts report their agent (and the data-plane state of their "

@@ -17,6 +17,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 
 from extnet.provider.api import query as query_parser
+from extnet.provider.api import tags_api
 from extnet.provider.api.extensions import EXTENSIONS
 from extnet.provider.api.host_access import host_agent_access, is_host_agent
 from extnet.provider.api.routes import EXTRA_ROUTES
@@ -27,7 +28,7 @@ from extnet.provider.drivers.ovs_agent import OvsAgentDriver
 from extnet.provider.errors import NeutronError, bad_request
 from extnet.provider.identity.errors import IdentityError
 from extnet.provider.identity.service import Identity, Principal
-from extnet.provider.service import agents, networks, ports, routers, security_groups, subnets, tags
+from extnet.provider.service import agents, networks, ports, routers, security_groups, subnets
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.service.config import NetConfig
 from extnet.provider.settings import ProviderSettings
@@ -232,7 +233,7 @@ class NeutronApi:
         ):
             return self._interface(request, principal, id_, rest[2])
         if rest[2] == "tags" and mapper.spec.taggable and len(rest) in (3, 4):
-            return self._tags(request, principal, mapper, id_, rest[3] if len(rest) == 4 else None)
+            return tags_api.handle(self, request, principal, mapper.spec, id_, rest[3] if len(rest) == 4 else None)
         raise not_found()
 
     def _member(self, request: Request, principal: Principal, mapper: Mapper, handlers: Handlers, id_: str) -> Response:
@@ -331,36 +332,6 @@ class NeutronApi:
         act = routers.add_interface if action == "add_router_interface" else routers.remove_interface
         return ok(self.run(True, principal, lambda ctx: act(ctx, router_id, body)))
 
-    def _tags(self, request: Request, principal: Principal, mapper: Mapper, id_: str, tag: str | None) -> Response:
-        kind = mapper.spec.kind
-        method = request.method
-        if tag is None:
-            if method == "GET":
-                return ok({"tags": self.run(False, principal, lambda ctx: tags.get_all(ctx, kind, id_))})
-            if method == "PUT":
-                body = request.json()
-                if not isinstance(body, dict) or set(body) != {"tags"}:
-                    raise bad_request("Unable to find 'tags' in request body")
-                new = _tags_value(body["tags"])
-                return ok({"tags": self.run(True, principal, lambda ctx: tags.replace(ctx, kind, id_, new))})
-            if method == "DELETE":
-                self.run(True, principal, lambda ctx: tags.remove(ctx, kind, id_, None))
-                return 204, b"", []
-            raise not_allowed()
-        if method == "GET":
-            self.run(False, principal, lambda ctx: tags.check(ctx, kind, id_, tag))
-            return 204, b"", []
-        if method == "PUT":
-            from extnet.provider.api.convert import tag as tag_value
-
-            checked = tag_value("tag", tag)
-            self.run(True, principal, lambda ctx: tags.add(ctx, kind, id_, checked))
-            return 201, b"", []
-        if method == "DELETE":
-            self.run(True, principal, lambda ctx: tags.remove(ctx, kind, id_, tag))
-            return 204, b"", []
-        raise not_allowed()
-
     # --- transactions ------------------------------------------------------------------------------------------
 
     def run(self, write: bool, principal: Principal, work: Callable[[Ctx], T]) -> T:
@@ -391,12 +362,6 @@ def _scoped(principal: Principal | None) -> Principal | None:
     if principal is not None and principal.project_id is None:
         raise IdentityError(401, "The token is not scoped to a project.")
     return principal
-
-
-def _tags_value(value: Any) -> list[str]:
-    from extnet.provider.api.convert import tags as tags_value
-
-    return tags_value("tags", value)
 
 
 def _if_match(headers: dict[bytes, bytes]) -> int | None:

@@ -24,21 +24,32 @@ def check(ctx: Ctx, kind: Kind, id_: str, tag: str) -> None:
         raise _not_found(tag)
 
 
-def replace(ctx: Ctx, kind: Kind, id_: str, tags: list[str]) -> list[str]:
+def too_many(plural: str) -> NeutronError:
+    return NeutronError(400, "BadRequest", f"Bad {plural} request: The number of tags exceed the per-resource limit "
+                        f"of {MAX_TAGS}.")  # fmt: skip
+
+
+def replace(ctx: Ctx, kind: Kind, id_: str, tags: list[str], plural: str) -> list[str]:
+    if len(tags) > MAX_TAGS:
+        raise too_many(plural)
     common.check_writer(ctx, f"update_{common.singular(kind)}_tags")
     common.load_owned(ctx, kind, id_, "update", want=frozenset())
     ctx.tx.update(kind, id_, common.touched(ctx, {"tags": tags}))
     return tags
 
 
-def add(ctx: Ctx, kind: Kind, id_: str, tag: str) -> None:
+def add(ctx: Ctx, kind: Kind, id_: str, tags: list[str], plural: str) -> list[str]:
+    """Add the ``tags`` the resource lacks (``tag-creation``: ``POST .../tags``, or ``PUT .../tags/{tag}`` for one);
+    those it has stay, and nothing is written when it has them all."""
     common.check_writer(ctx, f"update_{common.singular(kind)}_tags")
     current = list(common.load_owned(ctx, kind, id_, "update", want=TAGS)["tags"])
-    if tag in current:
-        return
-    if len(current) >= MAX_TAGS:
-        raise NeutronError(400, "TagResourceLimitExceeded", f"The number of tags exceeds the limit of {MAX_TAGS}.")
-    ctx.tx.update(kind, id_, common.touched(ctx, {"tags": [*current, tag]}))
+    missing = [tag for tag in tags if tag not in current]
+    if not missing:
+        return tags
+    if len(current) + len(missing) > MAX_TAGS:
+        raise too_many(plural)
+    ctx.tx.update(kind, id_, common.touched(ctx, {"tags": [*current, *missing]}))
+    return tags
 
 
 def remove(ctx: Ctx, kind: Kind, id_: str, tag: str | None) -> None:
