@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from extnet.provider.documents import acceptable
+from extnet.provider.identity.assignments import AssignmentQuery
+from extnet.provider.identity.bodies import read_body
 from extnet.provider.identity.errors import DEFAULT_DOMAIN, IdentityError, unauthorized
 from extnet.provider.identity.service import Identity, Principal
 from extnet.provider.settings import ProviderSettings
@@ -70,6 +71,7 @@ class Keystone:
                 r(self.assignment),
                 methods=["PUT", "HEAD", "DELETE"],
             ),
+            Route("/v3/role_assignments", r(self.role_assignments), methods=["GET"]),
             Route("/v3/services", r(self.services), methods=["GET"]),
             Route("/v3/endpoints", r(self.endpoints), methods=["GET"]),
         ]
@@ -140,7 +142,7 @@ class Keystone:
         return _json(self._v3_token(principal, not nocatalog), headers={"X-Subject-Token": subject})
 
     async def _issue_v3(self, request: Request) -> Response:
-        body = await _body(request)
+        body = await read_body(request)
         auth = _dict(_dict(body, "auth"), "identity")
         methods = auth.get("methods")
         if not isinstance(methods, list) or not methods:
@@ -211,7 +213,7 @@ class Keystone:
     # --- v2.0 --------------------------------------------------------------------------------------------------
 
     async def v2_tokens(self, request: Request) -> Response:
-        auth = _dict(await _body(request), "auth")
+        auth = _dict(await read_body(request), "auth")
         scope: dict[str, Any] | None = None
         if auth.get("tenantId"):
             scope = {"id": str(auth["tenantId"])}
@@ -313,7 +315,7 @@ class Keystone:
         caller = await self._caller(request)
         if request.method == "POST":
             _require_admin(caller, "identity:create_project")
-            body = _dict(await _body(request), "project")
+            body = _dict(await read_body(request), "project")
             _check_domain(body)
             return _json({"project": await run_in_threadpool(self.identity.create_project, body)}, 201)
         _require_admin(caller, "identity:list_projects")
@@ -329,7 +331,7 @@ class Keystone:
             return _json({"project": await run_in_threadpool(self.identity.get_project, project_id)})
         if request.method == "PATCH":
             _require_admin(caller, "identity:update_project")
-            body = _dict(await _body(request), "project")
+            body = _dict(await read_body(request), "project")
             return _json({"project": await run_in_threadpool(self.identity.update_project, project_id, body)})
         _require_admin(caller, "identity:delete_project")
         await run_in_threadpool(self.identity.delete_project, project_id)
@@ -339,7 +341,7 @@ class Keystone:
         caller = await self._caller(request)
         if request.method == "POST":
             _require_admin(caller, "identity:create_user")
-            body = _dict(await _body(request), "user")
+            body = _dict(await read_body(request), "user")
             _check_domain(body)
             return _json({"user": await run_in_threadpool(self.identity.create_user, body)}, 201)
         _require_admin(caller, "identity:list_users")
@@ -355,7 +357,7 @@ class Keystone:
             return _json({"user": await run_in_threadpool(self.identity.get_user, user_id)})
         if request.method == "PATCH":
             _require_admin(caller, "identity:update_user")
-            body = _dict(await _body(request), "user")
+            body = _dict(await read_body(request), "user")
             return _json({"user": await run_in_threadpool(self.identity.update_user, user_id, body)})
         _require_admin(caller, "identity:delete_user")
         await run_in_threadpool(self.identity.delete_user, user_id)
@@ -399,6 +401,22 @@ class Keystone:
             await run_in_threadpool(self.identity.unassign, *args)
         return Response(status_code=204)
 
+    async def role_assignments(self, request: Request) -> Response:
+        caller = await self._caller(request)
+        query = AssignmentQuery.parse(request.query_params.multi_items())
+        if query.include_subtree:
+            project_id = query.value("scope.project.id")
+            if project_id:  # Keystone looks the project up before its policy check
+                await run_in_threadpool(self.identity.get_project, project_id)
+            _require_admin(caller, "identity:list_role_assignments_for_tree")
+        else:
+            _require_admin(caller, "identity:list_role_assignments")
+        query.check_combinations()
+        base = f"{self.identity_url}/v3"
+        found = await run_in_threadpool(self.identity.role_assignments, query, base)
+        own = f"{base}/role_assignments" + (f"?{request.url.query}" if request.url.query else "")
+        return _json({"role_assignments": found, "links": {"self": own, "previous": None, "next": None}})
+
     async def services(self, request: Request) -> Response:
         await self._caller(request)
         kind = request.query_params.get("type")
@@ -431,40 +449,8 @@ def _check_domain(body: dict[str, Any]) -> None:
         raise IdentityError(400, f"Could not find domain: {body['domain_id']}.")
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await _limited(request, request.state.max_body_bytes)
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if raw and media_type not in ("", "application/json") and not media_type.endswith("+json"):
-        raise IdentityError(400, "Expecting to find application/json in Content-Type header. The server could not "
-                            "comply with the request since it is either malformed or otherwise incorrect. The client "
-                            "is assumed to be in error.")  # fmt: skip
-    try:
-        body = orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        raise IdentityError(400, "The request body is not valid JSON.") from None
-    if not isinstance(body, dict) or not acceptable(body):
-        raise IdentityError(400, "The request body must be a JSON object (no NUL characters, at most 32 levels).")
-    return body
-
-
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-async def _limited(request: Request, limit: int) -> bytes:
-    """The body, refused (413, as Keystone's size limit answers) past ``limit`` bytes, declared or sent."""
-    too_large = IdentityError(413, "Request is too large.")
-    declared = request.headers.get("content-length", "")
-    if declared.isdecimal() and int(declared) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _dict(parent: dict[str, Any], key: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from extnet.common.security import hash_password
+from extnet.provider.identity.assignments import AssignmentQuery, list_assignments
 from extnet.provider.identity.errors import IdentityError, domain_id, not_found
 from extnet.provider.store import tables as t
 
@@ -179,6 +180,11 @@ class Registry:
                 )
             )
         self._forget_user(user_id)
+
+    def role_assignments(self, query: AssignmentQuery, base_url: str) -> list[dict[str, Any]]:
+        """``GET /v3/role_assignments`` (``base_url`` ends in ``/v3``)."""
+        with self.reads.connect() as conn:
+            return list_assignments(conn, query, base_url)
 
     def _check_assignment_refs(self, project_id: str, user_id: str, role_id: str) -> None:
         self.get_project(project_id)
