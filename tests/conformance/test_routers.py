@@ -110,3 +110,49 @@ def test_interface_by_port(admin: Connection, lab: Lab) -> None:
     assert (attached.device_owner, attached.device_id) == ("network:router_interface", router.id)
     admin.network.remove_interface_from_router(router, port_id=port.id)
     assert admin.network.find_port(port.id) is None
+
+
+def test_ha_and_distributed(admin: Connection, lab: Lab, raw: httpx.Client, target: Any) -> None:
+    router = lab.router()
+    assert (router.is_ha, router.is_distributed) == (False, False)  # l3-ha and dvr, off by default
+    modes = lab.router(is_ha=True, is_distributed=True)
+    assert (modes.is_ha, modes.is_distributed) == (True, True)
+    assert admin.network.update_router(router, is_ha=False, is_distributed=False).is_ha is False  # unchanged: fine
+
+    refusal = "Bad router request: Cannot change {} of active routers. Please set router admin_state_up to False " \
+              "prior to upgrade."  # fmt: skip
+    active = raw.put(f"/routers/{router.id}", json={"router": {"distributed": True}})
+    assert neutron_error(active, 400, "BadRequest") == refusal.format("the 'distributed' attribute")
+    at_once = raw.put(f"/routers/{router.id}", json={"router": {"distributed": True, "admin_state_up": False}})
+    assert neutron_error(at_once, 400, "BadRequest") == refusal.format("the 'distributed' attribute")  # down first
+    active = raw.put(f"/routers/{router.id}", json={"router": {"ha": True}})
+    assert neutron_error(active, 400, "BadRequest") == refusal.format("HA attribute")
+    at_once = raw.put(f"/routers/{router.id}", json={"router": {"ha": True, "admin_state_up": False}})
+    assert at_once.status_code == 200 and at_once.json()["router"]["ha"] is True  # down once the update is done
+    changed = admin.network.update_router(router, is_distributed=True)
+    assert (changed.is_ha, changed.is_distributed, changed.is_admin_state_up) == (True, True, False)
+    assert admin.network.get_router(router.id).is_distributed is True
+    assert admin.network.update_router(router, is_ha=False, is_distributed=False).is_distributed is False
+
+    bad = raw.post("/routers", json={"router": {"ha": "maybe"}})
+    assert neutron_error(bad, 400, "InvalidInput").endswith("'maybe' cannot be converted to boolean.")
+    unset = raw.post("/routers", json={"router": {"name": lab.name("r"), "ha": None}})
+    assert unset.status_code == 201 and unset.json()["router"]["ha"] is False
+    admin.network.delete_router(unset.json()["router"]["id"])
+    filtered = raw.get("/routers?ha=true")
+    assert neutron_error(filtered, 400, "HTTPBadRequest") == "['ha'] is invalid attribute for filtering"
+
+    member, _project = target.member("modes")
+    own = member.network.create_router(name=lab.name("r"))
+    lab.later(lambda: admin.network.delete_router(own.id, ignore_missing=True))
+    with target.raw(member.session.get_token()) as client:
+        shown = client.get(f"/routers/{own.id}").json()["router"]
+        assert "ha" not in shown and "distributed" not in shown  # admin only
+        for attribute in ("ha", "distributed"):
+            for value in (True, False):  # even the default
+                refused = client.post("/routers", json={"router": {"name": "x", attribute: value}})
+                assert neutron_error(refused, 403, "PolicyNotAuthorized") == (
+                    f"(rule:create_router and rule:create_router:{attribute}) is disallowed by policy"
+                )
+            refused = client.put(f"/routers/{own.id}", json={"router": {attribute: False}})
+            assert neutron_error(refused, 403, "PolicyNotAuthorized").startswith("(rule:update_router and rule:")

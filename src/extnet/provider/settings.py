@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+QUOTA_MAX = 2**31 - 1  # Neutron's largest quota limit (its database's integer)
+
 
 def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "extnet" / "provider"
@@ -53,6 +55,15 @@ class ProviderSettings(BaseSettings):
     # (seconds) after 5 wrong ones within 5 minutes, twice as long after each lockout that follows
     login_cooldown: float = 60.0
     log_level: str = "info"
+    # quota defaults per project (-1: unlimited; Neutron's are 100, 100, 500, 10, 50, 10 and 100): the engine and the
+    # benchmarks create thousands of ports in one project, so extnet leaves every resource unlimited by default
+    quota_network: int = Field(default=-1, ge=-1, le=QUOTA_MAX)
+    quota_subnet: int = Field(default=-1, ge=-1, le=QUOTA_MAX)
+    quota_port: int = Field(default=-1, ge=-1, le=QUOTA_MAX)
+    quota_router: int = Field(default=-1, ge=-1, le=QUOTA_MAX)
+    quota_floatingip: int = Field(default=-1, ge=-1, le=QUOTA_MAX)
+    quota_security_group: int = Field(default=-1, ge=-1, le=QUOTA_MAX)
+    quota_security_group_rule: int = Field(default=-1, ge=-1, le=QUOTA_MAX)
     tls_cert: Path | None = None  # PEM certificate (chain): both APIs serve HTTPS
     tls_key: Path | None = None
 
@@ -90,6 +101,11 @@ class ProviderSettings(BaseSettings):
     @property
     def keystone_port(self) -> int:
         return _host_port(self.keystone_listen)[1]
+
+    def quota_defaults(self) -> dict[str, int]:
+        """The quota limit of each resource a project has not set (``quota_<resource>``)."""
+        prefix = "quota_"
+        return {name[len(prefix):]: getattr(self, name) for name in type(self).model_fields if name.startswith(prefix)}
 
     def effective_tenant_network_type(self) -> str:
         return self.tenant_network_type or ("geneve" if self.driver == "ovn" else "vxlan")

@@ -143,6 +143,15 @@ def dictionary(name: str, value: Any) -> dict[str, Any]:
     return value
 
 
+def optional(inner: Converter) -> Converter:
+    """``inner``, or None for a null (the service then applies the default)."""
+
+    def convert(name: str, value: Any) -> Any:
+        return None if value is None else inner(name, value)
+
+    return convert
+
+
 def list_of(item: Converter, unique: bool = False, max_items: int | None = None) -> Converter:
     def convert(name: str, value: Any) -> list[Any]:
         if not isinstance(value, list):

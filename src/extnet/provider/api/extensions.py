@@ -45,6 +45,9 @@ _LIST = [
         "Provides IP address substring filtering when listing ports",
         "2017-11-28T09:00:00-00:00",
     ),
+    ("l3-ha", "HA Router extension", "Adds HA capability to routers.", "2014-04-26T00:00:00-00:00"),
+    ("dvr", "Distributed Virtual Router", "Enables configuration of Distributed Virtual Routers.",
+     "2014-06-1T10:00:00-00:00"),  # fmt: skip
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource.", "2015-03-25T10:00:00-00:00"),
     (
         "net-mtu-writable",
@@ -71,6 +74,26 @@ _LIST = [
         "Expose mapping of virtual networks to physical networks",
         "2012-09-07T10:00:00-00:00",
     ),
+    (
+        "quota-check-limit",
+        "Quota engine limit check",
+        "Support for checking the resource usage before applying a new quota limit",
+        "2021-09-08T16:00:00-00:00",
+    ),
+    (
+        "quota-check-limit-default",
+        "Quota engine limit check by default",
+        "By default, the Neutron quota engine checks the resource usage before applying a new quota limit",
+        "2024-08-21T16:00:00-00:00",
+    ),
+    (
+        "quota_details",
+        "Quota details management support",
+        "Expose functions for quotas usage statistics per project",
+        "2017-02-10T10:00:00-00:00",
+    ),
+    ("quotas", "Quota management support", "Expose functions for quotas management per project",
+     "2012-07-29T10:00:00-00:00"),
     (
         "revision-if-match",
         "If-Match constraints based on revision_number",
@@ -121,6 +144,18 @@ _LIST = [
         "Stateful security group",
         "Indicates if the security group is stateful or not",
         "2019-11-26T09:00:00-00:00",
+    ),
+    (
+        "network-ip-availability",
+        "Network IP Availability",
+        "Provides IP availability data for each network and subnet.",
+        "2015-09-24T00:00:00-00:00",
+    ),
+    (
+        "network-ip-availability-details",
+        "Network IP Availability Details Extension",
+        "Add ip_availability_details attribute to network-ip-availabilities resource.",
+        "2025-10-31T00:00:00-00:00",
     ),
     (
         "tag-creation",

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -271,7 +271,7 @@ class NeutronApi:
         render = mapper.render
         doc: dict[str, Any] = {spec.plural: [render(record, admin, fields) for record in page.records]}
         if parsed.limit is not None:
-            doc[f"{spec.plural}_links"] = _links(request, spec.path, parsed, page)
+            doc[f"{spec.plural}_links"] = query_parser.links(request.base, spec.path, parsed, page)
         return ok(doc)
 
     def _ensure_default_group(self, principal: Principal) -> None:
@@ -374,24 +374,6 @@ def _if_match(headers: dict[bytes, bytes]) -> int | None:
         if name == "revision_number" and number.strip().isdigit():
             return int(number)
     return None
-
-
-def _links(request: Request, path: str, parsed: ListRequest, page: Page) -> list[dict[str, str]]:
-    """``next`` when there are records after the page, ``previous`` when it did not start at the beginning (in
-    the direction of ``page_reverse``)."""
-    if not page.records:
-        return []
-    kept = [(k, v) for k, v in parsed.params if k not in ("marker", "page_reverse")]
-    href = f"{request.base}/v2.0/{path}?"
-    links: list[dict[str, str]] = []
-    more_after = page.more if not parsed.reverse else parsed.marker is not None
-    more_before = parsed.marker is not None if not parsed.reverse else page.more
-    if more_after:
-        links.append({"rel": "next", "href": href + urlencode([*kept, ("marker", page.records[-1]["id"])])})
-    if more_before:
-        previous = [*kept, ("marker", page.records[0]["id"]), ("page_reverse", "True")]
-        links.append({"rel": "previous", "href": href + urlencode(previous)})
-    return links
 
 
 def _error(err: NeutronError) -> Response:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any
+from urllib.parse import urlencode
 
 from extnet.provider.api import convert as cv
 from extnet.provider.api.spec import ResourceSpec
 from extnet.provider.errors import NeutronError, bad_request, invalid_input
 from extnet.provider.service.common import ListRequest
-from extnet.provider.store.backend import AllOf, Cond, Contains, In, Not
+from extnet.provider.store.backend import AllOf, Cond, Contains, In, Not, Page
 
 PAGING = {"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"}
 TAG_FILTERS = {"tags", "tags-any", "not-tags", "not-tags-any"}
@@ -142,3 +143,21 @@ def _limit(values: list[str] | None) -> int | None:
             400, "BadRequest", f"Bad limit request: Limit must be an integer 0 or greater and not '{value}'."
         )
     return limit or None
+
+
+def links(base: str, path: str, parsed: ListRequest, page: Page) -> list[dict[str, str]]:
+    """``next`` when there are records after the page, ``previous`` when it did not start at the beginning (in
+    the direction of ``page_reverse``)."""
+    if not page.records:
+        return []
+    kept = [(k, v) for k, v in parsed.params if k not in ("marker", "page_reverse")]
+    href = f"{base}/v2.0/{path}?"
+    links: list[dict[str, str]] = []
+    more_after = page.more if not parsed.reverse else parsed.marker is not None
+    more_before = parsed.marker is not None if not parsed.reverse else page.more
+    if more_after:
+        links.append({"rel": "next", "href": href + urlencode([*kept, ("marker", page.records[-1]["id"])])})
+    if more_before:
+        previous = [*kept, ("marker", page.records[0]["id"]), ("page_reverse", "True")]
+        links.append({"rel": "previous", "href": href + urlencode(previous)})
+    return links

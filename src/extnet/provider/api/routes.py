@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from extnet.provider.api import ip_availability, quotas
 from extnet.provider.api.wire import Request, Response, Runner
 from extnet.provider.identity.service import Principal
 
 Route = Callable[[Runner, Request, Principal, list[str]], Response]
 
-EXTRA_ROUTES: dict[str, Route] = {}
+EXTRA_ROUTES: dict[str, Route] = {
+    ip_availability.PATH: ip_availability.route,
+    quotas.PATH: quotas.route,
+}

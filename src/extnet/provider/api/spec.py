@@ -15,6 +15,7 @@ from extnet.provider.errors import bad_request, policy
 from extnet.provider.store.backend import Kind, Record
 
 Getter = Callable[[Record], Any]
+ADMIN_EVEN_DEFAULT = object()  # as an Attr's default: no value, not even the default, may be set but by an admin
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,9 @@ ROUTER = ResourceSpec(
         _a("status", sort=True),
         _a("external_gateway_info", convert=_gateway_info, post=True, put=True),
         _a("routes", convert=cv.list_of(ROUTE), put=True),
+        _a("ha", convert=cv.optional(cv.boolean), post=True, put=True, admin_only=True, default=ADMIN_EVEN_DEFAULT),
+        _a("distributed", convert=cv.optional(cv.boolean), post=True, put=True, admin_only=True,
+           default=ADMIN_EVEN_DEFAULT),  # fmt: skip
         *_standard(),
     ),
 )
@@ -309,7 +313,8 @@ AGENT = ResourceSpec(
 )
 
 RESOURCES: dict[str, ResourceSpec] = {
-    spec.path: spec for spec in (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE, ROUTER, AGENT)
+    spec.path: spec
+    for spec in (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE, ROUTER, AGENT)
 }
 
 

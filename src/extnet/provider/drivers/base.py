@@ -76,6 +76,9 @@ class RecordingTx:
     def taken_addresses(self, subnet_id: str, first_key: str, last_key: str, limit: int) -> list[str]:
         return self._tx.taken_addresses(subnet_id, first_key, last_key, limit)
 
+    def count_addresses(self, subnet_id: str, first_key: str, last_key: str) -> int:
+        return self._tx.count_addresses(subnet_id, first_key, last_key)
+
     def try_lock_blocks(self, subnet_id: str, blocks: Sequence[int]) -> int | None:
         return self._tx.try_lock_blocks(subnet_id, blocks)
 
@@ -86,6 +89,18 @@ class RecordingTx:
         self, network_type: str, physnet: str | None, low: int, high: int, lowest: bool = False
     ) -> int | None:
         return self._tx.free_segment(network_type, physnet, low, high, lowest)
+
+    def quota_limits(self, project_id: str | None) -> dict[str, dict[str, int]]:
+        return self._tx.quota_limits(project_id)
+
+    def set_quota_limits(self, project_id: str, limits: Mapping[str, int]) -> None:
+        self._tx.set_quota_limits(project_id, limits)  # no driver carries quotas anywhere
+
+    def delete_quota_limits(self, project_id: str) -> bool:
+        return self._tx.delete_quota_limits(project_id)
+
+    def lock_quota(self, project_id: str, resource: str) -> None:
+        self._tx.lock_quota(project_id, resource)
 
 
 class MechanismDriver(Protocol):

@@ -27,6 +27,7 @@ class NetConfig:
     # ``ovn`` driver takes both from OVN instead)
     binding_agents: tuple[str, ...] = ("Open vSwitch agent", "OVN Controller agent", "Linux bridge agent")
     device_reports: bool = True
+    quota_defaults: dict[str, int] = field(default_factory=dict)  # resource -> limit (missing: -1, unlimited)
 
     def max_mtu(self, network_type: str) -> int:
         if network_type == "vxlan":
@@ -49,6 +50,7 @@ class NetConfig:
             agent_down_time=settings.agent_down_time,
             binding_agents=("OVN Controller agent",) if settings.driver == "ovn" else cls.binding_agents,
             device_reports=settings.driver != "ovn",
+            quota_defaults=settings.quota_defaults(),
         )
 
 

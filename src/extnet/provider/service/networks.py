@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from extnet.provider.errors import NeutronError, conflict, invalid_input
-from extnet.provider.service import common
+from extnet.provider.service import common, quotas
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.service.config import MAX_VNI
 from extnet.provider.store.backend import AllOf, In, Kind, Not, Page, Query, Record
@@ -17,6 +17,7 @@ ROUTER_OWNERS = ("network:router_interface", "network:router_gateway")
 
 def create(ctx: Ctx, items: list[dict[str, Any]]) -> list[Record]:
     common.check_writer(ctx, "create_network")
+    quotas.check_create(ctx, "network", items)
     records = []
     taken: set[str] = set()  # segment keys handed out earlier in this request
     for values in items:

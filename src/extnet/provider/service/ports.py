@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from extnet.provider.errors import NeutronError, bad_request, conflict, invalid_input
-from extnet.provider.service import binding, common, ipam, port_policy
+from extnet.provider.service import binding, common, ipam, port_policy, quotas
 from extnet.provider.service import security_groups as sg
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.store.backend import AllOf, FixedIp, In, Kind, Page, Query, Record
@@ -23,6 +23,7 @@ MAC_DRAWS = 16  # as Neutron's mac_generation_retries
 def create(ctx: Ctx, items: list[dict[str, Any]], internal: bool = False) -> list[Record]:
     if not internal:
         common.check_writer(ctx, "create_port")
+        quotas.check_create(ctx, "port", items)
         for values in items:  # Neutron checks every port of a bulk request before it creates any
             port_policy.check_create(ctx, network_of(ctx, values["network_id"]), values)
     allocator = ipam.Ipam(ctx.tx)

@@ -6,7 +6,7 @@ import ipaddress
 from typing import Any
 
 from extnet.provider.errors import NeutronError, bad_router_request, conflict, policy
-from extnet.provider.service import common, ipam
+from extnet.provider.service import common, ipam, quotas
 from extnet.provider.service import ports as port_service
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.store.backend import AllOf, In, Kind, Page, Query, Record
@@ -18,6 +18,7 @@ GATEWAY = "network:router_gateway"
 
 def create(ctx: Ctx, items: list[dict[str, Any]]) -> list[Record]:
     common.check_writer(ctx, "create_router")
+    quotas.check_create(ctx, "router", items)
     records = []
     for values in items:
         record = common.standard(ctx, values)
@@ -29,6 +30,8 @@ def create(ctx: Ctx, items: list[dict[str, Any]]) -> list[Record]:
             gw_port_id=None,
             enable_snat=True,
             routes=[],
+            ha=bool(values.get("ha")),
+            distributed=bool(values.get("distributed")),
         )
         ctx.tx.insert(KIND, [record])
         info = values.get("external_gateway_info")
@@ -60,6 +63,7 @@ def listing(ctx: Ctx, request: ListRequest, want: frozenset[str] | None) -> Page
 def update(ctx: Ctx, id_: str, values: dict[str, Any], if_match: int | None) -> Record:
     router = common.load_owned(ctx, KIND, id_, "update", if_match)
     changes = {k: v for k, v in values.items() if k in ("name", "admin_state_up", "description")}
+    changes.update(_modes(router, values))
     if "external_gateway_info" in values:
         changes.update(_replace_gateway(ctx, router, values["external_gateway_info"]))
     if "routes" in values:
@@ -69,6 +73,19 @@ def update(ctx: Ctx, id_: str, values: dict[str, Any], if_match: int | None) -> 
     result = common.applied(router, changes)
     attach_gateways(ctx, [result], None)
     return result
+
+
+def _modes(router: Record, values: dict[str, Any]) -> dict[str, bool]:
+    """``ha`` and ``distributed`` as an update sets them: changed only on a router that is administratively down
+    (as Neutron's L3 plugin requires before it moves the router to other agents); null keeps the value."""
+    changes = {key: bool(values[key]) for key in ("ha", "distributed") if values.get(key) is not None}
+    # as Neutron 29: dvr looks at the router as it is, l3-ha at the router as the update leaves it
+    active = {"distributed": router["admin_state_up"], "ha": values.get("admin_state_up", router["admin_state_up"])}
+    for key, what in (("distributed", "the 'distributed' attribute"), ("ha", "HA attribute")):
+        if key in changes and changes[key] != router[key] and active[key]:
+            raise bad_router_request(f"Cannot change {what} of active routers. Please set router admin_state_up to "
+                                     "False prior to upgrade.")  # fmt: skip
+    return changes
 
 
 def delete(ctx: Ctx, id_: str, if_match: int | None) -> None:

@@ -7,7 +7,7 @@ import ipaddress
 from typing import Any
 
 from extnet.provider.errors import NeutronError, conflict, policy
-from extnet.provider.service import common
+from extnet.provider.service import common, quotas
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.store.backend import AllOf, In, Kind, Page, Query, Record
 
@@ -57,6 +57,7 @@ def ensure_default(ctx: Ctx, project_id: str) -> str:
     if found:
         group_id = str(found[0]["id"])
     else:
+        quotas.check(ctx, project_id, {"security_group_rule": 4})  # the group itself is not checked, as in Neutron
         group = _group(ctx, project_id, "default", "Default security group", True, default=True)
         ctx.tx.insert(KIND, [group])
         rules = [_default_rule(ctx, group, "ingress", eth, remote_group=True) for eth in ("IPv4", "IPv6")]
@@ -73,11 +74,13 @@ def has_default(ctx: Ctx, project_id: str) -> bool:
 
 def create(ctx: Ctx, items: list[dict[str, Any]]) -> list[Record]:
     common.check_writer(ctx, "create_security_group")
+    quotas.check_create(ctx, "security_group", items)
     groups: list[Record] = []
     rules: list[Record] = []
     for values in items:
         project_id = common.owner_project(ctx, values)
         ensure_default(ctx, project_id)
+        quotas.check(ctx, project_id, {"security_group_rule": 2 + sum(r["project_id"] == project_id for r in rules)})
         if values.get("name") == "default":
             raise conflict("SecurityGroupDefaultAlreadyExists", "Default security group already exists.")
         group = _group(
@@ -218,6 +221,7 @@ def _protocol_key(protocol: str | None) -> str | None:
 
 def create_rules(ctx: Ctx, items: list[dict[str, Any]]) -> list[Record]:
     common.check_writer(ctx, "create_security_group_rule")
+    quotas.check_create(ctx, "security_group_rule", items)
     rules: list[Record] = []
     groups: dict[str, Record] = {}
     for values in items:

@@ -6,7 +6,7 @@ import ipaddress
 from typing import Any
 
 from extnet.provider.errors import NeutronError, conflict, invalid_attribute, invalid_input, policy
-from extnet.provider.service import common, ipam, networks
+from extnet.provider.service import common, ipam, networks, quotas
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.store.backend import BUMP, AllOf, In, Kind, Page, Query, Record
 
@@ -16,6 +16,7 @@ ROUTER_OWNERS = ("network:router_interface", "network:router_gateway")
 
 def create(ctx: Ctx, items: list[dict[str, Any]]) -> list[Record]:
     common.check_writer(ctx, "create_subnet")
+    quotas.check_create(ctx, "subnet", items)
     records: list[Record] = []
     for values in items:
         network = common.load(ctx, Kind.NETWORK, values["network_id"], lock=True)

@@ -263,6 +263,9 @@ class Tx(Protocol):
     def taken_addresses(self, subnet_id: str, first_key: str, last_key: str, limit: int) -> list[str]:
         """Keys (``ipam.key``) of the addresses allocated on the subnet in [first_key, last_key], ascending."""
 
+    def count_addresses(self, subnet_id: str, first_key: str, last_key: str) -> int:
+        """How many addresses are allocated on the subnet in [first_key, last_key] (``ipam.key``)."""
+
     def try_lock_blocks(self, subnet_id: str, blocks: Sequence[int]) -> int | None:
         """Take, until the end of the transaction and without waiting, the first of these address blocks of the
         subnet that no other transaction holds: its index in ``blocks``, or None when others hold them all. Spreads
@@ -277,6 +280,20 @@ class Tx(Protocol):
         """A segmentation id in [low, high] no network of this type (and physical network) uses: the one after
         the highest in use (a seek), else (that is ``high``) or with ``lowest`` the lowest free one (a scan of the
         used ids up to the first gap); None when all are used."""
+
+    def quota_limits(self, project_id: str | None) -> dict[str, dict[str, int]]:
+        """The quota limits set (those not left at the defaults) of one project, or of every project with
+        ``None``: project id -> resource -> limit."""
+
+    def set_quota_limits(self, project_id: str, limits: Mapping[str, int]) -> None:
+        """Set these limits of the project (the others it has set stay)."""
+
+    def delete_quota_limits(self, project_id: str) -> bool:
+        """Back to the defaults: whether the project had any limit set."""
+
+    def lock_quota(self, project_id: str, resource: str) -> None:
+        """Serialize, until the end of the transaction, with the others that check this project's quota of this
+        resource (so that two concurrent creates cannot both take the last one)."""
 
 
 class Backend(Protocol):

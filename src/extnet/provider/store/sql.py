@@ -14,6 +14,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -112,6 +113,10 @@ class SqlTx:
     def taken_addresses(self, subnet_id: str, first_key: str, last_key: str, limit: int) -> list[str]:
         params = {"subnet": subnet_id, "first": first_key, "last": last_key, "limit": limit}
         return list(self._execute(_TAKEN, params).scalars())
+
+    def count_addresses(self, subnet_id: str, first_key: str, last_key: str) -> int:
+        params = {"subnet": subnet_id, "first": first_key, "last": last_key}
+        return int(self._execute(_COUNTED, params).scalar() or 0)
 
     def try_lock_blocks(self, subnet_id: str, blocks: Sequence[int]) -> int | None:
         if not self.postgres:  # SQLite: this transaction is the only writer
@@ -249,6 +254,34 @@ class SqlTx:
                 table.c.id.in_(bindparam("ids", expanding=True))).order_by(table.c.id).with_for_update())  # fmt: skip
             self._execute(stmt, {"ids": sorted(set(ids))}).all()
 
+    def quota_limits(self, project_id: str | None) -> dict[str, dict[str, int]]:
+        stmt = _cached(("quotas", project_id is None), lambda: _quotas_stmt(project_id is None))
+        limits: dict[str, dict[str, int]] = {}
+        params = {} if project_id is None else {"project": project_id}
+        for project, resource, limit in self._execute(stmt, params):
+            limits.setdefault(str(project), {})[str(resource)] = int(limit)
+        return limits
+
+    def set_quota_limits(self, project_id: str, limits: Mapping[str, int]) -> None:
+        if not limits:
+            return
+        table = t.quotas
+        clear = _cached(("quotas_clear",), lambda: delete(table).where(
+            table.c.project_id == bindparam("project"), table.c.resource.in_(bindparam("resources", expanding=True))))
+        self._execute(clear, {"project": project_id, "resources": list(limits)})
+        rows = [{"project_id": project_id, "resource": name, "limit": limit} for name, limit in limits.items()]
+        self._execute(_cached(("insert", table.name), lambda: insert(table)), rows)
+
+    def delete_quota_limits(self, project_id: str) -> bool:
+        table = t.quotas
+        stmt = _cached(("quotas_delete",), lambda: delete(table).where(table.c.project_id == bindparam("project")))
+        return bool(self._execute(stmt, {"project": project_id}).rowcount)
+
+    def lock_quota(self, project_id: str, resource: str) -> None:
+        # SQLite: every write transaction already holds the database's one write lock (BEGIN IMMEDIATE).
+        if self.postgres:
+            self._execute(_QUOTA_LOCK, {"key": f"{project_id}/{resource}"})
+
     def _raw_rows(self, key: str, build: Callable[[], Any], params: dict[str, Any]) -> list[Any]:
         compiled = _cached(("raw", key, self.conn.dialect.name), lambda: build().compile(dialect=self.conn.dialect))
         try:
@@ -277,6 +310,13 @@ def _cached(key: Any, build: Any) -> Any:
     return stmt
 
 
+# the two-key advisory lock space, apart from IPAM's one-key locks
+_QUOTA_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('extnet-quota'), hashtext(:key))")
+_COUNTED = select(func.count()).where(
+    t.ip_allocations.c.subnet_id == bindparam("subnet"),
+    t.ip_allocations.c.ip_key >= bindparam("first"),
+    t.ip_allocations.c.ip_key <= bindparam("last"),
+)
 _TAKEN = (
     select(t.ip_allocations.c.ip_key)
     .where(
@@ -293,6 +333,12 @@ def _get_stmt(kind: Kind, lock: bool) -> Any:
     table = TABLES[kind]
     stmt = select(table).where(table.c.id == bindparam("id"))
     return stmt.with_for_update() if lock else stmt
+
+
+def _quotas_stmt(every: bool) -> Any:
+    table = t.quotas
+    stmt = select(table.c.project_id, table.c.resource, table.c.limit)
+    return stmt if every else stmt.where(table.c.project_id == bindparam("project"))
 
 
 def _children_stmt(child: Child) -> Any:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    false,
 )
 
 NAMING = {
@@ -191,6 +192,9 @@ routers = Table(
     Column("gw_port_id", String(ID), nullable=True),
     Column("enable_snat", Boolean, nullable=False),
     Column("routes", JSON, nullable=False),
+    # l3-ha and dvr: how Neutron's L3 agents would run the router (shown and kept; no L3 agents here)
+    Column("ha", Boolean, nullable=False, server_default=false()),
+    Column("distributed", Boolean, nullable=False, server_default=false()),
     *_standard(),
 )
 
@@ -222,6 +226,16 @@ tags = Table(
     Column("kind", String(32), nullable=False),
     PrimaryKeyConstraint("resource_id", "tag", name="pk_prov_tags"),
     Index("ix_prov_tags_tag", "tag"),
+)
+
+# per-project quota limits that differ from the defaults (the settings'): one row per project and resource
+quotas = Table(
+    "prov_quotas",
+    metadata,
+    Column("project_id", String(NAME), nullable=False),  # any id: Neutron checks none against Keystone
+    Column("resource", String(64), nullable=False),
+    Column("limit", Integer, nullable=False),  # -1: unlimited
+    PrimaryKeyConstraint("project_id", "resource", name="pk_prov_quotas"),
 )
 
 # --- identity ------------------------------------------------------------------------------------------------

@@ -1,0 +1,68 @@
+"""The ``openstack`` command-line client (python-openstackclient) on what issue 13 added, against the target:
+the built-in provider or a real Neutron, the same commands and the same answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from openstack.connection import Connection
+
+from tests.conformance.conftest import Lab, Target
+from tests.provider.process import ADMIN_PASSWORD
+
+Cli = Callable[..., Any]
+
+
+@pytest.fixture
+def cli(target: Target) -> Cli:
+    executable = shutil.which("openstack")
+    if executable is None:
+        pytest.fail("the openstack command (python-openstackclient) is not installed")
+    if not target.auth_url:
+        pytest.skip("the target runs without Keystone: the CLI needs it")
+    external = target.name != "extnet"
+    env = {
+        **os.environ,
+        "OS_AUTH_URL": target.auth_url,
+        "OS_USERNAME": os.environ.get("EXTNET_CONFORMANCE_USERNAME", "admin") if external else "admin",
+        "OS_PASSWORD": os.environ.get("EXTNET_CONFORMANCE_PASSWORD", "") if external else ADMIN_PASSWORD,
+        "OS_PROJECT_NAME": os.environ.get("EXTNET_CONFORMANCE_PROJECT", "admin") if external else "admin",
+        "OS_USER_DOMAIN_NAME": "Default",
+        "OS_PROJECT_DOMAIN_NAME": "Default",
+        "OS_IDENTITY_API_VERSION": "3",
+        "OS_INTERFACE": "public",
+        "PYTHONWARNINGS": "ignore",
+    }
+    env.pop("OS_CLOUD", None)
+
+    def run(*args: str) -> Any:
+        result = subprocess.run([executable, *args, "-f", "json"], env=env, capture_output=True, text=True,
+                                timeout=120)  # fmt: skip
+        assert result.returncode == 0, f"openstack {' '.join(args)}\n{result.stdout}\n{result.stderr}"
+        return json.loads(result.stdout)
+
+    return run
+
+
+def test_ip_availability(cli: Cli, lab: Lab, admin: Connection) -> None:
+    network = lab.network()
+    subnet = lab.subnet(network, cidr="10.79.0.0/24", allocation_pools=[{"start": "10.79.0.10", "end": "10.79.0.29"}])
+    lab.port(network)
+
+    shown = cli("ip", "availability", "show", network.id)
+    assert shown["network_id"] == network.id and shown["network_name"] == network.name
+    assert (shown["used_ips"], shown["total_ips"]) == (1, 20)
+    [per_subnet] = shown["subnet_ip_availability"]
+    assert per_subnet["subnet_id"] == subnet.id and per_subnet["used_ips"] == 1 and per_subnet["total_ips"] == 20
+
+    listed = cli("ip", "availability", "list", "--ip-version", "4", "--project", admin.current_project_id)
+    mine = [row for row in listed if row["Network ID"] == network.id]
+    assert mine == [{"Network ID": network.id, "Network Name": network.name, "Total IPs": 20, "Used IPs": 1,
+                     "Total IPs in Subnet": 254, "Total IPs in Allocation Pool": 20, "Used IPs in Subnet": 1,
+                     "Used IPs in Allocation Pool": 1}]  # fmt: skip
