@@ -41,11 +41,12 @@ def cli(target: Target) -> Cli:
     }
     env.pop("OS_CLOUD", None)
 
-    def run(*args: str) -> Any:
-        result = subprocess.run([executable, *args, "-f", "json"], env=env, capture_output=True, text=True,
-                                timeout=120)  # fmt: skip
+    def run(*args: str, answers: bool = True) -> Any:
+        """The command's JSON answer (``answers``), else its output (``set``, ``delete``: no ``-f json``)."""
+        formatted = [*args, "-f", "json"] if answers else list(args)
+        result = subprocess.run([executable, *formatted], env=env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, f"openstack {' '.join(args)}\n{result.stdout}\n{result.stderr}"
-        return json.loads(result.stdout)
+        return json.loads(result.stdout) if answers else result.stdout
 
     return run
 
@@ -66,3 +67,23 @@ def test_ip_availability(cli: Cli, lab: Lab, admin: Connection) -> None:
     assert mine == [{"Network ID": network.id, "Network Name": network.name, "Total IPs": 20, "Used IPs": 1,
                      "Total IPs in Subnet": 254, "Total IPs in Allocation Pool": 20, "Used IPs in Subnet": 1,
                      "Used IPs in Allocation Pool": 1}]  # fmt: skip
+
+
+def test_network_rbac(cli: Cli, lab: Lab, target: Target) -> None:
+    _member, project = target.member("cli-rbac")
+    network = lab.network()
+    created = cli("network", "rbac", "create", "--type", "network", "--action", "access_as_shared",
+                  "--target-project", project, network.id)  # fmt: skip
+    assert (created["object_id"], created["action"], created["target_project_id"]) == (
+        network.id, "access_as_shared", project)  # fmt: skip
+    listed = cli("network", "rbac", "list", "--type", "network", "--action", "access_as_shared", "--long")
+    assert {"ID": created["id"], "Object Type": "network", "Object ID": network.id, "Action": "access_as_shared"} \
+        .items() <= next(row for row in listed if row["ID"] == created["id"]).items()  # fmt: skip
+    shown = cli("network", "rbac", "show", created["id"])
+    assert shown["target_project_id"] == project and shown["object_type"] == "network"
+    elsewhere = lab.admin.identity.create_project(name=lab.name("p"), domain_id="default")
+    lab.later(lambda: lab.admin.identity.delete_project(elsewhere))
+    cli("network", "rbac", "set", "--target-project", elsewhere.id, created["id"], answers=False)
+    assert cli("network", "rbac", "show", created["id"])["target_project_id"] == elsewhere.id
+    cli("network", "rbac", "delete", created["id"], answers=False)
+    assert lab.admin.network.find_rbac_policy(created["id"]) is None

@@ -35,6 +35,7 @@ CLAIMED_EXTENSIONS = {
     "quota-check-limit-default",
     "quota_details",
     "quotas",
+    "rbac-policies",
     "revision-if-match",
     "router",
     "security-group",

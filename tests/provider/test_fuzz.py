@@ -177,6 +177,8 @@ def _bases(known: dict[str, str]) -> dict[str, dict[str, Any]]:
         "security-groups": {"name": "fuzz"},
         "security-group-rules": {"security_group_id": known["security-groups"], "direction": "ingress"},
         "routers": {"name": "fuzz"},
+        "rbac-policies": {"object_type": "network", "object_id": known["networks"], "action": "access_as_shared",
+                          "target_tenant": "0123456789abcdef0123456789abcdef"},
     }
 
 
@@ -204,7 +206,10 @@ def known(admin: Connection) -> Iterator[dict[str, str]]:
     external = admin.network.create_network(name=f"fuzz-{uuid.uuid4().hex[:8]}", is_router_external=True)
     admin.network.create_subnet(network_id=external.id, cidr="10.172.0.0/24", ip_version=4)
     rule = group.security_group_rules[0]["id"]
+    policy = admin.network.create_rbac_policy(object_type="network", object_id=network.id, action="access_as_shared",
+                                              target_project_id=uuid.uuid4().hex)  # fmt: skip
     yield {
+        "rbac-policies": policy.id,
         "networks": network.id,
         "subnets": subnet.id,
         "ports": port.id,

@@ -95,6 +95,12 @@ _LIST = [
     ("quotas", "Quota management support", "Expose functions for quotas management per project",
      "2012-07-29T10:00:00-00:00"),
     (
+        "rbac-policies",
+        "RBAC Policies",
+        "Allows creation and modification of policies that control project access to resources.",
+        "2015-06-17T12:15:12-00:00",
+    ),
+    (
         "revision-if-match",
         "If-Match constraints based on revision_number",
         "Extension indicating that If-Match based on revision_number is supported.",

@@ -289,6 +289,24 @@ ROUTER = ResourceSpec(
     ),
 )
 
+RBAC_POLICY = ResourceSpec(
+    Kind.RBAC_POLICY,
+    "rbac_policy",
+    "rbac_policies",
+    "rbac-policies",
+    (
+        _a("id", filter="str", sort=True),
+        _a("project_id", convert=cv.string(64), post=True, filter="str", sort=True),
+        _a("tenant_id", "project_id", convert=cv.string(64), post=True, filter="str", sort=True),
+        _a("object_type", convert=cv.string(255), post=True, required=True, filter="str", sort=True),
+        _a("object_id", convert=cv.string(255), post=True, required=True, filter="str", sort=True),
+        _a("action", convert=cv.string(255), post=True, required=True, filter="str", sort=True),
+        _a("target_tenant", "target_project", convert=cv.string(255), post=True, put=True, required=True,
+           filter="str", sort=True),  # fmt: skip
+    ),
+    taggable=False,
+)
+
 AGENT = ResourceSpec(
     Kind.AGENT,
     "agent",
@@ -314,7 +332,7 @@ AGENT = ResourceSpec(
 
 RESOURCES: dict[str, ResourceSpec] = {
     spec.path: spec
-    for spec in (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE, ROUTER, AGENT)
+    for spec in (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE, ROUTER, AGENT, RBAC_POLICY)
 }
 
 

@@ -24,6 +24,7 @@ NOT_FOUND: dict[Kind, tuple[str, str, str]] = {
     ),
     Kind.ROUTER: ("router", "RouterNotFound", "Router {id} could not be found"),
     Kind.AGENT: ("agent", "AgentNotFound", "Agent {id} could not be found."),
+    Kind.RBAC_POLICY: ("rbac_policy", "RbacPolicyNotFound", "RBAC policy of type unknown with ID {id} not found"),
 }
 
 
@@ -81,13 +82,14 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def visible(kind: Kind, project_id: str) -> Cond:
-    """What a non-admin of ``project_id`` may see of ``kind``."""
+def visible(kind: Kind, project_id: str, granted: frozenset[str] = frozenset()) -> Cond:
+    """What a non-admin of ``project_id`` may see of ``kind`` (``granted``: the networks RBAC policies open to it)."""
     own = In("project_id", (project_id,))
+    opened = In("id", tuple(sorted(granted)))  # named in a policy, or external to every project
     if kind == Kind.NETWORK:
-        return AnyOf((own, In("shared", (True,)), In("external", (True,))))
+        return AnyOf((own, In("shared", (True,)), opened))
     if kind == Kind.SUBNET:
-        return AnyOf((own, Via("network_id", Kind.NETWORK, AnyOf((In("shared", (True,)), In("external", (True,)))))))
+        return AnyOf((own, Via("network_id", Kind.NETWORK, AnyOf((In("shared", (True,)), opened)))))
     if kind == Kind.PORT:
         return AnyOf((own, Via("network_id", Kind.NETWORK, own)))
     if kind == Kind.SECURITY_GROUP_RULE:
@@ -97,9 +99,25 @@ def visible(kind: Kind, project_id: str) -> Cond:
     return own
 
 
+RBAC_KINDS = (Kind.NETWORK, Kind.SUBNET)
+
+
+def rbac_granted(ctx: Ctx, action: str | None = None) -> frozenset[str]:
+    """The networks RBAC policies open to the caller's project: by name, or as external to every project
+    (``action``: of that kind only)."""
+    key = ("rbac-granted", ctx.project_id)
+    if key not in ctx.cache:
+        everyone_external = AllOf((In("target_project", ("*",)), In("action", ("access_as_external",))))
+        where = AllOf((In("object_type", ("network",)),
+                       AnyOf((In("target_project", (ctx.project_id,)), everyone_external))))  # fmt: skip
+        rows = ctx.tx.find(Kind.RBAC_POLICY, Query(where=where, want=frozenset({"object_id", "action"}))).records
+        ctx.cache[key] = [(row["object_id"], row["action"]) for row in rows]
+    return frozenset(object_id for object_id, kind in ctx.cache[key] if action is None or kind == action)
+
+
 def scoped(ctx: Ctx, kind: Kind, conds: list[Cond]) -> Cond | None:
     if not ctx.admin:
-        conds = [*conds, visible(kind, ctx.project_id)]
+        conds = [*conds, visible(kind, ctx.project_id, rbac_granted(ctx) if kind in RBAC_KINDS else frozenset())]
     if not conds:
         return None
     return conds[0] if len(conds) == 1 else AllOf(tuple(conds))
@@ -110,7 +128,8 @@ def load(ctx: Ctx, kind: Kind, id_: str, want: frozenset[str] | None = None, loc
     if ctx.admin:
         record = ctx.tx.get(kind, id_, want=want, lock=lock)
     else:
-        cond = AllOf((In("id", (id_,)), visible(kind, ctx.project_id)))
+        granted = rbac_granted(ctx) if kind in RBAC_KINDS else frozenset()
+        cond = AllOf((In("id", (id_,)), visible(kind, ctx.project_id, granted)))
         page = ctx.tx.find(kind, Query(where=cond, want=want, lock=lock))
         record = page.records[0] if page.records else None
     if record is None:

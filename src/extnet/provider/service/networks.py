@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from extnet.provider.errors import NeutronError, conflict, invalid_input
-from extnet.provider.service import common, quotas
+from extnet.provider.service import common, quotas, rbac
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.service.config import MAX_VNI
 from extnet.provider.store.backend import AllOf, In, Kind, Not, Page, Query, Record
@@ -38,15 +38,20 @@ def create(ctx: Ctx, items: list[dict[str, Any]]) -> list[Record]:
         taken.add(segment["segment_key"])
         records.append(record)
     ctx.tx.insert(KIND, records)
+    for record in records:
+        rbac.on_network_flags(ctx, {**record, "shared": False, "external": False}, record)
     return records
 
 
 def get(ctx: Ctx, id_: str, want: frozenset[str] | None = None) -> Record:
-    return common.load(ctx, KIND, id_, want)
+    return rbac.as_seen(ctx, common.load(ctx, KIND, id_, want))
 
 
 def listing(ctx: Ctx, request: ListRequest, want: frozenset[str] | None) -> Page:
-    return common.listing(ctx, KIND, request, want)
+    request.where = rbac.seen_filters(ctx, request.where)
+    page = common.listing(ctx, KIND, request, want)
+    page.records = [rbac.as_seen(ctx, record) for record in page.records]
+    return page
 
 
 def update(ctx: Ctx, id_: str, values: dict[str, Any], if_match: int | None) -> Record:
@@ -57,6 +62,7 @@ def update(ctx: Ctx, id_: str, values: dict[str, Any], if_match: int | None) -> 
         check_mtu_for_subnets(id_, values["mtu"], versions)
     if values.get("shared") is False and record["shared"]:
         _check_unshare(ctx, record)
+    rbac.on_network_flags(ctx, record, values)
     changes = common.touched(ctx, values)
     ctx.tx.update(KIND, id_, changes)
     return common.applied(record, changes)
@@ -79,6 +85,7 @@ def delete(ctx: Ctx, id_: str, if_match: int | None) -> None:
             f"Unable to complete operation on network {id_}. There are one or more ports still in use on the network.",
         )
     ctx.tx.delete(Kind.SUBNET, record["subnets"])
+    rbac.on_network_deleted(ctx, id_)
     ctx.tx.delete(KIND, [id_])
 
 
@@ -227,12 +234,13 @@ def check_mtu_for_subnets(network_id: str, mtu: int, versions: set[int]) -> None
 
 
 def _check_unshare(ctx: Ctx, record: Record) -> None:
+    still = rbac.targets(ctx, record["id"], "access_as_shared") - {rbac.EVERYONE}  # shared with them by name
     others = ctx.tx.count(
         Kind.PORT,
         AllOf(
             (
                 In("network_id", (record["id"],)),
-                Not(In("project_id", (record["project_id"], ""))),
+                Not(In("project_id", (record["project_id"], "", *sorted(still)))),
                 Not(In("device_owner", ROUTER_OWNERS)),
             )
         ),

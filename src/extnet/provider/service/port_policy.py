@@ -120,7 +120,8 @@ def check_update(ctx: Ctx, port: Record, network: Record, values: dict[str, Any]
 
 
 def _subject(ctx: Ctx, network: Record, port_owner: bool, device_owner: str) -> Subject:
-    return Subject(port_owner, network["project_id"] == ctx.project_id, network["shared"], device_owner)
+    shared = network["shared"] or network["id"] in common.rbac_granted(ctx, "access_as_shared")
+    return Subject(port_owner, network["project_id"] == ctx.project_id, shared, device_owner)
 
 
 def _authorize(action: str, subject: Subject, given: list[tuple[str, Any]]) -> None:

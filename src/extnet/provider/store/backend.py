@@ -26,6 +26,7 @@ class Kind(enum.Enum):
     SECURITY_GROUP_RULE = "security_group_rule"
     ROUTER = "router"
     AGENT = "agent"
+    RBAC_POLICY = "rbac_policy"
 
 
 Record = dict[str, Any]

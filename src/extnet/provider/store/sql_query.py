@@ -43,6 +43,7 @@ CHILDREN: dict[Kind, dict[str, Child]] = {
     Kind.SECURITY_GROUP_RULE: {},
     Kind.ROUTER: {"tags": TAGS},
     Kind.AGENT: {},
+    Kind.RBAC_POLICY: {},
 }
 TABLES: dict[Kind, Table] = {
     Kind.NETWORK: t.networks,
@@ -52,6 +53,7 @@ TABLES: dict[Kind, Table] = {
     Kind.SECURITY_GROUP_RULE: t.security_group_rules,
     Kind.ROUTER: t.routers,
     Kind.AGENT: t.agents,
+    Kind.RBAC_POLICY: t.rbac_policies,
 }
 
 # plain str keys (SQLAlchemy may hand out str subclasses, which fast JSON encoders refuse)

@@ -198,6 +198,18 @@ routers = Table(
     *_standard(),
 )
 
+rbac_policies = Table(
+    "prov_rbac_policies",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project_id", String(64), nullable=False, index=True),
+    Column("object_type", String(32), nullable=False),
+    Column("object_id", String(ID), nullable=False, index=True),
+    Column("action", String(32), nullable=False),
+    Column("target_project", String(64), nullable=False, index=True),  # a project id, or "*" for every project
+    UniqueConstraint("object_type", "object_id", "action", "target_project", name="uq_prov_rbac_policies_target"),
+)
+
 agents = Table(
     "prov_agents",
     metadata,
