@@ -87,3 +87,24 @@ def test_network_rbac(cli: Cli, lab: Lab, target: Target) -> None:
     assert cli("network", "rbac", "show", created["id"])["target_project_id"] == elsewhere.id
     cli("network", "rbac", "delete", created["id"], answers=False)
     assert lab.admin.network.find_rbac_policy(created["id"]) is None
+
+
+def test_quota(cli: Cli, lab: Lab, admin: Connection) -> None:
+    project = admin.identity.create_project(name=lab.name("quota"), domain_id="default")
+    lab.later(lambda: admin.identity.delete_project(project))
+
+    def limits(*args: str) -> dict[str, Any]:
+        return {row["Resource"]: row for row in cli("quota", "show", "--network", *args)}
+
+    defaults = limits("--default")
+    cli("quota", "set", "--networks", "7", "--ports", "20", project.id, answers=False)
+    shown = limits(project.id)
+    assert (shown["networks"]["Limit"], shown["ports"]["Limit"]) == (7, 20)
+    assert shown["subnets"]["Limit"] == defaults["subnets"]["Limit"]
+    usage = limits("--usage", project.id)
+    assert {key: usage["networks"][key] for key in ("Limit", "In Use", "Reserved")} == {"Limit": 7, "In Use": 0,
+                                                                                         "Reserved": 0}  # fmt: skip
+    listed = cli("quota", "list", "--network")
+    assert next(row for row in listed if row["Project ID"] == project.id)["Networks"] == 7
+    cli("quota", "delete", "--network", project.id, answers=False)
+    assert limits(project.id)["networks"]["Limit"] == defaults["networks"]["Limit"]
