@@ -108,3 +108,28 @@ def test_quota(cli: Cli, lab: Lab, admin: Connection) -> None:
     assert next(row for row in listed if row["Project ID"] == project.id)["Networks"] == 7
     cli("quota", "delete", "--network", project.id, answers=False)
     assert limits(project.id)["networks"]["Limit"] == defaults["networks"]["Limit"]
+
+
+def test_floating_ip(cli: Cli, lab: Lab, admin: Connection) -> None:
+    external = lab.network(is_router_external=True)
+    lab.subnet(external, cidr="172.31.20.0/24")
+    inner = lab.network()
+    inner_subnet = lab.subnet(inner, cidr="10.31.20.0/24")
+    port = lab.port(inner)
+    router = lab.router(external_gateway_info={"network_id": external.id})
+    admin.network.add_interface_to_router(router, subnet_id=inner_subnet.id)
+    lab.later(lambda: admin.network.remove_interface_from_router(router, subnet_id=inner_subnet.id))
+
+    created = cli("floating", "ip", "create", "--description", "from the CLI", external.id)
+    lab.later(lambda: admin.network.delete_ip(created["id"], ignore_missing=True))
+    assert created["floating_network_id"] == external.id and created["description"] == "from the CLI"
+    cli("floating", "ip", "set", "--port", port.id, created["id"], answers=False)
+    shown = cli("floating", "ip", "show", created["id"])
+    assert (shown["port_id"], shown["router_id"]) == (port.id, router.id)
+    assert shown["fixed_ip_address"] == port.fixed_ips[0]["ip_address"]
+    listed = cli("floating", "ip", "list", "--network", external.id, "--long")
+    assert [(row["ID"], row["Port"], row["Router"]) for row in listed] == [(created["id"], port.id, router.id)]
+    cli("floating", "ip", "unset", "--port", created["id"], answers=False)
+    assert cli("floating", "ip", "show", created["id"])["port_id"] is None
+    cli("floating", "ip", "delete", created["id"], answers=False)
+    assert admin.network.find_ip(created["id"]) is None

@@ -21,6 +21,8 @@ CLAIMED_EXTENSIONS = {
     "extraroute",
     "ext-gw-mode",
     "filter-validation",
+    "fip-port-details",
+    "floatingip-pools",
     "ip-substring-filtering",
     "l3-ha",
     "net-mtu",

@@ -177,6 +177,7 @@ def _bases(known: dict[str, str]) -> dict[str, dict[str, Any]]:
         "security-groups": {"name": "fuzz"},
         "security-group-rules": {"security_group_id": known["security-groups"], "direction": "ingress"},
         "routers": {"name": "fuzz"},
+        "floatingips": {"floating_network_id": known["external"]},
         "rbac-policies": {"object_type": "network", "object_id": known["networks"], "action": "access_as_shared",
                           "target_tenant": "0123456789abcdef0123456789abcdef"},
     }
@@ -208,7 +209,9 @@ def known(admin: Connection) -> Iterator[dict[str, str]]:
     rule = group.security_group_rules[0]["id"]
     policy = admin.network.create_rbac_policy(object_type="network", object_id=network.id, action="access_as_shared",
                                               target_project_id=uuid.uuid4().hex)  # fmt: skip
+    fip = admin.network.create_ip(floating_network_id=external.id)
     yield {
+        "floatingips": fip.id,
         "rbac-policies": policy.id,
         "networks": network.id,
         "subnets": subnet.id,

@@ -40,6 +40,14 @@ _LIST = [
         "2018-07-04T10:00:00-00:00",
     ),
     (
+        "fip-port-details",
+        "Floating IP Port Details Extension",
+        "Add port_details attribute to Floating IP resource",
+        "2018-04-09T10:00:00-00:00",
+    ),
+    ("floatingip-pools", "Floating IP Pools Extension", "Provides a floating IP pools API.",
+     "2018-03-21T10:00:00-00:00"),  # fmt: skip
+    (
         "ip-substring-filtering",
         "IP address substring filtering",
         "Provides IP address substring filtering when listing ports",

@@ -28,7 +28,7 @@ from extnet.provider.drivers.ovs_agent import OvsAgentDriver
 from extnet.provider.errors import NeutronError, bad_request
 from extnet.provider.identity.errors import IdentityError
 from extnet.provider.identity.service import Identity, Principal
-from extnet.provider.service import agents, networks, ports, rbac, routers, security_groups, subnets
+from extnet.provider.service import agents, floatingips, networks, ports, rbac, routers, security_groups, subnets
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.service.config import NetConfig
 from extnet.provider.settings import ProviderSettings
@@ -72,6 +72,9 @@ HANDLERS: dict[str, Handlers] = {
     "routers": Handlers(routers.get, routers.listing, routers.create, routers.update, routers.delete),
     "agents": Handlers(agents.get, agents.listing, None, agents.update, agents.delete),
     "rbac-policies": Handlers(rbac.get, rbac.listing, rbac.create, rbac.update, rbac.delete),
+    "floatingips": Handlers(
+        floatingips.get, floatingips.listing, floatingips.create, floatingips.update, floatingips.delete
+    ),
 }
 
 

@@ -289,6 +289,25 @@ ROUTER = ResourceSpec(
     ),
 )
 
+FLOATINGIP = ResourceSpec(
+    Kind.FLOATINGIP,
+    "floatingip",
+    "floatingips",
+    "floatingips",
+    (
+        _a("id", filter="str", sort=True),
+        _a("floating_ip_address", convert=cv.ip_address, post=True, filter="str", sort=True),
+        _a("floating_network_id", convert=cv.uuid_str, post=True, required=True, filter="str", sort=True),
+        _a("router_id", filter="str", sort=True),
+        _a("port_id", "fixed_port_id", convert=cv.optional(cv.uuid_str), post=True, put=True, filter="str",
+           sort=True),  # fmt: skip
+        _a("fixed_ip_address", convert=cv.optional(cv.ip_address), post=True, put=True, filter="str", sort=True),
+        _a("status", filter="str", sort=True),
+        _a("port_details"),
+        *_standard(),
+    ),
+)
+
 RBAC_POLICY = ResourceSpec(
     Kind.RBAC_POLICY,
     "rbac_policy",
@@ -332,7 +351,7 @@ AGENT = ResourceSpec(
 
 RESOURCES: dict[str, ResourceSpec] = {
     spec.path: spec
-    for spec in (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE, ROUTER, AGENT, RBAC_POLICY)
+    for spec in (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE, ROUTER, AGENT, RBAC_POLICY, FLOATINGIP)
 }
 
 

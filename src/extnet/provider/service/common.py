@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ NOT_FOUND: dict[Kind, tuple[str, str, str]] = {
     Kind.ROUTER: ("router", "RouterNotFound", "Router {id} could not be found"),
     Kind.AGENT: ("agent", "AgentNotFound", "Agent {id} could not be found."),
     Kind.RBAC_POLICY: ("rbac_policy", "RbacPolicyNotFound", "RBAC policy of type unknown with ID {id} not found"),
+    Kind.FLOATINGIP: ("floatingip", "FloatingIPNotFound", "Floating IP {id} could not be found"),
 }
 
 
@@ -219,3 +220,12 @@ def applied(record: Record, changes: dict[str, Any]) -> Record:
     if "revision_number" in changes:
         result["revision_number"] = record.get("revision_number", 0) + 1
     return result
+
+
+def as_admin(ctx: Ctx) -> Ctx:
+    """The same request with the admin role added: for the ports the service makes itself (router gateways and
+    interfaces, floating IPs), which belong to no project."""
+    p = ctx.principal
+    principal = Principal(p.user_id, p.user_name, p.project_id, p.project_name, (*p.roles, ("admin", "admin")),
+                          p.issued_at, p.expires_at, p.audit_id, p.methods)  # fmt: skip
+    return replace(ctx, principal=principal)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from extnet.provider.errors import NeutronError, bad_request, conflict, invalid_input
-from extnet.provider.service import binding, common, ipam, port_policy, quotas
+from extnet.provider.service import binding, common, floating_links, ipam, port_policy, quotas
 from extnet.provider.service import security_groups as sg
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.store.backend import AllOf, FixedIp, In, Kind, Page, Query, Record
@@ -127,11 +127,12 @@ def update(ctx: Ctx, id_: str, values: dict[str, Any], if_match: int | None) -> 
 
 def delete(ctx: Ctx, id_: str, if_match: int | None) -> None:
     port = common.load_owned(ctx, KIND, id_, "delete", if_match, want=frozenset())
-    if port["device_owner"] in ROUTER_OWNERS:
+    if port["device_owner"] in (*ROUTER_OWNERS, "network:floatingip"):
         raise conflict(
             "ServicePortInUse",
             f"Port {id_} cannot be deleted directly via the port API: has device owner {port['device_owner']}.",
         )
+    floating_links.detach_port(ctx, id_)
     ctx.tx.delete(KIND, [id_])
 
 

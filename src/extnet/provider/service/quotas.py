@@ -21,7 +21,7 @@ RESOURCES: dict[str, Kind | None] = {
     "subnet": Kind.SUBNET,
     "port": Kind.PORT,
     "router": Kind.ROUTER,
-    "floatingip": None,
+    "floatingip": Kind.FLOATINGIP,
     "security_group": Kind.SECURITY_GROUP,
     "security_group_rule": Kind.SECURITY_GROUP_RULE,
 }

@@ -6,7 +6,7 @@ import ipaddress
 from typing import Any
 
 from extnet.provider.errors import NeutronError, bad_router_request, conflict, policy
-from extnet.provider.service import common, ipam, quotas
+from extnet.provider.service import common, floating_links, ipam, quotas
 from extnet.provider.service import ports as port_service
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.store.backend import AllOf, In, Kind, Page, Query, Record
@@ -138,7 +138,7 @@ def _set_gateway(ctx: Ctx, router: Record, info: dict[str, Any]) -> dict[str, An
     }
     if info.get("external_fixed_ips"):
         port_values["fixed_ips"] = info["external_fixed_ips"]
-    admin_ctx = _as_admin(ctx)
+    admin_ctx = common.as_admin(ctx)
     (port,) = port_service.create(admin_ctx, [port_values], internal=True)
     return {"gw_network_id": network["id"], "gw_port_id": port["id"], "enable_snat": snat}
 
@@ -149,31 +149,12 @@ def _replace_gateway(ctx: Ctx, router: Record, info: dict[str, Any] | None) -> d
         if not ctx.admin and not snat:
             raise policy("update_router", "external_gateway_info")
         return {"enable_snat": snat}
+    floating_links.check_gateway_change(ctx, router)
     if router["gw_port_id"]:
         ctx.tx.delete(Kind.PORT, [router["gw_port_id"]])
     if not info:
         return {"gw_network_id": None, "gw_port_id": None, "enable_snat": True}
     return _set_gateway(ctx, router, info)
-
-
-def _as_admin(ctx: Ctx) -> Ctx:
-    from dataclasses import replace
-
-    from extnet.provider.identity.service import Principal
-
-    p = ctx.principal
-    principal = Principal(
-        p.user_id,
-        p.user_name,
-        p.project_id,
-        p.project_name,
-        (*p.roles, ("admin", "admin")),
-        p.issued_at,
-        p.expires_at,
-        p.audit_id,
-        p.methods,
-    )
-    return replace(ctx, principal=principal)
 
 
 # --- interfaces --------------------------------------------------------------------------------------------------
@@ -201,7 +182,7 @@ def add_interface(ctx: Ctx, router_id: str, body: Any) -> dict[str, Any]:
             "admin_state_up": True,
             "fixed_ips": [{"subnet_id": subnet_id, "ip_address": subnet["gateway_ip"]}],
         }
-        (port,) = port_service.create(_as_admin(ctx), [port_values], internal=True)
+        (port,) = port_service.create(common.as_admin(ctx), [port_values], internal=True)
     else:
         assert port_id is not None
         port = common.load(ctx, Kind.PORT, port_id, lock=True)
@@ -242,6 +223,7 @@ def remove_interface(ctx: Ctx, router_id: str, body: Any) -> dict[str, Any]:
                 404, "RouterInterfaceNotFoundForSubnet", f"Router {router_id} has no interface on subnet {subnet_id}"
             )
     for ip in port["fixed_ips"]:
+        floating_links.check_interface_removal(ctx, router_id, ip["subnet_id"])
         subnet = ctx.tx.get(Kind.SUBNET, ip["subnet_id"], want=frozenset())
         if subnet is not None and _routes_via(router["routes"], subnet["cidr"]):
             raise conflict(

@@ -27,6 +27,7 @@ class Kind(enum.Enum):
     ROUTER = "router"
     AGENT = "agent"
     RBAC_POLICY = "rbac_policy"
+    FLOATINGIP = "floatingip"
 
 
 Record = dict[str, Any]

@@ -44,6 +44,7 @@ CHILDREN: dict[Kind, dict[str, Child]] = {
     Kind.ROUTER: {"tags": TAGS},
     Kind.AGENT: {},
     Kind.RBAC_POLICY: {},
+    Kind.FLOATINGIP: {"tags": TAGS},
 }
 TABLES: dict[Kind, Table] = {
     Kind.NETWORK: t.networks,
@@ -54,6 +55,7 @@ TABLES: dict[Kind, Table] = {
     Kind.ROUTER: t.routers,
     Kind.AGENT: t.agents,
     Kind.RBAC_POLICY: t.rbac_policies,
+    Kind.FLOATINGIP: t.floatingips,
 }
 
 # plain str keys (SQLAlchemy may hand out str subclasses, which fast JSON encoders refuse)

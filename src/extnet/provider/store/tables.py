@@ -198,6 +198,21 @@ routers = Table(
     *_standard(),
 )
 
+floatingips = Table(
+    "prov_floatingips",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project_id", String(64), nullable=False, index=True),
+    Column("floating_network_id", String(ID), ForeignKey("prov_networks.id"), nullable=False, index=True),
+    Column("floating_ip_address", String(64), nullable=False),
+    Column("floating_port_id", String(ID), nullable=False),  # the port on the external network holding the address
+    Column("fixed_port_id", String(ID), nullable=True, index=True),  # the port it is associated with (``port_id``)
+    Column("fixed_ip_address", String(64), nullable=True),
+    Column("router_id", String(ID), nullable=True, index=True),
+    Column("status", String(16), nullable=False),
+    *_standard(),
+)
+
 rbac_policies = Table(
     "prov_rbac_policies",
     metadata,
