@@ -320,13 +320,12 @@ def _peer_seen(client_ns: str, server_ns: str, address: str) -> str:
         server.wait()
 
 
-def test_a_router_gateway_snats_its_subnets_to_the_external_network(
-    ovn_world: World, central: OvnCentral, tmp_path: Path
-) -> None:
-    world = ovn_world
+def _external_network(world: World, cidr: str) -> tuple[object, t.VnicProfile]:
+    """An external network on the provider, imported into the engine, and an open vNIC profile on it (the host
+    outside takes any traffic: a default group would not)."""
     neutron = world.neutron.network
     ext = neutron.create_network(name=f"ext-{os.urandom(3).hex()}", is_router_external=True)
-    neutron.create_subnet(network_id=ext.id, cidr="10.95.0.0/24", ip_version=4)
+    neutron.create_subnet(network_id=ext.id, cidr=cidr, ip_version=4)
     world.networks["ext"] = ext
     answer = world.rest.post(f"openstacknetworkproviders/{world.registered.id}/networks/{ext.id}/import",
                              json={"data_center": {"id": world.dc.id}, "attach_to_all_clusters": True})  # fmt: skip
@@ -334,7 +333,15 @@ def test_a_router_gateway_snats_its_subnets_to_the_external_network(
     [engine_net] = world.system.networks_service().list(search=f"name={ext.name} and datacenter={world.dc.name}")
     profiles = world.system.networks_service().network_service(engine_net.id).vnic_profiles_service()
     world.profiles["ext"] = profiles.list()[0]
-    open_ext = _profile(world, "ext", "")  # the host outside takes any traffic (a default group would not)
+    return ext, _profile(world, "ext", "")
+
+
+def test_a_router_gateway_snats_its_subnets_to_the_external_network(
+    ovn_world: World, central: OvnCentral, tmp_path: Path
+) -> None:
+    world = ovn_world
+    neutron = world.neutron.network
+    ext, open_ext = _external_network(world, "10.95.0.0/24")
     inner = neutron.get_network(world.networks["a"].id).subnet_ids[0]
     router = neutron.create_router(name="ovn-gw", external_gateway_info={"network_id": ext.id, "enable_snat": True})
     neutron.add_interface_to_router(router, subnet_id=inner)
@@ -354,6 +361,41 @@ def test_a_router_gateway_snats_its_subnets_to_the_external_network(
             for vm in (inside, outside):
                 world.vm_service(vm.id).stop()
     finally:
+        neutron.remove_interface_from_router(router, subnet_id=inner)
+        neutron.update_router(router, external_gateway_info={})
+        neutron.delete_router(router)
+
+
+def test_a_floating_ip_reaches_a_vm_from_the_external_network(
+    ovn_world: World, central: OvnCentral, tmp_path: Path
+) -> None:
+    world = ovn_world
+    neutron = world.neutron.network
+    ext, open_ext = _external_network(world, "10.96.0.0/24")
+    open_inner = _profile(world, "a", "")  # the VM takes what comes through its floating IP
+    inner = neutron.get_network(world.networks["a"].id).subnet_ids[0]
+    router = neutron.create_router(name="ovn-fip", external_gateway_info={"network_id": ext.id})
+    neutron.add_interface_to_router(router, subnet_id=inner)
+    try:
+        with chassis(central, tmp_path / "h") as testbed:
+            _ovn_host(world, testbed)
+            inside, outside = _start(world, ("nic1", open_inner.name)), _start(world, ("nic1", open_ext.name))
+            for vm in (inside, outside):
+                until(lambda vm=vm: _leased(world, vm) == [_address(world, vm)], "the guest's address from OVN DHCP")
+            fip = neutron.create_ip(floating_network_id=ext.id, port_id=_port(world, inside).id)  # type: ignore[attr-defined]
+            address = str(fip.floating_ip_address)
+            outside_ns, inside_ns = testbed.vm_ns(outside.id), testbed.vm_ns(inside.id)
+            until(lambda: pings(outside_ns, address), "ping the floating IP from the external network")
+            assert _peer_seen(outside_ns, inside_ns, address) == _address(world, outside)  # DNAT in, the source kept
+            assert _peer_seen(inside_ns, outside_ns, _address(world, outside)) == address  # SNAT out: its own address
+            neutron.update_ip(fip, port_id=None)
+            until(lambda: not pings(outside_ns, address), "the floating IP answers no longer once disassociated")
+            neutron.delete_ip(fip)
+            for vm in (inside, outside):
+                world.vm_service(vm.id).stop()
+    finally:
+        for left in neutron.ips(floating_network_id=ext.id):  # type: ignore[attr-defined]
+            neutron.delete_ip(left)
         neutron.remove_interface_from_router(router, subnet_id=inner)
         neutron.update_router(router, external_gateway_info={})
         neutron.delete_router(router)

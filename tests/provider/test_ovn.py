@@ -188,6 +188,39 @@ def test_routers_become_logical_routers_with_ports_and_routes(central: OvnCentra
         neutron.network.delete_network(net.id)
 
 
+def test_a_floating_ip_becomes_a_dnat_and_snat_on_its_router(central: OvnCentral, neutron: Connection) -> None:
+    net = neutron.network
+    external = net.create_network(name="ovn-fip-ext", is_router_external=True)
+    net.create_subnet(network_id=external.id, cidr="172.29.0.0/24", ip_version=4)
+    inner = net.create_network(name="ovn-fip-in")
+    subnet = net.create_subnet(network_id=inner.id, cidr="10.79.0.0/24", ip_version=4)
+    port = net.create_port(network_id=inner.id)
+    router = net.create_router(name="ovn-fip", external_gateway_info={"network_id": external.id})
+    net.add_interface_to_router(router, subnet_id=subnet.id)
+    fip = net.create_ip(floating_network_id=external.id, port_id=port.id)
+    [nat] = settled(central, "NAT", "type=dnat_and_snat", f"external_ip={fip.floating_ip_address}")
+    assert nat["logical_ip"] == port.fixed_ips[0]["ip_address"]
+    assert value(nat["external_ids"])["neutron:fip_id"] == fip.id
+    [logical] = rows(central, "Logical_Router", f"name=neutron-{router.id}")
+    assert nat["_uuid"][1] in str(logical["nat"])  # on the router, beside its SNAT
+    [held] = net.ports(device_id=fip.id)
+    assert rows(central, "Logical_Switch_Port", f"name={held.id}") == []  # the address is the NAT's, not a port's
+    assert settled(central, "NAT", "type=snat", "logical_ip=10.79.0.0/24")
+
+    net.update_ip(fip, port_id=None)
+    settled(central, "NAT", "type=dnat_and_snat", f"external_ip={fip.floating_ip_address}", gone=True)
+    net.update_ip(fip, port_id=port.id)
+    settled(central, "NAT", "type=dnat_and_snat", f"external_ip={fip.floating_ip_address}")
+    net.delete_ip(fip)
+    settled(central, "NAT", "type=dnat_and_snat", f"external_ip={fip.floating_ip_address}", gone=True)
+    net.remove_interface_from_router(router, subnet_id=subnet.id)
+    net.update_router(router, external_gateway_info={})
+    net.delete_router(router)
+    net.delete_port(port)
+    for network in (inner, external):
+        net.delete_network(network.id)
+
+
 def sync_ovn(provider: ProviderProcess, central: OvnCentral, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **ovn_env(central)}
     command = [sys.executable, "-m", "extnet", "provider", "sync-ovn", "--data-dir", str(provider.data_dir), *args]

@@ -1,10 +1,11 @@
 """What the OVN Northbound database should hold for the provider's resources, as Neutron's OVN driver writes it:
 networks as logical switches (provider networks with a localnet port), IPv4 subnets with DHCP as DHCP_Options, ports
 as logical switch ports (router ports with their logical router ports), security groups as port groups with ACLs
-(and ``neutron_pg_drop`` dropping what no group allows), routers as logical routers with static routes and SNAT.
+(and ``neutron_pg_drop`` dropping what no group allows), routers as logical routers with static routes and SNAT,
+floating IPs as their ``dnat_and_snat``.
 
 Every row carries ``extnet:owner`` (the unit that makes it: ``network:ID``, ``subnet:ID``, ``port:ID``, ``sg:ID``,
-``rule:ID``, ``router:ID``, ``global``), ``extnet:key`` (its identity) and, when it hangs from another row,
+``rule:ID``, ``router:ID``, ``fip:ID``, ``global``), ``extnet:key`` (its identity) and, when it hangs from another row,
 ``extnet:parent`` (that row's key); a unit is reconciled whole, so a row that its unit no longer wants is found and
 removed."""
 
@@ -19,6 +20,7 @@ from extnet.provider.store.backend import Record
 
 INTERFACE = "network:router_interface"
 GATEWAY = "network:router_gateway"
+FLOATING = "network:floatingip"
 DROP_GROUP = "neutron_pg_drop"
 ACL_PRIORITY = 1002
 DROP_PRIORITY = 1001
@@ -281,3 +283,16 @@ def router_rows(router: Record, interfaces: list[Record], cidrs: dict[str, str],
                         "external_ids": {"neutron:router_name": name},
                     }, Parent("Logical_Router", name, "nat")))  # fmt: skip
     return rows
+
+
+def floating_ip_rows(fip: Record) -> list[Row]:
+    """A floating IP associated through a router: its ``dnat_and_snat`` on that logical router (centralized, on the
+    router's gateway chassis, as Neutron's OVN driver writes it without distributed floating IPs)."""
+    if not fip["router_id"] or not fip["fixed_ip_address"]:
+        return []
+    name = router_name(fip["router_id"])
+    return [Row("NAT", f"fip:{fip['id']}", f"fip:{fip['id']}", {
+        "type": "dnat_and_snat", "logical_ip": fip["fixed_ip_address"], "external_ip": fip["floating_ip_address"],
+        "external_ids": {"neutron:fip_id": fip["id"], "neutron:router_name": name,
+                         "neutron:fip_port_id": fip["fixed_port_id"] or "", REVISION: str(fip["revision_number"])},
+    }, Parent("Logical_Router", name, "nat"))]  # fmt: skip

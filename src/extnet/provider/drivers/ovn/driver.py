@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 from extnet.provider.drivers.base import Changes
 from extnet.provider.drivers.ovn import units
 from extnet.provider.drivers.ovn.chassis import Southbound, refresh_agents
-from extnet.provider.drivers.ovn.desired import GATEWAY, dhcp_key, group_name, router_name, serves_dhcp, switch_name
+from extnet.provider.drivers.ovn.desired import (
+    FLOATING,
+    GATEWAY,
+    dhcp_key,
+    group_name,
+    router_name,
+    serves_dhcp,
+    switch_name,
+)
 from extnet.provider.drivers.ovn.nb import Northbound, Ref
 from extnet.provider.service.common import timestamp
 from extnet.provider.store.backend import BUMP, In, Kind, Query, Record, StoreBusy, StoreConflict, Tx
@@ -273,11 +281,15 @@ def _main_rows(tx: Tx) -> dict[str, tuple[Ref | None, int]]:
         ref = ("DHCP_Options", dhcp_key(record["id"])) if serves_dhcp(record) else None
         found[f"subnet:{record['id']}"] = (ref, record["revision_number"])
     for record in read(Kind.PORT, Query()).records:
-        found[f"port:{record['id']}"] = (("Logical_Switch_Port", record["id"]), record["revision_number"])
+        ref = None if record["device_owner"] == FLOATING else ("Logical_Switch_Port", record["id"])
+        found[f"port:{record['id']}"] = (ref, record["revision_number"])
     for record in read(Kind.SECURITY_GROUP, Query()).records:
         found[f"sg:{record['id']}"] = (("Port_Group", group_name(record["id"])), record["revision_number"])
     for record in read(Kind.SECURITY_GROUP_RULE, Query()).records:
         found[f"rule:{record['id']}"] = (("ACL", f"acl:{record['id']}"), record["revision_number"])
     for record in read(Kind.ROUTER, Query()).records:
         found[f"router:{record['id']}"] = (("Logical_Router", router_name(record["id"])), record["revision_number"])
+    for record in read(Kind.FLOATINGIP, Query()).records:
+        ref = ("NAT", f"fip:{record['id']}") if record["router_id"] and record["fixed_ip_address"] else None
+        found[f"fip:{record['id']}"] = (ref, record["revision_number"])
     return found

@@ -1,6 +1,6 @@
 """From the SQL store to the OVN Northbound database: which units a committed change touches, and what each unit's
 rows should be, read in one transaction. Units go to OVN in dependency order (a switch before its ports, a port
-group before its rules, a router before its ports)."""
+group before its rules, a router before its ports and its floating IPs)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from extnet.provider.drivers.ovn import desired
 from extnet.provider.drivers.ovn.desired import GATEWAY, INTERFACE, Row
 from extnet.provider.store.backend import AllOf, In, Kind, Query, Record, Tx
 
-ORDER = ("global", "network", "subnet", "sg", "rule", "router", "port")
+ORDER = ("global", "network", "subnet", "sg", "rule", "router", "port", "fip")
 KINDS = {"network": Kind.NETWORK, "subnet": Kind.SUBNET, "port": Kind.PORT, "sg": Kind.SECURITY_GROUP,
-         "rule": Kind.SECURITY_GROUP_RULE, "router": Kind.ROUTER}  # fmt: skip
+         "rule": Kind.SECURITY_GROUP_RULE, "router": Kind.ROUTER, "fip": Kind.FLOATINGIP}  # fmt: skip
 
 
 def touched(tx: Tx, changes: Changes) -> set[str]:
@@ -81,10 +81,14 @@ def _rows(tx: Tx, unit: str) -> list[Row]:
         return desired.rule_rows(group, record) if group else []
     if name == "router":
         return _router_rows(tx, record)
+    if name == "fip":
+        return desired.floating_ip_rows(record)
     return _port_rows(tx, record)
 
 
 def _port_rows(tx: Tx, port: Record) -> list[Row]:
+    if port["device_owner"] == desired.FLOATING:
+        return []  # a floating IP's address is its router's NAT, not a switch port (as Neutron's OVN driver skips it)
     subnets = _subnets(tx, [ip["subnet_id"] for ip in port["fixed_ips"]])
     dhcp = {s["id"] for s in subnets if desired.serves_dhcp(s)}
     gateways = _gateway_chassis(tx) if port["device_owner"] == GATEWAY else None
