@@ -106,6 +106,13 @@ for host in hosts:
     }
     agents_db.AgentDbMixin().create_or_update_agent(ctx, state)
     print(f"agent registered on {host}")
+# a DHCP and an L3 agent in an availability zone (the conformance suite's availability_zones; no host runs them)
+for agent_type, binary, topic in (("DHCP agent", "neutron-dhcp-agent", "dhcp_agent"),
+                                  ("L3 agent", "neutron-l3-agent", "l3_agent")):
+    state = {"binary": binary, "host": "conformance-az-host", "topic": topic, "agent_type": agent_type,
+             "start_flag": True, "availability_zone": "conformance-az", "configurations": {}}
+    agents_db.AgentDbMixin().create_or_update_agent(ctx, state)
+    print(f"{agent_type} registered in availability zone conformance-az")
 EOF
   cat >"$LAB/bin/init_sqlite.py" <<'EOF'
 """Neutron's migrations cannot ALTER constraints on SQLite: build the schema from the models, as its unit tests do."""

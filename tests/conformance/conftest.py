@@ -8,6 +8,8 @@ By default the target is a built-in provider started for the session (on SQLite,
 - ``EXTNET_CONFORMANCE_USERNAME`` / ``_PASSWORD`` / ``_PROJECT``: an admin (default admin / - / admin);
 - ``EXTNET_CONFORMANCE_AGENT_HOSTS``: hosts that have a live "Open vSwitch agent" whose bridge mappings include
   ``physnet1`` and whose tunnel types include vxlan (``scripts/real-neutron.sh`` registers two);
+- a live "DHCP agent" and "L3 agent" in availability zone ``conformance-az`` (host ``conformance-az-host``;
+  ``scripts/real-neutron.sh`` registers them);
 - the Neutron is expected to run ML2 with ``type_drivers = flat,vlan,vxlan,geneve``, ``flat_networks = *``,
   ``network_vlan_ranges = physnet1:100:200`` and vxlan tenant networks (as ``scripts/real-neutron.sh`` does).
 
@@ -36,6 +38,8 @@ from tests.polling import until
 from tests.provider.process import ADMIN_PASSWORD, ProviderProcess, connect, run_provider
 from tests.servers import scratch_database
 
+# a DHCP and an L3 agent in this zone, on a host that runs nothing (scripts/real-neutron.sh registers them too)
+AZ, AZ_HOST = "conformance-az", "conformance-az-host"
 AGENT_CONFIGURATION = {
     "bridge_mappings": {"physnet1": "br-ex"},
     "integration_bridge": "br-int",
@@ -125,6 +129,9 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
                     "binary": "neutron-openvswitch-agent",
                     "configurations": AGENT_CONFIGURATION,
                 }
+                assert c.post("/v2.0/agents/heartbeat", json={"agent": report}).status_code in (200, 201)
+            for agent_type, binary in (("DHCP agent", "neutron-dhcp-agent"), ("L3 agent", "neutron-l3-agent")):
+                report = {"host": AZ_HOST, "agent_type": agent_type, "binary": binary, "availability_zone": AZ}
                 assert c.post("/v2.0/agents/heartbeat", json={"agent": report}).status_code in (200, 201)
         yield Target("extnet", admin, provider.network_url, provider.auth_url, hosts, provider,
                      "ovn" if central is not None else "ovs_agent")  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from openstack.connection import Connection
 
-from tests.conformance.conftest import Lab, Target
+from tests.conformance.conftest import AZ, Lab, Target
 from tests.provider.process import ADMIN_PASSWORD
 
 Cli = Callable[..., Any]
@@ -133,3 +133,9 @@ def test_floating_ip(cli: Cli, lab: Lab, admin: Connection) -> None:
     assert cli("floating", "ip", "show", created["id"])["port_id"] is None
     cli("floating", "ip", "delete", created["id"], answers=False)
     assert admin.network.find_ip(created["id"]) is None
+
+
+def test_availability_zone(cli: Cli) -> None:
+    listed = cli("availability", "zone", "list", "--network", "--long")
+    mine = sorted((row["Zone Resource"], row["Zone Status"]) for row in listed if row["Zone Name"] == AZ)
+    assert mine == [("network", "available"), ("router", "available")]

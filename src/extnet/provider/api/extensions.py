@@ -8,6 +8,13 @@ from typing import Any
 _LIST = [
     ("agent", "agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
     ("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs", "2013-07-23T10:00:00-00:00"),
+    ("availability_zone", "Availability Zone", "The availability zone extension.", "2015-01-01T10:00:00-00:00"),
+    (
+        "availability_zone_filter",
+        "Availability Zone Filter Extension",
+        "Add filter parameters to AvailabilityZone resource",
+        "2018-06-22T10:00:00-00:00",
+    ),
     (
         "binding",
         "Port Binding",
@@ -64,6 +71,12 @@ _LIST = [
         "2017-07-12T00:00:00-00:00",
     ),
     (
+        "network_availability_zone",
+        "Network Availability Zone",
+        "Availability zone support for network.",
+        "2015-01-01T10:00:00-00:00",
+    ),
+    (
         "pagination",
         "Pagination support",
         "Extension that indicates that pagination is enabled.",
@@ -107,6 +120,12 @@ _LIST = [
         "RBAC Policies",
         "Allows creation and modification of policies that control project access to resources.",
         "2015-06-17T12:15:12-00:00",
+    ),
+    (
+        "router_availability_zone",
+        "Router Availability Zone",
+        "Availability zone support for router.",
+        "2015-01-01T10:00:00-00:00",
     ),
     (
         "revision-if-match",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from extnet.provider.api import floatingip_pools, ip_availability, quotas
+from extnet.provider.api import availability_zones, floatingip_pools, ip_availability, quotas
 from extnet.provider.api.wire import Request, Response, Runner
 from extnet.provider.identity.service import Principal
 
@@ -15,4 +15,5 @@ EXTRA_ROUTES: dict[str, Route] = {
     ip_availability.PATH: ip_availability.route,
     quotas.PATH: quotas.route,
     floatingip_pools.PATH: floatingip_pools.route,
+    availability_zones.PATH: availability_zones.route,
 }

@@ -122,6 +122,8 @@ NETWORK = ResourceSpec(
         _a("shared", convert=cv.boolean, post=True, put=True, filter="bool", admin_set=True, default=False),
         _a("mtu", convert=cv.integer(0, 65535), post=True, put=True, filter="int", sort=True),
         _a("port_security_enabled", convert=cv.boolean, post=True, put=True),
+        _a("availability_zone_hints", convert=cv.list_of(cv.string(255)), post=True),
+        _a("availability_zones", render=lambda _record: []),
         _a(
             "router:external",
             "external",
@@ -282,6 +284,8 @@ ROUTER = ResourceSpec(
         _a("status", sort=True),
         _a("external_gateway_info", convert=_gateway_info, post=True, put=True),
         _a("routes", convert=cv.list_of(ROUTE), put=True),
+        _a("availability_zone_hints", convert=cv.list_of(cv.string(255)), post=True),
+        _a("availability_zones", render=lambda _record: []),
         _a("ha", convert=cv.optional(cv.boolean), post=True, put=True, admin_only=True, default=ADMIN_EVEN_DEFAULT),
         _a("distributed", convert=cv.optional(cv.boolean), post=True, put=True, admin_only=True,
            default=ADMIN_EVEN_DEFAULT),  # fmt: skip

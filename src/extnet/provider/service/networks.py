@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from extnet.provider.errors import NeutronError, conflict, invalid_input
-from extnet.provider.service import common, quotas, rbac
+from extnet.provider.service import availability_zones, common, quotas, rbac
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.service.config import MAX_VNI
 from extnet.provider.store.backend import AllOf, In, Kind, Not, Page, Query, Record
@@ -33,6 +33,8 @@ def create(ctx: Ctx, items: list[dict[str, Any]]) -> list[Record]:
             external=values.get("external", False),
             mtu=_mtu(values.get("mtu"), max_mtu, min_mtu=0),
             port_security_enabled=values.get("port_security_enabled", True),
+            availability_zone_hints=availability_zones.check_hints(ctx, "network",
+                                                                   values.get("availability_zone_hints", [])),
             subnets=[],
         )
         taken.add(segment["segment_key"])

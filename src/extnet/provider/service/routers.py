@@ -6,7 +6,7 @@ import ipaddress
 from typing import Any
 
 from extnet.provider.errors import NeutronError, bad_router_request, conflict, policy
-from extnet.provider.service import common, floating_links, ipam, quotas
+from extnet.provider.service import availability_zones, common, floating_links, ipam, quotas
 from extnet.provider.service import ports as port_service
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.store.backend import AllOf, In, Kind, Page, Query, Record
@@ -30,6 +30,8 @@ def create(ctx: Ctx, items: list[dict[str, Any]]) -> list[Record]:
             gw_port_id=None,
             enable_snat=True,
             routes=[],
+            availability_zone_hints=availability_zones.check_hints(ctx, "router",
+                                                                   values.get("availability_zone_hints", [])),
             ha=bool(values.get("ha")),
             distributed=bool(values.get("distributed")),
         )

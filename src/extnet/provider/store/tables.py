@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     false,
+    text,
 )
 
 NAMING = {
@@ -59,6 +60,7 @@ networks = Table(
     Column("external", Boolean, nullable=False),
     Column("mtu", Integer, nullable=False),
     Column("port_security_enabled", Boolean, nullable=False),
+    Column("availability_zone_hints", JSON, nullable=False, server_default=text("'[]'")),
     Column("network_type", String(16), nullable=False),
     Column("physical_network", String(64), nullable=True),
     Column("segmentation_id", Integer, nullable=True),
@@ -195,6 +197,7 @@ routers = Table(
     # l3-ha and dvr: how Neutron's L3 agents would run the router (shown and kept; no L3 agents here)
     Column("ha", Boolean, nullable=False, server_default=false()),
     Column("distributed", Boolean, nullable=False, server_default=false()),
+    Column("availability_zone_hints", JSON, nullable=False, server_default=text("'[]'")),
     *_standard(),
 )
 
