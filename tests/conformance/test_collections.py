@@ -319,6 +319,15 @@ def test_tag_creation(admin: Connection, lab: Lab, raw: httpx.Client, target: Ta
     else:  # Neutron 29 counts the body's tags only, and lets the resource pass 50
         assert past_limit.status_code == 200 and len(raw.get(path).json()["tags"]) == 51
 
+    member, _project = target.member("tags")
+    own = lab.network(conn=member)
+    with target.raw(member.session.get_token()) as client:
+        assert client.post(f"/networks/{own.id}/tags", json={"tags": ["mine"]}).json() == {"tags": ["mine"]}
+        assert client.get(f"/networks/{own.id}/tags").json() == {"tags": ["mine"]}
+        refused = client.post(path, json={"tags": ["theirs"]})  # not its network: refused before it is looked for
+        assert neutron_error(refused, 403, "PolicyNotAuthorized") == "rule:create_network:tags is disallowed by policy"
+    assert "theirs" not in raw.get(path).json()["tags"]
+
     group = lab.admin.network.find_security_group("default", project_id=lab.admin.current_project_id)
     assert group is not None
     assert raw.post(f"/security-groups/{group.id}/tags", json={"tags": ["sg"]}).json() == {"tags": ["sg"]}

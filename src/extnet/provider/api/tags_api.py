@@ -44,7 +44,7 @@ def _all(api: Runner, request: Request, principal: Principal, spec: ResourceSpec
         return ok({"tags": api.run(True, principal, lambda ctx: tags.replace(ctx, kind, id_, new, spec.plural))})
     if method == "POST":
         new = cv.tags("tags", _tags_of(request.json()))
-        return ok({"tags": api.run(True, principal, lambda ctx: tags.add(ctx, kind, id_, new, spec.plural))})
+        return ok({"tags": api.run(True, principal, lambda ctx: tags.add(ctx, kind, id_, new, spec.plural, True))})
     if method == "DELETE":
         api.run(True, principal, lambda ctx: tags.remove(ctx, kind, id_, None))
         return 204, b"", []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from extnet.provider.errors import NeutronError
+from extnet.provider.errors import NeutronError, forbidden
 from extnet.provider.service import common
 from extnet.provider.service.common import Ctx
 from extnet.provider.store.backend import Kind
@@ -38,10 +38,14 @@ def replace(ctx: Ctx, kind: Kind, id_: str, tags: list[str], plural: str) -> lis
     return tags
 
 
-def add(ctx: Ctx, kind: Kind, id_: str, tags: list[str], plural: str) -> list[str]:
-    """Add the ``tags`` the resource lacks (``tag-creation``: ``POST .../tags``, or ``PUT .../tags/{tag}`` for one);
-    those it has stay, and nothing is written when it has them all."""
+def add(ctx: Ctx, kind: Kind, id_: str, tags: list[str], plural: str, creating: bool = False) -> list[str]:
+    """Add the ``tags`` the resource lacks (``tag-creation``: ``POST .../tags``, ``creating``; or ``PUT
+    .../tags/{tag}`` for one); those it has stay, and nothing is written when it has them all."""
     common.check_writer(ctx, f"update_{common.singular(kind)}_tags")
+    if creating and not ctx.admin:  # Neutron 29 checks its create_<resource>:tags rule before it looks for it
+        found = ctx.tx.get(kind, id_, want=frozenset({"project_id"}))
+        if found is None or found["project_id"] != ctx.project_id:
+            raise forbidden(f"rule:create_{common.singular(kind)}:tags is disallowed by policy")
     current = list(common.load_owned(ctx, kind, id_, "update", want=TAGS)["tags"])
     missing = [tag for tag in tags if tag not in current]
     if not missing:
