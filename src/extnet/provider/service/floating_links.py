@@ -8,7 +8,7 @@ from typing import Any
 from extnet.provider.errors import conflict
 from extnet.provider.service import common
 from extnet.provider.service.common import Ctx
-from extnet.provider.store.backend import AllOf, In, Kind, Query
+from extnet.provider.store.backend import In, Kind, Query
 
 KIND = Kind.FLOATINGIP
 DETACHED: dict[str, Any] = {"fixed_port_id": None, "fixed_ip_address": None, "router_id": None, "status": "DOWN"}
@@ -30,7 +30,7 @@ def check_gateway_change(ctx: Ctx, router: dict[str, Any]) -> None:
 
 def check_interface_removal(ctx: Ctx, router_id: str, subnet_id: str) -> None:
     """A router's interface on a subnet may not go while floating IPs reach ports of that subnet through it."""
-    fips = ctx.tx.find(KIND, Query(where=AllOf((In("router_id", (router_id,)),)))).records
+    fips = ctx.tx.find(KIND, Query(where=In("router_id", (router_id,)))).records
     ports = [fip["fixed_port_id"] for fip in fips if fip["fixed_port_id"]]
     found = ctx.tx.find(Kind.PORT, Query(where=In("id", tuple(ports)), want=frozenset({"fixed_ips"}))).records
     if any(ip["subnet_id"] == subnet_id for port in found for ip in port["fixed_ips"]):

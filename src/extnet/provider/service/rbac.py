@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from extnet.provider.errors import NeutronError, conflict, forbidden, invalid_input, policy
-from extnet.provider.service import common
+from extnet.provider.service import common, ports
 from extnet.provider.service.common import Ctx, ListRequest
 from extnet.provider.store.backend import AllOf, AnyOf, Cond, In, Kind, Not, Page, Query, Record
 
@@ -17,7 +17,6 @@ KIND = Kind.RBAC_POLICY
 ACTIONS = ("access_as_shared", "access_as_external")
 FLAGS = {"access_as_shared": "shared", "access_as_external": "external"}
 EVERYONE = "*"
-ROUTER_OWNERS = ("network:router_interface", "network:router_gateway")
 
 
 def create(ctx: Ctx, items: list[dict[str, Any]]) -> list[Record]:
@@ -197,7 +196,7 @@ def _check_not_in_use(ctx: Ctx, record: Record) -> None:
         losing = In("project_id", (record["target_project"],))
     if action == "access_as_shared":
         users = ctx.tx.count(Kind.PORT, AllOf((In("network_id", (network_id,)), losing,
-                                                Not(In("device_owner", ROUTER_OWNERS)))))  # fmt: skip
+                                                Not(In("device_owner", ports.ROUTER_OWNERS)))))  # fmt: skip
     else:
         users = ctx.tx.count(Kind.ROUTER, AllOf((In("gw_network_id", (network_id,)), losing)))
     if users:
