@@ -3,9 +3,7 @@ where floating IPs come from; ``fields``, and no filters (as Neutron 29 answers 
 
 from __future__ import annotations
 
-from typing import Any
-
-from extnet.provider.api.wire import Request, Response, Runner, field_names, not_allowed, not_found, ok
+from extnet.provider.api.wire import Request, Response, Runner, field_names, not_allowed, not_found, ok, only_fields
 from extnet.provider.errors import bad_request
 from extnet.provider.identity.service import Principal
 from extnet.provider.service import floatingips
@@ -23,8 +21,5 @@ def route(api: Runner, request: Request, principal: Principal, rest: list[str]) 
             raise bad_request(f"['{key}'] is invalid attribute for filtering")
     found = api.run(False, principal, floatingips.pools)
     fields = field_names(request.params)
-    return ok({PATH: [_only(pool, fields) for pool in found]})
+    return ok({PATH: [only_fields(pool, fields) for pool in found]})
 
-
-def _only(pool: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-    return {key: value for key, value in pool.items() if key in fields} if fields else pool

@@ -8,7 +8,7 @@ from typing import Any
 
 from extnet.provider.api import query
 from extnet.provider.api.spec import Attr, ResourceSpec
-from extnet.provider.api.wire import JSON, Request, Response, Runner, field_names, not_allowed, not_found
+from extnet.provider.api.wire import JSON, Request, Response, Runner, field_names, not_allowed, not_found, only_fields
 from extnet.provider.errors import bad_request
 from extnet.provider.identity.service import Principal
 from extnet.provider.service import ip_availability
@@ -28,11 +28,11 @@ def route(api: Runner, request: Request, principal: Principal, rest: list[str]) 
         raise not_found()
     if rest:
         found = api.run(False, principal, lambda ctx: ip_availability.get(ctx, rest[0]))
-        return _answer({"network_ip_availability": _only(found, field_names(request.params))})
+        return _answer({"network_ip_availability": only_fields(found, field_names(request.params))})
     versions = [_version(value) for key, value in request.params if key == "ip_version"]
     parsed = query.parse(FILTERS, [(key, value) for key, value in request.params if key != "ip_version"])
     page, found_all = api.run(False, principal, lambda ctx: ip_availability.listing(ctx, parsed, versions))
-    doc: dict[str, Any] = {"network_ip_availabilities": [_only(item, parsed.fields) for item in found_all]}
+    doc: dict[str, Any] = {"network_ip_availabilities": [only_fields(item, parsed.fields) for item in found_all]}
     if parsed.limit is not None:
         doc["network_ip_availabilities_links"] = query.links(request.base, PATH, parsed, page)
     return _answer(doc)
@@ -44,9 +44,6 @@ def _version(value: str) -> int:
     except ValueError:
         raise bad_request(f"'{value}' is not an integer") from None
 
-
-def _only(item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-    return {key: value for key, value in item.items() if key in fields} if fields else item
 
 
 def _answer(doc: dict[str, Any]) -> Response:

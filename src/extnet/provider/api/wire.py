@@ -76,3 +76,8 @@ def not_found() -> NeutronError:
 
 def not_allowed() -> NeutronError:
     return NeutronError(405, "HTTPMethodNotAllowed", "The method is not allowed for this resource.")
+
+
+def only_fields(item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """``item`` cut to the ``fields=`` asked for (all of it when none are)."""
+    return {key: value for key, value in item.items() if key in fields} if fields else item
