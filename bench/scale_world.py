@@ -28,7 +28,7 @@ from tests.provider.process import ProviderProcess
 from tests.servers import ADMIN_PASSWORD, EngineProcess
 
 from bench.fleet import Fleet, SeededVm, SimulatedHost, seed
-from extnet.engine.lifecycle.ports import DEVICE_OWNER
+from extnet.engine.operations.ports import DEVICE_OWNER
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 16  # the start storm's clients

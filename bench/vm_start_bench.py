@@ -61,7 +61,7 @@ from tests.provider.process import ProviderProcess, run_provider  # noqa: E402
 from tests.servers import ADMIN_PASSWORD, EngineProcess, run_engine, run_host_agent, scratch_database  # noqa: E402
 
 from extnet.common.hostrpc import OVS_AGENT_TYPE  # noqa: E402  (the host's agent reports itself as one)
-from extnet.engine.lifecycle.ports import DEVICE_OWNER  # noqa: E402
+from extnet.engine.operations.ports import DEVICE_OWNER  # noqa: E402
 
 NICS = 2
 
@@ -209,7 +209,7 @@ class Bench:
         return made_row, again_row
 
     def _port_body(self, nic: int, network_id: str) -> dict[str, Any]:
-        """The body of a vNIC's port as the engine's (``extnet.engine.lifecycle.ports.create_body``; the vNIC's id as
+        """The body of a vNIC's port as the engine's (``extnet.engine.operations.ports.create_body``; the vNIC's id as
         device id, a profile without security groups)."""
         return {"network_id": network_id, "name": f"nic{nic}", "mac_address": _mac(), "device_id": str(uuid.uuid4()),
                 "device_owner": DEVICE_OWNER, "binding:host_id": self.binding, "admin_state_up": True,

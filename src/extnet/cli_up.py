@@ -36,7 +36,7 @@ class Secret:
 
 
 def run_up(settings: EngineSettings, verbose: bool) -> int:
-    from extnet.cli import serve_engine
+    from extnet.engine.serve import serve_engine
 
     level = "info" if verbose else "warning"
     provider_settings = ProviderSettings(data_dir=settings.data_dir / "provider", log_level=level)

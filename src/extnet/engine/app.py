@@ -18,24 +18,24 @@ from starlette.routing import Route
 
 from extnet.common.files import private_database, private_directory
 from extnet.common.throttle import LoginThrottle
-from extnet.engine.api.faults import Fault
 from extnet.engine.api.http import ApiDispatcher
 from extnet.engine.api.openapi import openapi_document
 from extnet.engine.api.root import PRODUCT, ROOTS, root_entity
 from extnet.engine.auth import Authenticator, ensure_admin
 from extnet.engine.bootstrap import BuiltinProvider, FirstStart
+from extnet.engine.errors import Fault
 from extnet.engine.hosts.accounts import HostAccounts
 from extnet.engine.hosts.client import HostAgentClient
-from extnet.engine.hosts.monitor import HostMonitor
-from extnet.engine.hosts.pairing import LocalHost
 from extnet.engine.jobs import JobRunner, abandon_jobs
 from extnet.engine.lease import Lease, describe, has_lease_table
-from extnet.engine.lifecycle.context import ENGINE_PREFIX, Lifecycle, claim_engine_instance, engine_id, new_instance
-from extnet.engine.lifecycle.outbox import OutboxService
-from extnet.engine.lifecycle.reconciler import ReconcilerService
-from extnet.engine.lifecycle.sync import ProviderSyncService
+from extnet.engine.operations.context import ENGINE_PREFIX, Lifecycle, claim_engine_instance, engine_id, new_instance
+from extnet.engine.operations.host_monitor import HostMonitor
+from extnet.engine.operations.outbox import OutboxService
+from extnet.engine.operations.pairing import LocalHost
+from extnet.engine.operations.reconciler import ReconcilerService
+from extnet.engine.operations.scheduling import AgentCache
+from extnet.engine.operations.sync import ProviderSyncService
 from extnet.engine.providers.client import ProviderClients
-from extnet.engine.scheduling import AgentCache
 from extnet.engine.secrets import SecretBox
 from extnet.engine.services import EngineServices
 from extnet.engine.settings import EngineSettings

@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from extnet.engine.commands.base import run
 from extnet.engine.commands.providers import AddProvider
-from extnet.engine.hosts.pairing import LocalHost, ensure_local_host
 from extnet.engine.hosts.readiness import INITIALIZING
+from extnet.engine.operations.pairing import LocalHost, ensure_local_host
 from extnet.engine.providers.client import ProviderClient, ProviderConfig, ProviderError
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database

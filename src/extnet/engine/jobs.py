@@ -20,8 +20,8 @@ from datetime import timedelta
 from sqlalchemy import and_, delete, or_, update
 from sqlalchemy.exc import DataError
 
-from extnet.engine.api.faults import Fault
 from extnet.engine.auth import Principal
+from extnet.engine.errors import Fault
 from extnet.engine.store.db import Database
 from extnet.engine.store.models import Job, utcnow
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from extnet.engine.domain.locks import ProviderLocks
 from extnet.engine.hosts.accounts import HostAccounts
 from extnet.engine.hosts.client import HostAgentClient
-from extnet.engine.lifecycle.locks import ProviderLocks
 from extnet.engine.providers.client import ProviderClients, ProviderConfig
 from extnet.engine.secrets import SecretBox
 from extnet.engine.store.models import Provider
@@ -26,7 +26,7 @@ class EngineServices:
     hosts_changed: Callable[[], None] = field(default=lambda: None)
     # each host's own account on each provider, handed to its agent (set by the engine app)
     host_accounts: HostAccounts | None = None
-    # the port lifecycle's settings and workers (engine/lifecycle/context.Lifecycle; set by the engine app)
+    # the port lifecycle's settings and workers (engine/operations/context.Lifecycle; set by the engine app)
     lifecycle: Any = None
 
     def provider_config(self, provider: Provider) -> ProviderConfig:

@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from extnet.engine.api.faults import Fault
 from extnet.engine.auth import Principal
+from extnet.engine.errors import Fault
 from extnet.engine.store.db import Database
 from extnet.engine.store.models import Cluster, DataCenter, Host, Network, Provider, Vm, VnicProfile
 

@@ -16,7 +16,7 @@ import orjson
 from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import fromstring
 
-from extnet.engine.api.faults import BadRequest
+from extnet.engine.errors import BadRequest
 
 XML_ATTRIBUTES = ("id", "href", "rel")
 # No type of the model nests anywhere near this deep; the limit keeps the mapping's recursion bounded.

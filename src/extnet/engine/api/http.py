@@ -18,7 +18,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from extnet.engine.api import codec
-from extnet.engine.api.faults import (
+from extnet.engine.api.resources.base import Collection, Ctx, ref
+from extnet.engine.api.schema import TYPES, coerce
+from extnet.engine.auth import Authenticator, AuthError, Principal, Throttled
+from extnet.engine.errors import (
     BadRequest,
     Fault,
     Forbidden,
@@ -28,11 +31,9 @@ from extnet.engine.api.faults import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, ref
-from extnet.engine.api.schema import TYPES, coerce
-from extnet.engine.auth import Authenticator, AuthError, Principal, Throttled
 from extnet.engine.jobs import ABORTED, NOT_RUN, JobRunner, JobsStopped, end_job, forget_job, run_job, start_job
 from extnet.engine.store.db import Database
+from extnet.engine.store.queries import Entity
 
 log = logging.getLogger("extnet.engine.api")
 

@@ -18,7 +18,8 @@ from extnet.engine.api.resources import (
     vms,
     vnicprofiles,
 )
-from extnet.engine.api.resources.base import API, Collection, Ctx, Entity, href
+from extnet.engine.api.resources.base import API, Collection, Ctx, href
+from extnet.engine.store.queries import Entity
 
 BLANK_TEMPLATE_ID = "00000000-0000-0000-0000-000000000000"
 PRODUCT = {"major": 4, "minor": 5, "build": 0, "revision": 0, "full_version": "4.5.0-extnet"}

@@ -10,12 +10,11 @@ shape: ``{"id": .., "href": .., "name": .., "usages": {"usage": ["vm"]}, "link":
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from extnet.engine.api.faults import BadRequest
+from extnet.engine.errors import BadRequest
 
 
 @dataclass(frozen=True)
@@ -383,13 +382,6 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return type(value).__name__
-
-
-def parse_uuid(text: str, what: str) -> str:
-    try:
-        return str(uuid.UUID(text))
-    except (ValueError, AttributeError, TypeError):
-        raise BadRequest(f"Invalid {what} id '{text}': it must be a UUID") from None
 
 
 def is_mac(text: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, not_, or_
 
-from extnet.engine.api.faults import BadRequest
+from extnet.engine.errors import BadRequest
 
 Clause = ColumnElement[bool]
 # Builds a clause for one comparison: (op, value, case_sensitive) -> clause

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import Conflict, Fault
+from extnet.engine.errors import Conflict, Fault
 
 R = TypeVar("R")
 

@@ -18,15 +18,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import BadRequest
-from extnet.engine.api.resources.base import resolve
 from extnet.engine.commands.base import Command, Violation
 from extnet.engine.commands.cluster_settings import TEXT_MAX, ClusterSettings
 from extnet.engine.commands.networks import listing, lock_row, refers_to, vms_using_network
 from extnet.engine.commands.provider_sync import NamedProviders
 from extnet.engine.domain.rules import name_problem
+from extnet.engine.errors import BadRequest
 from extnet.engine.store import inventory
 from extnet.engine.store.models import Cluster, DataCenter, Host, MacPool, Network, NetworkCluster, Vm
+from extnet.engine.store.queries import resolve
 
 Entity = dict[str, Any]
 

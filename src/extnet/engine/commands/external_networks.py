@@ -17,8 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import BadRequest
-from extnet.engine.api.resources.base import resolve
 from extnet.engine.commands.base import Command, Violation
 from extnet.engine.commands.networks import (
     NetworkRules,
@@ -31,9 +29,11 @@ from extnet.engine.commands.networks import (
     usages_of,
 )
 from extnet.engine.domain.rules import mtu_problem, name_problem, vlan_problem
+from extnet.engine.errors import BadRequest
 from extnet.engine.providers.neutron import ProviderNetwork
 from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Cluster, DataCenter, Network, NetworkCluster, Provider, VnicProfile
+from extnet.engine.store.queries import resolve
 
 Entity = dict[str, Any]
 

@@ -1,7 +1,7 @@
 """Host commands: add, update, remove, maintenance (deactivate), activate and pairing (install).
 
-A host is added already paired with its agent (``engine.hosts.pairing`` talks to the agent before and outside the
-transaction that runs these commands); from then on its status follows its agent (``engine.hosts.monitor``).
+A host is added already paired with its agent (``engine.operations.pairing`` talks to the agent before and outside the
+transaction that runs these commands); from then on its status follows its agent (``engine.operations.host_monitor``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import BadRequest
-from extnet.engine.api.resources.base import Entity, resolve
 from extnet.engine.commands.base import Command, Violation, run
 from extnet.engine.domain.rules import name_problem
+from extnet.engine.errors import BadRequest
 from extnet.engine.hosts.readiness import Readiness
 from extnet.engine.store.models import Cluster, Host, HostProviderAccount, Vm, new_id
+from extnet.engine.store.queries import Entity, resolve
 
 DEFAULT_PORT = 54321
 ADDRESS_MAX = 255

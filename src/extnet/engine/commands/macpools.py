@@ -8,11 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.resources.base import Entity
 from extnet.engine.commands.base import Command, Violation
 from extnet.engine.domain import mac
 from extnet.engine.domain.rules import name_problem
 from extnet.engine.store.models import Cluster, DataCenter, MacPool
+from extnet.engine.store.queries import Entity
 
 
 def parse_ranges(body: Entity) -> list[list[str]]:

@@ -14,8 +14,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import Conflict
 from extnet.engine.domain import mac
+from extnet.engine.errors import Conflict
 from extnet.engine.store import inventory
 from extnet.engine.store.models import Cluster, MacPool, Snapshot, Vm, VmNic
 

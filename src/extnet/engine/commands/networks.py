@@ -10,10 +10,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import BadRequest
-from extnet.engine.api.resources.base import resolve
 from extnet.engine.commands.base import Command, Violation
 from extnet.engine.domain.rules import mtu_problem, name_problem, vlan_problem
+from extnet.engine.errors import BadRequest
 from extnet.engine.store.models import (
     Cluster,
     DataCenter,
@@ -24,6 +23,7 @@ from extnet.engine.store.models import (
     VmNic,
     VnicProfile,
 )
+from extnet.engine.store.queries import resolve
 
 Entity = dict[str, Any]
 

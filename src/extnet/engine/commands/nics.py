@@ -12,13 +12,13 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import BadRequest
-from extnet.engine.api.resources.base import Entity, resolve
 from extnet.engine.commands import macs
 from extnet.engine.commands.base import Command, Violation
 from extnet.engine.domain import mac
 from extnet.engine.domain.rules import name_problem
+from extnet.engine.errors import BadRequest
 from extnet.engine.store.models import Cluster, Network, NetworkCluster, Vm, VmNic, VnicProfile
+from extnet.engine.store.queries import Entity, resolve
 
 NIC_STATE = ("id", "name", "description", "comment", "interface", "mac_address", "vnic_profile_id", "linked",
              "plugged")  # fmt: skip

@@ -20,12 +20,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import BadRequest, Fault
-from extnet.engine.api.resources.base import resolve
 from extnet.engine.commands.base import Command, Violation, run
 from extnet.engine.commands.external_networks import ImportExternalNetwork, ImportOptions, attach_to_clusters
 from extnet.engine.commands.networks import UpdateNetwork, listing, lock_row
 from extnet.engine.domain.rules import mtu_problem, vlan_problem
+from extnet.engine.errors import BadRequest, Fault
 from extnet.engine.providers.neutron import ProviderNetwork
 from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import (
@@ -40,6 +39,7 @@ from extnet.engine.store.models import (
     VnicProfile,
     utcnow,
 )
+from extnet.engine.store.queries import resolve
 
 Entity = dict[str, Any]
 

@@ -18,9 +18,9 @@ from extnet.engine.commands import macs
 from extnet.engine.commands.base import Command, Violation
 from extnet.engine.commands.nics import nic_state, nics_of, profile_problem
 from extnet.engine.commands.vms import preview_of
-from extnet.engine.lifecycle.outbox import release_port
-from extnet.engine.lifecycle.ports import port_key
 from extnet.engine.store.models import Cluster, Snapshot, Vm, VmNic, VnicProfile
+from extnet.engine.store.outbox import release_port
+from extnet.engine.store.queries import port_key
 
 PREVIEW_DESCRIPTION = "Active VM before the preview"
 

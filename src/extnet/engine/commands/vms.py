@@ -12,12 +12,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import BadRequest
-from extnet.engine.api.resources.base import Entity, resolve
 from extnet.engine.commands.base import Command, Violation
 from extnet.engine.commands.nics import profile_problem
 from extnet.engine.domain.rules import name_problem
+from extnet.engine.errors import BadRequest
 from extnet.engine.store.models import Cluster, Snapshot, Vm, VmNic, VnicProfile
+from extnet.engine.store.queries import Entity, resolve
 
 BLANK_TEMPLATE_ID = "00000000-0000-0000-0000-000000000000"
 BLANK_TEMPLATE_NAME = "Blank"

@@ -10,13 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import BadRequest
-from extnet.engine.api.resources.base import resolve
-from extnet.engine.api.schema import parse_uuid
 from extnet.engine.commands.base import Command, Violation
 from extnet.engine.commands.networks import listing, refers_to
 from extnet.engine.domain.rules import name_problem
+from extnet.engine.errors import BadRequest
 from extnet.engine.store.models import Network, Vm, VmNic, VnicProfile
+from extnet.engine.store.queries import parse_uuid, resolve
 
 Entity = dict[str, Any]
 

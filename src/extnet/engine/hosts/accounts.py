@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -27,12 +27,10 @@ from sqlalchemy.orm import Session
 from extnet.common.host_accounts import account_name
 from extnet.common.security import generate_password
 from extnet.engine.providers.accounts import KeystoneAccounts
-from extnet.engine.providers.client import ProviderError
+from extnet.engine.providers.client import ProviderClients, ProviderConfig, ProviderError
+from extnet.engine.secrets import SecretBox
 from extnet.engine.store.db import Database
 from extnet.engine.store.models import HostProviderAccount, Provider
-
-if TYPE_CHECKING:
-    from extnet.engine.services import EngineServices
 
 log = logging.getLogger("extnet.engine.hosts")
 RECHECK_FOREIGN = 600.0  # seconds before asking a Keystone without the role again
@@ -63,8 +61,17 @@ class _Foreign:
     until: float
 
 
+class AccountServices(Protocol):
+    """What making accounts needs of the engine's services (``EngineServices`` has it)."""
+
+    secrets: SecretBox
+    providers: ProviderClients
+
+    def provider_config(self, provider: Provider) -> ProviderConfig: ...
+
+
 class HostAccounts:
-    def __init__(self, database: Database, services: EngineServices) -> None:
+    def __init__(self, database: Database, services: AccountServices) -> None:
         self.database = database
         self.services = services
         self._foreign: dict[str, _Foreign] = {}

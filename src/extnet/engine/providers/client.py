@@ -229,7 +229,7 @@ class ProviderClient:
 
         return self.call(what or "check the security groups", fetch)
 
-    # --- ports and agents (the port lifecycle, engine/lifecycle/ports.py): Neutron's JSON as it comes -------------
+    # --- ports and agents (the port lifecycle, engine/operations/ports.py): Neutron's JSON as it comes -------------
 
     def find_ports(self, what: str, filters: dict[str, str | list[str]],
                    fields: tuple[str, ...] = ()) -> list[dict[str, Any]]:  # fmt: skip

@@ -7,7 +7,7 @@ enclosing entities, outermost first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -15,11 +15,11 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 
-from extnet.engine.api.faults import BadRequest, MethodNotAllowed, NotFound
-from extnet.engine.api.schema import TYPES, TypeDef, parse_uuid
+from extnet.engine.api.schema import TYPES, TypeDef
 from extnet.engine.api.search import Matcher, compile_search
 from extnet.engine.auth import Principal
-from extnet.engine.store.db import fetch
+from extnet.engine.errors import BadRequest, MethodNotAllowed
+from extnet.engine.services import EngineServices
 
 API = "/ovirt-engine/api"
 Entity = dict[str, Any]
@@ -143,45 +143,12 @@ class Collection:
         return stmt
 
 
-def load(session: Session, model: type[Any], entity_id: str, what: str) -> Any:
-    """Fetch a row by id or fail with a 404 that names the object."""
-    row = fetch(session, model, parse_uuid(entity_id, what))
-    if row is None:
-        raise NotFound(f"Entity not found: {what} '{entity_id}'")
-    return row
-
-
-def resolve(
-    session: Session,
-    model: type[Any],
-    reference: Entity | None,
-    what: str,
-    scope: Callable[[Select[Any]], Select[Any]] | None = None,
-) -> Any:
-    """Find the row a nested reference points at, by id or, failing that, by name (as oVirt clients send)."""
-    if not reference:
-        return None
-    if reference.get("id"):
-        row = session.get(model, parse_uuid(str(reference["id"]), what))
-        if row is None:
-            raise BadRequest(f"The {what} with id '{reference['id']}' does not exist")
-        return row
-    name = reference.get("name")
-    if not name:
-        raise BadRequest(f"A {what} reference needs an id or a name")
-    from sqlalchemy import select
-
-    stmt = select(model).where(model.name == name)
-    if scope is not None:
-        stmt = scope(stmt)
-    rows = session.scalars(stmt.limit(2)).all()
-    if not rows:
-        raise BadRequest(f"The {what} named '{name}' does not exist")
-    if len(rows) > 1:
-        raise BadRequest(f"More than one {what} is named '{name}'; refer to it by id")
-    return rows[0]
-
-
 def completed(extra: Entity | None = None) -> Entity:
     """The body of a completed action."""
     return {"status": "complete", **(extra or {})}
+
+
+def services_of(ctx: Ctx) -> EngineServices:
+    services = ctx.services
+    assert isinstance(services, EngineServices)
+    return services

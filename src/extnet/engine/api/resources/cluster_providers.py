@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from extnet.engine.api.faults import NotFound
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, load
-from extnet.engine.api.schema import parse_uuid
+from extnet.engine.api.resources.base import Collection, Ctx, href
 from extnet.engine.commands.provider_sync import providers_of_clusters
+from extnet.engine.errors import NotFound
 from extnet.engine.store.models import Cluster, Provider
+from extnet.engine.store.queries import Entity, load, parse_uuid
 
 PROVIDERS = "openstacknetworkproviders"
 

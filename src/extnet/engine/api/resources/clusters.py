@@ -8,11 +8,9 @@ from typing import Any, ClassVar
 
 from sqlalchemy import exists, select
 
-from extnet.engine.api.faults import NotFound
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, links, load, ref
+from extnet.engine.api.resources.base import Collection, Ctx, href, links, ref
 from extnet.engine.api.resources.cluster_providers import ClusterExternalProviders, provider_references
 from extnet.engine.api.resources.networks import network_fields
-from extnet.engine.api.schema import parse_uuid
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
 from extnet.engine.commands.cluster_settings import rng_sources
@@ -28,7 +26,9 @@ from extnet.engine.commands.clusters import (
 )
 from extnet.engine.commands.provider_sync import providers_of_clusters
 from extnet.engine.domain.scheduling import scheduling_policy
+from extnet.engine.errors import NotFound
 from extnet.engine.store.models import Cluster, DataCenter, Network, NetworkCluster, Provider
+from extnet.engine.store.queries import Entity, load, parse_uuid
 
 CLUSTER_LINKS = (
     "networks",

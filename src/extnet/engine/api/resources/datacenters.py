@@ -8,16 +8,17 @@ from typing import Any, ClassVar
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import BadRequest
 from extnet.engine.api.resources import clusters, networks
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, links, load, ref, resolve
+from extnet.engine.api.resources.base import Collection, Ctx, href, links, ref
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import Command, Violation, run
 from extnet.engine.domain.rules import name_problem
-from extnet.engine.hosts.pairing import after_commit
-from extnet.engine.lifecycle.outbox import release_ports_of_data_center
+from extnet.engine.errors import BadRequest
+from extnet.engine.operations.pairing import after_commit
 from extnet.engine.store import inventory
 from extnet.engine.store.models import Cluster, DataCenter, Host, MacPool
+from extnet.engine.store.outbox import release_ports_of_data_center
+from extnet.engine.store.queries import Entity, load, resolve
 
 SUPPORTED_VERSIONS = [(4, minor) for minor in range(2, 8)]
 QUOTA_MODES = ("disabled", "audit", "enabled")

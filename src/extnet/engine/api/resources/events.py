@@ -7,11 +7,12 @@ from typing import Any, ClassVar
 
 from sqlalchemy import delete, select
 
-from extnet.engine.api.faults import BadRequest, NotFound
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, ref
+from extnet.engine.api.resources.base import Collection, Ctx, href, ref
 from extnet.engine.api.search import Matcher, column_matcher
+from extnet.engine.errors import BadRequest, NotFound
 from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Event
+from extnet.engine.store.queries import Entity
 
 SEVERITIES = ("normal", "warning", "error", "alert")
 _EVENT_ID = re.compile(r"[0-9]{1,18}")

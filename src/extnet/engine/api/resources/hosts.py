@@ -2,7 +2,7 @@
 ``install`` (pair again) and ``refresh`` (read what the agent reports now).
 
 Adding, activating, installing and refreshing call the host's agent, so they run outside the request transaction
-(``engine.hosts.pairing``)."""
+(``engine.operations.pairing``)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ from typing import Any, ClassVar
 from sqlalchemy import Select, func, or_, select
 
 from extnet.common.capabilities import HostCapabilities
-from extnet.engine.api.faults import BadRequest
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, completed, href, load, ref
-from extnet.engine.api.resources.providers import services_of
+from extnet.engine.api.resources.base import Collection, Ctx, completed, href, ref, services_of
 from extnet.engine.api.schema import HOST_STATUS
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
 from extnet.engine.commands.hosts import DeactivateHost, RemoveHost, UpdateHost
-from extnet.engine.hosts import pairing
+from extnet.engine.errors import BadRequest
 from extnet.engine.hosts.accounts import accounts_of
+from extnet.engine.operations import pairing
 from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Cluster, DataCenter, Host, Vm
+from extnet.engine.store.queries import Entity, load
 
 
 def related_matcher(foreign_key: Any, ids: Select[Any], name: Any) -> Matcher:

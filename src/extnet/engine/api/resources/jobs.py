@@ -6,12 +6,13 @@ from typing import Any, ClassVar
 
 from sqlalchemy import select
 
-from extnet.engine.api.faults import BadRequest
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, load
+from extnet.engine.api.resources.base import Collection, Ctx, href
 from extnet.engine.api.resources.vms import utc
 from extnet.engine.api.schema import JOB_STATUS
 from extnet.engine.api.search import Matcher, column_matcher
+from extnet.engine.errors import BadRequest
 from extnet.engine.store.models import Job
+from extnet.engine.store.queries import Entity, load
 
 
 def _owner(job: Job) -> Entity | None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, load
+from extnet.engine.api.resources.base import Collection, Ctx, href
 from extnet.engine.commands.base import run
 from extnet.engine.commands.macpools import AddMacPool, RemoveMacPool, UpdateMacPool
 from extnet.engine.store.models import MacPool
+from extnet.engine.store.queries import Entity, load
 
 
 def render(pool: MacPool) -> Entity:

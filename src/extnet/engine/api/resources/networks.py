@@ -11,16 +11,17 @@ from typing import Any, ClassVar, TypeVar
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import NotFound
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, links, load, ref
-from extnet.engine.api.resources.profile_groups import save_profile
-from extnet.engine.api.resources.provider_networks import create_external_network, remove_external_network
+from extnet.engine.api.resources.base import Collection, Ctx, href, links, ref, services_of
 from extnet.engine.api.resources.vnicprofiles import render as render_profile
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
 from extnet.engine.commands.networks import AddNetwork, RemoveNetwork, UpdateNetwork, vdsm_name
 from extnet.engine.commands.vnicprofiles import AddVnicProfile, RemoveVnicProfile
+from extnet.engine.errors import NotFound
+from extnet.engine.operations.external_networks import create_external_network, remove_external_network
+from extnet.engine.operations.profile_groups import save_profile
 from extnet.engine.store.models import Cluster, DataCenter, Network, NetworkCluster, VnicProfile
+from extnet.engine.store.queries import Entity, load
 
 T = TypeVar("T")
 
@@ -112,7 +113,7 @@ class Networks(Collection):
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
         if body.get("external_provider"):
             path_dc = partial(self._in_session, ctx, lambda local: self.data_center(local, parents))
-            return network_fields(create_external_network(ctx, path_dc, body))
+            return network_fields(create_external_network(ctx.database, services_of(ctx), path_dc, body))
         with ctx.database.transaction() as session:
             local = replace(ctx, session=session)
             return network_fields(run(AddNetwork(session, body, self.data_center(local, parents))))
@@ -124,7 +125,7 @@ class Networks(Collection):
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         if ctx.flag("remove_from_provider"):
             network_of = partial(self._in_session, ctx, lambda local: self.network(local, parents, entity_id))
-            remove_external_network(ctx, network_of)
+            remove_external_network(ctx.database, services_of(ctx), network_of)
             return
         with ctx.database.transaction() as session:
             run(RemoveNetwork(session, self.network(replace(ctx, session=session), parents, entity_id)))
@@ -172,7 +173,7 @@ class NetworkVnicProfiles(Collection):
         def command(session: Session) -> AddVnicProfile:
             return AddVnicProfile(session, body, self.network(replace(ctx, session=session), parents))
 
-        return render_profile(save_profile(ctx, command))
+        return render_profile(save_profile(ctx.database, services_of(ctx), command))
 
     def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
         return render_profile(self.profile(ctx, parents, entity_id))

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import Conflict, Fault, NotFound
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, completed, href, links, load
+from extnet.engine.api.resources.base import Collection, Ctx, completed, href, links, services_of
 from extnet.engine.api.resources.provider_networks import ProviderNetworks
 from extnet.engine.api.search import Matcher, column_matcher
 from extnet.engine.commands.base import run
 from extnet.engine.commands.provider_certificates import ImportProviderCertificates
 from extnet.engine.commands.providers import AddProvider, RemoveProvider, UpdateProvider
-from extnet.engine.hosts.pairing import after_commit
-from extnet.engine.lifecycle.sync import synchronize
-from extnet.engine.providers.certificates import Certificate, endpoints, fetch_chain
-from extnet.engine.providers.client import ProviderClient, ProviderError
-from extnet.engine.services import EngineServices
-from extnet.engine.store.events import Code, record
+from extnet.engine.errors import NotFound
+from extnet.engine.operations import provider_admin as admin
+from extnet.engine.operations.pairing import after_commit
+from extnet.engine.providers.certificates import Certificate
 from extnet.engine.store.models import Provider
+from extnet.engine.store.queries import Entity, load
 
 T = TypeVar("T")
 PROVIDER_LINKS = ("networks", "certificates")
@@ -56,52 +54,6 @@ def render_provider(provider: Provider) -> Entity:
     }  # the password is write-only: never rendered
 
 
-def services_of(ctx: Ctx) -> EngineServices:
-    services = ctx.services
-    assert isinstance(services, EngineServices)
-    return services
-
-
-def provider_fault(err: ProviderError) -> Fault:
-    """A provider failure as a fault: 409 when the provider refused, 502-free (oVirt answers 400 for these)."""
-    if err.kind in ("conflict",):
-        return Conflict(err.message)
-    if err.kind == "not_found":
-        return NotFound(err.message)
-    return Fault(err.message, reason="Operation Failed", status=400)
-
-
-class ProviderCall:
-    """Run a provider call outside any transaction: read the provider, call it, then record the outcome."""
-
-    def __init__(self, ctx: Ctx, provider_id: str) -> None:
-        self.ctx = ctx
-        self.provider_id = provider_id
-        with ctx.database.transaction(write=False) as session:
-            provider = load(session, Provider, provider_id, "provider")
-            self.name = provider.name
-            self.read_only = provider.read_only
-            self.unmanaged = provider.unmanaged
-            self.config = services_of(ctx).provider_config(provider)
-
-    def client(self) -> ProviderClient:
-        if self.unmanaged:
-            raise Conflict(f"Provider '{self.name}' is unmanaged: extnet never calls it")
-        return services_of(self.ctx).providers.get(self.config)
-
-    def run(self, what: Callable[[ProviderClient], T], failure_code: Code | None = None) -> T:
-        try:
-            return what(self.client())
-        except ProviderError as err:
-            if failure_code is not None:
-                self.event(failure_code, err.message, "error")
-            raise provider_fault(err) from None
-
-    def event(self, code: Code, description: str, severity: str = "normal", **ids: Any) -> None:
-        with self.ctx.database.transaction() as session:
-            record(session, code, description, severity, provider_id=self.provider_id, **ids)
-
-
 def imported_certificates(provider: Provider) -> Entity | None:
     """The certificates the provider is verified with (ids: SHA-256 fingerprints); the ``certificates`` link is the
     chain it presents now."""
@@ -121,22 +73,9 @@ def render_certificate(cert: Certificate, position: int | None, imported: bool) 
 
 
 def presented_chain(ctx: Ctx, provider_id: str) -> list[Entity]:
-    """The certificates the provider's endpoints (its url, and its authentication_url if elsewhere) present now."""
-    call = ProviderCall(ctx, provider_id)
-    if call.unmanaged:
-        raise Conflict(f"Provider '{call.name}' is unmanaged: extnet never calls it")
-    config = call.config
-    trusted = {Certificate.from_pem(pem).fingerprint for pem in config.certificates}
-    auth_url = config.authentication_url if config.requires_authentication else None
-    chain: dict[str, Certificate] = {}
-    for host, port in endpoints(config.url, auth_url):
-        try:
-            found = fetch_chain(host, port, config.name, config.connect_timeout, config.read_timeout)
-        except ProviderError as err:
-            raise provider_fault(err) from None
-        chain.update((cert.fingerprint, cert) for cert in found if cert.fingerprint not in chain)
     base = href("openstacknetworkproviders", provider_id, "certificates")
-    rendered = [render_certificate(cert, i, cert.fingerprint in trusted) for i, cert in enumerate(chain.values())]
+    chain = admin.presented_chain(ctx.database, services_of(ctx), provider_id)
+    rendered = [render_certificate(cert, i, trusted) for i, (cert, trusted) in enumerate(chain)]
     return [{**entity, "href": f"{base}/{entity['id']}"} for entity in rendered]
 
 
@@ -220,19 +159,13 @@ def import_certificates(ctx: Ctx, provider_id: str, body: Entity) -> Entity:
 
 
 def test_connectivity(ctx: Ctx, provider_id: str, body: Entity) -> Entity:
-    call = ProviderCall(ctx, provider_id)
-    call.run(lambda client: client.test(), Code.PROVIDER_CONNECTIVITY_FAILED)
-    return {"status": "complete"}
+    admin.test_connectivity(ctx.database, services_of(ctx), provider_id)
+    return completed()
 
 
 def sync(ctx: Ctx, provider_id: str, body: Entity) -> Entity:
     """Synchronize the provider's networks now (whether or not it has auto_sync); answers when done."""
-    with ctx.database.transaction(write=False) as session:
-        load(session, Provider, provider_id, "provider")
-    try:
-        synchronize(ctx.database, services_of(ctx), provider_id, on_demand=True)
-    except ProviderError as err:
-        raise provider_fault(err) from None
+    admin.sync_now(ctx.database, services_of(ctx), provider_id)
     return completed()
 
 

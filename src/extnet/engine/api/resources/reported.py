@@ -9,13 +9,12 @@ import logging
 import uuid
 from typing import Any
 
-from extnet.engine.api.faults import NotFound
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, ref
-from extnet.engine.api.resources.providers import services_of
-from extnet.engine.api.schema import parse_uuid
+from extnet.engine.api.resources.base import Collection, Ctx, href, ref, services_of
+from extnet.engine.errors import NotFound
 from extnet.engine.hosts.client import HostAgentError
-from extnet.engine.hosts.pairing import endpoint_of
+from extnet.engine.operations.pairing import endpoint_of
 from extnet.engine.store.models import Host, Vm, VmNic
+from extnet.engine.store.queries import Entity, parse_uuid
 
 log = logging.getLogger("extnet.engine.reported")
 RUNNING = ("up", "paused", "migrating", "powering_up")

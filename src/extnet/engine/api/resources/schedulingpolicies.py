@@ -6,10 +6,10 @@ modules find a policy by listing and matching the name); ``max`` is honoured.
 
 from __future__ import annotations
 
-from extnet.engine.api.faults import NotFound
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, href
-from extnet.engine.api.schema import parse_uuid
+from extnet.engine.api.resources.base import Collection, Ctx, href
 from extnet.engine.domain.scheduling import SCHEDULING_POLICIES, SchedulingPolicy, scheduling_policy
+from extnet.engine.errors import NotFound
+from extnet.engine.store.queries import Entity, parse_uuid
 
 
 def render(policy: SchedulingPolicy) -> Entity:

@@ -11,12 +11,12 @@ from typing import Any, ClassVar
 
 from sqlalchemy import exists, literal, select
 
-from extnet.engine.api.faults import NotFound
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, href
-from extnet.engine.api.schema import parse_uuid
+from extnet.engine.api.resources.base import Collection, Ctx, href
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.vms import BLANK_TEMPLATE_ID, BLANK_TEMPLATE_NAME
+from extnet.engine.errors import NotFound
 from extnet.engine.store.models import DataCenter, Vm
+from extnet.engine.store.queries import Entity, parse_uuid
 
 BLANK_DESCRIPTION = "Blank template"
 BLANK_CREATED = datetime(2008, 4, 1, tzinfo=UTC)

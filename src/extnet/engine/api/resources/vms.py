@@ -8,12 +8,10 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import BadRequest, NotFound
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, completed, href, links, ref
+from extnet.engine.api.resources.base import Collection, Ctx, completed, href, links, ref, services_of
 from extnet.engine.api.resources.hosts import related_matcher
-from extnet.engine.api.resources.providers import services_of
 from extnet.engine.api.resources.reported import NicReportedDevices, VmReportedDevices
-from extnet.engine.api.schema import VM_STATUS, parse_uuid
+from extnet.engine.api.schema import VM_STATUS
 from extnet.engine.api.search import Matcher, column_matcher
 from extnet.engine.commands.base import run
 from extnet.engine.commands.nics import nics_of
@@ -27,9 +25,11 @@ from extnet.engine.commands.snapshots import (
     current_nics,
 )
 from extnet.engine.commands.vms import BLANK_TEMPLATE_ID, AddVm, UpdateVm, start_options
-from extnet.engine.lifecycle import vmops
+from extnet.engine.errors import BadRequest, NotFound
+from extnet.engine.operations import vmops
 from extnet.engine.store.db import fetch
 from extnet.engine.store.models import Cluster, DataCenter, Host, Snapshot, Vm, VmNic
+from extnet.engine.store.queries import Entity, nic_in, parse_uuid, vm_of
 
 VM_LINKS = ("nics", "snapshots", "numanodes", "diskattachments", "reporteddevices", "statistics")
 NIC_LINKS = ("networkfilterparameters", "reporteddevices", "statistics")
@@ -77,14 +77,6 @@ def render_vm(vm: Vm) -> Entity:
         "host": ref("hosts", vm.host_id),
         "link": links(base, *VM_LINKS),
     }  # fmt: skip
-
-
-def vm_of(session: Session, vm_id: str, lock: bool = False) -> Vm:
-    """The VM, or a 404; ``lock`` serializes the changes of one VM (its run state, vNIC set and snapshots)."""
-    vm = fetch(session, Vm, parse_uuid(vm_id, "VM"), lock=lock)
-    if vm is None:
-        raise NotFound(f"Entity not found: VM '{vm_id}'")
-    return vm
 
 
 class Vms(Collection):
@@ -167,13 +159,6 @@ def render_nic(nic: VmNic) -> Entity:
         "vm": ref("vms", nic.vm_id),
         "link": links(base, *NIC_LINKS),
     }
-
-
-def nic_in(session: Session, vm: Vm, nic_id: str) -> VmNic:
-    nic = fetch(session, VmNic, parse_uuid(nic_id, "vNIC"))
-    if nic is None or nic.vm_id != vm.id:
-        raise NotFound(f"Entity not found: vNIC '{nic_id}' of VM '{vm.name}'")
-    return nic
 
 
 class VmNics(Collection):

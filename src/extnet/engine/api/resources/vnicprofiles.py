@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.resources.base import Collection, Ctx, Entity, href, links, load, ref
-from extnet.engine.api.resources.profile_groups import save_profile
+from extnet.engine.api.resources.base import Collection, Ctx, href, links, ref, services_of
 from extnet.engine.commands.base import run
 from extnet.engine.commands.vnicprofiles import AddVnicProfile, RemoveVnicProfile, UpdateVnicProfile
+from extnet.engine.operations.profile_groups import save_profile
 from extnet.engine.store.models import VnicProfile
+from extnet.engine.store.queries import Entity, load
 
 
 def render(profile: VnicProfile) -> Entity:
@@ -46,13 +47,13 @@ class VnicProfiles(Collection):
         return render(load(ctx.db, VnicProfile, entity_id, "vNIC profile"))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        return render(save_profile(ctx, lambda session: AddVnicProfile(session, body)))
+        return render(save_profile(ctx.database, services_of(ctx), lambda session: AddVnicProfile(session, body)))
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
         def command(session: Session) -> UpdateVnicProfile:
             return UpdateVnicProfile(session, load(session, VnicProfile, entity_id, "vNIC profile"), body)
 
-        return render(save_profile(ctx, command))
+        return render(save_profile(ctx.database, services_of(ctx), command))
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         run(RemoveVnicProfile(ctx.db, load(ctx.db, VnicProfile, entity_id, "vNIC profile")))

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from extnet.common.host_accounts import heartbeat_host
 from extnet.common.hostrpc import digest_of, keyed_digest
-from extnet.engine.api.faults import BadRequest, Conflict, Fault
 from extnet.engine.commands.base import run
 from extnet.engine.commands.hosts import (
     DEFAULT_PORT,
@@ -33,6 +32,7 @@ from extnet.engine.commands.hosts import (
     agent_violations,
     check,
 )
+from extnet.engine.errors import BadRequest, Conflict, Fault
 from extnet.engine.hosts.accounts import Handout
 from extnet.engine.hosts.client import HostAgentError, HostEndpoint, is_pairing_refused
 from extnet.engine.hosts.readiness import readiness
@@ -40,6 +40,7 @@ from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database
 from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Host, HostProviderAccount, Provider, new_id
+from extnet.engine.store.queries import load
 
 log = logging.getLogger("extnet.engine.hosts")
 
@@ -247,8 +248,6 @@ def unpair_in_background(services: EngineServices, endpoint: HostEndpoint) -> No
 
 
 def _load(session: Session, host_id: str) -> Host:
-    from extnet.engine.api.resources.base import load
-
     host: Host = load(session, Host, host_id, "host")
     return host
 

@@ -29,10 +29,9 @@ from extnet.common.hostrpc import ErrorCode
 from extnet.engine.commands.nics import nics_of
 from extnet.engine.commands.provider_sync import recently_recorded
 from extnet.engine.hosts.client import HostAgentError
-from extnet.engine.lifecycle.context import Lifecycle
-from extnet.engine.lifecycle.operations import Lease, release, stale, take_over, try_acquire
-from extnet.engine.lifecycle.outbox import deliver, enqueue, pending_port_ids
-from extnet.engine.lifecycle.ports import (
+from extnet.engine.operations.context import Lifecycle
+from extnet.engine.operations.outbox import deliver
+from extnet.engine.operations.ports import (
     DEVICE_OWNER,
     Allocation,
     Port,
@@ -43,13 +42,15 @@ from extnet.engine.lifecycle.ports import (
     port_from,
     vif_of,
 )
-from extnet.engine.lifecycle.vmops import HOT, binding_for, delete_created, forget_created, lifecycle_of, storer
+from extnet.engine.operations.scheduling import Candidate, candidate
+from extnet.engine.operations.vm_leases import Lease, release, stale, take_over, try_acquire
+from extnet.engine.operations.vmops import HOT, binding_for, delete_created, forget_created, lifecycle_of, storer
 from extnet.engine.providers.client import ProviderError
-from extnet.engine.scheduling import Candidate, candidate
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database, fetch
 from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Host, Network, Provider, Vm, VmNic, VnicProfile
+from extnet.engine.store.outbox import enqueue, pending_port_ids
 
 log = logging.getLogger("extnet.engine.reconciler")
 LISTED_FIELDS = ("id", "device_id", "network_id", "binding:host_id", "mac_address", "name")

@@ -19,17 +19,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from extnet.common.vif import UNBOUND_VIF_TYPES, Vif, VifError, VifProvider
 from extnet.engine.commands.security_groups import port_security_groups
-from extnet.engine.lifecycle.context import Lifecycle
+from extnet.engine.operations.context import Lifecycle
+from extnet.engine.operations.scheduling import Need, plugin_type_of
 from extnet.engine.providers.client import ProviderConfig, ProviderError
-from extnet.engine.scheduling import Need, plugin_type_of
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import fetch
-from extnet.engine.store.models import Network, Provider, VmNic, VnicProfile
+from extnet.engine.store.models import Provider, VmNic
+from extnet.engine.store.queries import external_targets
 
 DEVICE_OWNER = "oVirt"
 ACTIVE = "ACTIVE"
@@ -161,44 +161,6 @@ def plans_for(session: Session, services: EngineServices, nics: Iterable[VmNic],
             port_provider_id=nic.port_provider_id,
         ))  # fmt: skip
     return plans
-
-
-def external_target(session: Session, profile_id: str | None) -> tuple[VnicProfile, Network] | None:
-    """The profile and external network a vNIC with this profile is on; None if the network is not external."""
-    if not profile_id:
-        return None
-    row = session.execute(select(VnicProfile, Network).join(Network, Network.id == VnicProfile.network_id)
-                          .where(VnicProfile.id == profile_id)).first()  # fmt: skip
-    if row is None or row[1].external_provider_id is None or not row[1].external_id:
-        return None
-    return row[0], row[1]
-
-
-_TARGETS = (
-    select(VnicProfile, Network)
-    .join(Network, Network.id == VnicProfile.network_id)
-    .where(VnicProfile.id.in_(bindparam("ids", expanding=True)))
-)  # fmt: skip  (built once: store.db.fetch)
-
-
-def external_targets(session: Session, profile_ids: set[str]) -> dict[str, tuple[VnicProfile, Network]]:
-    """``external_target`` of several profiles in one query: {profile id: (profile, network)}, external ones only."""
-    if not profile_ids:
-        return {}
-    rows = session.execute(_TARGETS, {"ids": list(profile_ids)})
-    return {profile.id: (profile, network) for profile, network in rows
-            if network.external_provider_id is not None and network.external_id}  # fmt: skip
-
-
-def port_key(session: Session, profile_id: str | None) -> tuple[str, str] | None:
-    """(provider id, provider network id) of the external network of a profile: a vNIC keeps its port while
-    this stays the same."""
-    target = external_target(session, profile_id)
-    if target is None:
-        return None
-    network = target[1]
-    assert network.external_provider_id is not None and network.external_id is not None
-    return network.external_provider_id, network.external_id
 
 
 def by_provider(plans: Iterable[PortPlan]) -> dict[str, list[PortPlan]]:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from extnet.common.capabilities import HostCapabilities
 from extnet.common.hostrpc import OPEN_VSWITCH
 from extnet.engine.hosts.client import HostEndpoint
-from extnet.engine.hosts.pairing import endpoint_of
+from extnet.engine.operations.pairing import endpoint_of
 from extnet.engine.providers.client import ProviderConfig
 from extnet.engine.services import EngineServices
 from extnet.engine.store.models import Host, Provider, Vm

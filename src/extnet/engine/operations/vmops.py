@@ -27,17 +27,14 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from extnet.common.hostrpc import ErrorCode
-from extnet.engine.api.faults import BadRequest, Conflict, Fault
-from extnet.engine.api.resources.base import Entity, resolve
 from extnet.engine.commands.base import Command, run
 from extnet.engine.commands.hosts import check
 from extnet.engine.commands.nics import AddNic, PlugNic, RemoveNic, UpdateNic, nics_of
 from extnet.engine.commands.vms import RemoveVm, StartVm, StopVm
+from extnet.engine.errors import BadRequest, Conflict, Fault
 from extnet.engine.hosts.client import HostAgentError
-from extnet.engine.lifecycle.context import Lifecycle
-from extnet.engine.lifecycle.operations import Lease, holding, holding_prepared, set_status
-from extnet.engine.lifecycle.outbox import enqueue, pending_port_ids, release_port
-from extnet.engine.lifecycle.ports import (
+from extnet.engine.operations.context import Lifecycle
+from extnet.engine.operations.ports import (
     ACTIVE,
     Allocation,
     Port,
@@ -46,13 +43,11 @@ from extnet.engine.lifecycle.ports import (
     allocate,
     plans_for,
     port_from,
-    port_key,
     reports_status,
     vif_of,
     wait_active,
 )
-from extnet.engine.providers.client import ProviderError
-from extnet.engine.scheduling import (
+from extnet.engine.operations.scheduling import (
     Candidate,
     Choice,
     NoHost,
@@ -64,10 +59,14 @@ from extnet.engine.scheduling import (
     load_key,
     reporting_providers,
 )
+from extnet.engine.operations.vm_leases import Lease, holding, holding_prepared, set_status
+from extnet.engine.providers.client import ProviderError
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database, fetch
 from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Cluster, Host, Vm, VmNic
+from extnet.engine.store.outbox import enqueue, pending_port_ids, release_port
+from extnet.engine.store.queries import Entity, nic_in, port_key, resolve, vm_of
 
 log = logging.getLogger("extnet.engine.vmops")
 HOT = ("up", "paused")  # a VM whose vNICs are plugged on a host
@@ -85,8 +84,6 @@ def _message(err: Exception) -> str:
 
 
 def _vm(session: Session, vm_id: str, lock: bool = False) -> Vm:
-    from extnet.engine.api.resources.vms import vm_of
-
     return vm_of(session, vm_id, lock=lock)
 
 
@@ -428,8 +425,6 @@ def remove_vm(database: Database, services: EngineServices, vm_id: str) -> None:
 
 
 def remove_nic(database: Database, services: EngineServices, vm_id: str, nic_id: str) -> None:
-    from extnet.engine.api.resources.vms import nic_in
-
     lifecycle = lifecycle_of(services)
     with (holding(database, lifecycle, vm_id, "vNIC removal", "Cannot remove Interface") as lease,
           database.transaction() as session):  # fmt: skip
@@ -574,8 +569,6 @@ def update_nic(database: Database, services: EngineServices, vm_id: str, nic_id:
     external vNIC makes its port and plugs it; unplugging unplugs it on the host (the port stays); moving a plugged
     vNIC to another network (rewiring) makes the new port, replugs the vNIC on the host, and removes the old port.
     On a down VM only the port of a vNIC that leaves its external network is removed."""
-    from extnet.engine.api.resources.vms import nic_in
-
     lifecycle = lifecycle_of(services)
     with holding(database, lifecycle, vm_id, "vNIC update", fault_prefix) as lease:
         with database.transaction(write=False) as session:

@@ -8,8 +8,8 @@ import sys
 from typing import TextIO
 
 from extnet.engine.hosts.client import HostAgentClient
-from extnet.engine.lifecycle.context import CLI_PREFIX, Lifecycle, engine_id, new_instance
-from extnet.engine.lifecycle.reconciler import ReconcileReport, reconcile
+from extnet.engine.operations.context import CLI_PREFIX, Lifecycle, engine_id, new_instance
+from extnet.engine.operations.reconciler import ReconcileReport, reconcile
 from extnet.engine.providers.client import ProviderClients
 from extnet.engine.secrets import SecretBox
 from extnet.engine.services import EngineServices

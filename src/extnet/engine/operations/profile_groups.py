@@ -9,30 +9,32 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.resources.base import Ctx
-from extnet.engine.api.resources.provider_networks import provider_call, remote
 from extnet.engine.commands.base import run
 from extnet.engine.commands.security_groups import CheckProfile, GroupCheck, SaveProfile
 from extnet.engine.commands.vnicprofiles import AddVnicProfile, UpdateVnicProfile
+from extnet.engine.operations.provider_calls import ProviderCall, remote
+from extnet.engine.services import EngineServices
+from extnet.engine.store.db import Database
 from extnet.engine.store.events import Code
 from extnet.engine.store.models import VnicProfile
 
 ProfileCommand = AddVnicProfile | UpdateVnicProfile
 
 
-def save_profile(ctx: Ctx, build: Callable[[Session], ProfileCommand]) -> VnicProfile:
+def save_profile(database: Database, services: EngineServices,
+                 build: Callable[[Session], ProfileCommand]) -> VnicProfile:  # fmt: skip
     """Run the add or update ``build`` makes (once per transaction), with its security groups found first."""
-    with ctx.database.transaction(write=False) as session:
+    with database.transaction(write=False) as session:
         checked = run(CheckProfile(build(session)))
-    found = find_groups(ctx, checked) if checked is not None else []
-    with ctx.database.transaction() as session:
+    found = find_groups(database, services, checked) if checked is not None else []
+    with database.transaction() as session:
         profile: VnicProfile = run(SaveProfile(build(session), checked, found))
         return profile
 
 
-def find_groups(ctx: Ctx, check: GroupCheck) -> list[str]:
+def find_groups(database: Database, services: EngineServices, check: GroupCheck) -> list[str]:
     """The ids of the groups of ``check`` that the provider has."""
-    call = provider_call(ctx, check.provider_id)
+    call = ProviderCall(database, services, check.provider_id)
     what = f"check the security groups of vNIC profile '{check.profile_name}'"
     groups = remote(
         call,

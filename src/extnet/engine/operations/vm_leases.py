@@ -23,8 +23,8 @@ from typing import TypeVar
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.faults import Conflict, NotFound
-from extnet.engine.lifecycle.context import CLI_PREFIX, Lifecycle, current_engine_instance, now, utc
+from extnet.engine.errors import Conflict, NotFound
+from extnet.engine.operations.context import CLI_PREFIX, Lifecycle, current_engine_instance, now, utc
 from extnet.engine.store.db import Database, fetch
 from extnet.engine.store.models import Vm
 

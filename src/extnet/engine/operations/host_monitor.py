@@ -22,14 +22,14 @@ from typing import Any
 from sqlalchemy import select
 
 from extnet.engine.hosts.client import HostAgentError, HostEndpoint
-from extnet.engine.hosts.pairing import (
+from extnet.engine.hosts.readiness import INITIALIZING, readiness
+from extnet.engine.operations.pairing import (
     endpoint_of,
     handout,
     providers_digest,
     providers_payload,
     stored_capabilities,
 )  # fmt: skip
-from extnet.engine.hosts.readiness import INITIALIZING, readiness
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database
 from extnet.engine.store.events import Code, record
