@@ -27,6 +27,7 @@ from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 
 from extnet.common.keystone import provider_session
+from extnet.common.worker import Backoff, Worker
 
 log = logging.getLogger("extnet.host.heartbeat")
 
@@ -146,9 +147,10 @@ class HeartbeatService:
         self._sessions: dict[str, ks_session.Session] = {}
         self.digest: str | None = None
         self._woken = 0  # how often wake() was called: a beat that started before the last wake reports again
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        # each round starts the beats that are due (a round that fails unexpectedly is logged and tried again later)
+        self._worker = Worker("extnet-host-heartbeat", self._beat_round, log=log,
+                              failure="starting the due heartbeats failed", backoff=Backoff(self.interval, MAX_BACKOFF),
+                              join_timeout=lambda: sum(self._timeouts) + 5)  # fmt: skip
         self._workers = ThreadPoolExecutor(max_workers=MAX_PARALLEL_BEATS, thread_name_prefix="extnet-beat")
 
     # --- what the API calls -----------------------------------------------------------------------------------
@@ -175,7 +177,7 @@ class HeartbeatService:
             while True:
                 left = deadline - time.monotonic()
                 pending = any(beat.state == "pending" for beat in self._beats.values())
-                if not pending or left <= 0 or self._stopping.is_set():
+                if not pending or left <= 0 or self._worker.stopping:
                     return [beat.to_json() for beat in self._beats.values()]
                 self._finished.wait(left)
 
@@ -212,7 +214,7 @@ class HeartbeatService:
                 waiting = [beat for pid in providers if (beat := self._beats.get(pid)) is not None
                            and beat.state in ("alive", "pending") and beat.done < ticket]  # fmt: skip
                 left = deadline - time.monotonic()
-                if not waiting or left <= 0 or self._stopping.is_set():
+                if not waiting or left <= 0 or self._worker.stopping:
                     return
                 self._finished.wait(left)
 
@@ -225,32 +227,24 @@ class HeartbeatService:
             for beat in self._beats.values():
                 if beat.state in ("alive", "pending"):
                     beat.next_at = 0.0
-        self._wake.set()
+        self._worker.wake()
         return ticket
 
     # --- the thread ---------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._loop, name="extnet-host-heartbeat", daemon=True)
-            self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
+        self._worker.request_stop()
         with self._finished:
             self._finished.notify_all()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout=sum(self._timeouts) + 5)
+        self._worker.stop()
         self._workers.shutdown(wait=False, cancel_futures=True)
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            self.beat_due()
-            self._wake.wait(self._next_delay())
+    def _beat_round(self) -> float:
+        self.beat_due()
+        return self._next_delay()
 
     def _next_delay(self) -> float:
         with self._lock:
@@ -267,7 +261,7 @@ class HeartbeatService:
             for beat in due:
                 beat.in_flight = True
         for beat in due:
-            if self._stopping.is_set():
+            if self._worker.stopping:
                 return
             self._workers.submit(self._beat_and_loop, beat)
 
@@ -279,7 +273,7 @@ class HeartbeatService:
         finally:
             with self._lock:
                 beat.in_flight = False
-            self._wake.set()  # the loop computes the next due time without this beat in flight
+            self._worker.wake()  # the loop computes the next due time without this beat in flight
 
     def _beat(self, beat: BeatState) -> None:
         target = beat.target

@@ -8,8 +8,7 @@ own short transaction.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation
+from extnet.engine.commands.external_subnets import subnet_values, subnet_violations
 from extnet.engine.commands.networks import (
     NetworkRules,
     RemoveNetwork,
@@ -386,116 +386,3 @@ class CheckSubnetWrite(Command[None]):
 
 
 # --- subnets -------------------------------------------------------------------------------------------------------
-
-DHCP_MAX_PREFIX = {4: 30, 6: 126}  # a DHCP subnet needs addresses to hand out besides its own
-
-
-def subnet_violations(body: Entity) -> Iterable[Violation]:
-    """Every problem of a subnet (``<openstack_subnet>``) that can be seen before the provider is asked."""
-    name = body.get("name")
-    problem = name_problem(name, "subnet")
-    if problem:
-        yield Violation(problem, 400)
-    label = f"subnet '{name}'" if not problem else "the subnet"
-    net = yield from _cidr_violations(body, label)
-    if body.get("gateway"):
-        yield from _gateway_violations(str(body["gateway"]), net, label)
-    yield from _dns_violations([str(s) for s in body.get("dns_servers") or []], net, label)
-
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def _cidr_violations(body: Entity, label: str) -> Generator[Violation, None, IPNetwork | None]:
-    """The problems of the cidr; returns the network (None if there is no valid one)."""
-    cidr = body.get("cidr")
-    if not cidr:
-        yield Violation(f"The {label} needs a cidr, e.g. 10.0.0.0/24 or fd00::/64", 400)
-        return None
-    net = _network(str(cidr))
-    if net is None:
-        yield Violation(
-            f"The cidr '{cidr}' of {label} is not a network address with a prefix length, e.g. "
-            "10.0.0.0/24 or fd00::/64",
-            400,
-        )
-        return None
-    if isinstance(net, str):
-        yield Violation(f"The cidr '{cidr}' of {label} has host bits set; the network is {net}", 400)
-        return None
-    version = body.get("ip_version")
-    if version and version != f"v{net.version}":
-        yield Violation(
-            f"The cidr '{cidr}' of {label} is an IPv{net.version} network, but ip_version is {version}", 400
-        )
-    if net.prefixlen > DHCP_MAX_PREFIX[net.version]:
-        yield Violation(
-            f"The cidr '{cidr}' of {label} leaves no addresses for DHCP to hand out; use a prefix length of at most "
-            f"/{DHCP_MAX_PREFIX[net.version]}",
-            400,
-        )
-    return net
-
-
-def _network(cidr: str) -> IPNetwork | str | None:
-    """The network of ``cidr``; a str (the network it means) if host bits are set; None if it is no CIDR."""
-    if "/" not in cidr:
-        return None
-    try:
-        return ipaddress.ip_network(cidr.strip(), strict=True)
-    except ValueError:
-        pass
-    try:
-        return str(ipaddress.ip_network(cidr.strip(), strict=False))
-    except ValueError:
-        return None
-
-
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text.strip())
-    except ValueError:
-        return None
-
-
-def _gateway_violations(gateway: str, net: IPNetwork | None, label: str) -> Iterable[Violation]:
-    address = _address(gateway)
-    if address is None:
-        yield Violation(f"The gateway '{gateway}' of {label} is not an IP address", 400)
-    elif net is not None and address.version != net.version:
-        yield Violation(f"The gateway '{gateway}' of {label} is not an IPv{net.version} address like its cidr", 400)
-    elif net is not None and address not in net:
-        yield Violation(f"The gateway '{gateway}' of {label} is not inside its cidr {net}", 400)
-    elif net is not None and address == net.network_address:
-        yield Violation(f"The gateway '{gateway}' of {label} is the address of the network itself", 400)
-    elif isinstance(net, ipaddress.IPv4Network) and address == net.broadcast_address:
-        yield Violation(f"The gateway '{gateway}' of {label} is the broadcast address of its cidr", 400)
-
-
-def _dns_violations(servers: list[str], net: IPNetwork | None, label: str) -> Iterable[Violation]:
-    seen: set[str] = set()
-    for server in servers:
-        address = _address(server)
-        if address is None:
-            yield Violation(f"The DNS server '{server[:80]}' of {label} is not an IP address", 400)
-        elif net is not None and address.version != net.version:
-            yield Violation(
-                f"The DNS server '{server}' of {label} is not an IPv{net.version} address like its cidr", 400
-            )
-        elif str(address) in seen:
-            yield Violation(f"The DNS server '{server}' is given more than once for {label}", 400)
-        if address is not None:
-            seen.add(str(address))
-
-
-def subnet_values(body: Entity) -> Entity:
-    """Neutron's fields for a subnet that passed ``subnet_violations``."""
-    net = ipaddress.ip_network(str(body["cidr"]).strip())
-    values: Entity = {"name": body["name"], "cidr": str(net), "ip_version": net.version}
-    if body.get("description"):
-        values["description"] = body["description"]
-    if body.get("gateway"):
-        values["gateway_ip"] = str(ipaddress.ip_address(str(body["gateway"]).strip()))
-    if body.get("dns_servers"):
-        values["dns_nameservers"] = [str(ipaddress.ip_address(str(s).strip())) for s in body["dns_servers"]]
-    return values

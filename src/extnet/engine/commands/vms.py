@@ -1,5 +1,5 @@
 """VM commands: add, update, remove, and the rules of the run state (start, stop, shutdown); running a VM on a
-host, with its ports, is ``engine.lifecycle.vmops``.
+host, with its ports, is ``engine.operations.vm_run``.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ class RemoveVm(Command[None]):
 
 
 class StartVm(Command[Vm]):
-    """The rules of running a VM; the run itself (scheduling, ports, the host) is ``lifecycle.vmops.start_vm``."""
+    """The rules of running a VM; the run itself (scheduling, ports, the host) is ``operations.vm_run.start_vm``."""
 
     verb, noun = "run", "VM"
 

@@ -24,8 +24,8 @@ from extnet.engine.commands.external_networks import (
     ImportOptions,
     engine_copies,
     imported_into,
-    subnet_values,
 )
+from extnet.engine.commands.external_subnets import subnet_values
 from extnet.engine.commands.networks import RemoveNetwork, resolve_data_center
 from extnet.engine.errors import BadRequest, Fault, NotFound
 from extnet.engine.operations.provider_calls import ProviderCall, fetch_network, guarded, remote

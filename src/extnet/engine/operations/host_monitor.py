@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from extnet.common.worker import Worker
 from extnet.engine.hosts.client import HostAgentError, HostEndpoint
 from extnet.engine.hosts.readiness import INITIALIZING, readiness
 from extnet.engine.operations.pairing import (
@@ -70,39 +71,32 @@ class HostMonitor:
         self.services = services
         self.interval = interval
         self._initializing = False  # the last round left a host initializing
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._round = threading.Lock()
+        self._worker = Worker("extnet-host-monitor", self._poll_round, log=log, failure="host monitoring round failed",
+                              backoff=lambda _failures: self._delay(), join_timeout=self._join_timeout)  # fmt: skip
 
     def start(self) -> None:
-        if self.interval <= 0 or self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._loop, name="extnet-host-monitor", daemon=True)
-        self._thread.start()
+        if self.interval > 0:
+            self._worker.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            client = self.services.host_agents
-            thread.join(timeout=client.connect_timeout + client.read_timeout + 5)
+        self._worker.stop()
 
     def wake(self) -> None:
         """Run a round now (hosts or providers changed)."""
-        self._wake.set()
+        self._worker.wake()
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            try:
-                self.poll_all()
-            except Exception:  # noqa: BLE001 - the monitor must outlive any one failure (e.g. the database restarting)
-                log.exception("host monitoring round failed")
-            # soon again while a host waits for its providers' first answers
-            self._wake.wait(min(self.interval, 1.0) if self._initializing else self.interval)
+    def _join_timeout(self) -> float:
+        client = self.services.host_agents
+        return client.connect_timeout + client.read_timeout + 5
+
+    def _poll_round(self) -> float:
+        self.poll_all()
+        return self._delay()
+
+    def _delay(self) -> float:
+        # soon again while a host waits for its providers' first answers
+        return min(self.interval, 1.0) if self._initializing else self.interval
 
     # --- one round ---------------------------------------------------------------------------------------------
 

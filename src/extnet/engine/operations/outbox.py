@@ -10,12 +10,12 @@ engine's worker and ``extnet engine reconcile`` never delete the same port twice
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
+from extnet.common.worker import Backoff, Worker
 from extnet.engine.operations.context import now, utc
 from extnet.engine.providers.client import ProviderError
 from extnet.engine.services import EngineServices
@@ -153,36 +153,28 @@ class OutboxService:
     def __init__(self, database: Database, services: EngineServices) -> None:
         self.database = database
         self.services = services
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        # a failed round (e.g. the database restarting) is tried again a second later, each time
+        self._worker = Worker("extnet-port-outbox", self._deliver_round, log=log,
+                              failure="delivering the port outbox failed",
+                              backoff=Backoff(BACKOFF_BASE_S, BACKOFF_BASE_S),
+                              join_timeout=self._join_timeout)  # fmt: skip
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._loop, name="extnet-port-outbox", daemon=True)
-            self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout=self.services.provider_connect_timeout + self.services.provider_read_timeout + 5)
+        self._worker.stop()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._worker.wake()
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            delay = IDLE_S
-            try:
-                deliver(self.database, self.services)
-                due = next_due(self.database)
-                if due is not None:
-                    delay = min(max((due - now()).total_seconds(), 0.01), IDLE_S)
-            except Exception:  # noqa: BLE001 - the worker must outlive any one failure (e.g. the database restarting)
-                log.exception("delivering the port outbox failed")
-                delay = BACKOFF_BASE_S
-            self._wake.wait(delay)
+    def _join_timeout(self) -> float:
+        return self.services.provider_connect_timeout + self.services.provider_read_timeout + 5
+
+    def _deliver_round(self) -> float:
+        """Deliver what is due; the delay until the next retry is due (at most IDLE_S)."""
+        deliver(self.database, self.services)
+        due = next_due(self.database)
+        if due is None:
+            return IDLE_S
+        return min(max((due - now()).total_seconds(), 0.01), IDLE_S)

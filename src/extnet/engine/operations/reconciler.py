@@ -18,7 +18,6 @@ Every repair is an event. VMs with an operation in progress are left alone (the 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from extnet.common.hostrpc import ErrorCode
+from extnet.common.worker import Worker
 from extnet.engine.commands.nics import nics_of
 from extnet.engine.commands.provider_sync import recently_recorded
 from extnet.engine.hosts.client import HostAgentError
@@ -44,7 +44,7 @@ from extnet.engine.operations.ports import (
 )
 from extnet.engine.operations.scheduling import Candidate, candidate
 from extnet.engine.operations.vm_leases import Lease, release, stale, take_over, try_acquire
-from extnet.engine.operations.vmops import HOT, binding_for, delete_created, forget_created, lifecycle_of, storer
+from extnet.engine.operations.vm_ports import HOT, binding_for, delete_created, forget_created, lifecycle_of, storer
 from extnet.engine.providers.client import ProviderError
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database, fetch
@@ -374,29 +374,24 @@ class ReconcilerService:
         self.services = services
         self.interval = interval
         self.last: ReconcileReport | None = None
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("extnet-reconciler", self._pass, log=log, failure="reconciling the ports failed",
+                              backoff=lambda _failures: self._next(), join_timeout=self._join_timeout)  # fmt: skip
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._loop, name="extnet-reconciler", daemon=True)
-            self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            services = self.services
-            thread.join(timeout=services.provider_connect_timeout + services.provider_read_timeout + 5)
+        self._worker.stop()
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.last = reconcile(self.database, self.services)
-                log.info("ports reconciled: %d repair(s), %d failure(s), %d VM(s) busy", self.last.repairs,
-                         len(self.last.failures), len(set(self.last.busy)))  # fmt: skip
-            except Exception:  # noqa: BLE001 - the worker must outlive any one failure
-                log.exception("reconciling the ports failed")
-            if self.interval <= 0 or self._stopping.wait(self.interval):
-                return
+    def _join_timeout(self) -> float:
+        return self.services.provider_connect_timeout + self.services.provider_read_timeout + 5
+
+    def _pass(self) -> float | None:
+        self.last = reconcile(self.database, self.services)
+        log.info("ports reconciled: %d repair(s), %d failure(s), %d VM(s) busy", self.last.repairs,
+                 len(self.last.failures), len(set(self.last.busy)))  # fmt: skip
+        return self._next()
+
+    def _next(self) -> float | None:
+        """When the next pass is due: ``interval`` seconds after this one, or never."""
+        return self.interval if self.interval > 0 else None

@@ -12,11 +12,11 @@ interval can lock the provider's account (oVirt bz 1568413).
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from extnet.common.worker import Worker
 from extnet.engine.commands.base import run
 from extnet.engine.commands.provider_sync import ApplySync, SyncReport, recently_recorded
 from extnet.engine.providers.client import ProviderError
@@ -95,34 +95,32 @@ class ProviderSyncService:
         self.database = database
         self.services = services
         self.interval = interval
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        # a round ``interval`` seconds after the previous one ended (the first, after the engine started)
+        self._worker = Worker("extnet-provider-sync", self._sync_round, log=log,
+                              failure="synchronizing the providers failed", backoff=lambda _failures: self.interval,
+                              join_timeout=self._join_timeout, first_delay=lambda: self.interval)  # fmt: skip
 
     def start(self) -> None:
-        if self.interval <= 0 or self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._loop, name="extnet-provider-sync", daemon=True)
-        self._thread.start()
+        if self.interval > 0:
+            self._worker.start()
 
     def stop(self) -> None:
         """Stop after the provider being synchronized, if any (at most its connect and read timeouts)."""
-        self._stopping.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            services = self.services
-            thread.join(timeout=services.provider_connect_timeout + services.provider_read_timeout + 5)
+        self._worker.stop()
 
-    def _loop(self) -> None:
-        while not self._stopping.wait(self.interval):
-            self.sync_all()
+    def _join_timeout(self) -> float:
+        return self.services.provider_connect_timeout + self.services.provider_read_timeout + 5
+
+    def _sync_round(self) -> float:
+        self.sync_all()
+        return self.interval
 
     def sync_all(self) -> None:
         with self.database.transaction(write=False) as session:
             stmt = select(Provider.id).where(Provider.auto_sync.is_(True), Provider.unmanaged.is_(False))
             provider_ids = list(session.scalars(stmt.order_by(Provider.name)))
         for provider_id in provider_ids:
-            if self._stopping.is_set():
+            if self._worker.stopping:
                 return
             try:
                 synchronize(self.database, self.services, provider_id, on_demand=False)

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from extnet.common.bodies import BodyTooLarge, read_limited
 from extnet.common.hostrpc import PATH, ErrorCode
 from extnet.host.api import rpc
 from extnet.host.service import HostAgent
@@ -63,17 +64,10 @@ class JsonRpcApp:
 
 async def _body(request: Request, limit: int) -> bytes | None:
     """The request body, or None when it is larger than ``limit``."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdecimal() and int(declared) > limit:
+    try:
+        return await read_limited(request, limit)
+    except BodyTooLarge:
         return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _json(document: Any, status: int = 200) -> Response:

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
+from extnet.common.bodies import BodyTooLarge, read_limited
 from extnet.provider.documents import acceptable
 from extnet.provider.identity.errors import IdentityError
 
@@ -29,15 +30,7 @@ async def read_body(request: Request) -> dict[str, Any]:
 
 async def limited(request: Request, limit: int) -> bytes:
     """The body, refused (413, as Keystone's size limit answers) past ``limit`` bytes, declared or sent."""
-    too_large = IdentityError(413, "Request is too large.")
-    declared = request.headers.get("content-length", "")
-    if declared.isdecimal() and int(declared) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_limited(request, limit)
+    except BodyTooLarge:
+        raise IdentityError(413, "Request is too large.") from None

@@ -13,17 +13,9 @@ from extnet.engine.api.resources.cluster_providers import ClusterExternalProvide
 from extnet.engine.api.resources.networks import network_fields
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
+from extnet.engine.commands.cluster_networks import AttachNetwork, DetachNetwork, UpdateNetworkOnCluster
 from extnet.engine.commands.cluster_settings import rng_sources
-from extnet.engine.commands.clusters import (
-    FLAGS,
-    ROLES,
-    AddCluster,
-    AttachNetwork,
-    DetachNetwork,
-    RemoveCluster,
-    UpdateCluster,
-    UpdateNetworkOnCluster,
-)
+from extnet.engine.commands.clusters import FLAGS, ROLES, AddCluster, RemoveCluster, UpdateCluster
 from extnet.engine.commands.provider_sync import providers_of_clusters
 from extnet.engine.domain.scheduling import scheduling_policy
 from extnet.engine.errors import NotFound

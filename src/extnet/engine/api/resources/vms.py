@@ -26,7 +26,7 @@ from extnet.engine.commands.snapshots import (
 )
 from extnet.engine.commands.vms import BLANK_TEMPLATE_ID, AddVm, UpdateVm, start_options
 from extnet.engine.errors import BadRequest, NotFound
-from extnet.engine.operations import vmops
+from extnet.engine.operations import migration, vm_run, vnics
 from extnet.engine.store.db import fetch
 from extnet.engine.store.models import Cluster, DataCenter, Host, Snapshot, Vm, VmNic
 from extnet.engine.store.queries import Entity, nic_in, parse_uuid, vm_of
@@ -83,7 +83,8 @@ class Vms(Collection):
     type_name = "Vm"
     what = "VM"
     actions = ("start", "stop", "shutdown", "previewsnapshot", "commitsnapshot", "undosnapshot", "migrate")
-    # these call providers and hosts, or change the VM's vNIC set: they run under the VM's lease (lifecycle.vmops)
+    # these call providers and hosts, or change the VM's vNIC set: they run under the VM's lease
+    # (operations.vm_run, operations.migration)
     self_managed = frozenset({"remove", *(f"action:{name}" for name in actions)})
     search_fields: ClassVar[dict[str, Matcher] | None] = {
         "name": column_matcher(Vm.name),
@@ -113,23 +114,23 @@ class Vms(Collection):
         return render_vm(run(UpdateVm(ctx.db, body, vm_of(ctx.db, entity_id, lock=True))))
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
-        vmops.remove_vm(ctx.database, services_of(ctx), parse_uuid(entity_id, "VM"))
+        vm_run.remove_vm(ctx.database, services_of(ctx), parse_uuid(entity_id, "VM"))
 
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
         vm_id, services = parse_uuid(entity_id, "VM"), services_of(ctx)
         if name == "start":
-            vmops.start_vm(ctx.database, services, vm_id, **start_options(body))
+            vm_run.start_vm(ctx.database, services, vm_id, **start_options(body))
         elif name in ("stop", "shutdown"):
-            vmops.stop_vm(ctx.database, services, vm_id, name, bool(body.get("force")))
+            vm_run.stop_vm(ctx.database, services, vm_id, name, bool(body.get("force")))
         elif name == "migrate":
-            vmops.migrate_vm(ctx.database, services, vm_id, body)
+            migration.migrate_vm(ctx.database, services, vm_id, body)
         elif name == "previewsnapshot":
-            vmops.snapshot_action(ctx.database, services, vm_id,
+            vm_run.snapshot_action(ctx.database, services, vm_id,
                                   lambda s, vm: PreviewSnapshot(s, vm, _action_snapshot(s, vm, body)))  # fmt: skip
         elif name == "commitsnapshot":
-            vmops.snapshot_action(ctx.database, services, vm_id, CommitSnapshot)
+            vm_run.snapshot_action(ctx.database, services, vm_id, CommitSnapshot)
         else:
-            vmops.snapshot_action(ctx.database, services, vm_id, UndoSnapshot)
+            vm_run.snapshot_action(ctx.database, services, vm_id, UndoSnapshot)
         return completed()
 
 
@@ -165,7 +166,7 @@ class VmNics(Collection):
     type_name = "Nic"
     what = "vNIC"
     actions = ("activate", "deactivate")
-    # changes of a VM's vNICs plug them on hosts and make or remove their ports (lifecycle.vmops)
+    # changes of a VM's vNICs plug them on hosts and make or remove their ports (operations.vnics)
     self_managed = frozenset({"add", "update", "remove", "action:activate", "action:deactivate"})
 
     def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
@@ -176,21 +177,21 @@ class VmNics(Collection):
         return render_nic(nic_in(ctx.db, vm_of(ctx.db, parents[0]), entity_id))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        nic_id = vmops.add_nic(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"), body)
+        nic_id = vnics.add_nic(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"), body)
         return _render_nic_by_id(ctx, parents[0], nic_id)
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
         vm_id = parse_uuid(parents[0], "VM")
-        vmops.update_nic(ctx.database, services_of(ctx), vm_id, entity_id, vmops.edit_command(body),
+        vnics.update_nic(ctx.database, services_of(ctx), vm_id, entity_id, vnics.edit_command(body),
                          "Cannot edit Interface")  # fmt: skip
         return _render_nic_by_id(ctx, vm_id, entity_id)
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
-        vmops.remove_nic(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"), entity_id)
+        vnics.remove_nic(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"), entity_id)
 
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
-        vmops.update_nic(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"), entity_id,
-                         vmops.plug_command(name == "activate"), f"Cannot {name} Interface")  # fmt: skip
+        vnics.update_nic(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"), entity_id,
+                         vnics.plug_command(name == "activate"), f"Cannot {name} Interface")  # fmt: skip
         return completed()
 
 
@@ -274,7 +275,7 @@ class VmSnapshots(Collection):
         run(RemoveSnapshot(ctx.db, vm, snapshot_in(ctx.db, vm, entity_id)))
 
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
-        vmops.snapshot_action(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"),
+        vm_run.snapshot_action(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"),
                               lambda s, vm: RestoreSnapshot(s, vm, snapshot_in(s, vm, entity_id)))  # fmt: skip
         return completed()
 
