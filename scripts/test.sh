@@ -118,6 +118,7 @@ run_pytest() {
 lint() {
   ruff check src tests bench
   mypy
+  lint-imports --no-cache  # the layer rule and no import cycle (pyproject.toml [tool.importlinter])
 }
 
 on_postgres() {
