@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from html import escape
 
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -17,10 +16,7 @@ from starlette.responses import HTMLResponse, Response
 from extnet.engine.auth import Principal
 from extnet.engine.errors import Fault
 from extnet.engine.store.db import Database
-from extnet.engine.store.models import Cluster, DataCenter, Host, Network, Provider, Vm, VnicProfile
-
-COUNTED = (("Data centers", DataCenter), ("Clusters", Cluster), ("Hosts", Host), ("Networks", Network),
-           ("vNIC profiles", VnicProfile), ("VMs", Vm), ("Network providers", Provider))  # fmt: skip
+from extnet.engine.store.overview import overview
 
 
 def welcome_page(
@@ -40,19 +36,16 @@ def welcome_page(
 
 
 def _render(db: Database, principal: Principal, version: str) -> str:
-    with db.transaction(write=False) as session:
-        counts = [(label, session.scalar(select(func.count()).select_from(model)) or 0) for label, model in COUNTED]
-        providers = session.execute(select(Provider.name, Provider.url, Provider.auto_sync).order_by(Provider.name))
-        provider_rows = "".join(
-            f"<tr><td>{escape(name)}</td><td>{escape(url or '')}</td><td>{'on' if sync else 'off'}</td></tr>"
-            for name, url, sync in providers
-        )
-        hosts = session.execute(select(Host.name, Host.address, Host.port, Host.status).order_by(Host.name))
-        host_rows = "".join(
-            f"<tr><td>{escape(name)}</td><td>{escape(address)}:{port}</td><td>{escape(status)}</td></tr>"
-            for name, address, port, status in hosts
-        )
-    count_rows = "".join(f"<tr><td>{label}</td><td>{count}</td></tr>" for label, count in counts)
+    seen = overview(db)
+    provider_rows = "".join(
+        f"<tr><td>{escape(p.name)}</td><td>{escape(p.url)}</td><td>{'on' if p.auto_sync else 'off'}</td></tr>"
+        for p in seen.providers
+    )
+    host_rows = "".join(
+        f"<tr><td>{escape(h.name)}</td><td>{escape(h.address)}:{h.port}</td><td>{escape(h.status)}</td></tr>"
+        for h in seen.hosts
+    )
+    count_rows = "".join(f"<tr><td>{label}</td><td>{count}</td></tr>" for label, count in seen.counts)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>extnet engine</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:60em}}table{{border-collapse:collapse;margin-bottom:1.5em}}
