@@ -1,1 +1,3 @@
-"""Work the engine does besides answering requests: the synchronization of providers (on demand and periodic)."""
+"""The engine's use cases: what a request or a background worker does across the inventory, providers and hosts (VM
+start and stop, vNIC plugging and rewiring, migration, removal, snapshots, external networks and their subnets,
+provider actions and synchronization, host pairing and monitoring, the port outbox and the reconciler)."""
