@@ -17,11 +17,10 @@ from typing import Any
 
 import httpx
 import ovirtsdk4 as sdk
-import ovirtsdk4.types as types
 import pytest
 
 from extnet.engine.store.db import Database
-from tests.real_neutron import REAL_NEUTRON, provider_fields, real_neutron
+from tests.real_neutron import REAL_NEUTRON
 from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess, run_engine, run_host_agent, scratch_database
 
 
@@ -103,51 +102,6 @@ def unique() -> Callable[[str], str]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def builtin_provider(tmp_path_factory: pytest.TempPathFactory, database_url: str | None) -> Iterator[Any]:
-    """extnet's built-in network provider as a real process (Neutron API + Keystone), shared by the session.
-
-    With ``EXTNET_ENGINE_PROVIDER=neutron`` it is a real Neutron + Keystone instead (``tests/real_neutron.py``): the
-    same interface, nothing started."""
-    from tests.provider.process import run_provider
-
-    if REAL_NEUTRON:
-        yield real_neutron()
-        return
-    server = os.environ.get("EXTNET_TEST_DATABASE_URL") if database_url else None
-    with (
-        scratch_database(server) as provider_db,
-        run_provider(tmp_path_factory.mktemp("provider"), provider_db) as proc,
-    ):
-        yield proc
-
-
-@pytest.fixture
-def add_provider(
-    system: sdk.services.SystemService, builtin_provider: Any, unique: Callable[[str], str]
-) -> Iterator[Callable[..., Any]]:
-    """Registers the built-in provider (or the real Neutron) in the engine (Keystone v3 auth) and removes it (force)
-    after the test."""
-    made: list[str] = []
-    service = system.openstack_network_providers_service()
-
-    def make(**overrides: Any) -> Any:
-        fields: dict[str, Any] = {
-            "name": unique("prov"), "type": types.OpenStackNetworkProviderType.EXTERNAL,
-            "requires_authentication": True, **provider_fields(builtin_provider),
-            "user_domain_name": "Default", "project_domain_name": "Default",
-        }  # fmt: skip
-        fields.update(overrides)
-        provider = service.add(types.OpenStackNetworkProvider(**fields))
-        made.append(provider.id)
-        return provider
-
-    yield make
-    for provider_id in made:
-        with contextlib.suppress(sdk.NotFoundError):
-            service.provider_service(provider_id).remove(query={"force": "true"})  # the SDK's remove has no force
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ openstacksdk checks that the provider's side is exactly as the test left it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +33,6 @@ System = sdk.services.SystemService
 PLAYBOOKS = Path(__file__).parent / "ansible"
 CREATE_TASKS = 6  # data center, cluster, provider, network (+ cluster), network into Default, vNIC profile
 REMOVE_TASKS = 6  # vNIC profile, the two networks, provider, cluster, data center
-
-
-@pytest.fixture(scope="module")
-def neutron(builtin_provider: ProviderProcess) -> Iterator[Connection]:
-    connection = builtin_provider.connect()
-    yield connection
-    connection.close()
 
 
 def provider_state(neutron: Connection, prefix: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ mirroring on their profiles; read-only providers refuse writes; unmanaged provid
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,32 +19,12 @@ from tests.engine.external_helpers import (
     find_network,
     import_network,
     provider_networks,
-    provider_side,
     subnets_of,
 )
-from tests.provider.process import ProviderProcess
 from tests.servers import free_port
 
 Names = Callable[[str], str]
 System = sdk.services.SystemService
-
-
-@pytest.fixture(scope="module")
-def neutron(builtin_provider: ProviderProcess) -> Iterator[Connection]:
-    connection = builtin_provider.connect()
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def make_net(neutron: Connection) -> Iterator[Callable[..., Any]]:
-    with provider_side(neutron) as make:
-        yield make
-
-
-@pytest.fixture
-def provider(add_provider: Callable[..., Any]) -> t.OpenStackNetworkProvider:
-    return add_provider()
 
 
 @pytest.fixture

@@ -67,10 +67,10 @@ def neutron(provider: ProviderProcess) -> Iterator[Connection]:
 
 
 @pytest.fixture
-def system(hengine: EngineProcess) -> Iterator[sdk.services.SystemService]:
-    connection = sdk.Connection(url=hengine.url, username="admin@internal", password=ADMIN_PASSWORD, timeout=60)
-    yield connection.system_service()
-    connection.close()
+def system(
+    hengine: EngineProcess, system_of: Callable[[EngineProcess], sdk.services.SystemService]
+) -> sdk.services.SystemService:
+    return system_of(hengine)
 
 
 @pytest.fixture

@@ -27,13 +27,6 @@ System = sdk.services.SystemService
 REMOVAL_FAILED, REMOVED_AFTER_RETRY, ORPHAN_REMOVED, RECONCILE_FAILED = 9607, 9640, 9641, 9645
 
 
-@pytest.fixture(scope="module")
-def neutron(builtin_provider: Any) -> Iterator[Connection]:
-    connection = builtin_provider.connect()
-    yield connection
-    connection.close()
-
-
 @dataclass
 class Setup:
     provider: t.OpenStackNetworkProvider

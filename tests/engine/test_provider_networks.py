@@ -24,11 +24,10 @@ from tests.engine.external_helpers import (
     import_network,
     misbehaving_provider,
     provider_networks,
-    provider_side,
     subnets_of,
     url_of,
 )
-from tests.provider.process import ProviderProcess, run_provider
+from tests.provider.process import run_provider
 from tests.servers import ADMIN_PASSWORD, EngineProcess, run_engine, scratch_database
 
 Names = Callable[[str], str]
@@ -37,24 +36,6 @@ System = sdk.services.SystemService
 IMPORTED, IMPORT_FAILED, ADDED_ON_PROVIDER, REMOVED_FROM_PROVIDER = 9600, 9601, 9602, 9603
 ADD_ON_PROVIDER_FAILED, REMOVE_FROM_PROVIDER_FAILED = 9620, 9621
 SUBNET_ADDED, SUBNET_ADDITION_FAILED, SUBNET_REMOVAL_FAILED = 1100, 1101, 1103
-
-
-@pytest.fixture(scope="module")
-def neutron(builtin_provider: ProviderProcess) -> Iterator[Connection]:
-    connection = builtin_provider.connect()
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def make_net(neutron: Connection) -> Iterator[Callable[..., Any]]:
-    with provider_side(neutron) as make:
-        yield make
-
-
-@pytest.fixture
-def provider(add_provider: Callable[..., Any]) -> t.OpenStackNetworkProvider:
-    return add_provider()
 
 
 def new_dc(system: System, unique: Names, clusters: int = 0) -> t.DataCenter:
@@ -431,10 +412,8 @@ def impatient_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engin
 
 
 @pytest.fixture
-def impatient(impatient_engine: EngineProcess) -> Iterator[System]:
-    conn = sdk.Connection(url=impatient_engine.url, username="admin@internal", password=ADMIN_PASSWORD, timeout=60)
-    yield conn.system_service()
-    conn.close()
+def impatient(impatient_engine: EngineProcess, system_of: Callable[[EngineProcess], System]) -> System:
+    return system_of(impatient_engine)
 
 
 @pytest.mark.parametrize(("mode", "fragment"), [("slow", "did not answer in time"), ("error", "HTTP 500")])

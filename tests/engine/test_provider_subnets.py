@@ -3,7 +3,7 @@ validated before the provider is called, with events. Driven by ovirtsdk4 and JS
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -12,31 +12,12 @@ import ovirtsdk4.types as t
 import pytest
 from openstack.connection import Connection
 
-from tests.engine.external_helpers import events_of, fault, provider_side, subnets_of
-from tests.provider.process import ProviderProcess
+from tests.engine.external_helpers import events_of, fault, subnets_of
 from tests.servers import free_port
 
 Names = Callable[[str], str]
 System = sdk.services.SystemService
 SUBNET_ADDED, SUBNET_ADDITION_FAILED, SUBNET_REMOVED = 1100, 1101, 1102
-
-
-@pytest.fixture(scope="module")
-def neutron(builtin_provider: ProviderProcess) -> Iterator[Connection]:
-    connection = builtin_provider.connect()
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def make_net(neutron: Connection) -> Iterator[Callable[..., Any]]:
-    with provider_side(neutron) as make:
-        yield make
-
-
-@pytest.fixture
-def provider(add_provider: Callable[..., Any]) -> t.OpenStackNetworkProvider:
-    return add_provider()
 
 
 def test_add_list_get_remove(

@@ -20,10 +20,10 @@ import ovirtsdk4.types as t
 import pytest
 from openstack.connection import Connection
 
-from tests.engine.external_helpers import events_of, fault, find_network, provider_side
+from tests.engine.external_helpers import events_of, fault, find_network
 from tests.provider.process import ProviderProcess, run_provider
 from tests.real_neutron import REAL_NEUTRON, own_project, provider_fields, real_neutron
-from tests.servers import ADMIN_PASSWORD, EngineProcess, free_port, run_engine, scratch_database
+from tests.servers import EngineProcess, free_port, run_engine, scratch_database
 
 Names = Callable[[str], str]
 System = sdk.services.SystemService
@@ -53,12 +53,6 @@ def neutron(own_provider: ProviderProcess) -> Iterator[Connection]:
     connection = own_provider.connect()
     yield connection
     connection.close()
-
-
-@pytest.fixture
-def make_net(neutron: Connection) -> Iterator[Callable[..., Any]]:
-    with provider_side(neutron) as make:
-        yield make
 
 
 @pytest.fixture
@@ -363,10 +357,8 @@ def periodic_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine
 
 
 @pytest.fixture
-def periodic(periodic_engine: EngineProcess) -> Iterator[System]:
-    conn = sdk.Connection(url=periodic_engine.url, username="admin@internal", password=ADMIN_PASSWORD, timeout=60)
-    yield conn.system_service()
-    conn.close()
+def periodic(periodic_engine: EngineProcess, system_of: Callable[[EngineProcess], System]) -> System:
+    return system_of(periodic_engine)
 
 
 def eventually(check: Callable[[], Any], what: str, deadline_s: float = 30) -> Any:

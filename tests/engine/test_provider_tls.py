@@ -29,7 +29,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD
 from tests.provider.process import issue_token
-from tests.servers import ADMIN_PASSWORD, EngineProcess, free_port, run_engine, scratch_database
+from tests.servers import EngineProcess, free_port, run_engine, scratch_database
 
 pytestmark = pytest.mark.database_agnostic  # see pyproject.toml
 
@@ -412,10 +412,12 @@ def quick_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EnginePro
 
 
 @pytest.fixture
-def quick(quick_engine: EngineProcess, unique: Callable[[str], str]) -> Iterator[Callable[..., Service]]:
+def quick(
+    quick_engine: EngineProcess, unique: Callable[[str], str],
+    system_of: Callable[[EngineProcess], sdk.services.SystemService],
+) -> Callable[..., Service]:  # fmt: skip
     """Adds unauthenticated providers at a url to the quick engine; returns their services."""
-    conn = sdk.Connection(url=quick_engine.url, username="admin@internal", password=ADMIN_PASSWORD, timeout=60)
-    service = conn.system_service().openstack_network_providers_service()
+    service = system_of(quick_engine).openstack_network_providers_service()
 
     def make(url: str) -> Service:
         provider = service.add(types.OpenStackNetworkProvider(
@@ -424,8 +426,7 @@ def quick(quick_engine: EngineProcess, unique: Callable[[str], str]) -> Iterator
         ))  # fmt: skip
         return service.provider_service(provider.id)
 
-    yield make
-    conn.close()
+    return make
 
 
 @pytest.fixture

@@ -23,18 +23,11 @@ from openstack.connection import Connection
 from extnet.engine.commands.security_groups import port_security_groups, requested_groups
 from extnet.engine.store.models import VnicProfile
 from tests.engine.external_helpers import events_of, fault, import_network, provider_side, url_of
-from tests.provider.process import ProviderProcess, run_provider
+from tests.provider.process import run_provider
 
 Names = Callable[[str], str]
 System = sdk.services.SystemService
 CHECK_FAILED = 9634
-
-
-@pytest.fixture(scope="module")
-def neutron(builtin_provider: ProviderProcess) -> Iterator[Connection]:
-    connection = builtin_provider.connect()
-    yield connection
-    connection.close()
 
 
 @pytest.fixture
@@ -50,11 +43,6 @@ def groups(neutron: Connection, unique: Names) -> Iterator[Callable[[], Any]]:
     yield make
     for group in made:
         neutron.network.delete_security_group(group, ignore_missing=True)
-
-
-@pytest.fixture
-def provider(add_provider: Callable[..., Any]) -> t.OpenStackNetworkProvider:
-    return add_provider()
 
 
 @pytest.fixture
