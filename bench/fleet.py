@@ -28,6 +28,7 @@ import anyio.to_thread
 import uvicorn
 
 from extnet.common.vif import Vif, VifProvider
+from extnet.engine.providers.neutron import ProviderPort, port_from
 from extnet.host.app import GRACEFUL_SHUTDOWN, HostAgentServer, build_host_agent
 from extnet.host.runtime.base import VmSpec
 from extnet.host.settings import HostSettings
@@ -146,12 +147,20 @@ def seed(host: SimulatedHost, vms: Iterable[SeededVm], provider_id: str, wait: f
     plugged: set[str] = set()
     for vm in vms:
         # a seeded vNIC has no engine id: its port's id stands in
-        vifs = tuple(Vif.from_port(port, vnic_id=port["id"], vnic_name=f"nic{index}", network_name=network,
+        vifs = tuple(Vif.from_port(_parsed(port), vnic_id=port["id"], vnic_name=f"nic{index}", network_name=network,
                                    provider=provider, plugin_type="open_vswitch")
                      for index, (port, network) in enumerate(zip(vm.ports, vm.network_names, strict=True)))  # fmt: skip
         runtime.create_vm(VmSpec(vm.id, vm.name, vifs))
         plugged |= {port["id"] for port in vm.ports}
     return host.server.agent.heartbeat.changed({provider_id: plugged}, {}, wait=wait)
+
+
+def _parsed(raw: dict[str, Any]) -> ProviderPort:
+    """A seeded port as the engine reads the provider's answer."""
+    port = port_from(raw)
+    if port is None:
+        raise ValueError(f"not a port: {raw!r}")
+    return port
 
 
 def _wait(check: Callable[[], bool], what: str, deadline_s: float = 60) -> None:

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from extnet.common.vif import Vif, VifNetwork, VifProvider  # noqa: E402
+from extnet.engine.providers.neutron import port_from  # noqa: E402
 from extnet.host.l2 import Switching  # noqa: E402
 from extnet.host.networks import ProviderNetworks  # noqa: E402
 from extnet.host.ovs_daemons import OvsDaemons  # noqa: E402
@@ -58,7 +59,9 @@ def vifs(count: int, kind: str) -> list[Vif]:
         port = {"id": str(uuid.uuid4()), "mac_address": f"fa:16:3e:00:{n // 256:02x}:{n % 256:02x}",
                 "network_id": network.id, "binding:vif_type": "bridge" if kind == "bridge" else "ovs",
                 "binding:vif_details": details}  # fmt: skip
-        made.append(Vif.from_port(port, vnic_id=str(uuid.uuid4()), vnic_name=f"nic{n}", network_name="bench",
+        parsed = port_from(port)
+        assert parsed is not None
+        made.append(Vif.from_port(parsed, vnic_id=str(uuid.uuid4()), vnic_name=f"nic{n}", network_name="bench",
                                   provider=provider, plugin_type="open_vswitch", mtu=1450))  # fmt: skip
     return made
 

@@ -13,6 +13,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from extnet.common.vif import Vif, VifProvider
+from extnet.engine.providers.neutron import port_from
 from extnet.host.runtime.domain import GuestBoot, domain_xml
 
 
@@ -20,7 +21,9 @@ def _vif(name: str, vif_type: str, **details: object) -> Vif:
     port = {"id": str(uuid.uuid4()), "mac_address": f"fa:16:3e:00:00:0{name[-1]}", "network_id": str(uuid.uuid4()),
             "binding:vif_type": vif_type, "binding:vif_details": details,
             "fixed_ips": [{"subnet_id": "s", "ip_address": "10.0.0.5"}]}  # fmt: skip
-    return Vif.from_port(port, vnic_id=str(uuid.uuid4()), vnic_name=name, network_name="red", mtu=1450,
+    parsed = port_from(port)
+    assert parsed is not None
+    return Vif.from_port(parsed, vnic_id=str(uuid.uuid4()), vnic_name=name, network_name="red", mtu=1450,
                          provider=VifProvider(str(uuid.uuid4()), "external"), plugin_type="open_vswitch")  # fmt: skip
 
 

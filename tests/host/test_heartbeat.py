@@ -13,6 +13,7 @@ import pytest
 from openstack.connection import Connection
 
 from extnet.common.vif import Vif, VifProvider
+from extnet.engine.providers.neutron import port_from
 from tests.host.rpc import Rpc
 from tests.polling import until
 from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD
@@ -104,7 +105,9 @@ def test_ports_follow_what_the_agent_plugs(tmp_path: Path, provider: ProviderPro
                                          device_owner="oVirt")  # fmt: skip
         assert port.binding_vif_type == "ovs" and port.status == "DOWN"
         answer = admin.network.get(f"/ports/{port.id}").json()["port"]  # Neutron's port JSON, as the engine reads it
-        vif = Vif.from_port(answer, vnic_id=vnic_id, vnic_name="nic1", network_name=network.name,
+        parsed = port_from(answer)
+        assert parsed is not None
+        vif = Vif.from_port(parsed, vnic_id=vnic_id, vnic_name="nic1", network_name=network.name,
                             provider=VifProvider(builtin["id"], "external"), plugin_type="open_vswitch")  # fmt: skip
         assert vif.vif_details.bridge_name == "br-int"
 
@@ -140,7 +143,9 @@ def test_the_first_beat_reports_what_was_plugged_before_the_provider_was_known(
         port = admin.network.create_port(network_id=network.id, binding_host_id=binding, device_id=vnic_id,
                                          device_owner="oVirt")  # fmt: skip
         answer = admin.network.get(f"/ports/{port.id}").json()["port"]
-        vif = Vif.from_port(answer, vnic_id=vnic_id, vnic_name="nic1", network_name=network.name,
+        parsed = port_from(answer)
+        assert parsed is not None
+        vif = Vif.from_port(parsed, vnic_id=vnic_id, vnic_name="nic1", network_name=network.name,
                             provider=VifProvider(builtin["id"], "external"), plugin_type="open_vswitch")  # fmt: skip
         # plugged while the agent has no providers (as after a restart, before the engine told it again): nothing
         # to report to; the first beat to the provider then reports every plugged port

@@ -21,6 +21,7 @@ from extnet.common.vif import (
     VifVersionError,
     devname_for,
 )
+from extnet.engine.providers.neutron import ProviderPort, port_from
 from tests.host.rpc import vif
 
 
@@ -87,14 +88,14 @@ def test_built_from_a_neutron_port() -> None:
             "binding:vif_type": "ovs", "binding:vif_details": details, "security_groups": ["sg1", "sg2"],
             "fixed_ips": [{"subnet_id": "sub", "ip_address": "10.1.0.4"}]}  # fmt: skip
     provider = VifProvider(str(uuid.uuid4()), "external")
-    built = Vif.from_port(port, vnic_id=str(uuid.uuid4()), vnic_name="nic1", network_name="red", provider=provider,
-                          plugin_type="open_vswitch", mtu=1442, linked=False)  # fmt: skip
+    built = Vif.from_port(_parsed(port), vnic_id=str(uuid.uuid4()), vnic_name="nic1", network_name="red",
+                          provider=provider, plugin_type="open_vswitch", mtu=1442, linked=False)  # fmt: skip
     assert built.port_id == port["id"] and built.devname == devname_for(port["id"]) and built.version == VERSION
     assert built.network == VifNetwork(port["network_id"], "red") and built.mtu == 1442 and built.linked is False
     assert built.vif_details.bridge_name == "br-int" and built.vif_details.port_filter is True
     assert built.fixed_ips == (FixedIp("sub", "10.1.0.4"),) and built.security_groups == ("sg1", "sg2")
     assert built.bound
-    unbound = Vif.from_port({**port, "binding:vif_type": "binding_failed", "binding:vif_details": {}},
+    unbound = Vif.from_port(_parsed({**port, "binding:vif_type": "binding_failed", "binding:vif_details": {}}),
                             vnic_id=str(uuid.uuid4()), vnic_name="nic1", network_name="red", provider=provider,
                             plugin_type="open_vswitch")  # fmt: skip
     assert not unbound.bound and unbound.vif_details == VifDetails()
@@ -105,8 +106,15 @@ def _port(vif_type: str, **details: object) -> dict[str, object]:
             "binding:vif_type": vif_type, "binding:vif_details": details}  # fmt: skip
 
 
+def _parsed(raw: dict[str, object]) -> ProviderPort:
+    """The port as the engine reads Neutron's answer (``extnet.engine.providers.neutron``)."""
+    port = port_from(raw)
+    assert port is not None
+    return port
+
+
 def _built(port: dict[str, object]) -> Vif:
-    return Vif.from_port(port, vnic_id=str(uuid.uuid4()), vnic_name="nic1", network_name="red",
+    return Vif.from_port(_parsed(port), vnic_id=str(uuid.uuid4()), vnic_name="nic1", network_name="red",
                          provider=VifProvider(str(uuid.uuid4()), "external"), plugin_type="open_vswitch")  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from extnet.common.vif.model import (
     Vif,
     VifError,
     VifNetwork,
+    VifPort,
     VifProvider,
     VifVersionError,
     check_version,
@@ -29,6 +30,6 @@ from extnet.common.vif.model import (
 
 __all__ = [
     "BRIDGE", "KINDS", "OVS", "OVS_HYBRID", "UNBOUND_VIF_TYPES", "VERSION", "Binding", "BridgePlug", "FixedIp",
-    "OvsHybridPlug", "OvsPlug", "Vif", "VifDetails", "VifError", "VifNetwork", "VifPlug", "VifProvider",
+    "OvsHybridPlug", "OvsPlug", "Vif", "VifDetails", "VifError", "VifNetwork", "VifPlug", "VifPort", "VifProvider",
     "VifVersionError", "check_version", "device_name", "devname_for", "plug_for",
 ]  # fmt: skip

@@ -1,6 +1,7 @@
 """The kinds of VIF a host plugs, one class each, as os-vif types them (``VIFOpenVSwitch``, ``VIFBridge`` with the
-hybrid plug, ``VIFBridge`` for the Linux bridge agent), with the device names each implies; and the one parser of
-a provider's port binding (``binding:vif_type``, ``binding:vif_details``) that the engine and the VIF builder share.
+hybrid plug, ``VIFBridge`` for the Linux bridge agent), with the device names each implies; and a port's binding
+as a host plugs it (``binding:vif_type``, and ``binding:vif_details`` with its one parser, ``VifDetails.from_port``,
+which the engine's port parser uses).
 
 Device names follow Nova and os-vif: a prefix and the first 11 characters of the port id (14 characters in all,
 Nova's NIC_NAME_LEN); a Linux bridge agent's bridge is ``brq`` and the first 11 characters of the network id.
@@ -58,13 +59,6 @@ class Binding:
     @property
     def bound(self) -> bool:
         return self.vif_type not in UNBOUND_VIF_TYPES
-
-    @classmethod
-    def of_port(cls, port: dict[str, Any]) -> Binding:
-        host, vif_type = port.get("binding:host_id"), port.get("binding:vif_type")
-        return cls(host if isinstance(host, str) and host else None,
-                   vif_type if isinstance(vif_type, str) and vif_type else "unbound",
-                   VifDetails.from_port(port.get("binding:vif_details")))  # fmt: skip
 
 
 @dataclass(frozen=True)

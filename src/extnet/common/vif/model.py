@@ -1,8 +1,9 @@
 """The VIF contract: what the engine tells a host agent about each vNIC it must plug (the private contract between
 the two programs; see docs/host-agent.md).
 
-One ``Vif`` per vNIC, built by the engine from its vNIC and from the provider's answer for the vNIC's port
-(``binding:vif_type`` and ``binding:vif_details``, as Nova builds its VIF model), and sent as JSON. The structure is
+One ``Vif`` per vNIC, built by the engine from its vNIC and from the provider's answer for the vNIC's port, as the
+engine parsed it (a ``VifPort``: its binding's ``vif_type`` and ``vif_details``, as Nova builds its VIF model), and
+sent as JSON. The structure is
 versioned ``MAJOR.MINOR``: a host refuses a major version it does not speak; within a major version fields are only
 ever added (a newer minor), so a reader ignores the fields it does not know and defaults the ones it does not get.
 The fields are declared once, on the classes, and (de)serialized from there (``extnet.common.codec``).
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from extnet.common.codec import decode, encode
 from extnet.common.vif.kinds import UNBOUND_VIF_TYPES, Binding, VifDetails, VifPlug, plug_for
@@ -82,6 +83,28 @@ class VifProvider:
 class FixedIp:
     subnet_id: str = ""
     ip_address: str = ""
+
+
+class VifPort(Protocol):
+    """What the VIF builder reads of a provider's port, parsed (the engine's ``ProviderPort`` is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def mac(self) -> str | None: ...
+
+    @property
+    def network_id(self) -> str | None: ...
+
+    @property
+    def binding(self) -> Binding: ...
+
+    @property
+    def fixed_ips(self) -> tuple[FixedIp, ...]: ...
+
+    @property
+    def security_groups(self) -> tuple[str, ...] | None: ...
 
 
 @dataclass(frozen=True)
@@ -191,17 +214,17 @@ class Vif:
 
     @classmethod
     def from_port(
-        cls, port: dict[str, Any], *, vnic_id: str, vnic_name: str, network_name: str, provider: VifProvider,
+        cls, port: VifPort, *, vnic_id: str, vnic_name: str, network_name: str, provider: VifProvider,
         plugin_type: str, mtu: int | None = None, plugged: bool = True, linked: bool = True, model: str = "virtio",
     ) -> Vif:  # fmt: skip
-        """The VIF of a vNIC from the provider's answer for its port (Neutron's port JSON)."""
-        binding = Binding.of_port(port)
+        """The VIF of a vNIC from the provider's answer for its port; what the answer lacks (a MAC, a network) is
+        a ``VifError``."""
+        binding = port.binding
         return cls(
-            vnic_id=vnic_id, vnic_name=vnic_name, port_id=port["id"], mac=port["mac_address"], mtu=mtu, model=model,
-            network=VifNetwork(port["network_id"], network_name), provider=provider, plugin_type=plugin_type,
-            vif_type=binding.vif_type, vif_details=binding.details,
-            fixed_ips=tuple(FixedIp(ip["subnet_id"], ip["ip_address"]) for ip in port.get("fixed_ips") or ()),
-            security_groups=tuple(port.get("security_groups") or ()), plugged=plugged, linked=linked,
+            vnic_id=vnic_id, vnic_name=vnic_name, port_id=port.id, mac=port.mac or "", mtu=mtu, model=model,
+            network=VifNetwork(port.network_id or "", network_name), provider=provider, plugin_type=plugin_type,
+            vif_type=binding.vif_type, vif_details=binding.details, fixed_ips=port.fixed_ips,
+            security_groups=port.security_groups or (), plugged=plugged, linked=linked,
         )  # fmt: skip
 
 

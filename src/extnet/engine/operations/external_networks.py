@@ -29,8 +29,9 @@ from extnet.engine.commands.external_subnets import subnet_values
 from extnet.engine.commands.networks import RemoveNetwork, resolve_data_center
 from extnet.engine.errors import BadRequest, Fault, NotFound
 from extnet.engine.operations.provider_calls import ProviderCall, fetch_network, guarded, remote
-from extnet.engine.providers.client import ProviderClient, ProviderError
+from extnet.engine.providers.client import ProviderError
 from extnet.engine.providers.neutron import ProviderNetwork, ProviderSubnet
+from extnet.engine.providers.protocol import NetworkProvider
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database
 from extnet.engine.store.events import Code, record
@@ -153,7 +154,7 @@ def remove_external_network(database: Database, services: EngineServices,
         provider_id, external_id, name = str(network.external_provider_id), str(network.external_id), network.name
     call = ProviderCall(database, services, provider_id)
 
-    def delete(client: ProviderClient) -> None:
+    def delete(client: NetworkProvider) -> None:
         try:
             client.delete_network(external_id)
         except ProviderError as err:

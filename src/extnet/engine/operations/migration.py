@@ -13,9 +13,9 @@ from extnet.engine.errors import BadRequest, Conflict, Fault
 from extnet.engine.operations.context import Lifecycle
 from extnet.engine.operations.ports import (
     Allocation,
+    PortAllocator,
     PortFailure,
     PortPlan,
-    allocate,
     plans_for,
     vif_of,
 )
@@ -140,7 +140,8 @@ def _move(database: Database, services: EngineServices, lifecycle: Lifecycle, le
     created_on_dest = False
     try:
         store = storer(database, lease, plan.vm_name)
-        allocate(services, lifecycle, plan.plans, binding_for(dest), plan.pending, store, plan.vm_name, alloc)
+        allocator = PortAllocator(services, lifecycle, binding_for(dest), plan.pending, store, plan.vm_name)
+        allocator.allocate(plan.plans, alloc)
         vifs = [vif_of(p, alloc.ports[p.vnic_id][1], plan.vm_name) for p in plan.plans]
         created_on_dest = True
         reported = services.host_agents.vm_create(dest.endpoint, lease.vm_id, plan.vm_name, vifs)
@@ -156,8 +157,9 @@ def _undo_move(database: Database, services: EngineServices, lifecycle: Lifecycl
     if created_on_dest:
         undo_on_host(lambda: services.host_agents.vm_destroy(dest.endpoint, lease.vm_id))
     try:  # the ports go back to the source, where the VM still runs
-        allocate(services, lifecycle, _refreshed(database, services, plan), binding_for(plan.source), plan.pending,
-                 lambda pairs: None, plan.vm_name, Allocation())  # fmt: skip
+        back = PortAllocator(services, lifecycle, binding_for(plan.source), plan.pending, lambda pairs: None,
+                             plan.vm_name)  # fmt: skip
+        back.allocate(_refreshed(database, services, plan), Allocation())
     except PortFailure as err:
         log.warning("rebinding the ports of VM %s to host %s: %s", plan.vm_name, plan.source.name, err.message)
     with database.transaction() as session:

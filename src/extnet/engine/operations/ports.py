@@ -6,7 +6,8 @@ compared, and updated), ``binding:host_id`` = the binding host id its host repor
 the security groups of the vNIC's profile, and this engine's marker as ``description``. The engine stores the port
 id on the vNIC; a port is found by that id, else by a ``device_id`` filter (a port made by an operation that died
 before storing it), never by listing all ports. Calls are grouped per provider: one lookup, one (bulk) create; a
-first start, whose vNICs have no stored port, skips the lookup unless the create finds a MAC already taken.
+first start, whose vNICs have no stored port, skips the lookup unless the create finds a MAC already taken. A
+``PortAllocator`` does that for the vNICs of one VM; the provider answers with parsed ports (``ProviderPort``).
 
 No function here holds a transaction while it calls a provider; what must be stored as soon as it exists (a port
 just created) is handed to the caller's ``on_created``.
@@ -26,6 +27,8 @@ from extnet.engine.commands.security_groups import port_security_groups
 from extnet.engine.operations.context import Lifecycle
 from extnet.engine.operations.scheduling import Need, plugin_type_of
 from extnet.engine.providers.client import ProviderConfig, ProviderError
+from extnet.engine.providers.neutron import ProviderPort
+from extnet.engine.providers.protocol import NetworkProvider
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import fetch
 from extnet.engine.store.models import Provider, VmNic
@@ -73,44 +76,6 @@ class PortPlan:
     def need(self) -> Need:
         return Need(self.network_name, self.provider.id, self.provider.name, self.provider.plugin_type,
                     self.provider.config)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Port:
-    """A port as the provider answered it (read tolerantly: what is missing or of another type is None)."""
-
-    raw: dict[str, Any] = field(repr=False, hash=False, compare=False)
-    id: str
-    network_id: str | None
-    mac: str | None
-    device_id: str | None
-    device_owner: str | None
-    name: str | None
-    host_id: str | None
-    status: str | None
-    vif_type: str | None
-    security_groups: tuple[str, ...] | None
-    admin_state_up: bool | None
-
-
-def _text(raw: dict[str, Any], key: str) -> str | None:
-    value = raw.get(key)
-    return value if isinstance(value, str) else None
-
-
-def port_from(raw: Any) -> Port | None:
-    if not isinstance(raw, dict) or not _text(raw, "id"):
-        return None
-    groups = raw.get("security_groups")
-    admin = raw.get("admin_state_up")
-    return Port(
-        raw=raw, id=str(raw["id"]), network_id=_text(raw, "network_id"),
-        mac=(_text(raw, "mac_address") or "").lower() or None, device_id=_text(raw, "device_id"),
-        device_owner=_text(raw, "device_owner"), name=_text(raw, "name"), host_id=_text(raw, "binding:host_id"),
-        status=_text(raw, "status"), vif_type=_text(raw, "binding:vif_type"),
-        security_groups=tuple(str(g) for g in groups) if isinstance(groups, list) else None,
-        admin_state_up=admin if isinstance(admin, bool) else None,
-    )  # fmt: skip
 
 
 class PortFailure(Exception):
@@ -186,7 +151,7 @@ def create_body(plan: PortPlan, binding_host: str, marker: str) -> dict[str, Any
     return body
 
 
-def updates(plan: PortPlan, port: Port, binding_host: str) -> list[dict[str, Any]]:
+def updates(plan: PortPlan, port: ProviderPort, binding_host: str) -> list[dict[str, Any]]:
     """The PUT bodies that make ``port`` what ``plan`` wants, in order (none when it already is). A MAC cannot
     change on a bound port (Neutron's PortBound): the port is unbound first, then rebound with the new MAC."""
     wanted: dict[str, Any] = {}
@@ -196,7 +161,7 @@ def updates(plan: PortPlan, port: Port, binding_host: str) -> list[dict[str, Any
         wanted.update({"device_id": plan.vnic_id, "device_owner": DEVICE_OWNER})
     if plan.security_groups is not None and set(port.security_groups or ()) != set(plan.security_groups):
         wanted["security_groups"] = list(plan.security_groups)
-    reported = port.raw.get("port_security_enabled") if "port_security_enabled" in port.raw else None
+    reported = port.port_security_enabled
     if plan.security_groups is not None and reported is not None and reported != bool(plan.security_groups):
         wanted.update(port_security_enabled=bool(plan.security_groups), security_groups=list(plan.security_groups))
     if port.host_id != binding_host:
@@ -217,82 +182,93 @@ class Allocation:
     """What an allocation did so far (also when it failed part-way): the port of each vNIC, the ports it created,
     and ports it found that no vNIC will use (duplicates carrying a vNIC's device id)."""
 
-    ports: dict[str, tuple[PortPlan, Port]] = field(default_factory=dict)
-    created: list[tuple[PortPlan, Port]] = field(default_factory=list)
-    discard: list[tuple[PortPlan, Port]] = field(default_factory=list)
+    ports: dict[str, tuple[PortPlan, ProviderPort]] = field(default_factory=dict)
+    created: list[tuple[PortPlan, ProviderPort]] = field(default_factory=list)
+    discard: list[tuple[PortPlan, ProviderPort]] = field(default_factory=list)
 
 
-Created = Callable[[list[tuple[PortPlan, Port]]], None]
+Created = Callable[[list[tuple[PortPlan, ProviderPort]]], None]
 Binding = Callable[[PortPlan], str]
 
 
-def allocate(
-    services: EngineServices, lifecycle: Lifecycle, plans: list[PortPlan], binding: Binding,
-    pending: dict[str, set[str]], on_created: Created, vm_name: str, into: Allocation,
-) -> Allocation:  # fmt: skip
-    """Find, create or update the port of every plan, bound for its host (``binding``). ``pending``: per provider,
-    ports queued for deletion (never taken up again). Raises PortFailure; ``into`` keeps what was done."""
-    for provider_id, group in by_provider(plans).items():
-        _allocate_on(services, lifecycle, group, binding, pending.get(provider_id, set()), on_created, vm_name, into)
-    return into
+@dataclass(frozen=True)
+class PortAllocator:
+    """Finds, creates or updates the ports of a VM's vNICs, bound for its host: ``binding`` names each plan's binding
+    host, ``pending`` the ports queued for deletion per provider (never taken up again), and ``on_created`` stores
+    the ports made as soon as they exist."""
 
+    services: EngineServices
+    lifecycle: Lifecycle
+    binding: Binding
+    pending: dict[str, set[str]]
+    on_created: Created
+    vm_name: str
 
-def _allocate_on(services: EngineServices, lifecycle: Lifecycle, plans: list[PortPlan],
-                 binding: Binding, pending: set[str], on_created: Created, vm_name: str,
-                 into: Allocation) -> None:  # fmt: skip
-    provider = plans[0].provider
-    client = services.providers.get(provider.config)
-    label = _label(plans, vm_name)
-    try:
-        # A vNIC without a stored port has no port, unless an operation died after the provider made it and before
-        # it was stored: then its MAC is taken on the network (a conflict) and the lookup finds it.
-        looked = any(plan.stored for plan in plans)
-        found = _find(client, plans, pending, label, into) if looked else {}
+    def allocate(self, plans: list[PortPlan], into: Allocation) -> Allocation:
+        """The port of every plan, in ``into`` (which keeps what was done when this raises PortFailure)."""
+        for provider_id, group in by_provider(plans).items():
+            self._allocate_on(group, self.pending.get(provider_id, set()), into)
+        return into
+
+    def _allocate_on(self, plans: list[PortPlan], pending: set[str], into: Allocation) -> None:
+        provider = plans[0].provider
+        client: NetworkProvider = self.services.providers.get(provider.config)
+        label = _label(plans, self.vm_name)
         try:
-            _create_missing(client, lifecycle, plans, found, binding, on_created, vm_name, into)
+            # A vNIC without a stored port has no port, unless an operation died after the provider made it and
+            # before it was stored: then its MAC is taken on the network (a conflict) and the lookup finds it.
+            looked = any(plan.stored for plan in plans)
+            found = _find(client, plans, pending, label, into) if looked else {}
+            try:
+                self._create_missing(client, plans, found, into)
+            except ProviderError as err:
+                if looked or err.kind != "conflict":
+                    raise
+                found = _find(client, plans, pending, label, into)
+                self._create_missing(client, plans, found, into)
+            by_id = {plan.vnic_id: plan for plan in plans}
+            for vnic_id, port in found.items():
+                plan = by_id[vnic_id]
+                into.ports[vnic_id] = (plan, self._update(client, plan, port))
         except ProviderError as err:
-            if looked or err.kind != "conflict":
-                raise
-            found = _find(client, plans, pending, label, into)
-            _create_missing(client, lifecycle, plans, found, binding, on_created, vm_name, into)
-        by_id = {plan.vnic_id: plan for plan in plans}
-        for vnic_id, port in found.items():
-            plan = by_id[vnic_id]
-            into.ports[vnic_id] = (plan, _update(client, plan, port, binding(plan), vm_name))
-    except ProviderError as err:
-        raise PortFailure(err.message, provider.id) from None
-    for plan in plans:
-        _check_bound(plan, into.ports[plan.vnic_id][1], binding(plan), vm_name)
+            raise PortFailure(err.message, provider.id) from None
+        for plan in plans:
+            _check_bound(plan, into.ports[plan.vnic_id][1], self.binding(plan), self.vm_name)
+
+    def _create_missing(self, client: NetworkProvider, plans: list[PortPlan], found: dict[str, ProviderPort],
+                        into: Allocation) -> None:  # fmt: skip
+        """Create, in one request, the ports of the plans not ``found``."""
+        missing = [plan for plan in plans if plan.vnic_id not in found]
+        if not missing:
+            return
+        bodies = [create_body(plan, self.binding(plan), self.lifecycle.marker) for plan in missing]
+        made = client.create_ports(bodies, f"create the port of {_label(missing, self.vm_name)}")
+        pairs = list(zip(missing, made, strict=True))
+        into.created.extend(pairs)
+        self.on_created(pairs)
+        for plan, port in pairs:
+            into.ports[plan.vnic_id] = (plan, port)
+
+    def _update(self, client: NetworkProvider, plan: PortPlan, port: ProviderPort) -> ProviderPort:
+        for body in updates(plan, port, self.binding(plan)):
+            port = client.update_port(port.id, body, f"update the port of {_one(plan, self.vm_name)}")
+        return port
 
 
-def _create_missing(client: Any, lifecycle: Lifecycle, plans: list[PortPlan], found: dict[str, Port],
-                    binding: Binding, on_created: Created, vm_name: str, into: Allocation) -> None:  # fmt: skip
-    """Create, in one request, the ports of the plans not ``found``."""
-    missing = [plan for plan in plans if plan.vnic_id not in found]
-    if not missing:
-        return
-    bodies = [create_body(plan, binding(plan), lifecycle.marker) for plan in missing]
-    made = [port_from(raw) for raw in client.create_ports(bodies, f"create the port of {_label(missing, vm_name)}")]
-    pairs = [(plan, port) for plan, port in zip(missing, made, strict=True) if port is not None]
-    into.created.extend(pairs)
-    on_created(pairs)
-    for plan, port in pairs:
-        into.ports[plan.vnic_id] = (plan, port)
-
-
-def _find(client: Any, plans: list[PortPlan], pending: set[str], label: str, into: Allocation) -> dict[str, Port]:
+def _find(client: NetworkProvider, plans: list[PortPlan], pending: set[str], label: str,
+          into: Allocation) -> dict[str, ProviderPort]:  # fmt: skip
     """The existing port of each plan that has one: its stored port, else a port with its device id on its network.
 
     One ``?device_id=`` lookup for all the plans finds both (a port carries its vNIC's id); only a stored port whose
     device id a user changed needs a second lookup, by id."""
     by_vnic = {plan.vnic_id: plan for plan in plans}
-    raw = client.find_ports(f"find the ports of {label}", {"device_id": list(by_vnic), "device_owner": DEVICE_OWNER})
-    candidates = [port for port in filter(None, map(port_from, raw)) if port.id not in pending]
+    listed = client.find_ports(f"find the ports of {label}", {"device_id": list(by_vnic), "device_owner": DEVICE_OWNER})
+    candidates = [port for port in listed if port.id not in pending]
     stored = {plan.stored: plan for plan in plans if plan.stored and plan.stored not in pending}
     unseen = [port_id for port_id in stored if all(port.id != port_id for port in candidates)]
     if unseen:
-        candidates += filter(None, map(port_from, client.find_ports(f"find the ports of {label}", {"id": unseen})))
-    found: dict[str, Port] = {}
+        candidates += client.find_ports(f"find the ports of {label}", {"id": unseen})
+    found: dict[str, ProviderPort] = {}
     for port in candidates:  # the stored ports first, then the others by device id
         plan = stored.get(port.id)
         if plan is not None and port.network_id == plan.external_id:
@@ -308,15 +284,7 @@ def _find(client: Any, plans: list[PortPlan], pending: set[str], label: str, int
     return found
 
 
-def _update(client: Any, plan: PortPlan, port: Port, binding_host: str, vm_name: str) -> Port:
-    for body in updates(plan, port, binding_host):
-        changed = port_from(client.update_port(port.id, body, f"update the port of {_one(plan, vm_name)}"))
-        if changed is not None:
-            port = changed
-    return port
-
-
-def _check_bound(plan: PortPlan, port: Port, binding_host: str, vm_name: str) -> None:
+def _check_bound(plan: PortPlan, port: ProviderPort, binding_host: str, vm_name: str) -> None:
     if port.vif_type in UNBOUND_VIF_TYPES:
         raise PortFailure(f"Provider '{plan.provider.name}' could not bind the port {port.id} of "
                           f"{_one(plan, vm_name)} to binding host '{binding_host}' (binding:vif_type "
@@ -336,14 +304,14 @@ def _label(plans: list[PortPlan], vm_name: str) -> str:
 # --- the host's view -------------------------------------------------------------------------------------------
 
 
-def vif_of(plan: PortPlan, port: Port, vm_name: str) -> Vif:
+def vif_of(plan: PortPlan, port: ProviderPort, vm_name: str) -> Vif:
     try:
         return Vif.from_port(
-            port.raw, vnic_id=plan.vnic_id, vnic_name=plan.vnic_name, network_name=plan.network_name,
+            port, vnic_id=plan.vnic_id, vnic_name=plan.vnic_name, network_name=plan.network_name,
             provider=VifProvider(plan.provider.id, plan.provider.type), plugin_type=plan.provider.plugin_type,
             mtu=plan.mtu, plugged=plan.plugged, linked=plan.linked, model=plan.model,
         )  # fmt: skip
-    except (VifError, KeyError, TypeError) as err:
+    except VifError as err:
         raise PortFailure(f"The port {port.id} of {_one(plan, vm_name)} on provider '{plan.provider.name}' cannot be "
                           f"handed to the host: {err}", plan.provider.id) from None  # fmt: skip
 
@@ -361,7 +329,7 @@ def reports_status(lifecycle: Lifecycle, reporting: frozenset[str], provider_id:
     return provider_id in reporting
 
 
-def wait_active(services: EngineServices, ports: list[tuple[PortPlan, Port]], timeout: float, vm_name: str,
+def wait_active(services: EngineServices, ports: list[tuple[PortPlan, ProviderPort]], timeout: float, vm_name: str,
                 host_name: str) -> None:  # fmt: skip
     """Wait (with a deadline) until every port is ACTIVE, as Nova waits for network-vif-plugged. A port whose
     provider reports no status, or that is administratively down, is not waited for. Raises PortFailure."""
@@ -374,16 +342,16 @@ def wait_active(services: EngineServices, ports: list[tuple[PortPlan, Port]], ti
 
 def _wait_on(services: EngineServices, provider: ProviderRef, waiting: dict[str, PortPlan], deadline: float,
              timeout: float, vm_name: str, host_name: str) -> None:  # fmt: skip
-    client = services.providers.get(provider.config)
+    client: NetworkProvider = services.providers.get(provider.config)
     delay = POLL_MIN_S
     while waiting:
         try:
             plural = "s" if len(waiting) > 1 else ""
             what = f"read the status of the port{plural} of {_label(list(waiting.values()), vm_name)}"
-            raw = client.find_ports(what, {"id": list(waiting)}, ("id", "status", "admin_state_up"))
+            answered = client.find_ports(what, {"id": list(waiting)}, ("id", "status", "admin_state_up"))
         except ProviderError as err:
             raise PortFailure(err.message, provider.id) from None
-        for port in filter(None, map(port_from, raw)):
+        for port in answered:
             plan = waiting.get(port.id)
             if plan is None:
                 continue

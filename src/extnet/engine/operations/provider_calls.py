@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 
 from extnet.engine.commands.external_networks import engine_copies
 from extnet.engine.errors import Conflict, Fault, NotFound
-from extnet.engine.providers.client import ProviderClient, ProviderError
+from extnet.engine.providers.client import ProviderError
 from extnet.engine.providers.neutron import ProviderNetwork
+from extnet.engine.providers.protocol import NetworkProvider
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database
 from extnet.engine.store.events import Code, record
@@ -42,12 +43,12 @@ class ProviderCall:
             self.unmanaged = provider.unmanaged
             self.config = services.provider_config(provider)
 
-    def client(self) -> ProviderClient:
+    def client(self) -> NetworkProvider:
         if self.unmanaged:
             raise Conflict(f"Provider '{self.name}' is unmanaged: extnet never calls it")
         return self.services.providers.get(self.config)
 
-    def run(self, what: Callable[[ProviderClient], T], failure_code: Code | None = None) -> T:
+    def run(self, what: Callable[[NetworkProvider], T], failure_code: Code | None = None) -> T:
         try:
             return what(self.client())
         except ProviderError as err:
@@ -73,8 +74,9 @@ def guarded(
 
 
 def remote(
-    call: ProviderCall, what: Callable[[ProviderClient], T], failure: Code | None = None, describe: str = "", **ids: Any
-) -> T:
+    call: ProviderCall, what: Callable[[NetworkProvider], T], failure: Code | None = None, describe: str = "",
+    **ids: Any,
+) -> T:  # fmt: skip
     """``guarded`` for a call on the provider's client."""
     return guarded(call, lambda: what(call.client()), failure, describe, **ids)
 

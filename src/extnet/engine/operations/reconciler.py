@@ -34,18 +34,17 @@ from extnet.engine.operations.outbox import deliver
 from extnet.engine.operations.ports import (
     DEVICE_OWNER,
     Allocation,
-    Port,
+    PortAllocator,
     PortFailure,
     PortPlan,
-    allocate,
     plans_for,
-    port_from,
     vif_of,
 )
 from extnet.engine.operations.scheduling import Candidate, candidate
 from extnet.engine.operations.vm_leases import Lease, release, stale, take_over, try_acquire
 from extnet.engine.operations.vm_ports import HOT, binding_for, delete_created, forget_created, lifecycle_of, storer
 from extnet.engine.providers.client import ProviderError
+from extnet.engine.providers.neutron import ProviderPort
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database, fetch
 from extnet.engine.store.events import Code, record
@@ -164,8 +163,9 @@ def _resync(database: Database, services: EngineServices, lease: Lease, host: Ca
         pending = {pid: pending_port_ids(session, pid) for pid in {p.provider.id for p in plans}}
     alloc = Allocation()
     try:
-        allocate(services, lifecycle_of(services), plans, binding_for(host), pending,
-                 storer(database, lease, vm_name), vm_name, alloc)  # fmt: skip
+        allocator = PortAllocator(services, lifecycle_of(services), binding_for(host), pending,
+                                  storer(database, lease, vm_name), vm_name)  # fmt: skip
+        allocator.allocate(plans, alloc)
         vifs = [vif_of(plan, alloc.ports[plan.vnic_id][1], vm_name) for plan in plans]
         services.host_agents.vm_create(host.endpoint, lease.vm_id, vm_name, vifs)
     except (PortFailure, HostAgentError) as err:
@@ -203,18 +203,19 @@ def _reconcile_provider(database: Database, services: EngineServices, provider_i
         name, config = provider.name, services.provider_config(provider)
     client = services.providers.get(config)
     label = f"provider {name}"
-    listed: dict[str, Port] = {}
+    listed: dict[str, ProviderPort] = {}
     filters = {"device_owner": DEVICE_OWNER, "description": lifecycle.marker}
     for page in client.port_pages("list the ports this engine made", filters, LISTED_FIELDS):
-        listed.update((port.id, port) for port in filter(None, map(port_from, page)))
+        listed.update((port.id, port) for port in page)
         progress(f"{label}: listing ports", len(listed), 0)
     report.ports_checked += len(listed)
     _remove_orphans(database, lifecycle, provider_id, name, listed, report, progress, label)
     _repair_running(database, services, provider_id, listed, report, progress, label)
 
 
-def _remove_orphans(database: Database, lifecycle: Lifecycle, provider_id: str, name: str, listed: dict[str, Port],
-                    report: ReconcileReport, progress: Progress, label: str) -> None:  # fmt: skip
+def _remove_orphans(database: Database, lifecycle: Lifecycle, provider_id: str, name: str,
+                    listed: dict[str, ProviderPort], report: ReconcileReport, progress: Progress,
+                    label: str) -> None:  # fmt: skip
     suspects = [port for port in listed.values() if not _owned_here(database, provider_id, port)]
     queued = 0
     for done, port in enumerate(suspects, 1):
@@ -236,13 +237,13 @@ def _remove_orphans(database: Database, lifecycle: Lifecycle, provider_id: str, 
         lifecycle.wake_outbox()
 
 
-def _owned_here(database: Database, provider_id: str, port: Port) -> bool:
+def _owned_here(database: Database, provider_id: str, port: ProviderPort) -> bool:
     """The quick test (a read): the port is its vNIC's port."""
     with database.transaction(write=False) as session:
         return _orphan_reason(session, provider_id, port, lock=False) is None
 
 
-def _orphan_reason(session: Session, provider_id: str, port: Port, lock: bool = True) -> str | None:
+def _orphan_reason(session: Session, provider_id: str, port: ProviderPort, lock: bool = True) -> str | None:
     """Why the port is an orphan; None if it is its vNIC's port (or already queued for deletion); "busy" if its
     VM has an operation in progress (which may be about to store it)."""
     if port.id in pending_port_ids(session, provider_id):
@@ -268,15 +269,16 @@ class _Running:
     plans: list[PortPlan]
 
 
-def _repair_running(database: Database, services: EngineServices, provider_id: str, listed: dict[str, Port],
-                    report: ReconcileReport, progress: Progress, label: str) -> None:  # fmt: skip
+def _repair_running(database: Database, services: EngineServices, provider_id: str,
+                    listed: dict[str, ProviderPort], report: ReconcileReport, progress: Progress,
+                    label: str) -> None:  # fmt: skip
     running = _running_on(database, services, provider_id)
     unlisted = [p.stored for vm in running for p in vm.plans if p.stored and p.stored not in listed]
     known = dict(listed)
     if unlisted:  # a port whose description a user changed is not listed, and still the vNIC's port
         config = running[0].plans[0].provider.config
-        raw = services.providers.get(config).find_ports("find ports of running VMs", {"id": unlisted}, LISTED_FIELDS)
-        known.update((port.id, port) for port in filter(None, map(port_from, raw)))
+        found = services.providers.get(config).find_ports("find ports of running VMs", {"id": unlisted}, LISTED_FIELDS)
+        known.update((port.id, port) for port in found)
     for done, vm in enumerate(running, 1):
         progress(f"{label}: checking running VMs", done, len(running))
         wrong = [plan for plan in vm.plans if _needs_repair(plan, known, vm.host)]
@@ -284,12 +286,12 @@ def _repair_running(database: Database, services: EngineServices, provider_id: s
             _repair(database, services, vm, wrong, report)
 
 
-def _needs_repair(plan: PortPlan, known: dict[str, Port], host: Candidate) -> bool:
+def _needs_repair(plan: PortPlan, known: dict[str, ProviderPort], host: Candidate) -> bool:
     port = known.get(plan.stored or "")
     if port is None:
         return True
     expected = host.binding(plan.provider.plugin_type)
-    wrong_host = "binding:host_id" in port.raw and expected is not None and port.host_id != expected
+    wrong_host = port.host_reported and expected is not None and port.host_id != expected
     return wrong_host or (port.mac is not None and port.mac != plan.mac)
 
 
@@ -325,8 +327,9 @@ def _repair(database: Database, services: EngineServices, vm: _Running, plans: l
         return
     alloc = Allocation()
     try:
-        allocate(services, lifecycle, plans, binding_for(vm.host), pending, storer(database, lease, vm.vm_name),
-                 vm.vm_name, alloc)  # fmt: skip
+        allocator = PortAllocator(services, lifecycle, binding_for(vm.host), pending,
+                                  storer(database, lease, vm.vm_name), vm.vm_name)  # fmt: skip
+        allocator.allocate(plans, alloc)
         for plan, port in alloc.created:
             services.host_agents.vm_hotplug_nic(vm.host.endpoint, vm.vm_id, vif_of(plan, port, vm.vm_name))
     except (PortFailure, HostAgentError) as err:

@@ -214,7 +214,7 @@ class AgentCache:
                 if self.ttl > 0:
                     self._unlisted[key] = now + self.ttl
                 return None
-            found = {a.get("host") for a in agents if a.get("alive") is True and a.get("admin_state_up") is not False}
+            found = {agent.host for agent in agents if agent.serving}
             fresh = {host for host in hosts if host in found}
             if self.ttl > 0:
                 self._alive.update({(key, host): now + self.ttl for host in fresh})

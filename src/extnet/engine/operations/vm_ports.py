@@ -29,7 +29,6 @@ from extnet.engine.operations.context import Lifecycle
 from extnet.engine.operations.ports import (
     ACTIVE,
     Allocation,
-    Port,
     PortFailure,
     PortPlan,
     reports_status,
@@ -41,6 +40,7 @@ from extnet.engine.operations.scheduling import (
 )
 from extnet.engine.operations.vm_leases import Lease
 from extnet.engine.providers.client import ProviderError
+from extnet.engine.providers.neutron import ProviderPort
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database, fetch
 from extnet.engine.store.events import Code, record
@@ -68,13 +68,13 @@ def pending_by_provider(session: Session, plans: list[PortPlan]) -> dict[str, se
 
 def storer(
     database: Database, lease: Lease, vm_name: str, on_nic: bool = True, host_id: str | None = None
-) -> Callable[[list[tuple[PortPlan, Port]]], None]:
+) -> Callable[[list[tuple[PortPlan, ProviderPort]]], None]:
     """Stores ports the moment they were created: in the lease (undone if the engine dies) and on their vNICs (not
     when ``on_nic`` is false: a vNIC being rewired keeps its old port until the new one is plugged); ``host_id``:
     the host the VM goes to, recorded with them. A few statements built once, no rows loaded: a start's ports are
     stored while it waits."""
 
-    def store(pairs: list[tuple[PortPlan, Port]]) -> None:
+    def store(pairs: list[tuple[PortPlan, ProviderPort]]) -> None:
         made = [{"provider_id": plan.provider.id, "port_id": port.id, "vnic_id": plan.vnic_id} for plan, port in pairs]
         mine = {"vm_id": lease.vm_id, "token": lease.token}
         with database.transaction() as session:
@@ -89,7 +89,7 @@ def storer(
     return store
 
 
-def store_ports(session: Session, pairs: list[tuple[PortPlan, Port]]) -> list[str]:
+def store_ports(session: Session, pairs: list[tuple[PortPlan, ProviderPort]]) -> list[str]:
     """Store each port on its vNIC (one statement for them all); the names of the vNICs that no longer exist."""
     if not pairs:
         return []
@@ -100,7 +100,7 @@ def store_ports(session: Session, pairs: list[tuple[PortPlan, Port]]) -> list[st
     return _missing_nics(session, pairs)  # some are gone (or the driver does not count an executemany's rows)
 
 
-def _missing_nics(session: Session, pairs: list[tuple[PortPlan, Port]]) -> list[str]:
+def _missing_nics(session: Session, pairs: list[tuple[PortPlan, ProviderPort]]) -> list[str]:
     present = set(session.scalars(_NIC_IDS, {"ids": [plan.vnic_id for plan, _port in pairs]}))
     return [plan.vnic_name for plan, _port in pairs if plan.vnic_id not in present]
 
@@ -133,7 +133,7 @@ def check_serves(host: Candidate, plans: list[PortPlan], vm_name: str) -> None:
 
 
 def wait_unreported(services: EngineServices, lifecycle: Lifecycle, reporting: frozenset[str], host: Candidate,
-          ports: list[tuple[PortPlan, Port]], vm_name: str, reported: dict[str, str]) -> None:  # fmt: skip
+          ports: list[tuple[PortPlan, ProviderPort]], vm_name: str, reported: dict[str, str]) -> None:  # fmt: skip
     """Wait for the ports to become ACTIVE, except those the host's answer says their provider already made ACTIVE
     (it handed on what the provider answered its report of the plug)."""
     waited = [(plan, port) for plan, port in ports if reports_status(lifecycle, reporting, plan.provider.id)
@@ -149,7 +149,7 @@ def reporting_of(services: EngineServices, host: Candidate, plans: list[PortPlan
         raise PortFailure(err.message) from None
 
 
-def delete_created(services: EngineServices, created: list[tuple[PortPlan, Port]], vm_name: str) -> list[str]:
+def delete_created(services: EngineServices, created: list[tuple[PortPlan, ProviderPort]], vm_name: str) -> list[str]:
     """Delete ports this attempt created; the ids of those that could not be (they go to the outbox)."""
     left: list[str] = []
     for plan, port in created:
@@ -163,7 +163,7 @@ def delete_created(services: EngineServices, created: list[tuple[PortPlan, Port]
     return left
 
 
-def forget_created(session: Session, lease: Lease, vm: Vm | None, created: list[tuple[PortPlan, Port]],
+def forget_created(session: Session, lease: Lease, vm: Vm | None, created: list[tuple[PortPlan, ProviderPort]],
                     left: list[str], vm_name: str, reason: str) -> None:  # fmt: skip
     """Clear the created ports from their vNICs and the lease; queue those not deleted yet."""
     for plan, port in created:

@@ -24,8 +24,8 @@ from extnet.engine.hosts.client import HostAgentError
 from extnet.engine.operations.context import Lifecycle
 from extnet.engine.operations.ports import (
     Allocation,
+    PortAllocator,
     PortPlan,
-    allocate,
     plans_for,
     vif_of,
 )
@@ -166,7 +166,8 @@ def _launch(database: Database, services: EngineServices, lifecycle: Lifecycle, 
     try:
         # the host is recorded before it is called (with the first ports made): a recovery then knows where to look
         store = storer(database, lease, plan.vm_name, host_id=host.id)
-        allocate(services, lifecycle, plan.plans, binding_for(host), plan.pending, store, plan.vm_name, alloc)
+        allocator = PortAllocator(services, lifecycle, binding_for(host), plan.pending, store, plan.vm_name)
+        allocator.allocate(plan.plans, alloc)
         vifs = [vif_of(p, alloc.ports[p.vnic_id][1], plan.vm_name) for p in plan.plans]
         if not alloc.created:  # no port was made (they all exist): recorded on its own
             with database.transaction() as session:

@@ -18,10 +18,9 @@ from extnet.engine.hosts.client import HostAgentError
 from extnet.engine.operations.context import Lifecycle
 from extnet.engine.operations.ports import (
     Allocation,
+    PortAllocator,
     PortPlan,
-    allocate,
     plans_for,
-    port_from,
     vif_of,
 )
 from extnet.engine.operations.scheduling import (
@@ -48,6 +47,7 @@ from extnet.engine.operations.vm_ports import (
     wait_unreported,
 )
 from extnet.engine.providers.client import ProviderError
+from extnet.engine.providers.protocol import NetworkProvider
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database, fetch
 from extnet.engine.store.events import Code, record
@@ -117,16 +117,9 @@ def _plug(
     try:
         check_serves(host, plans, vm_name)
         reporting = reporting_of(services, host, plans, vm_name)
-        allocate(
-            services,
-            lifecycle,
-            plans,
-            binding_for(host),
-            pending,
-            storer(database, lease, vm_name, on_nic),
-            vm_name,
-            alloc,
-        )
+        allocator = PortAllocator(services, lifecycle, binding_for(host), pending,
+                                  storer(database, lease, vm_name, on_nic), vm_name)  # fmt: skip
+        allocator.allocate(plans, alloc)
         reported: dict[str, str] = {}
         for plan in plans:
             vif = vif_of(plan, alloc.ports[plan.vnic_id][1], vm_name)
@@ -228,9 +221,9 @@ def _apply_remote(database: Database, services: EngineServices, lifecycle: Lifec
         return Allocation()
     try:
         if change.was_plugged and not change.moved:  # the same network: bring the port up to date (name, groups)
-            alloc = Allocation()
-            allocate(services, lifecycle, change.new_plans, binding_for(host), change.pending,
-                     storer(database, lease, change.vm_name), change.vm_name, alloc)  # fmt: skip
+            allocator = PortAllocator(services, lifecycle, binding_for(host), change.pending,
+                                      storer(database, lease, change.vm_name), change.vm_name)  # fmt: skip
+            alloc = allocator.allocate(change.new_plans, Allocation())
             for plan, port in alloc.created:  # its port was gone: plugged again with the new one
                 services.host_agents.vm_hotplug_nic(host.endpoint, lease.vm_id, vif_of(plan, port, change.vm_name))
             return alloc
@@ -264,10 +257,9 @@ def _replug(services: EngineServices, lease: Lease, host: Candidate, plan: PortP
     if plan.stored is None:
         return
     try:
-        client = services.providers.get(plan.provider.config)
-        found = [port_from(raw) for raw in client.find_ports(f"find the port of vNIC '{plan.vnic_name}'",
-                                                              {"id": [plan.stored]})]  # fmt: skip
-        port = next((p for p in found if p is not None), None)
+        client: NetworkProvider = services.providers.get(plan.provider.config)
+        found = client.find_ports(f"find the port of vNIC '{plan.vnic_name}'", {"id": [plan.stored]})
+        port = next(iter(found), None)
         if port is not None:
             services.host_agents.vm_hotplug_nic(host.endpoint, lease.vm_id, vif_of(plan, port, vm_name))
     except (ProviderError, *Remote) as err:

@@ -1,6 +1,8 @@
-"""Talking to a Neutron-API network provider, only through keystoneauth1 and openstacksdk.
+"""Talking to a Neutron-API network provider, through a keystoneauth1 session (openstacksdk only maps error answers
+to its exceptions).
 
-One ``ProviderClient`` per provider configuration: it keeps one authenticated session (keystoneauth re-authenticates
+One ``ProviderClient`` per provider configuration implements the engine's ``NetworkProvider`` (``protocol.py``),
+answering with the typed values of ``neutron.py``: it keeps one authenticated session (keystoneauth re-authenticates
 on a 401 by itself), verifies TLS against the certificates imported for the provider (only them, once there are any;
 the system's CAs before), applies separate connect and read timeouts, and maps every failure to a ``ProviderError``
 that says what went wrong in words an administrator can act on.
@@ -16,17 +18,25 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import requests
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as os_exc
-from openstack.connection import Connection
 
 from extnet.common.keystone import provider_session
 from extnet.engine.providers import neutron
-from extnet.engine.providers.neutron import ProviderNetwork, ProviderSecurityGroup, ProviderSubnet
+from extnet.engine.providers.neutron import (
+    ProviderAgent,
+    ProviderNetwork,
+    ProviderPort,
+    ProviderSecurityGroup,
+    ProviderSubnet,
+)
+
+if TYPE_CHECKING:
+    from extnet.engine.providers.protocol import NetworkProvider
 
 T = TypeVar("T")
 SECURITY_GROUPS_PER_REQUEST = 40  # ids per ?id=..&id=.. query, well inside any URL length limit
@@ -73,8 +83,6 @@ class ProviderClient:
         timeout = (config.connect_timeout, config.read_timeout)
         self.session, self._adapter = provider_session(config, config.certificates, timeout, pool_maxsize=16)
         self.endpoint = config.url.rstrip("/")
-        self.connection = Connection(session=self.session, network_endpoint_override=self.endpoint + "/v2.0/",
-                                     strict_proxies=False)  # fmt: skip
 
     # --- calls -----------------------------------------------------------------------------------------
 
@@ -229,23 +237,23 @@ class ProviderClient:
 
         return self.call(what or "check the security groups", fetch)
 
-    # --- ports and agents (the port lifecycle, engine/operations/ports.py): Neutron's JSON as it comes -------------
+    # --- ports and agents (the port lifecycle, engine/operations/ports.py) -----------------------------------------
 
     def find_ports(self, what: str, filters: dict[str, str | list[str]],
-                   fields: tuple[str, ...] = ()) -> list[dict[str, Any]]:  # fmt: skip
+                   fields: tuple[str, ...] = ()) -> list[ProviderPort]:  # fmt: skip
         """The ports matching server-side ``filters`` (a list value: any of them, ``?id=a&id=b``, sent in chunks)."""
 
-        def fetch() -> list[dict[str, Any]]:
+        def fetch() -> list[ProviderPort]:
             many = next((key for key, value in filters.items() if isinstance(value, list)), None)
             values = list(filters[many]) if many else [None]
-            found: list[dict[str, Any]] = []
+            found: list[ProviderPort] = []
             for start in range(0, len(values), SECURITY_GROUPS_PER_REQUEST):
                 params = [(k, v) for k, v in filters.items() if k != many and isinstance(v, str)]
                 if many:
                     params += [(many, str(value)) for value in values[start : start + SECURITY_GROUPS_PER_REQUEST]]
                 params += [("fields", name) for name in fields]
                 body = self._request("GET", "/ports", params=params)
-                found.extend(p for p in neutron.items_of(body, "ports") if isinstance(p, dict))
+                found.extend(_ports(body))
             return found
 
         if any(isinstance(value, list) and not value for value in filters.values()):
@@ -253,41 +261,43 @@ class ProviderClient:
         return self.call(what, fetch)
 
     def port_pages(self, what: str, filters: dict[str, str], fields: tuple[str, ...] = (),
-                   limit: int = 500) -> Iterator[list[dict[str, Any]]]:  # fmt: skip
+                   limit: int = 500) -> Iterator[list[ProviderPort]]:  # fmt: skip
         """The ports matching ``filters``, a page at a time (Neutron's pagination; one page if it has none)."""
         params: list[tuple[str, str]] = [*filters.items(), *(("fields", name) for name in fields),
                                          ("limit", str(limit))]  # fmt: skip
         body = self.call(what, lambda: self._request("GET", "/ports", params=params))
         seen: set[str] = set()
         while True:
-            yield [p for p in neutron.items_of(body, "ports") if isinstance(p, dict)]
+            yield _ports(body)
             following = neutron.next_page(body, "ports")
             if not following or following in seen:
                 return
             seen.add(following)
             body = self.call(what, partial(self._request, "GET", following))
 
-    def create_ports(self, bodies: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
-        """Create ports, all in one request when there are several (Neutron's bulk create: all or none)."""
+    def create_ports(self, bodies: list[dict[str, Any]], what: str) -> list[ProviderPort]:
+        """Create ports, all in one request when there are several (Neutron's bulk create: all or none); the ports
+        made, in the order of ``bodies``."""
 
-        def create() -> list[dict[str, Any]]:
+        def create() -> list[ProviderPort]:
             made: list[Any]
             if len(bodies) == 1:
                 body = self._request("POST", "/ports", json={"port": bodies[0]})
                 made = [body.get("port")] if isinstance(body, dict) else []
             else:
                 made = neutron.items_of(self._request("POST", "/ports", json={"ports": bodies}), "ports")
-            if len(made) != len(bodies) or not all(isinstance(p, dict) and p.get("id") for p in made):
+            ports = [neutron.port_from(raw) for raw in made]
+            if len(ports) != len(bodies) or None in ports:
                 raise ValueError("the answer does not hold the ports it was asked to create")
-            return list(made)
+            return [port for port in ports if port is not None]
 
         return self.call(what, create)
 
-    def update_port(self, port_id: str, values: dict[str, Any], what: str) -> dict[str, Any]:
-        def update() -> dict[str, Any]:
+    def update_port(self, port_id: str, values: dict[str, Any], what: str) -> ProviderPort:
+        def update() -> ProviderPort:
             body = self._request("PUT", f"/ports/{quote(port_id, safe='')}", json={"port": values})
-            port = body.get("port") if isinstance(body, dict) else None
-            if not isinstance(port, dict):
+            port = neutron.port_from(body.get("port") if isinstance(body, dict) else None)
+            if port is None:
                 raise ValueError("the answer has no port")
             return port
 
@@ -305,11 +315,11 @@ class ProviderClient:
 
         return self.call(what, delete)
 
-    def list_agents(self, hosts: list[str], what: str) -> list[dict[str, Any]] | None:
+    def list_agents(self, hosts: list[str], what: str) -> list[ProviderAgent] | None:
         """The provider's agents on ``hosts``; None when the provider does not list agents (no agent extension,
         or not for these credentials)."""
 
-        def fetch() -> list[dict[str, Any]] | None:
+        def fetch() -> list[ProviderAgent] | None:
             params = [("host", host) for host in hosts]
             params += [("fields", name) for name in ("host", "alive", "admin_state_up", "agent_type")]
             try:
@@ -322,12 +332,23 @@ class ProviderClient:
                 raise
             if not isinstance(body, dict) or not isinstance(body.get("agents"), list):
                 return None
-            return [a for a in body["agents"] if isinstance(a, dict)]
+            return [agent for agent in map(neutron.agent_from, body["agents"]) if agent is not None]
 
         return self.call(what, fetch)
 
     def close(self) -> None:
         self.session.session.close()
+
+
+def _ports(body: Any) -> list[ProviderPort]:
+    """The ports of a Neutron list answer (an item without an id is not a port)."""
+    return [port for port in map(neutron.port_from, neutron.items_of(body, "ports")) if port is not None]
+
+
+if TYPE_CHECKING:
+
+    def _implements(client: ProviderClient) -> NetworkProvider:
+        return client  # mypy checks here that a ProviderClient is a NetworkProvider
 
 
 def translate(err: Exception, provider: str, what: str) -> ProviderError:

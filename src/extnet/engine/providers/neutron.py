@@ -1,4 +1,6 @@
-"""What the engine reads of a provider's networks and subnets, parsed tolerantly from Neutron's JSON.
+"""What the engine reads of a provider's networks, subnets, security groups, ports and agents, parsed tolerantly
+from Neutron's JSON, once, here: the rest of the engine (and the VIF builder, ``extnet.common.vif``) reads only these
+typed values.
 
 Unknown fields are ignored and a field of an unexpected type reads as absent (newer Neutron versions have turned
 strings into objects before), so a provider's extensions never break discovery or import.
@@ -8,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from extnet.common.vif import Binding, FixedIp, VifDetails
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,48 @@ class ProviderSubnet:
 class ProviderSecurityGroup:
     id: str
     name: str
+
+
+@dataclass(frozen=True)
+class ProviderPort:
+    """A port as the provider answered it (what is missing or of another type is None). It is what the VIF builder
+    reads of a port (``extnet.common.vif.VifPort``): ``binding`` is the binding as a host plugs it."""
+
+    id: str
+    network_id: str | None
+    mac: str | None  # lower case
+    device_id: str | None
+    device_owner: str | None
+    name: str | None
+    host_id: str | None  # binding:host_id
+    host_reported: bool  # whether the answer has a binding:host_id at all (a listing asks for the fields it needs)
+    status: str | None
+    vif_type: str | None  # binding:vif_type as answered (None: not answered)
+    vif_details: VifDetails
+    fixed_ips: tuple[FixedIp, ...]
+    security_groups: tuple[str, ...] | None
+    port_security_enabled: bool | None
+    admin_state_up: bool | None
+
+    @property
+    def binding(self) -> Binding:
+        """The binding as a host plugs it: an answer without a vif_type is not bound."""
+        return Binding(self.host_id or None, self.vif_type or "unbound", self.vif_details)
+
+
+@dataclass(frozen=True)
+class ProviderAgent:
+    """An agent the provider lists (``GET /agents``): the engine asks which binding hosts have an alive one."""
+
+    host: str | None
+    alive: bool
+    admin_state_up: bool | None
+    agent_type: str | None
+
+    @property
+    def serving(self) -> bool:
+        """Alive, and not administratively down."""
+        return self.alive and self.admin_state_up is not False
 
 
 def text(value: Any) -> str | None:
@@ -99,6 +145,48 @@ def security_group_from(raw: Any) -> ProviderSecurityGroup | None:
     if not isinstance(raw, dict) or not text(raw.get("id")):
         return None
     return ProviderSecurityGroup(id=str(text(raw["id"])), name=text(raw.get("name")) or "")
+
+
+def port_from(raw: Any) -> ProviderPort | None:
+    """A port of a Neutron answer, or None when it has no id (read strictly: only strings are text here)."""
+    if not isinstance(raw, dict) or not _string(raw, "id"):
+        return None
+    groups = raw.get("security_groups")
+    return ProviderPort(
+        id=str(raw["id"]), network_id=_string(raw, "network_id"),
+        mac=(_string(raw, "mac_address") or "").lower() or None, device_id=_string(raw, "device_id"),
+        device_owner=_string(raw, "device_owner"), name=_string(raw, "name"), host_id=_string(raw, "binding:host_id"),
+        host_reported="binding:host_id" in raw, status=_string(raw, "status"),
+        vif_type=_string(raw, "binding:vif_type"), vif_details=VifDetails.from_port(raw.get("binding:vif_details")),
+        fixed_ips=_fixed_ips(raw.get("fixed_ips")),
+        security_groups=tuple(str(g) for g in groups) if isinstance(groups, list) else None,
+        port_security_enabled=_flag(raw, "port_security_enabled"), admin_state_up=_flag(raw, "admin_state_up"),
+    )  # fmt: skip
+
+
+def agent_from(raw: Any) -> ProviderAgent | None:
+    """An agent of a Neutron answer, or None when it is not an object."""
+    if not isinstance(raw, dict):
+        return None
+    return ProviderAgent(host=_string(raw, "host"), alive=raw.get("alive") is True,
+                         admin_state_up=_flag(raw, "admin_state_up"),
+                         agent_type=_string(raw, "agent_type"))  # fmt: skip
+
+
+def _string(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _flag(raw: dict[str, Any], key: str) -> bool | None:
+    value = raw.get(key)
+    return value if isinstance(value, bool) else None
+
+
+def _fixed_ips(value: Any) -> tuple[FixedIp, ...]:
+    """A port's fixed IPs; one without a subnet or an address keeps them empty (the VIF then says what is wrong)."""
+    return tuple(FixedIp(_string(ip, "subnet_id") or "", _string(ip, "ip_address") or "") if isinstance(ip, dict)
+                 else FixedIp() for ip in (value if isinstance(value, list) else []))  # fmt: skip
 
 
 def items_of(body: Any, key: str) -> list[Any]:
