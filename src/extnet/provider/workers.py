@@ -23,6 +23,8 @@ from extnet.provider.settings import ProviderSettings
 log = logging.getLogger("extnet.provider")
 WORKER_HEADER = b"x-extnet-worker"
 
+WORKER_HEALTHCHECK_S = 60
+
 
 def workers_problem(settings: ProviderSettings) -> str | None:
     """Why these settings cannot run several workers, or None."""
@@ -40,7 +42,11 @@ def workers_problem(settings: ProviderSettings) -> str | None:
 def serve_workers(settings: ProviderSettings) -> bool:
     """Serve with ``settings.workers`` processes until stopped; False when a worker could not start."""
     sockets = bind_sockets(settings)
-    config = uvicorn_config(settings, functools.partial(worker_app, settings), factory=True, workers=settings.workers)
+    # uvicorn kills a worker that does not answer its health check in time and starts another: 5 s (its default)
+    # is less than a worker's start (imports, engines, driver) takes on a busy machine, so a replaced worker was
+    # killed while starting, again and again, and never served
+    config = uvicorn_config(settings, functools.partial(worker_app, settings), factory=True, workers=settings.workers,
+                            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)  # fmt: skip
     config.lifespan = "on"  # a worker disposes of its provider when it stops
     log.info("networking API on %s, identity API on %s: %d workers", settings.network_url(),
              settings.identity_url(), settings.workers)  # fmt: skip
