@@ -166,7 +166,7 @@ def test_api_root_matches_its_schema(rest: httpx.Client, document: dict[str, Any
 def test_faults_match_the_fault_schema(rest: httpx.Client, document: dict[str, Any]) -> None:
     fault = rest.get(f"datacenters/{UNKNOWN_ID}")
     assert fault.status_code == 404
-    schema = document["paths"][f"{API}/datacenters/{{data_center_id}}"]["get"]["responses"]["default"]
+    schema = document["paths"][f"{API}/datacenters/{{data_center_id}}"]["get"]["responses"]["404"]
     _schema_validator(document, schema["content"]["application/json"]["schema"]).validate(fault.json())
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
@@ -30,8 +30,9 @@ def _text(value: Any) -> str:
         return "true"
     if value is False:
         return "false"
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="milliseconds")
+    if isinstance(value, datetime):  # the store keeps UTC; SQLite gives it back without its zone
+        zoned = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return zoned.isoformat(timespec="milliseconds")
     return str(value)
 
 

@@ -13,12 +13,14 @@ from urllib.parse import parse_qs
 
 from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from extnet.engine.api import codec
-from extnet.engine.api.resources.base import Collection, Ctx, ref
+from extnet.engine.api.hrefs import ref
+from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.api.schema import TYPES, coerce
 from extnet.engine.auth import Authenticator, AuthError, Principal, Throttled
 from extnet.engine.errors import (
@@ -33,7 +35,7 @@ from extnet.engine.errors import (
 )
 from extnet.engine.jobs import ABORTED, NOT_RUN, JobRunner, JobsStopped, end_job, forget_job, run_job, start_job
 from extnet.engine.store.db import Database
-from extnet.engine.store.queries import Entity
+from extnet.engine.store.queries import Entity, parse_uuid
 
 log = logging.getLogger("extnet.engine.api")
 
@@ -42,7 +44,8 @@ JSON = "application/json"
 API_METHODS = ("GET", "POST", "PUT", "DELETE")
 BODY_TYPES = {"application/xml": "xml", "text/xml": "xml", "application/json": "json"}  # media type -> how parsed
 # Routed too, so that they get a <fault> instead of the router's plain-text 405
-OTHER_METHODS = ("PATCH", "OPTIONS")
+OTHER_METHODS = ("PATCH", "OPTIONS", "TRACE")
+SSO_ERRORS = ("invalid_request", "unsupported_grant_type", "invalid_scope", "invalid_grant", "access_denied")
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 Reply = tuple[int, str, str | None, Any]  # (status, element tag, collection tag or None, payload)
 
@@ -58,6 +61,22 @@ class Target:
     action: str | None
     path: str = ""
     ancestors: tuple[Collection, ...] = ()
+
+
+class AnyPath(Convertor[str]):
+    """Like Starlette's ``path``, but matching any character, newlines included: an id with a control character is
+    the API's 404 fault, not the router's plain-text 404."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anypath", AnyPath())
 
 
 class ApiDispatcher:
@@ -85,10 +104,10 @@ class ApiDispatcher:
     def routes(self) -> list[Route]:
         methods = [*API_METHODS, *OTHER_METHODS]
         return [
-            Route("/ovirt-engine/sso/oauth/token", self.sso_token, methods=["POST", "GET"]),
+            Route("/ovirt-engine/sso/oauth/token", self.sso_token, methods=methods),  # all but POST: a 405
             Route("/ovirt-engine/services/sso-logout", self.sso_logout, methods=["POST", "GET"]),
             Route("/ovirt-engine/api", self.handle, methods=methods),
-            Route("/ovirt-engine/api/{path:path}", self.handle, methods=methods),
+            Route("/ovirt-engine/api/{path:anypath}", self.handle, methods=methods),
         ]
 
     # --- SSO -------------------------------------------------------------------------------------------
@@ -152,6 +171,8 @@ class ApiDispatcher:
                 _body_format(request)  # an unsupported Content-Type is refused before anything else looks at the body
             status, tag, plural, payload = await run_in_threadpool(self._dispatch, request, principal, body)
             return _render(status, tag, plural, payload, wants_json)
+        except MethodNotAllowed as fault:  # the Allow header lists what the path does answer (RFC 9110)
+            return _fault_response(fault, wants_json, {"Allow": ", ".join(self.allowed_methods(request))})
         except Fault as fault:
             return _fault_response(fault, wants_json)
         except DataError as err:  # a value the checks let through but the database cannot store
@@ -190,11 +211,25 @@ class ApiDispatcher:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def allowed_methods(self, request: Request) -> list[str]:
+        """The methods the request's path answers (none if it leads nowhere)."""
+        segments = _segments(request)
+        if not segments:
+            return ["GET"]
+        try:
+            target = self._resolve(segments)
+        except Fault:
+            return []
+        if target.action is not None:
+            return ["POST"]
+        col = type(target.collection)
+        pairs = (("GET", "list_"), ("POST", "add")) if target.entity_id is None else \
+            (("GET", "get"), ("PUT", "update"), ("DELETE", "remove"))  # fmt: skip
+        return [method for method, name in pairs if getattr(col, name) is not getattr(Collection, name)]
+
     def _dispatch(self, request: Request, principal: Principal, body: bytes) -> Reply:
         """Returns (status, element tag, collection tag or None, payload)."""
-        segments = [s for s in request.path_params.get("path", "").split("/") if s]
-        if segments[:1] == ["v4"]:  # /ovirt-engine/api/v4/... is the same API, pinned to version 4
-            segments = segments[1:]
+        segments = _segments(request)
         write = request.method != "GET"
         target = self._resolve(segments) if segments else None
         if target is not None and _operation(request.method, target) in target.collection.self_managed:
@@ -228,6 +263,7 @@ class ApiDispatcher:
             sub = collection.subs.get(name)
             if sub is None:
                 raise NotFound(f"No such sub-collection or action: '{name}'")
+            _check_id(collection, entity_id)  # a malformed parent id is refused even where the parent is not read
             ancestors = (*ancestors, collection)
             collection = self._instance(sub)
             parents = [*parents, entity_id]
@@ -249,6 +285,7 @@ class ApiDispatcher:
             assert target.entity_id is not None
             _require(col, "action", f"Action '{target.action}' is not supported on {col.what}")
             action = coerce("Action", _parse(request, body, "action"))
+            ctx.flag("async")
             if self.jobs is not None and _operation(method, target) in col.self_managed and _asynchronous(ctx, action):
                 return self._start_job(ctx, request, target, action)
             result = col.action(ctx, target.parents, target.entity_id, target.action, action)
@@ -269,6 +306,7 @@ class ApiDispatcher:
             entity = coerce(col.type_name, _parse(request, body, tdef.tag))
             return 200, tdef.tag, None, col.update(ctx, target.parents, target.entity_id, entity)
         if method == "DELETE":
+            ctx.flag("force")  # checked even where the removal does not read it
             col.remove(ctx, target.parents, target.entity_id)
             return 200, "", None, None
         raise MethodNotAllowed(f"{method} is not allowed on an entity")
@@ -311,6 +349,20 @@ class ApiDispatcher:
             return col.get(Ctx(None, ctx.principal, ctx.query, self.services, self.db), parents, entity_id)
         with self.db.transaction(write=False) as session:
             return col.get(Ctx(session, ctx.principal, ctx.query, self.services, self.db), parents, entity_id)
+
+
+def _check_id(col: Collection, entity_id: str) -> None:
+    if col.id_kind == "uuid":
+        parse_uuid(entity_id, col.what)
+    elif not entity_id.isascii() or not entity_id.isdigit():
+        raise BadRequest(f"Invalid {col.what} id '{entity_id}': it must be a whole number")
+
+
+def _segments(request: Request) -> list[str]:
+    segments = [s for s in request.path_params.get("path", "").split("/") if s]
+    if segments[:1] == ["v4"]:  # /ovirt-engine/api/v4/... is the same API, pinned to version 4
+        segments = segments[1:]
+    return segments
 
 
 def _operation(method: str, target: Target) -> str:
@@ -395,9 +447,10 @@ def _render(status: int, tag: str, plural: str | None, payload: Any, wants_json:
     return Response(body, status_code=status, media_type=XML)
 
 
-def _fault_response(fault: Fault, wants_json: bool) -> Response:
+def _fault_response(fault: Fault, wants_json: bool, headers: dict[str, str] | None = None) -> Response:
     payload = {"reason": fault.reason, "detail": fault.detail}
-    headers = {"WWW-Authenticate": 'Bearer realm="extnet"'} if fault.status == 401 else None
+    if fault.status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="extnet"'}
     if isinstance(fault, TooManyRequests):
         headers = {"Retry-After": str(fault.retry_after)}
     if wants_json:
@@ -407,6 +460,8 @@ def _fault_response(fault: Fault, wants_json: bool) -> Response:
 
 def _sso_error(code: str, description: str, status: int = 400, retry_after: int | None = None) -> Response:
     headers = {"Retry-After": str(retry_after)} if retry_after else None
+    if status == 405:
+        headers = {"Allow": "POST"}
     return JSONResponse({"error": code, "error_description": description}, status_code=status, headers=headers)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from extnet.engine.api.hrefs import API, href
 from extnet.engine.api.resources import (
     clusters,
     datacenters,
@@ -18,7 +19,7 @@ from extnet.engine.api.resources import (
     vms,
     vnicprofiles,
 )
-from extnet.engine.api.resources.base import API, Collection, Ctx, href
+from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.store.queries import Entity
 
 BLANK_TEMPLATE_ID = "00000000-0000-0000-0000-000000000000"

@@ -5,6 +5,10 @@ a nested type (its type name), or a list ``List(item_tag, item_kind)``. Input in
 coerced against these declarations (``coerce``); a field that is not declared is a 400 fault, so a typo is never
 silently ignored. Output is built by the resource mappers in the same canonical shape, which is oVirt's JSON
 shape: ``{"id": .., "href": .., "name": .., "usages": {"usage": ["vm"]}, "link": [{"rel", "href"}]}``.
+
+The types of the resources converted to declared mappers (``api/mappers.py``: data centers, clusters, networks,
+vNIC profiles, MAC pools, hosts, VMs, vNICs, providers, events) are registered here by their mapper, in the
+resource's module; the others, and the value types they nest, are defined below.
 """
 
 from __future__ import annotations
@@ -34,14 +38,19 @@ class TypeDef:
     tag: str  # element name, e.g. "data_center"
     plural: str  # collection element name, e.g. "data_centers"
     fields: dict[str, Kind]
+    # fields only the engine writes (readOnly in the OpenAPI document); input still accepts them back, as
+    # ovirtsdk4 sends whole objects in updates
+    output_only: frozenset[str] = frozenset()
+    input_only: frozenset[str] = frozenset()  # fields never rendered (writeOnly), e.g. passwords
 
 
 TYPES: dict[str, TypeDef] = {}
+WRITTEN = ("href", "link", "actions")  # output only, in every type
 
 
-def define(name: str, tag: str, plural: str, fields: dict[str, Kind]) -> TypeDef:
+def define(name: str, tag: str, plural: str, fields: dict[str, Kind], output: tuple[str, ...] = ()) -> TypeDef:
     base: dict[str, Kind] = {"id": "id", "href": "str", "name": "str", "description": "str", "comment": "str"}
-    tdef = TypeDef(name, tag, plural, {**base, **fields})
+    tdef = TypeDef(name, tag, plural, {**base, **fields}, frozenset((*WRITTEN, *output)))
     TYPES[name] = tdef
     return tdef
 
@@ -87,34 +96,14 @@ define("HighAvailability", "high_availability", "high_availabilities", {"enabled
 define("Api", "api", "apis", {
     "product_info": "ProductInfo", "special_objects": "SpecialObjects", "summary": "ApiSummary", "time": "date",
     "authenticated_user": "User", **links(),
-})  # fmt: skip
+}, output=("product_info", "special_objects", "summary", "time", "authenticated_user"))  # fmt: skip
 define("SpecialObjects", "special_objects", "special_objects", {"blank_template": "Template"})
 define("ApiSummary", "summary", "summaries", {})
 define("User", "user", "users", {"user_name": "str", "principal": "str", "domain": "str"})
 
-define("MacPool", "mac_pool", "mac_pools", {
-    "allow_duplicates": "bool", "default_pool": "bool", "ranges": List("range", "Range"), **links(),
-})  # fmt: skip
-define("DataCenter", "data_center", "data_centers", {
-    "local": "bool", "status": ("up", "uninitialized", "maintenance", "not_operational", "problematic",
-                                "contend"),
-    "version": "Version", "supported_versions": List("version", "Version"),
-    "storage_format": ("v1", "v2", "v3", "v4", "v5"), "quota_mode": ("disabled", "audit", "enabled"),
-    "mac_pool": "MacPool", **links(),
-})  # fmt: skip
-define("Cluster", "cluster", "clusters", {
-    "data_center": "DataCenter", "cpu": "Cpu", "version": "Version", "mac_pool": "MacPool",
-    "management_network": "Network", "gluster_service": "bool", "virt_service": "bool",
-    "ballooning_enabled": "bool", "threads_as_cores": "bool", "trusted_service": "bool", "ha_reservation": "bool",
-    "switch_type": ("legacy", "ovs"), "firewall_type": ("iptables", "firewalld"),
-    "memory_policy": "MemoryPolicy", "scheduling_policy": "SchedulingPolicy",
-    "custom_scheduling_policy_properties": List("property", "Property"), "error_handling": "ErrorHandling",
-    "ksm": "Ksm", "fencing_policy": "FencingPolicy", "migration": "MigrationOptions",
-    "required_rng_sources": List("required_rng_source", RNG_SOURCES), "serial_number": "SerialNumber",
-    "display": "Display", "optional_reason": "bool", "maintenance_reason_required": "bool",
-    "gluster_tuned_profile": "str", "external_network_providers": List("external_provider", "ExternalProvider"),
-    **links(),
-})  # fmt: skip
+# MacPool: api/resources/macpools.py (declared by its mapper)
+# DataCenter: api/resources/datacenters.py (declared by its mapper)
+# Cluster: api/resources/clusters.py (declared by its mapper)
 define("ExternalProvider", "external_provider", "external_providers", {
     "url": "str", "requires_authentication": "bool", "username": "str", "password": "str",
     "authentication_url": "str", "properties": List("property", "Property"), **links(),
@@ -148,24 +137,8 @@ define("MigrationBandwidth", "bandwidth", "bandwidths", {
 define("MigrationPolicy", "migration_policy", "migration_policies", {})
 define("SerialNumber", "serial_number", "serial_numbers", {"policy": SERIAL_NUMBER_POLICIES, "value": "str"})
 define("Display", "display", "displays", {"proxy": "str"})
-define("Network", "network", "networks", {
-    "data_center": "DataCenter", "cluster": "Cluster", "vlan": "Vlan", "mtu": "int", "stp": "bool",
-    "usages": List("usage", NETWORK_USAGES), "required": "bool", "display": "bool",
-    "status": ("operational", "non_operational"), "profile_required": "bool", "port_isolation": "bool",
-    "vdsm_name": "str", "external_provider": "OpenStackNetworkProvider",
-    "external_provider_physical_network": "Network", "vnic_profiles": List("vnic_profile", "VnicProfile"),
-    "openstack_subnet": "OpenStackSubnet",  # extnet: the first subnet of a network created on its provider
-    **links(),
-})  # fmt: skip
-define("OpenStackNetworkProvider", "openstack_network_provider", "openstack_network_providers", {
-    "type": ("neutron", "external"), "url": "str", "requires_authentication": "bool", "username": "str",
-    "password": "str", "authentication_url": "str", "tenant_name": "str", "user_domain_name": "str",
-    "project_name": "str", "project_domain_name": "str", "plugin_type": ("open_vswitch",),
-    "external_plugin_type": "str", "read_only": "bool", "unmanaged": "bool", "auto_sync": "bool",
-    "properties": List("property", "Property"), "certificates": List("certificate", "Certificate"),
-    "agent_configuration": "AgentConfiguration", "networks": List("openstack_network", "OpenStackNetwork"),
-    "subnets": List("openstack_subnet", "OpenStackSubnet"), **links(),
-})  # fmt: skip
+# Network: api/resources/networks.py (declared by its mapper)
+# OpenStackNetworkProvider: api/resources/providers.py (declared by its mapper)
 define("AgentConfiguration", "agent_configuration", "agent_configurations", {})
 define("Certificate", "certificate", "certificates", {"content": "str", "subject": "str", "organization": "str"})
 define("OpenStackNetwork", "openstack_network", "openstack_networks", {
@@ -176,28 +149,12 @@ define("OpenStackSubnet", "openstack_subnet", "openstack_subnets", {
     "cidr": "str", "ip_version": ("v4", "v6"), "gateway": "str", "dns_servers": List("dns_server", "str"),
     "openstack_network": "OpenStackNetwork", **links(),
 })  # fmt: skip
-define("Event", "event", "events", {
-    "code": "int", "severity": ("normal", "warning", "error", "alert"), "time": "date", "origin": "str",
-    "custom_id": "int", "flood_rate": "int", "correlation_id": "str", "log_on_host": "bool",
-    "data_center": "DataCenter", "cluster": "Cluster", "host": "Host", "vm": "Vm",
-    "index": "int", "custom_data": "str", "user": "User", **links(),
-})  # fmt: skip
-define("VnicProfile", "vnic_profile", "vnic_profiles", {
-    "network": "Network", "port_mirroring": "bool", "pass_through": "PassThrough", "migratable": "bool",
-    "custom_properties": List("custom_property", "CustomProperty"), "network_filter": "NetworkFilter",
-    "qos": "Qos", "failover": "VnicProfile", **links(),
-})  # fmt: skip
+# Event: api/resources/events.py (declared by its mapper)
+# VnicProfile: api/resources/vnicprofiles.py (declared by its mapper)
 define("NetworkFilter", "network_filter", "network_filters", {})
 define("NetworkLabel", "network_label", "network_labels", {"network": "Network", **links()})
 define("Qos", "qos", "qoss", {})
-define("Host", "host", "hosts", {
-    "address": "str", "port": "int", "cluster": "Cluster", "status": HOST_STATUS, "root_password": "str",
-    "ssh": "Ssh", "type": ("rhel", "rhev_h", "ovirt_node"), "override_iptables": "bool", "spm": "Spm",
-    "power_management": "PowerManagement", "os": "OperatingSystem", "summary": "VmSummary",
-    "status_detail": "str", "version": "Version",
-    "host_agent": "HostAgentInfo",  # extnet: what the host agent reports (read-only)
-    **links(),
-})  # fmt: skip
+# Host: api/resources/hosts.py (declared by its mapper)
 define("HostAgentInfo", "host_agent", "host_agents", {
     "hostname": "str", "unique_id": "str", "runtime": "str", "protocol_version": "str",
     "vif_versions": List("vif_version", "str"), "binding_host_ids": List("property", "Property"),
@@ -218,32 +175,20 @@ define("Template", "template", "templates", {
     "cluster": "Cluster", "status": ("ok", "locked", "illegal"), "memory": "int", "cpu": "Cpu", "os": "OperatingSystem",
     "type": ("desktop", "server", "high_performance"), "version": "TemplateVersion",
     "creation_time": "date", **links(),
-})  # fmt: skip
+}, output=("status", "creation_time"))  # fmt: skip
 define(
     "TemplateVersion",
     "version",
     "versions",
     {"version_number": "int", "version_name": "str", "base_template": "Template"},
 )
-define("Vm", "vm", "vms", {
-    "cluster": "Cluster", "template": "Template", "host": "Host", "status": VM_STATUS, "memory": "int",
-    "cpu": "Cpu", "os": "OperatingSystem", "type": ("desktop", "server", "high_performance"),
-    "stateless": "bool", "delete_protected": "bool", "high_availability": "HighAvailability",
-    "creation_time": "date", "start_time": "date", "stop_time": "date", "run_once": "bool",
-    "nics": List("nic", "Nic"), "snapshots": List("snapshot", "Snapshot"), "original_template": "Template",
-    "next_run_configuration_exists": "bool", **links(),
-})  # fmt: skip
-define("Nic", "nic", "nics", {
-    "interface": NIC_INTERFACES, "mac": "Mac", "vnic_profile": "VnicProfile", "linked": "bool",
-    "plugged": "bool", "vm": "Vm", "network": "Network", "boot_protocol": ("none", "dhcp", "static", "autoconf",
-                                                                          "poly_dhcp_autoconf"),
-    "on_boot": "bool", **links(),
-})  # fmt: skip
+# Vm: api/resources/vms.py (declared by its mapper)
+# Nic: api/resources/vms.py (declared by its mapper)
 define("Snapshot", "snapshot", "snapshots", {
     "vm": "Vm", "date": "date", "snapshot_type": ("active", "regular", "preview", "stateless"),
     "snapshot_status": ("ok", "in_preview", "locked"), "persist_memorystate": "bool",
     "nics": List("nic", "Nic"), **links(),
-})  # fmt: skip
+}, output=("date", "snapshot_status"))  # fmt: skip
 define("NetworkFilterParameter", "network_filter_parameter", "network_filter_parameters", {"value": "str"})
 define("Ip", "ip", "ips", {"address": "str", "netmask": "str", "gateway": "str", "version": ("v4", "v6")})
 define("ReportedDevice", "reported_device", "reported_devices", {
@@ -261,12 +206,12 @@ define("Action", "action", "actions", {
     "stop_gluster_service": "bool", "certificates": List("certificate", "Certificate"),
     "attach_to_all_clusters": "bool", "public_use": "bool", "root_password": "str",
     "cluster": "Cluster", "migrate_vms_in_affinity_closure": "bool",
-})  # fmt: skip
+}, output=("status", "fault", "job"))  # fmt: skip
 define("Disk", "disk", "disks", {})
 define("Job", "job", "jobs", {
     "status": JOB_STATUS, "start_time": "date", "end_time": "date", "last_updated": "date", "auto_cleared": "bool",
     "external": "bool", "owner": "User",
-})  # fmt: skip
+}, output=("status", "start_time", "end_time", "last_updated"))  # fmt: skip
 define("GracePeriod", "grace_period", "grace_periods", {"expiry": "int"})
 define("AuthorizedKey", "authorized_key", "authorized_keys", {})
 define("Fault", "fault", "faults", {"reason": "str", "detail": "str"})

@@ -68,7 +68,7 @@ class NamedProviders:
             except BadRequest as err:
                 yield Violation(f"{err.detail} (in external_network_providers of cluster '{self.cluster_name}')", 400)
                 continue
-            if provider not in self.providers:
+            if provider is not None and provider not in self.providers:  # an empty reference names none
                 self.providers.append(provider)
 
     def apply(self, cluster_id: str) -> None:

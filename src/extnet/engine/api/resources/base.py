@@ -21,8 +21,8 @@ from extnet.engine.auth import Principal
 from extnet.engine.errors import BadRequest, MethodNotAllowed
 from extnet.engine.services import EngineServices
 
-API = "/ovirt-engine/api"
 Entity = dict[str, Any]
+MAX_RESULTS = 2**31 - 1  # oVirt's max is a Java int
 
 
 @dataclass
@@ -65,24 +65,9 @@ class Ctx:
             raise BadRequest(f"Query parameter 'max' must be a number, not '{value[:40]}'")
         if text.startswith("-"):
             raise BadRequest("Query parameter 'max' must not be negative")
-        if len(text) > 10 or int(text) > 2**31 - 1:  # oVirt's max is a Java int
-            raise BadRequest(f"Query parameter 'max' must be at most {2**31 - 1}")
+        if len(text) > 10 or int(text) > MAX_RESULTS:
+            raise BadRequest(f"Query parameter 'max' must be at most {MAX_RESULTS}")
         return int(text)
-
-
-def href(*parts: str) -> str:
-    return "/".join((API, *parts))
-
-
-def ref(collection: str, entity_id: str | None) -> Entity | None:
-    """A reference to another entity: ``<data_center id=".." href=".."/>``."""
-    if entity_id is None:
-        return None
-    return {"href": href(collection, entity_id), "id": entity_id}
-
-
-def links(base: str, *rels: str) -> list[Entity]:
-    return [{"href": f"{base}/{rel}", "rel": rel} for rel in rels]
 
 
 class Collection:
@@ -96,6 +81,8 @@ class Collection:
     self_managed: ClassVar[frozenset[str]] = frozenset()
     what: ClassVar[str] = "entity"  # how faults name this kind of object
     id_kind: ClassVar[str] = "uuid"  # what an entity id looks like: "uuid", or "int" (e.g. events)
+    required_on_add: ClassVar[tuple[str, ...]] = ()  # the fields an add needs (required in the document)
+    list_parameters: ClassVar[dict[str, dict[str, Any]]] = {}  # query parameters of a list beyond max and search
 
     @classmethod
     def tdef(cls) -> TypeDef:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from extnet.engine.api.resources.base import Collection, Ctx, href
+from extnet.engine.api.hrefs import href
+from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.commands.provider_sync import providers_of_clusters
 from extnet.engine.errors import NotFound
 from extnet.engine.store.models import Cluster, Provider

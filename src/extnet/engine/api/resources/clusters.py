@@ -8,9 +8,12 @@ from typing import Any, ClassVar
 
 from sqlalchemy import exists, select
 
-from extnet.engine.api.resources.base import Collection, Ctx, href, links, ref
+from extnet.engine.api.hrefs import href, ref
+from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields, reference
+from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.api.resources.cluster_providers import ClusterExternalProviders, provider_references
 from extnet.engine.api.resources.networks import network_fields
+from extnet.engine.api.schema import RNG_SOURCES, List
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
 from extnet.engine.commands.cluster_networks import AttachNetwork, DetachNetwork, UpdateNetworkOnCluster
@@ -40,28 +43,6 @@ def _in_data_center_named(op: str, value: str, case_sensitive: bool) -> Any:
     )
 
 
-def render(cluster: Cluster, management_network_id: str | None, providers: list[Provider] | None = None) -> Entity:
-    base = href("clusters", cluster.id)
-    return {
-        "href": base,
-        "id": cluster.id,
-        "name": cluster.name,
-        "description": cluster.description,
-        "comment": cluster.comment,
-        "cpu": {"architecture": cluster.cpu_architecture, "type": cluster.cpu_type},
-        "version": {"major": cluster.version_major, "minor": cluster.version_minor},
-        "switch_type": cluster.switch_type,
-        "firewall_type": cluster.firewall_type,
-        **{flag: getattr(cluster, flag) for flag in FLAGS},
-        **render_settings(cluster),
-        "data_center": ref("datacenters", cluster.data_center_id),
-        "mac_pool": ref("macpools", cluster.mac_pool_id),
-        "management_network": ref("networks", management_network_id),
-        "external_network_providers": provider_references(providers or []),
-        "link": links(base, *CLUSTER_LINKS),
-    }
-
-
 def scheduling_properties(cluster: Cluster) -> dict[str, str]:
     """The cluster's own scheduling policy properties, or else its policy's defaults."""
     if cluster.scheduling_properties is not None:
@@ -70,34 +51,66 @@ def scheduling_properties(cluster: Cluster) -> dict[str, str]:
     return dict(policy.properties) if policy else {}
 
 
-def render_settings(c: Cluster) -> Entity:
-    """Every setting, oVirt's defaults included, so that clients comparing them (Ansible) find them all."""
-    properties = scheduling_properties(c)
+def _memory_policy(c: Cluster, extra: Entity) -> Entity:
+    return {"over_commit": {"percent": c.memory_over_commit},
+            "transparent_hugepages": {"enabled": c.transparent_hugepages}}  # fmt: skip
+
+
+def _migration(c: Cluster, extra: Entity) -> Entity:
     return {
-        "memory_policy": {"over_commit": {"percent": c.memory_over_commit},
-                          "transparent_hugepages": {"enabled": c.transparent_hugepages}},
-        "ksm": {"enabled": c.ksm_enabled, "merge_across_nodes": c.ksm_merge_across_nodes},
-        "scheduling_policy": ref("schedulingpolicies", c.scheduling_policy_id),
-        "custom_scheduling_policy_properties": {"property": [{"name": k, "value": v} for k, v in properties.items()]},
-        "error_handling": {"on_error": c.on_error},
-        "migration": {
-            "auto_converge": c.migration_auto_converge, "compressed": c.migration_compressed,
-            "encrypted": c.migration_encrypted, "policy": {"id": c.migration_policy_id},
-            "bandwidth": {"assignment_method": c.migration_bandwidth, "custom_value": c.migration_bandwidth_custom},
-        },
-        "fencing_policy": {
-            "enabled": c.fencing_enabled, "skip_if_sd_active": {"enabled": c.fencing_skip_if_sd_active},
-            "skip_if_connectivity_broken": {"enabled": c.fencing_skip_if_connectivity_broken,
-                                            "threshold": c.fencing_connectivity_threshold},
-            "skip_if_gluster_bricks_up": c.fencing_skip_if_gluster_bricks_up,
-            "skip_if_gluster_quorum_not_met": c.fencing_skip_if_gluster_quorum_not_met,
-        },
-        "required_rng_sources": {"required_rng_source": rng_sources(c)},
-        "serial_number": {"policy": c.serial_number_policy, "value": c.serial_number_value}
-        if c.serial_number_policy else None,
-        "display": {"proxy": c.spice_proxy} if c.spice_proxy else None,
-        "gluster_tuned_profile": c.gluster_tuned_profile,
+        "auto_converge": c.migration_auto_converge, "compressed": c.migration_compressed,
+        "encrypted": c.migration_encrypted, "policy": {"id": c.migration_policy_id},
+        "bandwidth": {"assignment_method": c.migration_bandwidth, "custom_value": c.migration_bandwidth_custom},
     }  # fmt: skip
+
+
+def _fencing_policy(c: Cluster, extra: Entity) -> Entity:
+    return {
+        "enabled": c.fencing_enabled, "skip_if_sd_active": {"enabled": c.fencing_skip_if_sd_active},
+        "skip_if_connectivity_broken": {"enabled": c.fencing_skip_if_connectivity_broken,
+                                        "threshold": c.fencing_connectivity_threshold},
+        "skip_if_gluster_bricks_up": c.fencing_skip_if_gluster_bricks_up,
+        "skip_if_gluster_quorum_not_met": c.fencing_skip_if_gluster_quorum_not_met,
+    }  # fmt: skip
+
+
+def _scheduling_properties(c: Cluster, extra: Entity) -> Entity:
+    return {"property": [{"name": k, "value": v} for k, v in scheduling_properties(c).items()]}
+
+
+# Every setting is rendered, oVirt's defaults included, so that clients comparing them (Ansible) find them all
+CLUSTER = Mapper("Cluster", "cluster", "clusters", (
+    *identity("clusters", Cluster),
+    Field("cpu", "Cpu", lambda c, extra: {"architecture": c.cpu_architecture, "type": c.cpu_type}),
+    Field("version", "Version", lambda c, extra: {"major": c.version_major, "minor": c.version_minor}),
+    Field("switch_type", ("legacy", "ovs"), attr("switch_type")),
+    Field("firewall_type", ("iptables", "firewalld"), attr("firewall_type")),
+    *(Field(flag, "bool", attr(flag)) for flag in FLAGS),
+    Field("memory_policy", "MemoryPolicy", _memory_policy),
+    Field("ksm", "Ksm", lambda c, extra: {"enabled": c.ksm_enabled, "merge_across_nodes": c.ksm_merge_across_nodes}),
+    Field("scheduling_policy", "SchedulingPolicy", reference("schedulingpolicies", "scheduling_policy_id")),
+    Field("custom_scheduling_policy_properties", List("property", "Property"), _scheduling_properties),
+    Field("error_handling", "ErrorHandling", lambda c, extra: {"on_error": c.on_error}),
+    Field("migration", "MigrationOptions", _migration),
+    Field("fencing_policy", "FencingPolicy", _fencing_policy),
+    Field("required_rng_sources", List("required_rng_source", RNG_SOURCES),
+          lambda c, extra: {"required_rng_source": rng_sources(c)}),
+    Field("serial_number", "SerialNumber", lambda c, extra: {"policy": c.serial_number_policy,
+                                                             "value": c.serial_number_value}
+          if c.serial_number_policy else None),
+    Field("display", "Display", lambda c, extra: {"proxy": c.spice_proxy} if c.spice_proxy else None),
+    Field("gluster_tuned_profile", "str", attr("gluster_tuned_profile")),
+    Field("data_center", "DataCenter", reference("datacenters", "data_center_id"), required=True),
+    Field("mac_pool", "MacPool", reference("macpools", "mac_pool_id")),
+    Field("management_network", "Network", lambda c, extra: ref("networks", extra["management_network"])),
+    Field("external_network_providers", List("external_provider", "ExternalProvider"),
+          lambda c, extra: provider_references(extra["providers"] or [])),
+    *link_fields("clusters", *CLUSTER_LINKS),
+))  # fmt: skip
+
+
+def render(cluster: Cluster, management_network_id: str | None, providers: list[Provider] | None = None) -> Entity:
+    return CLUSTER.render(cluster, management_network=management_network_id, providers=providers)
 
 
 def management_networks(ctx: Ctx, cluster_ids: Iterable[str]) -> dict[str, str]:
@@ -117,13 +130,11 @@ def render_one(ctx: Ctx, cluster: Cluster) -> Entity:
 
 
 class Clusters(Collection):
-    type_name = "Cluster"
+    required_on_add: ClassVar[tuple[str, ...]] = CLUSTER.required()
+    type_name = CLUSTER.type_name
     what = "cluster"
     search_fields: ClassVar[dict[str, Matcher] | None] = {
-        "name": column_matcher(Cluster.name),
-        "description": column_matcher(Cluster.description),
-        "comment": column_matcher(Cluster.comment),
-        "id": column_matcher(Cluster.id),
+        **CLUSTER.search_fields(),
         "architecture": column_matcher(Cluster.cpu_architecture),
         "datacenter": _in_data_center_named,
     }
@@ -168,6 +179,8 @@ class Clusters(Collection):
 
 class DataCenterClusters(Clusters):
     """The clusters of one data center (the SDK's ``data_center_service(id).clusters_service()``)."""
+
+    required_on_add = ("name",)
 
     def data_center(self, ctx: Ctx, parents: list[str]) -> DataCenter | None:
         dc: DataCenter = load(ctx.db, DataCenter, parents[-1], "data center")

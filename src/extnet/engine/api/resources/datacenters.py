@@ -8,8 +8,10 @@ from typing import Any, ClassVar
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
+from extnet.engine.api.mappers import Field, Mapper, attr, const, given, identity, link_fields, reference
 from extnet.engine.api.resources import clusters, networks
-from extnet.engine.api.resources.base import Collection, Ctx, href, links, ref
+from extnet.engine.api.resources.base import Collection, Ctx
+from extnet.engine.api.schema import List
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import Command, Violation, run
 from extnet.engine.domain.rules import name_problem
@@ -48,37 +50,34 @@ def _has_up_host() -> Any:
     )
 
 
+DC_STATUSES = ("up", "uninitialized", "maintenance", "not_operational", "problematic", "contend")
+
+DATA_CENTER = Mapper("DataCenter", "data_center", "data_centers", (
+    *identity("datacenters", DataCenter),
+    Field("local", "bool", attr("local"), search=column_matcher(DataCenter.local, "bool")),
+    Field("quota_mode", QUOTA_MODES, attr("quota_mode")),
+    Field("status", DC_STATUSES, given("status"), "out", search=_status_matcher),
+    Field("storage_format", ("v1", "v2", "v3", "v4", "v5"), const("v5")),
+    Field("supported_versions", List("version", "Version"),
+          const({"version": [{"major": ma, "minor": mi} for ma, mi in SUPPORTED_VERSIONS]}), "out"),
+    Field("version", "Version", lambda dc, extra: {"major": dc.version_major, "minor": dc.version_minor}),
+    Field("mac_pool", "MacPool", reference("macpools", "mac_pool_id")),
+    *link_fields("datacenters", "clusters", "networks", "permissions", "quotas", "qoss", "storagedomains",
+                 "iscsibonds"),
+))  # fmt: skip
+
+
 def render(dc: DataCenter, status: str) -> Entity:
-    base = href("datacenters", dc.id)
-    return {
-        "href": base,
-        "id": dc.id,
-        "name": dc.name,
-        "description": dc.description,
-        "comment": dc.comment,
-        "local": dc.local,
-        "quota_mode": dc.quota_mode,
-        "status": status,
-        "storage_format": "v5",
-        "supported_versions": {"version": [{"major": ma, "minor": mi} for ma, mi in SUPPORTED_VERSIONS]},
-        "version": {"major": dc.version_major, "minor": dc.version_minor},
-        "mac_pool": ref("macpools", dc.mac_pool_id),
-        "link": links(base, "clusters", "networks", "permissions", "quotas", "qoss", "storagedomains",
-                      "iscsibonds"),
-    }  # fmt: skip
+    return DATA_CENTER.render(dc, status=status)
 
 
 class DataCenters(Collection):
-    type_name = "DataCenter"
+    required_on_add = DATA_CENTER.required()
+    type_name = DATA_CENTER.type_name
     what = "data center"
     actions = ("cleanfinishedtasks",)
     search_fields: ClassVar[dict[str, Matcher] | None] = {
-        "name": column_matcher(DataCenter.name),
-        "description": column_matcher(DataCenter.description),
-        "comment": column_matcher(DataCenter.comment),
-        "id": column_matcher(DataCenter.id),
-        "local": column_matcher(DataCenter.local, "bool"),
-        "status": _status_matcher,
+        **DATA_CENTER.search_fields(),
         "clusters.name": _has_clusters_named,
         "cluster": _has_clusters_named,
     }

@@ -7,7 +7,9 @@ from typing import Any, ClassVar
 
 from sqlalchemy import delete, select
 
-from extnet.engine.api.resources.base import Collection, Ctx, href, ref
+from extnet.engine.api.hrefs import href
+from extnet.engine.api.mappers import Field, Mapper, attr, const, link_fields, reference
+from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.api.search import Matcher, column_matcher
 from extnet.engine.errors import BadRequest, NotFound
 from extnet.engine.store.events import Code, record
@@ -18,23 +20,33 @@ SEVERITIES = ("normal", "warning", "error", "alert")
 _EVENT_ID = re.compile(r"[0-9]{1,18}")
 
 
+EVENT = Mapper("Event", "event", "events", (
+    Field("href", "str", lambda event, extra: href("events", str(event.id)), "out"),
+    Field("id", "id", lambda event, extra: str(event.id)),
+    Field("name", "str"),
+    Field("code", "int", attr("code"), search=column_matcher(Event.code, "int")),
+    Field("description", "str", attr("description"), required=True, search=column_matcher(Event.description)),
+    Field("comment", "str"),
+    Field("severity", SEVERITIES, attr("severity"), search=column_matcher(Event.severity)),
+    Field("time", "date", attr("time"), "out"),
+    Field("origin", "str", const("extnet")),
+    Field("custom_id", "int"),
+    Field("flood_rate", "int"),
+    Field("index", "int", attr("id"), "out"),
+    Field("correlation_id", "str", attr("correlation_id")),
+    Field("log_on_host", "bool"),
+    Field("data_center", "DataCenter", reference("datacenters", "data_center_id")),
+    Field("cluster", "Cluster", reference("clusters", "cluster_id")),
+    Field("host", "Host", reference("hosts", "host_id")),
+    Field("vm", "Vm", reference("vms", "vm_id")),
+    Field("custom_data", "str", lambda event, extra: f"provider={event.provider_id}" if event.provider_id else None),
+    Field("user", "User"),
+    *link_fields("events"),
+))  # fmt: skip
+
+
 def render_event(event: Event) -> Entity:
-    return {
-        "href": href("events", str(event.id)),
-        "id": str(event.id),
-        "code": event.code,
-        "description": event.description,
-        "severity": event.severity,
-        "time": event.time,
-        "origin": "extnet",
-        "index": event.id,
-        "correlation_id": event.correlation_id,
-        "data_center": ref("datacenters", event.data_center_id),
-        "cluster": ref("clusters", event.cluster_id),
-        "host": ref("hosts", event.host_id),
-        "vm": ref("vms", event.vm_id),
-        "custom_data": f"provider={event.provider_id}" if event.provider_id else None,
-    }
+    return EVENT.render(event)
 
 
 def _event_id(text: str) -> int:
@@ -44,14 +56,16 @@ def _event_id(text: str) -> int:
 
 
 class Events(Collection):
-    type_name = "Event"
+    required_on_add = EVENT.required()
+    list_parameters: ClassVar[dict[str, dict[str, Any]]] = {
+        "from": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "Only the events after this index"},
+    }
+    type_name = EVENT.type_name
     what = "event"
     id_kind = "int"
     search_fields: ClassVar[dict[str, Matcher] | None] = {
-        "severity": column_matcher(Event.severity),
+        **EVENT.search_fields(),
         "type": column_matcher(Event.code, "int"),
-        "code": column_matcher(Event.code, "int"),
-        "description": column_matcher(Event.description),
         "message": column_matcher(Event.description),
         "provider": column_matcher(Event.provider_id),
         "vm.id": column_matcher(Event.vm_id),

@@ -11,7 +11,9 @@ from typing import Any, ClassVar
 from sqlalchemy import Select, func, or_, select
 
 from extnet.common.capabilities import HostCapabilities
-from extnet.engine.api.resources.base import Collection, Ctx, completed, href, ref, services_of
+from extnet.engine.api.hrefs import ref
+from extnet.engine.api.mappers import Field, Mapper, Source, attr, const, identity, link_fields, reference
+from extnet.engine.api.resources.base import Collection, Ctx, completed, services_of
 from extnet.engine.api.schema import HOST_STATUS
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
@@ -43,29 +45,6 @@ def _status_matcher(op: str, value: str, case_sensitive: bool) -> Any:
     if status not in HOST_STATUS:
         raise BadRequest(f"Unknown host status '{value}'; known: {', '.join(HOST_STATUS)}")
     return Host.status != status if op == "!=" else Host.status == status
-
-
-def render(host: Host, vms: int) -> Entity:
-    base = href("hosts", host.id)
-    return {
-        "href": base,
-        "id": host.id,
-        "name": host.name,
-        "description": host.description,
-        "comment": host.comment,
-        "address": host.address,
-        "port": host.port,
-        "status": host.status,
-        "type": "rhel",
-        "cluster": ref("clusters", host.cluster_id),
-        "ssh": {"port": 22, "authentication_method": "password"},
-        "spm": {"priority": 5, "status": "none"},
-        "power_management": {"enabled": False, "kdump_detection": False},
-        "os": {"custom_kernel_cmdline": ""},
-        "summary": {"active": vms, "migrating": 0, "total": vms},
-        "status_detail": host.status_detail,
-        **agent_fields(host.agent_capabilities),
-    }
 
 
 def agent_fields(stored: dict[str, Any] | None) -> Entity:
@@ -107,24 +86,49 @@ def _version(text: str) -> Entity:
             "full_version": f"extnet-host-{text}"}  # fmt: skip
 
 
+def _agent(name: str) -> Source:
+    return lambda host, extra: agent_fields(host.agent_capabilities).get(name)
+
+
+HOST = Mapper("Host", "host", "hosts", (
+    *identity("hosts", Host),
+    Field("address", "str", attr("address"), required=True, search=column_matcher(Host.address)),
+    Field("port", "int", attr("port"), search=column_matcher(Host.port, "int")),
+    Field("status", HOST_STATUS, attr("status"), "out", search=_status_matcher),
+    Field("type", ("rhel", "rhev_h", "ovirt_node"), const("rhel")),
+    Field("cluster", "Cluster", reference("clusters", "cluster_id"), required=True,
+          search=related_matcher(Host.cluster_id, select(Cluster.id), Cluster.name)),
+    Field("ssh", "Ssh", const({"port": 22, "authentication_method": "password"})),
+    Field("spm", "Spm", const({"priority": 5, "status": "none"})),
+    Field("power_management", "PowerManagement", const({"enabled": False, "kdump_detection": False})),
+    Field("os", "OperatingSystem", const({"custom_kernel_cmdline": ""})),
+    Field("summary", "VmSummary", lambda host, extra: {"active": extra["vms"], "migrating": 0, "total": extra["vms"]},
+          "out"),
+    Field("status_detail", "str", attr("status_detail"), "out"),
+    Field("version", "Version", _agent("version")),  # the agent's
+    Field("host_agent", "HostAgentInfo", _agent("host_agent"), "out"),  # extnet: what the agent last reported
+    Field("root_password", "str", None, "in"),  # the pairing password of the host's agent
+    Field("override_iptables", "bool"),
+    *link_fields("hosts"),
+))  # fmt: skip
+
+
+def render(host: Host, vms: int) -> Entity:
+    return HOST.render(host, vms=vms)
+
+
 def _vm_count() -> Any:
     return select(func.count(Vm.id)).where(Vm.host_id == Host.id).scalar_subquery()
 
 
 class Hosts(Collection):
-    type_name = "Host"
+    required_on_add = HOST.required()
+    type_name = HOST.type_name
     what = "host"
     actions = ("activate", "deactivate", "install", "refresh")
     self_managed = frozenset({"add", "action:activate", "action:install", "action:refresh"})
     search_fields: ClassVar[dict[str, Matcher] | None] = {
-        "name": column_matcher(Host.name),
-        "address": column_matcher(Host.address),
-        "description": column_matcher(Host.description),
-        "comment": column_matcher(Host.comment),
-        "id": column_matcher(Host.id),
-        "port": column_matcher(Host.port, "int"),
-        "status": _status_matcher,
-        "cluster": related_matcher(Host.cluster_id, select(Cluster.id), Cluster.name),
+        **HOST.search_fields(),
         "datacenter": related_matcher(
             Host.cluster_id, select(Cluster.id).join(DataCenter, DataCenter.id == Cluster.data_center_id),
             DataCenter.name,

@@ -6,7 +6,8 @@ from typing import Any, ClassVar
 
 from sqlalchemy import select
 
-from extnet.engine.api.resources.base import Collection, Ctx, href
+from extnet.engine.api.hrefs import href
+from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.api.resources.vms import utc
 from extnet.engine.api.schema import JOB_STATUS
 from extnet.engine.api.search import Matcher, column_matcher

@@ -4,28 +4,32 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from extnet.engine.api.resources.base import Collection, Ctx, href
+from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields
+from extnet.engine.api.resources.base import Collection, Ctx
+from extnet.engine.api.schema import List
 from extnet.engine.commands.base import run
 from extnet.engine.commands.macpools import AddMacPool, RemoveMacPool, UpdateMacPool
 from extnet.engine.store.models import MacPool
 from extnet.engine.store.queries import Entity, load
 
+MAC_POOL = Mapper("MacPool", "mac_pool", "mac_pools", (
+    *identity("macpools", comment=False),
+    Field("allow_duplicates", "bool", attr("allow_duplicates")),
+    Field("default_pool", "bool", attr("default_pool")),
+    Field("ranges", List("range", "Range"), lambda pool, extra: {"range": [{"from": start, "to": end}
+                                                                           for start, end in pool.ranges]},
+          required=True),
+    *link_fields("macpools"),
+))  # fmt: skip
+
 
 def render(pool: MacPool) -> Entity:
-    base = href("macpools", pool.id)
-    return {
-        "href": base,
-        "id": pool.id,
-        "name": pool.name,
-        "description": pool.description,
-        "allow_duplicates": pool.allow_duplicates,
-        "default_pool": pool.default_pool,
-        "ranges": {"range": [{"from": start, "to": end} for start, end in pool.ranges]},
-    }
+    return MAC_POOL.render(pool)
 
 
 class MacPools(Collection):
-    type_name = "MacPool"
+    required_on_add = MAC_POOL.required()
+    type_name = MAC_POOL.type_name
     what = "MAC pool"
 
     def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:

@@ -11,8 +11,10 @@ from typing import Any, ClassVar, TypeVar
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.resources.base import Collection, Ctx, href, links, ref, services_of
+from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields, reference
+from extnet.engine.api.resources.base import Collection, Ctx, services_of
 from extnet.engine.api.resources.vnicprofiles import render as render_profile
+from extnet.engine.api.schema import NETWORK_USAGES, List
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
 from extnet.engine.commands.networks import AddNetwork, RemoveNetwork, UpdateNetwork, vdsm_name
@@ -42,47 +44,50 @@ def _attached_to_cluster_named(op: str, value: str, case_sensitive: bool) -> Any
     )
 
 
+NETWORK = Mapper("Network", "network", "networks", (
+    *identity("networks", Network),
+    Field("mtu", "int", attr("mtu"), search=column_matcher(Network.mtu, "int")),
+    Field("port_isolation", "bool", attr("port_isolation")),
+    Field("stp", "bool", attr("stp"), search=column_matcher(Network.stp, "bool")),
+    Field("usages", List("usage", NETWORK_USAGES), lambda network, extra: {"usage": ["vm"] if network.vm_network
+                                                                                   else []}),
+    Field("vdsm_name", "str", lambda network, extra: vdsm_name(network)),
+    Field("vlan", "Vlan", lambda network, extra: None if network.vlan_id is None else {"id": network.vlan_id},
+          search=column_matcher(Network.vlan_id, "int")),
+    Field("data_center", "DataCenter", reference("datacenters", "data_center_id"), required=True),
+    Field("external_provider", "OpenStackNetworkProvider", reference("openstacknetworkproviders",
+                                                                     "external_provider_id")),
+    # the provider's physical network, by its name on the provider (it is no network of the engine)
+    Field("external_provider_physical_network", "Network",
+          lambda network, extra: {"name": network.provider_physical_network}
+          if network.provider_physical_network else None),
+    # extnet: an external network gone from its provider (found by its sync) is not operational
+    Field("status", ("operational", "non_operational"),
+          lambda network, extra: "non_operational" if network.missing_on_provider else None, "out"),
+    *link_fields("networks", "vnicprofiles", "networklabels", "permissions"),
+    # written by /clusters/{id}/networks (a network in a cluster), never here
+    Field("cluster", "Cluster", search=_attached_to_cluster_named),
+    Field("required", "bool"),
+    Field("display", "bool"),
+    Field("profile_required", "bool"),
+    Field("vnic_profiles", List("vnic_profile", "VnicProfile")),
+    Field("openstack_subnet", "OpenStackSubnet"),  # extnet: the first subnet of a network created on its provider
+))  # fmt: skip
+
+
 def network_fields(network: Network) -> Entity:
     """What a network is in its data center; cluster networks add their roles to it."""
-    base = href("networks", network.id)
-    return {
-        "href": base,
-        "id": network.id,
-        "name": network.name,
-        "description": network.description,
-        "comment": network.comment,
-        "mtu": network.mtu,
-        "port_isolation": network.port_isolation,
-        "stp": network.stp,
-        "usages": {"usage": ["vm"] if network.vm_network else []},
-        "vdsm_name": vdsm_name(network),
-        "vlan": None if network.vlan_id is None else {"id": network.vlan_id},
-        "data_center": ref("datacenters", network.data_center_id),
-        "external_provider": ref("openstacknetworkproviders", network.external_provider_id),
-        # the provider's physical network, by its name on the provider (it is no network of the engine)
-        "external_provider_physical_network": {"name": network.provider_physical_network}
-        if network.provider_physical_network
-        else None,
-        # extnet: an external network gone from its provider (found by its sync) is not operational
-        "status": "non_operational" if network.missing_on_provider else None,
-        "link": links(base, "vnicprofiles", "networklabels", "permissions"),
-    }
+    return NETWORK.render(network)
 
 
 class Networks(Collection):
-    type_name = "Network"
+    required_on_add: ClassVar[tuple[str, ...]] = NETWORK.required()
+    type_name = NETWORK.type_name
     what = "network"
     search_fields: ClassVar[dict[str, Matcher] | None] = {
-        "name": column_matcher(Network.name),
-        "description": column_matcher(Network.description),
-        "comment": column_matcher(Network.comment),
-        "id": column_matcher(Network.id),
+        **NETWORK.search_fields(),
         "datacenter": _in_data_center_named,
-        "cluster": _attached_to_cluster_named,
         "vlanid": column_matcher(Network.vlan_id, "int"),
-        "vlan": column_matcher(Network.vlan_id, "int"),
-        "mtu": column_matcher(Network.mtu, "int"),
-        "stp": column_matcher(Network.stp, "bool"),
         "vmnetwork": column_matcher(Network.vm_network, "bool"),
     }
     # an external network is created on (and may be removed from) its provider, outside any transaction
@@ -138,6 +143,7 @@ class Networks(Collection):
 class DataCenterNetworks(Networks):
     """The networks of one data center (list without search, add, get, update, remove)."""
 
+    required_on_add = ("name",)
     search_fields = None
 
     def data_center(self, ctx: Ctx, parents: list[str]) -> DataCenter | None:
@@ -148,6 +154,7 @@ class DataCenterNetworks(Networks):
 class NetworkVnicProfiles(Collection):
     """``/networks/{id}/vnicprofiles``: the profiles of one network."""
 
+    required_on_add = ("name",)
     type_name = "VnicProfile"
     what = "vNIC profile"
     self_managed = frozenset({"add"})  # see VnicProfiles

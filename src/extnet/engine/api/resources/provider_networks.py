@@ -5,7 +5,8 @@ the data centers it is imported into (extnet's ``data_centers``); their ``import
 
 from __future__ import annotations
 
-from extnet.engine.api.resources.base import Collection, Ctx, completed, href, links, ref, services_of
+from extnet.engine.api.hrefs import href, links, ref
+from extnet.engine.api.resources.base import Collection, Ctx, completed, services_of
 from extnet.engine.operations import external_networks as ops
 from extnet.engine.operations.provider_calls import ProviderCall
 from extnet.engine.providers.neutron import ProviderNetwork, ProviderSubnet

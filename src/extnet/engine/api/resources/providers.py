@@ -8,8 +8,11 @@ from typing import ClassVar, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.resources.base import Collection, Ctx, completed, href, links, services_of
+from extnet.engine.api.hrefs import href
+from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields
+from extnet.engine.api.resources.base import Collection, Ctx, completed, services_of
 from extnet.engine.api.resources.provider_networks import ProviderNetworks
+from extnet.engine.api.schema import List
 from extnet.engine.api.search import Matcher, column_matcher
 from extnet.engine.commands.base import run
 from extnet.engine.commands.provider_certificates import ImportProviderCertificates
@@ -25,33 +28,41 @@ T = TypeVar("T")
 PROVIDER_LINKS = ("networks", "certificates")
 
 
-def render_provider(provider: Provider) -> Entity:
-    base = href("openstacknetworkproviders", provider.id)
+def _plugin_type(provider: Provider, extra: Entity) -> str | None:
     plugin = provider.plugin_type
-    return {
-        "href": base,
-        "id": provider.id,
-        "name": provider.name,
-        "description": provider.description,
-        "comment": provider.comment,
-        "type": provider.provider_type,
-        "url": provider.url,
-        "requires_authentication": provider.requires_authentication,
-        "username": provider.username,
-        "authentication_url": provider.authentication_url,
-        "tenant_name": provider.tenant_name,
-        "user_domain_name": provider.user_domain_name,
-        "project_name": provider.project_name,
-        "project_domain_name": provider.project_domain_name,
-        "plugin_type": "open_vswitch" if plugin and plugin.upper() == "OPEN_VSWITCH" else None,
-        "external_plugin_type": plugin,
-        "read_only": provider.read_only,
-        "unmanaged": provider.unmanaged,
-        "auto_sync": provider.auto_sync,
-        "properties": {"property": provider.properties} if provider.properties else None,
-        "certificates": imported_certificates(provider),
-        "link": links(base, *PROVIDER_LINKS),
-    }  # the password is write-only: never rendered
+    return "open_vswitch" if plugin and plugin.upper() == "OPEN_VSWITCH" else None
+
+
+def _text(name: str) -> Field:
+    return Field(name, "str", attr(name))
+
+
+PROVIDER = Mapper("OpenStackNetworkProvider", "openstack_network_provider", "openstack_network_providers", (
+    *identity("openstacknetworkproviders", Provider),
+    Field("type", ("neutron", "external"), attr("provider_type"), search=column_matcher(Provider.provider_type)),
+    Field("url", "str", attr("url"), search=column_matcher(Provider.url)),
+    Field("requires_authentication", "bool", attr("requires_authentication")),
+    _text("username"),
+    Field("password", "str", None, "in"),  # write-only: never rendered
+    _text("authentication_url"), _text("tenant_name"), _text("user_domain_name"), _text("project_name"),
+    _text("project_domain_name"),
+    Field("plugin_type", ("open_vswitch",), _plugin_type),
+    Field("external_plugin_type", "str", attr("plugin_type")),
+    Field("read_only", "bool", attr("read_only")),
+    Field("unmanaged", "bool", attr("unmanaged")),
+    Field("auto_sync", "bool", attr("auto_sync")),
+    Field("properties", List("property", "Property"),
+          lambda provider, extra: {"property": provider.properties} if provider.properties else None),
+    Field("certificates", List("certificate", "Certificate"), lambda provider, extra: imported_certificates(provider)),
+    *link_fields("openstacknetworkproviders", *PROVIDER_LINKS),
+    Field("agent_configuration", "AgentConfiguration"),
+    Field("networks", List("openstack_network", "OpenStackNetwork")),
+    Field("subnets", List("openstack_subnet", "OpenStackSubnet")),
+))  # fmt: skip
+
+
+def render_provider(provider: Provider) -> Entity:
+    return PROVIDER.render(provider)
 
 
 def imported_certificates(provider: Provider) -> Entity | None:
@@ -101,19 +112,13 @@ class ProviderCertificates(Collection):
 
 
 class OpenStackNetworkProviders(Collection):
-    type_name = "OpenStackNetworkProvider"
+    required_on_add = PROVIDER.required()
+    type_name = PROVIDER.type_name
     what = "provider"
     subs: ClassVar[dict[str, type[Collection]]] = {"certificates": ProviderCertificates, "networks": ProviderNetworks}
     actions = ("testconnectivity", "importcertificates", "sync")
     self_managed = frozenset({"action:testconnectivity", "action:sync"})
-    search_fields: ClassVar[dict[str, Matcher] | None] = {
-        "name": column_matcher(Provider.name),
-        "description": column_matcher(Provider.description),
-        "comment": column_matcher(Provider.comment),
-        "id": column_matcher(Provider.id),
-        "url": column_matcher(Provider.url),
-        "type": column_matcher(Provider.provider_type),
-    }
+    search_fields: ClassVar[dict[str, Matcher] | None] = PROVIDER.search_fields()
 
     def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
         stmt = self.apply_search(ctx, select(Provider).order_by(Provider.name), {"name": Provider.name})

@@ -9,7 +9,8 @@ import logging
 import uuid
 from typing import Any
 
-from extnet.engine.api.resources.base import Collection, Ctx, href, ref, services_of
+from extnet.engine.api.hrefs import href, ref
+from extnet.engine.api.resources.base import Collection, Ctx, services_of
 from extnet.engine.errors import NotFound
 from extnet.engine.hosts.client import HostAgentError
 from extnet.engine.operations.pairing import endpoint_of

@@ -6,7 +6,8 @@ modules find a policy by listing and matching the name); ``max`` is honoured.
 
 from __future__ import annotations
 
-from extnet.engine.api.resources.base import Collection, Ctx, href
+from extnet.engine.api.hrefs import href
+from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.domain.scheduling import SCHEDULING_POLICIES, SchedulingPolicy, scheduling_policy
 from extnet.engine.errors import NotFound
 from extnet.engine.store.queries import Entity, parse_uuid

@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 
 from sqlalchemy import exists, literal, select
 
-from extnet.engine.api.resources.base import Collection, Ctx, href
+from extnet.engine.api.hrefs import href
+from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.vms import BLANK_TEMPLATE_ID, BLANK_TEMPLATE_NAME
 from extnet.engine.errors import NotFound

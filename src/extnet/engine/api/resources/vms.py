@@ -8,11 +8,13 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.resources.base import Collection, Ctx, completed, href, links, ref, services_of
+from extnet.engine.api.hrefs import href, links, ref
+from extnet.engine.api.mappers import Field, Mapper, Source, attr, const, identity, link_fields, reference
+from extnet.engine.api.resources.base import Collection, Ctx, completed, services_of
 from extnet.engine.api.resources.hosts import related_matcher
 from extnet.engine.api.resources.reported import NicReportedDevices, VmReportedDevices
-from extnet.engine.api.schema import VM_STATUS
-from extnet.engine.api.search import Matcher, column_matcher
+from extnet.engine.api.schema import NIC_INTERFACES, VM_STATUS, List
+from extnet.engine.api.search import Matcher
 from extnet.engine.commands.base import run
 from extnet.engine.commands.nics import nics_of
 from extnet.engine.commands.snapshots import (
@@ -49,55 +51,57 @@ def _status_matcher(op: str, value: str, case_sensitive: bool) -> Any:
     return Vm.status != status if op == "!=" else Vm.status == status
 
 
+def _time(name: str) -> Source:
+    return lambda vm, extra: utc(getattr(vm, name))
+
+
+VM = Mapper("Vm", "vm", "vms", (
+    *identity("vms", Vm),
+    Field("status", VM_STATUS, attr("status"), "out", search=_status_matcher),
+    Field("memory", "int", attr("memory")),
+    Field("cpu", "Cpu", lambda vm, extra: {"topology": {"sockets": vm.cpu_sockets, "cores": vm.cpu_cores,
+                                                        "threads": vm.cpu_threads}, "architecture": "x86_64"}),
+    Field("os", "OperatingSystem", lambda vm, extra: {"type": vm.os_type}),
+    Field("type", ("desktop", "server", "high_performance"), attr("vm_type")),
+    Field("stateless", "bool", attr("stateless")),
+    Field("delete_protected", "bool", attr("delete_protected")),
+    Field("high_availability", "HighAvailability",
+          lambda vm, extra: {"enabled": vm.high_availability, "priority": vm.ha_priority}),
+    Field("creation_time", "date", _time("creation_time"), "out"),
+    Field("start_time", "date", _time("start_time"), "out"),
+    Field("stop_time", "date", _time("stop_time"), "out"),
+    Field("run_once", "bool", const(False)),
+    Field("next_run_configuration_exists", "bool", const(False), "out"),
+    Field("cluster", "Cluster", reference("clusters", "cluster_id"), required=True,
+          search=related_matcher(Vm.cluster_id, select(Cluster.id), Cluster.name)),
+    Field("template", "Template", reference("templates", "template_id")),
+    Field("original_template", "Template", reference("templates", "template_id")),
+    Field("host", "Host", reference("hosts", "host_id"), search=related_matcher(Vm.host_id, select(Host.id),
+                                                                                  Host.name)),
+    *link_fields("vms", *VM_LINKS),
+    Field("nics", List("nic", "Nic")),
+    Field("snapshots", List("snapshot", "Snapshot")),
+))  # fmt: skip
+
+
 def render_vm(vm: Vm) -> Entity:
-    base = href("vms", vm.id)
-    return {
-        "href": base,
-        "id": vm.id,
-        "name": vm.name,
-        "description": vm.description,
-        "comment": vm.comment,
-        "status": vm.status,
-        "memory": vm.memory,
-        "cpu": {"topology": {"sockets": vm.cpu_sockets, "cores": vm.cpu_cores, "threads": vm.cpu_threads},
-                "architecture": "x86_64"},
-        "os": {"type": vm.os_type},
-        "type": vm.vm_type,
-        "stateless": vm.stateless,
-        "delete_protected": vm.delete_protected,
-        "high_availability": {"enabled": vm.high_availability, "priority": vm.ha_priority},
-        "creation_time": utc(vm.creation_time),
-        "start_time": utc(vm.start_time),
-        "stop_time": utc(vm.stop_time),
-        "run_once": False,
-        "next_run_configuration_exists": False,
-        "cluster": ref("clusters", vm.cluster_id),
-        "template": ref("templates", vm.template_id),
-        "original_template": ref("templates", vm.template_id),
-        "host": ref("hosts", vm.host_id),
-        "link": links(base, *VM_LINKS),
-    }  # fmt: skip
+    return VM.render(vm)
 
 
 class Vms(Collection):
-    type_name = "Vm"
+    required_on_add = VM.required()
+    type_name = VM.type_name
     what = "VM"
     actions = ("start", "stop", "shutdown", "previewsnapshot", "commitsnapshot", "undosnapshot", "migrate")
     # these call providers and hosts, or change the VM's vNIC set: they run under the VM's lease
     # (operations.vm_run, operations.migration)
     self_managed = frozenset({"remove", *(f"action:{name}" for name in actions)})
     search_fields: ClassVar[dict[str, Matcher] | None] = {
-        "name": column_matcher(Vm.name),
-        "description": column_matcher(Vm.description),
-        "comment": column_matcher(Vm.comment),
-        "id": column_matcher(Vm.id),
-        "status": _status_matcher,
-        "cluster": related_matcher(Vm.cluster_id, select(Cluster.id), Cluster.name),
+        **VM.search_fields(),
         "datacenter": related_matcher(
             Vm.cluster_id, select(Cluster.id).join(DataCenter, DataCenter.id == Cluster.data_center_id),
             DataCenter.name,
         ),
-        "host": related_matcher(Vm.host_id, select(Host.id), Host.name),
     }  # fmt: skip
 
     def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
@@ -144,26 +148,32 @@ def _action_snapshot(session: Session, vm: Vm, body: Entity) -> Snapshot:
 # --- vNICs -------------------------------------------------------------------------------------------------
 
 
+def _nic_href(nic: VmNic) -> str:
+    return href("vms", nic.vm_id, "nics", nic.id)
+
+
+NIC = Mapper("Nic", "nic", "nics", (
+    *identity(_nic_href),
+    Field("interface", NIC_INTERFACES, attr("interface")),
+    Field("mac", "Mac", lambda nic, extra: {"address": nic.mac_address}),
+    Field("linked", "bool", attr("linked")),
+    Field("plugged", "bool", attr("plugged")),
+    Field("vnic_profile", "VnicProfile", reference("vnicprofiles", "vnic_profile_id")),
+    Field("vm", "Vm", reference("vms", "vm_id")),
+    *link_fields(_nic_href, *NIC_LINKS),
+    Field("network", "Network"),
+    Field("boot_protocol", ("none", "dhcp", "static", "autoconf", "poly_dhcp_autoconf")),
+    Field("on_boot", "bool"),
+))  # fmt: skip
+
+
 def render_nic(nic: VmNic) -> Entity:
-    base = href("vms", nic.vm_id, "nics", nic.id)
-    return {
-        "href": base,
-        "id": nic.id,
-        "name": nic.name,
-        "description": nic.description,
-        "comment": nic.comment,
-        "interface": nic.interface,
-        "mac": {"address": nic.mac_address},
-        "linked": nic.linked,
-        "plugged": nic.plugged,
-        "vnic_profile": ref("vnicprofiles", nic.vnic_profile_id),
-        "vm": ref("vms", nic.vm_id),
-        "link": links(base, *NIC_LINKS),
-    }
+    return NIC.render(nic)
 
 
 class VmNics(Collection):
-    type_name = "Nic"
+    required_on_add = NIC.required()
+    type_name = NIC.type_name
     what = "vNIC"
     actions = ("activate", "deactivate")
     # changes of a VM's vNICs plug them on hosts and make or remove their ports (operations.vnics)
@@ -252,6 +262,7 @@ def snapshot_in(session: Session, vm: Vm, snapshot_id: str) -> Snapshot:
 
 
 class VmSnapshots(Collection):
+    required_on_add = ("description",)
     type_name = "Snapshot"
     what = "snapshot"
     actions = ("restore",)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.resources.base import Collection, Ctx, href, links, ref, services_of
+from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields, reference
+from extnet.engine.api.resources.base import Collection, Ctx, services_of
+from extnet.engine.api.schema import List
 from extnet.engine.commands.base import run
 from extnet.engine.commands.vnicprofiles import AddVnicProfile, RemoveVnicProfile, UpdateVnicProfile
 from extnet.engine.operations.profile_groups import save_profile
@@ -13,28 +15,33 @@ from extnet.engine.store.models import VnicProfile
 from extnet.engine.store.queries import Entity, load
 
 
-def render(profile: VnicProfile) -> Entity:
-    base = href("vnicprofiles", profile.id)
+def _custom_properties(profile: VnicProfile, extra: Entity) -> Entity | None:
     properties = [{"name": p["name"], "value": p["value"]} for p in profile.custom_properties]
-    return {
-        "href": base,
-        "id": profile.id,
-        "name": profile.name,
-        "description": profile.description,
-        "comment": profile.comment,
-        "custom_properties": {"custom_property": properties} if properties else None,
-        "migratable": profile.migratable,
-        # always present: the Ansible module reads pass_through.mode without a None check
-        "pass_through": {"mode": profile.pass_through_mode},
-        "port_mirroring": profile.port_mirroring,
-        "network": ref("networks", profile.network_id),
-        "network_filter": ref("networkfilters", profile.network_filter_id),
-        "link": links(base, "permissions"),
-    }
+    return {"custom_property": properties} if properties else None
+
+
+VNIC_PROFILE = Mapper("VnicProfile", "vnic_profile", "vnic_profiles", (
+    *identity("vnicprofiles"),
+    Field("custom_properties", List("custom_property", "CustomProperty"), _custom_properties),
+    Field("migratable", "bool", attr("migratable")),
+    # always present: the Ansible module reads pass_through.mode without a None check
+    Field("pass_through", "PassThrough", lambda profile, extra: {"mode": profile.pass_through_mode}),
+    Field("port_mirroring", "bool", attr("port_mirroring")),
+    Field("network", "Network", reference("networks", "network_id"), required=True),
+    Field("network_filter", "NetworkFilter", reference("networkfilters", "network_filter_id")),
+    Field("qos", "Qos"),
+    Field("failover", "VnicProfile"),
+    *link_fields("vnicprofiles", "permissions"),
+))  # fmt: skip
+
+
+def render(profile: VnicProfile) -> Entity:
+    return VNIC_PROFILE.render(profile)
 
 
 class VnicProfiles(Collection):
-    type_name = "VnicProfile"
+    required_on_add = VNIC_PROFILE.required()
+    type_name = VNIC_PROFILE.type_name
     what = "vNIC profile"
     # the security groups of a profile of an external network are looked up on its provider, outside transactions
     self_managed = frozenset({"add", "update"})
