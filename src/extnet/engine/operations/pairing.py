@@ -29,11 +29,13 @@ from extnet.engine.commands.hosts import (
     AddHost,
     AgentPairing,
     PairHost,
+    RemoveHost,
+    UpdateHost,
     agent_violations,
     check,
 )
 from extnet.engine.errors import BadRequest, Conflict, Fault
-from extnet.engine.hosts.accounts import Handout
+from extnet.engine.hosts.accounts import Handout, accounts_of
 from extnet.engine.hosts.client import HostAgentError, HostEndpoint, is_pairing_refused
 from extnet.engine.hosts.readiness import readiness
 from extnet.engine.services import EngineServices
@@ -245,6 +247,28 @@ def unpair_in_background(services: EngineServices, endpoint: HostEndpoint) -> No
 
     if endpoint.secret:
         threading.Thread(target=unpair, name="extnet-host-unpair", daemon=True).start()
+
+
+def update_host(session: Session, services: EngineServices, host: Host, body: dict[str, Any]) -> Host:
+    """Update the host in the caller's transaction; a new address or port is handed to the monitor once it commits."""
+    moved = any(field in body and body[field] != getattr(host, field) for field in ("address", "port"))
+    updated: Host = run(UpdateHost(session, body, host))
+    if moved:
+        after_commit(session, services.hosts_changed)
+    return updated
+
+
+def remove_host(session: Session, services: EngineServices, host: Host) -> None:
+    """Remove the host in the caller's transaction; once it commits, its agent is told to forget this engine and
+    the host's own provider accounts are removed, both in the background."""
+    endpoint = endpoint_of(host, services)
+    accounts = accounts_of(session, host.id)
+    run(RemoveHost(session, host))
+    record(session, Code.HOST_REMOVED, f"Host {host.name} was removed.", host_id=host.id)
+    after_commit(session, lambda: unpair_in_background(services, endpoint))
+    keeper = services.host_accounts
+    if keeper is not None:
+        after_commit(session, lambda: keeper.forget(accounts))
 
 
 def _load(session: Session, host_id: str) -> Host:

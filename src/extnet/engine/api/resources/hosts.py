@@ -17,11 +17,9 @@ from extnet.engine.api.resources.base import Collection, Ctx, completed, service
 from extnet.engine.api.schema import HOST_STATUS
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
-from extnet.engine.commands.hosts import DeactivateHost, RemoveHost, UpdateHost
+from extnet.engine.commands.hosts import DeactivateHost
 from extnet.engine.errors import BadRequest
-from extnet.engine.hosts.accounts import accounts_of
 from extnet.engine.operations import pairing
-from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Cluster, DataCenter, Host, Vm
 from extnet.engine.store.queries import Entity, load
 
@@ -150,23 +148,10 @@ class Hosts(Collection):
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
         host = load(ctx.db, Host, entity_id, "host")
-        moved = any(field in body and body[field] != getattr(host, field) for field in ("address", "port"))
-        updated = run(UpdateHost(ctx.db, body, host))
-        if moved:
-            pairing.after_commit(ctx.db, services_of(ctx).hosts_changed)
-        return _render_loaded(ctx, updated)
+        return _render_loaded(ctx, pairing.update_host(ctx.db, services_of(ctx), host, body))
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
-        host = load(ctx.db, Host, entity_id, "host")
-        services = services_of(ctx)
-        endpoint = pairing.endpoint_of(host, services)
-        accounts = accounts_of(ctx.db, host.id)
-        run(RemoveHost(ctx.db, host))
-        record(ctx.db, Code.HOST_REMOVED, f"Host {host.name} was removed.", host_id=host.id)
-        pairing.after_commit(ctx.db, lambda: pairing.unpair_in_background(services, endpoint))
-        keeper = services.host_accounts
-        if keeper is not None:
-            pairing.after_commit(ctx.db, lambda: keeper.forget(accounts))
+        pairing.remove_host(ctx.db, services_of(ctx), load(ctx.db, Host, entity_id, "host"))
 
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
         if name == "activate":
