@@ -15,13 +15,13 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import requests
 from sqlalchemy import select
 
 from extnet.engine.commands.base import run
-from extnet.engine.commands.providers import AddProvider
+from extnet.engine.commands.providers import AddProvider, ProviderInput
 from extnet.engine.hosts.readiness import INITIALIZING
 from extnet.engine.operations.pairing import LocalHost, ensure_local_host
 from extnet.engine.providers.client import ProviderClient, ProviderConfig, ProviderError
@@ -96,7 +96,7 @@ def ensure_builtin_provider(database: Database, services: EngineServices, builti
         if session.scalar(select(Provider.id).where(Provider.name == BUILTIN_NAME)) is not None:
             session.add(EngineState(key=REGISTERED, value=""))
             return f"a provider named '{BUILTIN_NAME}' exists already; left as it is"
-        provider = run(AddProvider(session, services.secrets, _body(config)))
+        provider = run(AddProvider(session, services.secrets, _input(config)))
         cluster = session.scalars(select(Cluster).where(Cluster.name == builtin.cluster)).first()
         where = ""
         if cluster is not None:
@@ -115,18 +115,24 @@ def _config(builtin: BuiltinProvider, auth_url: str | None) -> ProviderConfig:
                           project_domain_name="Default", connect_timeout=5, read_timeout=10)  # fmt: skip
 
 
-def _body(config: ProviderConfig) -> dict[str, object]:
+def _input(config: ProviderConfig) -> ProviderInput:
     """The provider as ``POST /openstacknetworkproviders`` would add it."""
-    body: dict[str, object] = {
-        "name": config.name, "description": "extnet's built-in network provider (registered at the first start)",
-        "type": "external", "plugin_type": "open_vswitch", "url": config.url, "auto_sync": False,
-        "requires_authentication": config.requires_authentication,
-    }  # fmt: skip
-    if config.requires_authentication:
-        body.update(username=config.username, password=config.password, authentication_url=config.authentication_url,
-                    project_name=config.project_name, user_domain_name=config.user_domain_name,
-                    project_domain_name=config.project_domain_name)  # fmt: skip
-    return body
+    given = ProviderInput(
+        name=config.name, description="extnet's built-in network provider (registered at the first start)",
+        provider_type="external", plugin_type="open_vswitch", url=config.url, auto_sync=False,
+        requires_authentication=config.requires_authentication,
+    )  # fmt: skip
+    if not config.requires_authentication:
+        return given
+    return replace(
+        given,
+        username=config.username,
+        password=config.password,
+        authentication_url=config.authentication_url,
+        project_name=config.project_name,
+        user_domain_name=config.user_domain_name,
+        project_domain_name=config.project_domain_name,
+    )
 
 
 def _announced_auth_url(url: str) -> str | None:

@@ -10,6 +10,11 @@ None: never rendered by extnet). From it derive:
 - rendering (``Mapper.render``: the fields with a source, in declared order),
 - the OpenAPI document (the type's schemas; ``readOnly`` from ``out``; the add body's ``required``),
 - the collection's ``required_on_add`` and ``search_fields``.
+
+A ``View`` renders the same type from other sources (``Mapper.view``): the same fields in the same order, e.g. a
+network as attached to a cluster, or a vNIC as a snapshot remembers it. Value types nested in resources (``Link``,
+``Version``, ``Cpu``, ``Ip``, ...) have no collection and no model of their own: they stay declared with
+``schema.define``, and the mapper of the resource that nests them builds them.
 """
 
 from __future__ import annotations
@@ -44,8 +49,11 @@ def attr(name: str) -> Source:
 
 
 def const(value: Any) -> Source:
-    """The same value for every object (a fresh copy of it: a rendered entity may be changed by its caller)."""
-    return lambda obj, extra: copy.deepcopy(value)
+    """The same value for every object (a fresh copy of a list or dict: a rendered entity may be changed by its
+    caller)."""
+    if isinstance(value, dict | list):
+        return lambda obj, extra: copy.deepcopy(value)
+    return lambda obj, extra: value
 
 
 def given(name: str) -> Source:
@@ -72,15 +80,43 @@ class Mapper:
         written = frozenset(f.wire for f in self.fields if f.direction == "in")
         TYPES[self.type_name] = TypeDef(self.type_name, self.tag, self.plural,
                                         {f.wire: f.kind for f in self.fields}, output, written)  # fmt: skip
+        rendered = tuple((f.wire, f.source) for f in self.fields if f.source is not None and f.direction != "in")
+        object.__setattr__(self, "_rendered", rendered)  # worked out once: render runs per object of a listing
 
     def render(self, obj: Any, **extra: Any) -> Entity:
-        return {f.wire: f.source(obj, extra) for f in self.fields if f.source is not None and f.direction != "in"}
+        rendered: tuple[tuple[str, Source], ...] = self._rendered  # type: ignore[attr-defined]
+        return {wire: source(obj, extra) for wire, source in rendered}
+
+    def view(self, sources: dict[str, Source | None], inherit: bool = True) -> View:
+        """This type rendered with other ``sources`` for some fields (None: not rendered); the others keep this
+        mapper's source (``inherit``) or are not rendered."""
+        unknown = set(sources) - {f.wire for f in self.fields}
+        assert not unknown, f"{self.type_name} has no field {', '.join(sorted(unknown))}"
+        return View(self, sources, inherit)
 
     def required(self) -> tuple[str, ...]:
         return tuple(f.wire for f in self.fields if f.required)
 
     def search_fields(self) -> dict[str, Matcher]:
         return {f.wire: f.search for f in self.fields if f.search is not None}
+
+
+@dataclass(frozen=True, eq=False)
+class View:
+    """Another rendering of a mapper's type (``Mapper.view``): its declared fields, in its declared order."""
+
+    mapper: Mapper
+    sources: dict[str, Source | None]
+    inherit: bool
+
+    def render(self, obj: Any, **extra: Any) -> Entity:
+        out: Entity = {}
+        for f in self.mapper.fields:
+            inherited = f.source if self.inherit else None
+            source = self.sources.get(f.wire, inherited)
+            if source is not None and f.direction != "in":
+                out[f.wire] = source(obj, extra)
+        return out
 
 
 def _href_of(where: str | Callable[[Any], str]) -> Callable[[Any], str]:
@@ -99,12 +135,18 @@ def identity(where: str | Callable[[Any], str], model: Any = None, name_required
         return column_matcher(getattr(model, column)) if model is not None else None
 
     return (
-        Field("href", "str", lambda obj, extra: href_of(obj), "out"),
+        href_field(href_of),
         Field("id", "id", lambda obj, extra: str(obj.id), search=search("id")),
         Field("name", "str", attr("name"), required=name_required, search=search("name")),
         Field("description", "str", attr("description"), search=search("description")),
         Field("comment", "str", attr("comment") if comment else None, search=search("comment") if comment else None),
     )
+
+
+def href_field(where: str | Callable[[Any], str]) -> Field:
+    """``href``: the entity's place in the collection ``where`` (or the place that function gives)."""
+    href_of = _href_of(where)
+    return Field("href", "str", lambda obj, extra: href_of(obj), "out")
 
 
 def link_fields(where: str | Callable[[Any], str], *rels: str) -> tuple[Field, ...]:

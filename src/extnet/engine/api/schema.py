@@ -6,9 +6,13 @@ coerced against these declarations (``coerce``); a field that is not declared is
 silently ignored. Output is built by the resource mappers in the same canonical shape, which is oVirt's JSON
 shape: ``{"id": .., "href": .., "name": .., "usages": {"usage": ["vm"]}, "link": [{"rel", "href"}]}``.
 
-The types of the resources converted to declared mappers (``api/mappers.py``: data centers, clusters, networks,
-vNIC profiles, MAC pools, hosts, VMs, vNICs, providers, events) are registered here by their mapper, in the
-resource's module; the others, and the value types they nest, are defined below.
+The type of every resource (an entity of a collection: data centers, clusters, networks, vNIC profiles, MAC pools,
+hosts, VMs, vNICs, snapshots, templates, jobs, scheduling policies, providers, their networks, subnets and
+certificates, cluster providers, reported devices, network labels, events) is registered here by its declared mapper
+(``api/mappers.py``), in the resource's module. Defined below: the value types resources nest (``Version``,
+``Cpu``, ``Ip``, ...), which have no collection and no model of their own, the ``Action`` body, the API root, and
+the types of the per-VM and per-vNIC collections that stay empty (disk attachments, NUMA nodes, statistics,
+network filter parameters).
 """
 
 from __future__ import annotations
@@ -104,19 +108,14 @@ define("User", "user", "users", {"user_name": "str", "principal": "str", "domain
 # MacPool: api/resources/macpools.py (declared by its mapper)
 # DataCenter: api/resources/datacenters.py (declared by its mapper)
 # Cluster: api/resources/clusters.py (declared by its mapper)
-define("ExternalProvider", "external_provider", "external_providers", {
-    "url": "str", "requires_authentication": "bool", "username": "str", "password": "str",
-    "authentication_url": "str", "properties": List("property", "Property"), **links(),
-})  # fmt: skip
+# ExternalProvider: api/resources/cluster_providers.py (declared by its mapper)
 define("MemoryPolicy", "memory_policy", "memory_policies", {
     "over_commit": "MemoryOverCommit", "ballooning": "bool", "guaranteed": "int", "max": "int",
     "transparent_hugepages": "TransparentHugePages",
 })  # fmt: skip
 define("MemoryOverCommit", "over_commit", "over_commits", {"percent": "int"})
 define("TransparentHugePages", "transparent_hugepages", "transparent_hugepagess", {"enabled": "bool"})
-define("SchedulingPolicy", "scheduling_policy", "scheduling_policies", {
-    "default_policy": "bool", "locked": "bool", "properties": List("property", "Property"), **links(),
-})  # fmt: skip
+# SchedulingPolicy: api/resources/schedulingpolicies.py (declared by its mapper)
 define("Ksm", "ksm", "ksms", {"enabled": "bool", "merge_across_nodes": "bool"})
 define("FencingPolicy", "fencing_policy", "fencing_policies", {
     "enabled": "bool", "skip_if_sd_active": "SkipIfSdActive", "skip_if_connectivity_broken": "SkipIfConnectivityBroken",
@@ -140,19 +139,13 @@ define("Display", "display", "displays", {"proxy": "str"})
 # Network: api/resources/networks.py (declared by its mapper)
 # OpenStackNetworkProvider: api/resources/providers.py (declared by its mapper)
 define("AgentConfiguration", "agent_configuration", "agent_configurations", {})
-define("Certificate", "certificate", "certificates", {"content": "str", "subject": "str", "organization": "str"})
-define("OpenStackNetwork", "openstack_network", "openstack_networks", {
-    "openstack_network_provider": "OpenStackNetworkProvider", "data_centers": List("data_center", "DataCenter"),
-    **links(),
-})  # fmt: skip
-define("OpenStackSubnet", "openstack_subnet", "openstack_subnets", {
-    "cidr": "str", "ip_version": ("v4", "v6"), "gateway": "str", "dns_servers": List("dns_server", "str"),
-    "openstack_network": "OpenStackNetwork", **links(),
-})  # fmt: skip
+# Certificate: api/resources/providers.py (declared by its mapper)
+# OpenStackNetwork: api/resources/provider_networks.py (declared by its mapper)
+# OpenStackSubnet: api/resources/provider_networks.py (declared by its mapper)
 # Event: api/resources/events.py (declared by its mapper)
 # VnicProfile: api/resources/vnicprofiles.py (declared by its mapper)
 define("NetworkFilter", "network_filter", "network_filters", {})
-define("NetworkLabel", "network_label", "network_labels", {"network": "Network", **links()})
+# NetworkLabel: api/resources/networks.py (declared by its mapper)
 define("Qos", "qos", "qoss", {})
 # Host: api/resources/hosts.py (declared by its mapper)
 define("HostAgentInfo", "host_agent", "host_agents", {
@@ -171,11 +164,7 @@ define("Spm", "spm", "spms", {"priority": "int", "status": ("none", "contending"
 define("PowerManagement", "power_management", "power_managements", {"enabled": "bool", "kdump_detection": "bool"})
 define("VmSummary", "summary", "summaries", {"active": "int", "migrating": "int", "total": "int"})
 define("Ssh", "ssh", "sshs", {"port": "int", "authentication_method": ("password", "publickey")})
-define("Template", "template", "templates", {
-    "cluster": "Cluster", "status": ("ok", "locked", "illegal"), "memory": "int", "cpu": "Cpu", "os": "OperatingSystem",
-    "type": ("desktop", "server", "high_performance"), "version": "TemplateVersion",
-    "creation_time": "date", **links(),
-}, output=("status", "creation_time"))  # fmt: skip
+# Template: api/resources/templates.py (declared by its mapper)
 define(
     "TemplateVersion",
     "version",
@@ -184,16 +173,10 @@ define(
 )
 # Vm: api/resources/vms.py (declared by its mapper)
 # Nic: api/resources/vms.py (declared by its mapper)
-define("Snapshot", "snapshot", "snapshots", {
-    "vm": "Vm", "date": "date", "snapshot_type": ("active", "regular", "preview", "stateless"),
-    "snapshot_status": ("ok", "in_preview", "locked"), "persist_memorystate": "bool",
-    "nics": List("nic", "Nic"), **links(),
-}, output=("date", "snapshot_status"))  # fmt: skip
+# Snapshot: api/resources/vms.py (declared by its mapper)
 define("NetworkFilterParameter", "network_filter_parameter", "network_filter_parameters", {"value": "str"})
 define("Ip", "ip", "ips", {"address": "str", "netmask": "str", "gateway": "str", "version": ("v4", "v6")})
-define("ReportedDevice", "reported_device", "reported_devices", {
-    "type": ("network",), "mac": "Mac", "ips": List("ip", "Ip"), "vm": "Vm", **links(),
-})  # fmt: skip
+# ReportedDevice: api/resources/reported.py (declared by its mapper)
 define("Statistic", "statistic", "statistics", {})
 define("VirtualNumaNode", "vm_numa_node", "vm_numa_nodes", {})
 define("DiskAttachment", "disk_attachment", "disk_attachments", {})
@@ -208,10 +191,7 @@ define("Action", "action", "actions", {
     "cluster": "Cluster", "migrate_vms_in_affinity_closure": "bool",
 }, output=("status", "fault", "job"))  # fmt: skip
 define("Disk", "disk", "disks", {})
-define("Job", "job", "jobs", {
-    "status": JOB_STATUS, "start_time": "date", "end_time": "date", "last_updated": "date", "auto_cleared": "bool",
-    "external": "bool", "owner": "User",
-}, output=("status", "start_time", "end_time", "last_updated"))  # fmt: skip
+# Job: api/resources/jobs.py (declared by its mapper)
 define("GracePeriod", "grace_period", "grace_periods", {"expiry": "int"})
 define("AuthorizedKey", "authorized_key", "authorized_keys", {})
 define("Fault", "fault", "faults", {"reason": "str", "detail": "str"})

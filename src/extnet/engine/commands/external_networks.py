@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation
 from extnet.engine.commands.external_subnets import subnet_values, subnet_violations
+from extnet.engine.commands.inputs import reference
 from extnet.engine.commands.networks import (
+    NetworkInput,
     NetworkRules,
     RemoveNetwork,
     input_violations,
@@ -26,7 +28,6 @@ from extnet.engine.commands.networks import (
     lock_row,
     parse_vlan,
     resolve_data_center,
-    usages_of,
 )
 from extnet.engine.domain.rules import mtu_problem, name_problem, vlan_problem
 from extnet.engine.errors import BadRequest
@@ -249,65 +250,66 @@ class CheckNetworkOnProvider(Command[NetworkOnProvider]):
 
     verb, noun = "add", "Network"
 
-    def __init__(self, session: Session, body: Entity, path_dc: DataCenter | None) -> None:
+    def __init__(self, session: Session, given: NetworkInput, path_dc: DataCenter | None) -> None:
         super().__init__(session)
-        self.body = body
+        self.given = given
         self.path_dc = path_dc
         self.dc: DataCenter | None = None
         self.provider: Provider | None = None
 
     def validate(self) -> Iterable[Violation]:
-        body = self.body
-        name = str(body.get("name"))
-        yield from input_violations(body)
+        given = self.given
+        name = str(given.name)
+        yield from input_violations(given)
         yield from self._value_violations(name)
-        if body.get("openstack_subnet"):
-            yield from subnet_violations(body["openstack_subnet"])
+        if given.openstack_subnet:
+            yield from subnet_violations(given.openstack_subnet)
+        assert given.external_provider is not None  # a network without one is added by AddNetwork
         try:
-            self.provider = provider_of(self.session, body["external_provider"])
+            self.provider = provider_of(self.session, given.external_provider.wire())
         except BadRequest as err:
             yield Violation(err.detail, 400)
         else:
             violation = read_only_violation(self.provider, "networks")
             if violation:
                 yield violation
-            if self.provider.unmanaged and body.get("openstack_subnet"):
+            if self.provider.unmanaged and given.openstack_subnet:
                 yield Violation(f"Provider '{self.provider.name}' is unmanaged: extnet never calls it, so it cannot "
                                 f"create a subnet of network '{name}' there")  # fmt: skip
         try:
-            self.dc = resolve_data_center(self.session, body.get("data_center"), self.path_dc)
+            self.dc = resolve_data_center(self.session, reference(given.data_center), self.path_dc)
         except BadRequest as err:
             yield Violation(err.detail, 400)
         else:
-            yield from NetworkRules(self.session, None).name(body.get("name"), self.dc)
+            yield from NetworkRules(self.session, None).name(given.name, self.dc)
 
     def _value_violations(self, name: str) -> Iterable[Violation]:
-        body = self.body
-        usages = usages_of(body)
-        if usages is not None and "vm" not in usages:
+        given = self.given
+        if given.usages is not None and "vm" not in given.usages:
             yield Violation(f"{NOT_VM_NETWORK} (network '{name}')", 400)
-        problem = mtu_problem(body.get("mtu"))
+        problem = mtu_problem(given.mtu)
         if problem:
             yield Violation(f"{problem} (network '{name}')", 400)
-        if parse_vlan(body)[0] is not None:
+        if parse_vlan(given.vlan)[0] is not None:
             yield Violation(
                 f"The VLAN of network '{name}' is chosen by its provider; create a VLAN network on the provider "
                 "and import it instead",
                 400,
             )
-        if body.get("stp"):
+        if given.stp:
             yield Violation(f"STP cannot be enabled on external network '{name}'", 400)
-        if body.get("port_isolation"):
+        if given.port_isolation:
             yield Violation(f"Port isolation is not supported on external network '{name}'", 400)
 
     def execute(self) -> NetworkOnProvider:
         assert self.dc is not None and self.provider is not None
-        subnet = self.body.get("openstack_subnet")
+        subnet = self.given.openstack_subnet
+        assert self.given.name is not None  # NetworkRules.name found it
         return NetworkOnProvider(
             data_center_id=self.dc.id,
             provider_id=self.provider.id,
-            name=self.body["name"],
-            mtu=self.body.get("mtu") or None,
+            name=self.given.name,
+            mtu=self.given.mtu or None,
             subnet=subnet_values(subnet) if subnet else None,
         )
 

@@ -3,53 +3,72 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation
+from extnet.engine.commands.inputs import Entity, wire
 from extnet.engine.domain import mac
 from extnet.engine.domain.rules import name_problem
 from extnet.engine.store.models import Cluster, DataCenter, MacPool
-from extnet.engine.store.queries import Entity
 
 
-def parse_ranges(body: Entity) -> list[list[str]]:
-    """The ranges of ``body`` in the stored form (lower case); call after ``range_violations`` found nothing."""
-    return [[mac.normalize(r["from"]), mac.normalize(r["to"])] for r in body.get("ranges") or []]
+@dataclass(frozen=True)
+class MacRange:
+    start: str | None = None
+    end: str | None = None
+
+    @classmethod
+    def of(cls, value: Entity) -> MacRange:
+        return cls(value.get("from"), value.get("to"))
 
 
-def range_violations(body: Entity, pool_name: str) -> Iterable[Violation]:
-    ranges = body.get("ranges") or []
+@dataclass(frozen=True)
+class MacPoolInput:
+    name: str | None = wire()
+    description: str | None = wire()
+    allow_duplicates: bool | None = wire()
+    default_pool: bool | None = wire()
+    ranges: tuple[MacRange, ...] | None = wire(convert=MacRange.of)
+
+
+def parse_ranges(ranges: tuple[MacRange, ...] | None) -> list[list[str]]:
+    """The ranges in the stored form (lower case); call after ``range_violations`` found nothing."""
+    return [[mac.normalize(str(r.start)), mac.normalize(str(r.end))] for r in ranges or ()]
+
+
+def range_violations(ranges: tuple[MacRange, ...] | None, pool_name: str) -> Iterable[Violation]:
     if not ranges:
         yield Violation(f"MAC pool '{pool_name}' needs at least one MAC range", 400)
-    for item in ranges:
-        for problem in mac.range_problems(item.get("from"), item.get("to")):
+    for item in ranges or ():
+        for problem in mac.range_problems(item.start, item.end):
             yield Violation(problem, 400)
 
 
-def flag_violations(body: Entity, pool_name: str, current_default: bool = False) -> Iterable[Violation]:
-    if body.get("allow_duplicates"):
+def flag_violations(given: MacPoolInput, pool_name: str, current_default: bool = False) -> Iterable[Violation]:
+    if given.allow_duplicates:
         yield Violation(
             f"MAC pool '{pool_name}' cannot allow duplicate MAC addresses: extnet keeps every vNIC's MAC unique, "
             "so only allow_duplicates=false is supported",
             400,
         )
-    if "default_pool" in body and body["default_pool"] != current_default:
+    if given.default_pool is not None and given.default_pool != current_default:
         yield Violation(f"Whether MAC pool '{pool_name}' is the default pool cannot be changed", 400)
 
 
 class _PoolCommand(Command[MacPool]):
     noun = "MAC Pool"
 
-    def __init__(self, session: Session, body: Entity, pool: MacPool | None = None) -> None:
+    def __init__(self, session: Session, given: MacPoolInput, pool: MacPool | None = None) -> None:
         super().__init__(session)
-        self.body = body
+        self.given = given
         self.pool = pool
 
     def name_violations(self) -> Iterable[Violation]:
-        name = self.body.get("name")
+        name = self.given.name
         problem = name_problem(name, "MAC pool")
         if problem:
             yield Violation(problem, 400)
@@ -61,21 +80,21 @@ class _PoolCommand(Command[MacPool]):
             yield Violation(f"The MAC pool name '{name}' is already in use")
 
     def integrity_message(self, error: IntegrityError) -> str:
-        return f"The MAC pool name '{self.body.get('name')}' is already in use."
+        return f"The MAC pool name '{self.given.name}' is already in use."
 
 
 class AddMacPool(_PoolCommand):
     verb = "add"
 
     def validate(self) -> Iterable[Violation]:
-        name = str(self.body.get("name") or "")
+        name = str(self.given.name or "")
         yield from self.name_violations()
-        yield from flag_violations(self.body, name)
-        yield from range_violations(self.body, name)
+        yield from flag_violations(self.given, name)
+        yield from range_violations(self.given.ranges, name)
 
     def execute(self) -> MacPool:
-        pool = MacPool(name=self.body["name"], description=self.body.get("description"), allow_duplicates=False,
-                       default_pool=False, ranges=parse_ranges(self.body))  # fmt: skip
+        pool = MacPool(name=self.given.name, description=self.given.description, allow_duplicates=False,
+                       default_pool=False, ranges=parse_ranges(self.given.ranges))  # fmt: skip
         self.session.add(pool)
         return pool
 
@@ -86,20 +105,21 @@ class UpdateMacPool(_PoolCommand):
     def validate(self) -> Iterable[Violation]:
         pool = self.pool
         assert pool is not None
-        if "name" in self.body and self.body["name"] != pool.name:
+        if self.given.name is not None and self.given.name != pool.name:
             yield from self.name_violations()
-        yield from flag_violations(self.body, pool.name, pool.default_pool)
-        if "ranges" in self.body:
-            yield from range_violations(self.body, pool.name)
+        yield from flag_violations(self.given, pool.name, pool.default_pool)
+        if self.given.ranges is not None:
+            yield from range_violations(self.given.ranges, pool.name)
 
     def execute(self) -> MacPool:
         pool = self.pool
         assert pool is not None
-        for field in ("name", "description"):
-            if field in self.body:
-                setattr(pool, field, self.body[field])
-        if "ranges" in self.body:
-            pool.ranges = parse_ranges(self.body)
+        if self.given.name is not None:
+            pool.name = self.given.name
+        if self.given.description is not None:
+            pool.description = self.given.description
+        if self.given.ranges is not None:
+            pool.ranges = parse_ranges(self.given.ranges)
         return pool
 
 

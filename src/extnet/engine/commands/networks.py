@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation
+from extnet.engine.commands.inputs import Entity, Ref, nonempty, reference, wire
 from extnet.engine.domain.rules import mtu_problem, name_problem, vlan_problem
 from extnet.engine.errors import BadRequest
 from extnet.engine.store.models import (
@@ -25,16 +26,39 @@ from extnet.engine.store.models import (
 )
 from extnet.engine.store.queries import resolve
 
-Entity = dict[str, Any]
-
-# Fields of <network> that only mean something for a network in a cluster (/clusters/{id}/networks)
-CLUSTER_ONLY_FIELDS = ("cluster", "required", "display")
-# Fields of <network> handled by other collections or features
-UNSUPPORTED_FIELDS = {
-    "external_provider_physical_network": "Linking a network to a physical network is not supported yet",
-    "vnic_profiles": "Create vNIC profiles through /networks/{id}/vnicprofiles, not inside the network",
-}
 VDSM_NAME_MAX = 15
+
+
+@dataclass(frozen=True)
+class Vlan:
+    id: str | None = None  # None or empty: untagged
+
+    @classmethod
+    def of(cls, value: Entity) -> Vlan:
+        return cls(value.get("id"))
+
+
+@dataclass(frozen=True)
+class NetworkInput:
+    name: str | None = wire()
+    description: str | None = wire()
+    comment: str | None = wire()
+    mtu: int | None = wire()
+    stp: bool | None = wire()
+    port_isolation: bool | None = wire()
+    usages: tuple[str, ...] | None = wire()
+    vlan: Vlan | None = wire(convert=Vlan.of)
+    data_center: Ref | None = wire(convert=Ref.of)
+    external_provider: Ref | None = wire(convert=Ref.of)
+    profile_required: bool | None = wire()
+    openstack_subnet: Entity | None = wire(convert=nonempty)  # extnet: a first subnet, in Neutron's terms
+    # handled by other collections or features: refused here
+    physical_network: Ref | None = wire("external_provider_physical_network", Ref.of)
+    vnic_profiles: tuple[Ref | None, ...] | None = wire(convert=Ref.of)
+    # only meaningful for a network in a cluster (/clusters/{id}/networks): refused here, even when empty
+    cluster: Ref | None = wire(convert=Ref.always)
+    required: bool | None = wire()
+    display: bool | None = wire()
 
 
 def lock_row(session: Session, model: Any, row_id: str) -> None:
@@ -81,12 +105,11 @@ def vdsm_name(network: Network) -> str:
     return "on" + network.id.replace("-", "")[:13]
 
 
-def parse_vlan(body: Entity) -> tuple[int | None, str | None]:
+def parse_vlan(vlan: Vlan | None) -> tuple[int | None, str | None]:
     """The VLAN id of ``<vlan id="10"/>`` (None: untagged) and the problem with it, if any."""
-    vlan = body.get("vlan")
-    if not vlan or vlan.get("id") in (None, ""):
+    if vlan is None or vlan.id in (None, ""):
         return None, None
-    text = str(vlan["id"]).strip()
+    text = str(vlan.id).strip()
     try:
         number = int(text)
     except ValueError:
@@ -112,8 +135,8 @@ class NetworkRules:
         if self._other(Network.name == name, dc.id) is not None:
             yield Violation(f"network '{name}' already exists in data center '{dc.name}'")
 
-    def vlan(self, body: Entity, dc: DataCenter) -> Iterable[Violation]:
-        number, problem = parse_vlan(body)
+    def vlan(self, vlan: Vlan | None, dc: DataCenter) -> Iterable[Violation]:
+        number, problem = parse_vlan(vlan)
         if problem:
             yield Violation(problem, 400)
         elif number is not None:
@@ -153,19 +176,20 @@ class ExternalNetworkRules:
         provider = session.get(Provider, network.external_provider_id)
         self.provider_name = provider.name if provider else "?"
 
-    def update(self, body: Entity) -> Iterable[Violation]:
+    def update(self, given: NetworkInput) -> Iterable[Violation]:
         """What a change of the network breaks (a field given with its current value changes nothing)."""
         name = self.network.name
-        usages = usages_of(body)
-        if usages is not None and "vm" not in usages:
+        if given.usages is not None and "vm" not in given.usages:
             yield Violation(f"An external network cannot be a non-VM network (network '{name}')", 409)
         for field, label in self.FIXED:
-            if field in body and body[field] != getattr(self.network, field):
+            value = getattr(given, field)
+            if value is not None and value != getattr(self.network, field):
                 yield Violation(self._fixed(label))
-        if "vlan" in body and parse_vlan(body)[0] != self.network.vlan_id:
+        if given.vlan is not None and parse_vlan(given.vlan)[0] != self.network.vlan_id:
             yield Violation(self._fixed("VLAN"))
-        reference = body.get("external_provider")
-        if reference and not refers_to(reference, _Named(self.network.external_provider_id, self.provider_name)):
+        reference = given.external_provider
+        if reference and not refers_to(reference.wire(), _Named(self.network.external_provider_id,
+                                                                 self.provider_name)):  # fmt: skip
             yield Violation(f"The provider of external network '{name}' cannot be changed")
 
     def _fixed(self, label: str) -> str:
@@ -179,26 +203,22 @@ class _Named:
     name: str
 
 
-def input_violations(body: Entity) -> Iterable[Violation]:
+def input_violations(given: NetworkInput) -> Iterable[Violation]:
     """Fields of <network> this collection does not take."""
-    for field in CLUSTER_ONLY_FIELDS:
-        if field in body:
+    for field, value in (("cluster", given.cluster), ("required", given.required), ("display", given.display)):
+        if value is not None:
             yield Violation(
                 f"'{field}' is a property of a network in a cluster; set it through /clusters/{{id}}/networks", 400
             )
-    for field, message in UNSUPPORTED_FIELDS.items():
-        if body.get(field):
-            yield Violation(message, 400)
-    for usage in usages_of(body) or []:
+    if given.physical_network:
+        yield Violation("Linking a network to a physical network is not supported yet", 400)
+    if given.vnic_profiles:
+        yield Violation("Create vNIC profiles through /networks/{id}/vnicprofiles, not inside the network", 400)
+    for usage in given.usages or ():
         if usage != "vm":
             yield Violation(
                 f"Usage '{usage}' is a role of a network in a cluster; set it through /clusters/{{id}}/networks", 400
             )
-
-
-def usages_of(body: Entity) -> list[str] | None:
-    usages = body.get("usages")
-    return None if usages is None else list(usages)
 
 
 def resolve_data_center(session: Session, reference: Entity | None, path_dc: DataCenter | None) -> DataCenter:
@@ -223,104 +243,102 @@ def refers_to(reference: Entity, row: Any) -> bool:
 class AddNetwork(Command[Network]):
     verb, noun = "add", "Network"
 
-    def __init__(self, session: Session, body: Entity, path_dc: DataCenter | None = None) -> None:
+    def __init__(self, session: Session, given: NetworkInput, path_dc: DataCenter | None = None) -> None:
         super().__init__(session)
-        self.body = body
+        self.given = given
         self.path_dc = path_dc
         self.dc: DataCenter | None = None
 
     def validate(self) -> Iterable[Violation]:
-        yield from input_violations(self.body)
-        if self.body.get("openstack_subnet"):
+        given = self.given
+        yield from input_violations(given)
+        if given.openstack_subnet:
             yield Violation("A first subnet (openstack_subnet) can be given only with an external_provider", 400)
         try:
-            self.dc = resolve_data_center(self.session, self.body.get("data_center"), self.path_dc)
+            self.dc = resolve_data_center(self.session, reference(given.data_center), self.path_dc)
         except BadRequest as err:
             yield Violation(err.detail, 400)
             return
         lock_row(self.session, DataCenter, self.dc.id)  # the VLAN rule has no constraint behind it
         rules = NetworkRules(self.session, None)
-        name = self.body.get("name")
-        yield from rules.name(name, self.dc)
-        yield from rules.vlan(self.body, self.dc)
-        yield from rules.values(
-            str(name),
-            self.vm_network,
-            self.body.get("stp", False),
-            self.body.get("port_isolation", False),
-            self.body.get("mtu"),
-        )
+        yield from rules.name(given.name, self.dc)
+        yield from rules.vlan(given.vlan, self.dc)
+        yield from rules.values(str(given.name), self.vm_network, bool(given.stp), bool(given.port_isolation),
+                                given.mtu)  # fmt: skip
 
     @property
     def vm_network(self) -> bool:
-        usages = usages_of(self.body)
-        return True if usages is None else "vm" in usages
+        return True if self.given.usages is None else "vm" in self.given.usages
 
     def execute(self) -> Network:
         assert self.dc is not None
+        given = self.given
         network = Network(
-            name=self.body["name"],
-            description=self.body.get("description"),
-            comment=self.body.get("comment"),
+            name=given.name,
+            description=given.description,
+            comment=given.comment,
             data_center_id=self.dc.id,
-            vlan_id=parse_vlan(self.body)[0],
-            mtu=self.body.get("mtu", 0),
-            stp=self.body.get("stp", False),
+            vlan_id=parse_vlan(given.vlan)[0],
+            mtu=0 if given.mtu is None else given.mtu,
+            stp=bool(given.stp),
             vm_network=self.vm_network,
-            port_isolation=self.body.get("port_isolation", False),
+            port_isolation=bool(given.port_isolation),
         )
         self.session.add(network)
         self.session.flush()
         # oVirt gives every new VM network a vNIC profile of its own name, unless asked not to
-        if network.vm_network and self.body.get("profile_required", True):
+        if network.vm_network and given.profile_required is not False:
             self.session.add(VnicProfile(name=network.name, network_id=network.id))
         return network
 
     def integrity_message(self, error: IntegrityError) -> str:
         dc = self.dc.name if self.dc else "?"
-        return f"network '{self.body.get('name')}' already exists in data center '{dc}'."
+        return f"network '{self.given.name}' already exists in data center '{dc}'."
 
 
 class UpdateNetwork(Command[Network]):
     verb, noun = "update", "Network"
 
-    def __init__(self, session: Session, network: Network, body: Entity) -> None:
+    def __init__(self, session: Session, network: Network, given: NetworkInput) -> None:
         super().__init__(session)
         self.network = network
-        self.body = body
+        self.given = given
 
     def new(self, field: str) -> Any:
-        return self.body[field] if field in self.body else getattr(self.network, field)
+        """The field's value after the update: the given one, else the network's."""
+        value = getattr(self.given, field)
+        return getattr(self.network, field) if value is None else value
 
     @property
     def vm_network(self) -> bool:
-        usages = usages_of(self.body)
+        usages = self.given.usages
         return self.network.vm_network if usages is None else "vm" in usages
 
     def validate(self) -> Iterable[Violation]:
-        yield from input_violations(self.body)
+        given = self.given
+        yield from input_violations(given)
         dc = self.network.data_center
         lock_row(self.session, DataCenter, dc.id)
-        if self.body.get("data_center") and not refers_to(self.body["data_center"], dc):
+        if given.data_center and not refers_to(given.data_center.wire(), dc):
             yield Violation(f"The data center of network '{self.network.name}' cannot be changed", 400)
-        if self.body.get("openstack_subnet"):
+        if given.openstack_subnet:
             yield Violation(f"Add subnets to network '{self.network.name}' through its provider's "
                             "/openstacknetworkproviders/{id}/networks/{id}/subnets", 400)  # fmt: skip
         if self.network.external_provider_id is not None:
-            yield from ExternalNetworkRules(self.session, self.network).update(self.body)
+            yield from ExternalNetworkRules(self.session, self.network).update(given)
             name = self.new("name")
             if name != self.network.name:
                 yield from NetworkRules(self.session, self.network.id).name(name, dc)
             return
-        if self.body.get("external_provider"):
+        if given.external_provider:
             yield Violation(f"Network '{self.network.name}' is not an external network; a provider cannot be set on "
                             "it (create a network with external_provider instead)", 400)  # fmt: skip
         rules = NetworkRules(self.session, self.network.id)
         name = self.new("name")
         if name != self.network.name:
             yield from rules.name(name, dc)
-        if "vlan" in self.body:
-            yield from rules.vlan(self.body, dc)
+        if given.vlan is not None:
+            yield from rules.vlan(given.vlan, dc)
         yield from rules.values(
             str(name), self.vm_network, self.new("stp"), self.new("port_isolation"), self.new("mtu")
         )
@@ -336,10 +354,11 @@ class UpdateNetwork(Command[Network]):
     def execute(self) -> Network:
         old_name = self.network.name
         for field in ("name", "description", "comment", "mtu", "stp", "port_isolation"):
-            if field in self.body:
-                setattr(self.network, field, self.body[field])
-        if "vlan" in self.body:
-            self.network.vlan_id = parse_vlan(self.body)[0]
+            value = getattr(self.given, field)
+            if value is not None:
+                setattr(self.network, field, value)
+        if self.given.vlan is not None:
+            self.network.vlan_id = parse_vlan(self.given.vlan)[0]
         if self.network.vm_network and not self.vm_network:
             self.session.execute(delete(VnicProfile).where(VnicProfile.network_id == self.network.id))
         self.network.vm_network = self.vm_network
@@ -356,7 +375,7 @@ class UpdateNetwork(Command[Network]):
             profiles[old_name].name = self.network.name
 
     def integrity_message(self, error: IntegrityError) -> str:
-        return f"network '{self.body.get('name')}' already exists in data center '{self.network.data_center.name}'."
+        return f"network '{self.given.name}' already exists in data center '{self.network.data_center.name}'."
 
 
 class RemoveNetwork(Command[None]):

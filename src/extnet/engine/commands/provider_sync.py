@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation, run
 from extnet.engine.commands.external_networks import ImportExternalNetwork, ImportOptions, attach_to_clusters
-from extnet.engine.commands.networks import UpdateNetwork, listing, lock_row
+from extnet.engine.commands.networks import NetworkInput, UpdateNetwork, listing, lock_row
 from extnet.engine.domain.rules import mtu_problem, vlan_problem
 from extnet.engine.errors import BadRequest, Fault
 from extnet.engine.providers.neutron import ProviderNetwork
@@ -242,7 +242,7 @@ class ApplySync(Command[SyncReport]):
         old = copy.name
         if source.name == old:
             return None
-        problem = self._contained(lambda: run(UpdateNetwork(self.session, copy, {"name": source.name})))
+        problem = self._contained(lambda: run(UpdateNetwork(self.session, copy, NetworkInput(name=source.name))))
         if problem is not None:
             self._skipped(f"Network {old} of data center {copy.data_center.name} was not renamed to {source.name} "
                           f"as on provider {self.provider.name}: {problem}")  # fmt: skip

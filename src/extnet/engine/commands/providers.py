@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation
+from extnet.engine.commands.inputs import Entity, Property, wire
 from extnet.engine.domain.rules import name_problem
 from extnet.engine.secrets import SecretBox
 from extnet.engine.store.events import Code, record
@@ -25,8 +27,6 @@ from extnet.engine.store.models import (
     VnicProfile,
 )
 
-Entity = dict[str, Any]
-
 PASSWORD_MAX = 200
 AUTH_URL = re.compile(r"^https?://[^/\s]+(/[^\s]*)?/(v3|v2\.0)/?$")
 SIMPLE_FIELDS = (
@@ -35,10 +35,37 @@ SIMPLE_FIELDS = (
 )  # fmt: skip
 
 
-def plugin_type_of(body: Entity) -> str | None:
-    if body.get("external_plugin_type"):
-        return str(body["external_plugin_type"])
-    if body.get("plugin_type"):
+@dataclass(frozen=True)
+class ProviderInput:
+    name: str | None = wire()
+    description: str | None = wire()
+    comment: str | None = wire()
+    provider_type: str | None = wire("type")
+    url: str | None = wire()
+    requires_authentication: bool | None = wire()
+    username: str | None = wire()
+    password: str | None = wire()  # "" removes the password
+    authentication_url: str | None = wire()
+    tenant_name: str | None = wire()
+    user_domain_name: str | None = wire()
+    project_name: str | None = wire()
+    project_domain_name: str | None = wire()
+    plugin_type: str | None = wire()
+    external_plugin_type: str | None = wire()
+    read_only: bool | None = wire()
+    unmanaged: bool | None = wire()
+    auto_sync: bool | None = wire()
+    properties: tuple[Property, ...] | None = wire(convert=Property.of)
+
+    def simple(self) -> dict[str, Any]:
+        """The given values of ``SIMPLE_FIELDS``."""
+        return {field: value for field in SIMPLE_FIELDS if (value := getattr(self, field)) is not None}
+
+
+def plugin_type_of(given: ProviderInput) -> str | None:
+    if given.external_plugin_type:
+        return str(given.external_plugin_type)
+    if given.plugin_type:
         return "OPEN_VSWITCH"
     return None
 
@@ -128,17 +155,18 @@ def _state_of(provider: Provider) -> Entity:
 class AddProvider(Command[Provider]):
     verb, noun = "add", "Provider"
 
-    def __init__(self, session: Session, secrets: SecretBox, body: Entity) -> None:
+    def __init__(self, session: Session, secrets: SecretBox, given: ProviderInput) -> None:
         super().__init__(session)
         self.secrets = secrets
-        self.body = body
-        self.state: Entity = {field: body.get(field) for field in SIMPLE_FIELDS}
+        self.given = given
+        self.state: Entity = {field: getattr(given, field) for field in SIMPLE_FIELDS}
+        requires = given.requires_authentication
         self.state.update(
-            provider_type=body.get("type") or "neutron",
-            plugin_type=plugin_type_of(body),
-            password=body.get("password"),
-            has_password=bool(body.get("password")),
-            requires_authentication=body.get("requires_authentication", bool(body.get("username"))),
+            provider_type=given.provider_type or "neutron",
+            plugin_type=plugin_type_of(given),
+            password=given.password,
+            has_password=bool(given.password),
+            requires_authentication=bool(given.username) if requires is None else requires,
         )
 
     def validate(self) -> Iterable[Violation]:
@@ -147,7 +175,7 @@ class AddProvider(Command[Provider]):
     def execute(self) -> Provider:
         state = self.state
         provider = Provider(provider_type=state["provider_type"], plugin_type=state["plugin_type"],
-                            properties=properties_of(self.body), certificates=[])  # fmt: skip
+                            properties=properties_of(self.given.properties), certificates=[])  # fmt: skip
         for field in SIMPLE_FIELDS:
             if state.get(field) is not None:
                 setattr(provider, field, state[field])
@@ -160,26 +188,26 @@ class AddProvider(Command[Provider]):
         return provider
 
     def integrity_message(self, error: Exception) -> str:
-        return f"The provider name '{self.body.get('name')}' is already in use."
+        return f"The provider name '{self.given.name}' is already in use."
 
 
 class UpdateProvider(Command[Provider]):
     verb, noun = "update", "Provider"
 
-    def __init__(self, session: Session, secrets: SecretBox, provider: Provider, body: Entity) -> None:
+    def __init__(self, session: Session, secrets: SecretBox, provider: Provider, given: ProviderInput) -> None:
         super().__init__(session)
         self.secrets = secrets
         self.provider = provider
-        self.body = body
+        self.given = given
         self.state = _state_of(provider)
-        self.state.update({field: body[field] for field in SIMPLE_FIELDS if field in body})
-        if "password" in body:
-            self.state.update(password=body["password"], has_password=bool(body["password"]))
-        if plugin_type_of(body):
-            self.state["plugin_type"] = plugin_type_of(body)
+        self.state.update(given.simple())
+        if given.password is not None:
+            self.state.update(password=given.password, has_password=bool(given.password))
+        if plugin_type_of(given):
+            self.state["plugin_type"] = plugin_type_of(given)
 
     def validate(self) -> Iterable[Violation]:
-        new_type = self.body.get("type")
+        new_type = self.given.provider_type
         if new_type and new_type != self.provider.provider_type:
             yield Violation(
                 f"The type of provider '{self.provider.name}' cannot be changed from {self.provider.provider_type} "
@@ -190,24 +218,23 @@ class UpdateProvider(Command[Provider]):
 
     def execute(self) -> Provider:
         provider = self.provider
-        for field in SIMPLE_FIELDS:
-            if field in self.body:
-                setattr(provider, field, self.body[field])
+        for field, value in self.given.simple().items():
+            setattr(provider, field, value)
         provider.plugin_type = self.state["plugin_type"]
-        if "password" in self.body:
-            password = self.body["password"]
+        password = self.given.password
+        if password is not None:
             provider.password_encrypted = self.secrets.encrypt(password) if password else None
-        if "properties" in self.body:
-            provider.properties = properties_of(self.body)
+        if self.given.properties is not None:
+            provider.properties = properties_of(self.given.properties)
         record(self.session, Code.PROVIDER_UPDATED, f"Provider {provider.name} was updated.", provider_id=provider.id)
         return provider
 
     def integrity_message(self, error: Exception) -> str:
-        return f"The provider name '{self.body.get('name')}' is already in use."
+        return f"The provider name '{self.given.name}' is already in use."
 
 
-def properties_of(body: Entity) -> list[dict[str, str]]:
-    return [{"name": p.get("name", ""), "value": p.get("value", "")} for p in body.get("properties") or []]
+def properties_of(properties: tuple[Property, ...] | None) -> list[dict[str, str]]:
+    return [{"name": p.name, "value": p.value} for p in properties or ()]
 
 
 def vms_on_provider(session: Session, provider_id: str) -> list[tuple[str, str]]:

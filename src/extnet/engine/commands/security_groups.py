@@ -86,7 +86,7 @@ def plan_of(session: Session, command: AddVnicProfile | UpdateVnicProfile) -> Gr
     """The groups to find on the provider for a save whose validation passed."""
     if isinstance(command, AddVnicProfile):
         assert command.network is not None
-        values = ProfileValues(command.body, None)
+        values = ProfileValues(command.given, None)
         return group_check(session, command.network, values.name, requested_groups(values.properties()), None)
     network = session.get(Network, command.profile.network_id)
     assert network is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -11,13 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation
+from extnet.engine.commands.inputs import Entity, Property, Ref, reference, wire
 from extnet.engine.commands.networks import listing, refers_to
 from extnet.engine.domain.rules import name_problem
 from extnet.engine.errors import BadRequest
 from extnet.engine.store.models import Network, Vm, VmNic, VnicProfile
 from extnet.engine.store.queries import parse_uuid, resolve
-
-Entity = dict[str, Any]
 
 PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -36,10 +36,28 @@ def vms_using_profile(session: Session, profile_id: str) -> list[str]:
     return list(session.scalars(stmt))
 
 
-def custom_properties(body: Entity) -> list[dict[str, str]]:
-    return [
-        {"name": str(p.get("name", "")), "value": str(p.get("value", ""))} for p in body.get("custom_properties", [])
-    ]
+def _mode(value: Entity) -> str | None:
+    mode: str | None = value.get("mode")
+    return mode
+
+
+@dataclass(frozen=True)
+class VnicProfileInput:
+    name: str | None = wire()
+    description: str | None = wire()
+    comment: str | None = wire()
+    network: Ref | None = wire(convert=Ref.of)
+    port_mirroring: bool | None = wire()
+    migratable: bool | None = wire()
+    pass_through_mode: str | None = wire("pass_through", _mode)  # None also for an empty <pass_through/>
+    network_filter: Ref | None = wire(convert=Ref.always)  # an empty <network_filter/>: no filter
+    custom_properties: tuple[Property, ...] | None = wire(convert=Property.of)
+    qos: Ref | None = wire(convert=Ref.of)
+    failover: Ref | None = wire(convert=Ref.of)
+
+
+def custom_properties(given: tuple[Property, ...]) -> list[dict[str, str]]:
+    return [{"name": p.name, "value": p.value} for p in given]
 
 
 def property_violations(name: str, properties: list[dict[str, str]]) -> Iterable[Violation]:
@@ -62,35 +80,35 @@ def property_violations(name: str, properties: list[dict[str, str]]) -> Iterable
         seen.add(key)
 
 
-def network_filter_id(body: Entity, name: str) -> str | None:
+def network_filter_id(ref: Ref | None, name: str) -> str | None:
     """The network filter a profile refers to (an empty ``<network_filter/>`` means none)."""
-    reference = body.get("network_filter") or {}
-    if not reference:
+    if ref is None or ref.empty:
         return None
-    if not reference.get("id"):
+    if not ref.id:
         raise BadRequest(f"Refer to the network filter of vNIC profile '{name}' by id")
-    return parse_uuid(str(reference["id"]), "network filter")
+    return parse_uuid(str(ref.id), "network filter")
 
 
-def unsupported_references(body: Entity) -> Iterable[Violation]:
-    qos = body.get("qos") or {}
+def unsupported_references(given: VnicProfileInput) -> Iterable[Violation]:
+    qos = given.qos
     if qos:  # an empty <qos/> means "no QoS", as the Ansible module sends it
-        what = qos.get("id") or qos.get("name")
+        what = qos.id or qos.name
         yield Violation(f"The QoS '{what}' does not exist (extnet has no network QoS entries)", 400)
-    if body.get("failover"):
+    if given.failover:
         yield Violation("Failover vNIC profiles are not supported", 400)
 
 
 class ProfileValues:
     """A profile's values after the request: the stored ones overlaid with those given."""
 
-    def __init__(self, body: Entity, profile: VnicProfile | None) -> None:
-        self.body = body
+    def __init__(self, given: VnicProfileInput, profile: VnicProfile | None) -> None:
+        self.given = given
         self.profile = profile
 
     def get(self, field: str, default: Any) -> Any:
-        if field in self.body:
-            return self.body[field]
+        value = getattr(self.given, field)
+        if value is not None:
+            return value
         return getattr(self.profile, field) if self.profile is not None else default
 
     @property
@@ -103,19 +121,19 @@ class ProfileValues:
 
     @property
     def pass_through(self) -> str:
-        mode = (self.body.get("pass_through") or {}).get("mode")
+        mode = self.given.pass_through_mode
         if mode:
             return str(mode)
         return self.profile.pass_through_mode if self.profile is not None else "disabled"
 
     def filter_id(self) -> str | None:
-        if "network_filter" in self.body:
-            return network_filter_id(self.body, self.name)
+        if self.given.network_filter is not None:
+            return network_filter_id(self.given.network_filter, self.name)
         return self.profile.network_filter_id if self.profile is not None else None
 
     def properties(self) -> list[dict[str, str]]:
-        if "custom_properties" in self.body:
-            return custom_properties(self.body)
+        if self.given.custom_properties is not None:
+            return custom_properties(self.given.custom_properties)
         return list(self.profile.custom_properties) if self.profile is not None else []
 
 
@@ -135,7 +153,7 @@ def value_violations(values: ProfileValues) -> Iterable[Violation]:
         if passthrough and filter_id:
             yield Violation(f"vNIC profile '{name}' is a pass-through profile and cannot have a network filter", 400)
     yield from property_violations(name, values.properties())
-    yield from unsupported_references(values.body)
+    yield from unsupported_references(values.given)
 
 
 def external_violations(network: Network, values: ProfileValues) -> Iterable[Violation]:
@@ -158,14 +176,14 @@ def name_taken(session: Session, network: Network, name: str, profile_id: str | 
 class AddVnicProfile(Command[VnicProfile]):
     verb, noun = "add", "VM network interface profile"
 
-    def __init__(self, session: Session, body: Entity, path_network: Network | None = None) -> None:
+    def __init__(self, session: Session, given: VnicProfileInput, path_network: Network | None = None) -> None:
         super().__init__(session)
-        self.body = body
+        self.given = given
         self.path_network = path_network
         self.network: Network | None = None
 
     def validate(self) -> Iterable[Violation]:
-        values = ProfileValues(self.body, None)
+        values = ProfileValues(self.given, None)
         yield from value_violations(values)
         try:
             self.network = self._network()
@@ -180,27 +198,27 @@ class AddVnicProfile(Command[VnicProfile]):
             yield taken
 
     def _network(self) -> Network:
-        reference = self.body.get("network")
+        ref = reference(self.given.network)
         if self.path_network is not None:
-            if reference and not refers_to(reference, self.path_network):
+            if ref and not refers_to(ref, self.path_network):
                 raise BadRequest(f"The network given in the body is not network '{self.path_network.name}' of the path")
             return self.path_network
-        if not reference:
+        if not ref:
             raise BadRequest("A vNIC profile needs a network: give network by id")
-        network: Network = resolve(self.session, Network, reference, "network")
+        network: Network = resolve(self.session, Network, ref, "network")
         return network
 
     def execute(self) -> VnicProfile:
         assert self.network is not None
-        values = ProfileValues(self.body, None)
+        values = ProfileValues(self.given, None)
         profile = VnicProfile(
             name=values.name,
-            description=self.body.get("description"),
-            comment=self.body.get("comment"),
+            description=self.given.description,
+            comment=self.given.comment,
             network_id=self.network.id,
             port_mirroring=values.port_mirroring,
             pass_through_mode=values.pass_through,
-            migratable=self.body.get("migratable", False),
+            migratable=bool(self.given.migratable),
             custom_properties=values.properties(),
             network_filter_id=values.filter_id(),
         )
@@ -209,22 +227,22 @@ class AddVnicProfile(Command[VnicProfile]):
 
     def integrity_message(self, error: IntegrityError) -> str:
         network = self.network.name if self.network else "?"
-        return f"vNIC profile '{self.body.get('name')}' already exists on network '{network}'."
+        return f"vNIC profile '{self.given.name}' already exists on network '{network}'."
 
 
 class UpdateVnicProfile(Command[VnicProfile]):
     verb, noun = "update", "VM network interface profile"
 
-    def __init__(self, session: Session, profile: VnicProfile, body: Entity) -> None:
+    def __init__(self, session: Session, profile: VnicProfile, given: VnicProfileInput) -> None:
         super().__init__(session)
         self.profile = profile
-        self.body = body
-        self.values = ProfileValues(body, profile)
+        self.given = given
+        self.values = ProfileValues(given, profile)
 
     def validate(self) -> Iterable[Violation]:
         network = self.session.get(Network, self.profile.network_id)
         assert network is not None
-        if not refers_to(self.body.get("network") or {}, network):
+        if not refers_to(reference(self.given.network) or {}, network):
             yield Violation(f"The network of vNIC profile '{self.profile.name}' cannot be changed", 400)
         yield from value_violations(self.values)
         yield from external_violations(network, self.values)
@@ -249,15 +267,16 @@ class UpdateVnicProfile(Command[VnicProfile]):
 
     def execute(self) -> VnicProfile:
         for field in ("name", "description", "comment", "port_mirroring", "migratable"):
-            if field in self.body:
-                setattr(self.profile, field, self.body[field])
+            value = getattr(self.given, field)
+            if value is not None:
+                setattr(self.profile, field, value)
         self.profile.pass_through_mode = self.values.pass_through
         self.profile.custom_properties = self.values.properties()
         self.profile.network_filter_id = self.values.filter_id()
         return self.profile
 
     def integrity_message(self, error: IntegrityError) -> str:
-        return f"vNIC profile '{self.body.get('name')}' already exists on this network."
+        return f"vNIC profile '{self.given.name}' already exists on this network."
 
 
 class RemoveVnicProfile(Command[None]):

@@ -26,7 +26,7 @@ from extnet.engine.commands.external_networks import (
     imported_into,
 )
 from extnet.engine.commands.external_subnets import subnet_values
-from extnet.engine.commands.networks import RemoveNetwork, resolve_data_center
+from extnet.engine.commands.networks import NetworkInput, RemoveNetwork, resolve_data_center
 from extnet.engine.errors import BadRequest, Fault, NotFound
 from extnet.engine.operations.provider_calls import ProviderCall, fetch_network, guarded, remote
 from extnet.engine.providers.client import ProviderError
@@ -87,18 +87,19 @@ def import_network(call: ProviderCall, network_id: str, body: Entity) -> Network
 # --- POST /networks with external_provider, DELETE /networks/{id}?remove_from_provider=true -------------------------
 
 
-def create_external_network(database: Database, services: EngineServices,
-                            path_dc: Callable[[Session], DataCenter | None], body: Entity) -> Network:  # fmt: skip
+def create_external_network(
+    database: Database, services: EngineServices, path_dc: Callable[[Session], DataCenter | None], given: NetworkInput
+) -> Network:
     """Create the network on its provider (with its first subnet, if given), then add it to the data center;
     undo it on the provider if the engine's side fails."""
     with database.transaction(write=False) as session:
-        plan = run(CheckNetworkOnProvider(session, body, path_dc(session)))
+        plan = run(CheckNetworkOnProvider(session, given, path_dc(session)))
     call = ProviderCall(database, services, plan.provider_id)
     if call.unmanaged:  # the network exists only in the engine: it gets an id of its own, as in oVirt
         source = ProviderNetwork(str(uuid.uuid4()), plan.name, "", plan.mtu, None, None, None, None)
     else:
         source = create_on_provider(call, plan.name, plan.mtu, plan.subnet)
-    options = ImportOptions(description=body.get("description"), comment=body.get("comment"), created_on_provider=True)
+    options = ImportOptions(description=given.description, comment=given.comment, created_on_provider=True)
     try:
         with database.transaction() as session:
             provider = load(session, Provider, plan.provider_id, "provider")

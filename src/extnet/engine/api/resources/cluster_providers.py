@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from extnet.engine.api.hrefs import href
+from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields
 from extnet.engine.api.resources.base import Collection, Ctx
+from extnet.engine.api.schema import List
 from extnet.engine.commands.provider_sync import providers_of_clusters
 from extnet.engine.errors import NotFound
 from extnet.engine.store.models import Cluster, Provider
@@ -20,22 +22,24 @@ def provider_references(providers: list[Provider]) -> Entity | None:
     return {"external_provider": [{"href": href(PROVIDERS, p.id), "id": p.id, "name": p.name} for p in providers]}
 
 
+EXTERNAL_PROVIDER = Mapper("ExternalProvider", "external_provider", "external_providers", (
+    *identity(PROVIDERS),
+    Field("url", "str", attr("url")),
+    Field("requires_authentication", "bool", attr("requires_authentication")),
+    Field("username", "str", attr("username")),
+    Field("password", "str", None, "in"),  # write-only: never rendered
+    Field("authentication_url", "str", attr("authentication_url")),
+    Field("properties", List("property", "Property")),
+    *link_fields(PROVIDERS),
+))  # fmt: skip
+
+
 def render_external_provider(provider: Provider) -> Entity:
-    return {
-        "href": href(PROVIDERS, provider.id),
-        "id": provider.id,
-        "name": provider.name,
-        "description": provider.description,
-        "comment": provider.comment,
-        "url": provider.url,
-        "requires_authentication": provider.requires_authentication,
-        "username": provider.username,
-        "authentication_url": provider.authentication_url,
-    }  # the password is write-only
+    return EXTERNAL_PROVIDER.render(provider)
 
 
 class ClusterExternalProviders(Collection):
-    type_name = "ExternalProvider"
+    type_name = EXTERNAL_PROVIDER.type_name
     what = "external network provider"
 
     def cluster(self, ctx: Ctx, parents: list[str]) -> Cluster:

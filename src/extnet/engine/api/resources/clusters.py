@@ -12,7 +12,7 @@ from extnet.engine.api.hrefs import href, ref
 from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields, reference
 from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.api.resources.cluster_providers import ClusterExternalProviders, provider_references
-from extnet.engine.api.resources.networks import network_fields
+from extnet.engine.api.resources.networks import NETWORK
 from extnet.engine.api.schema import RNG_SOURCES, List
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
@@ -187,23 +187,30 @@ class DataCenterClusters(Clusters):
         return dc
 
 
+def _usages(network: Network, extra: Entity) -> Entity:
+    attachment = extra["attachment"]
+    return {"usage": (["vm"] if network.vm_network else []) + [role for role in ROLES if getattr(attachment, role)]}
+
+
+# a network as attached to a cluster: the network, with its roles there
+CLUSTER_NETWORK = NETWORK.view({
+    "href": lambda network, extra: href("clusters", extra["attachment"].cluster_id, "networks", network.id),
+    "cluster": lambda network, extra: ref("clusters", extra["attachment"].cluster_id),
+    "required": lambda network, extra: extra["attachment"].required,
+    "display": lambda network, extra: extra["attachment"].display,
+    "status": lambda network, extra: "non_operational" if network.missing_on_provider else "operational",
+    "usages": _usages,
+})  # fmt: skip
+
+
 def render_attachment(network: Network, attachment: NetworkCluster) -> Entity:
-    roles = [role for role in ROLES if getattr(attachment, role)]
-    return {
-        **network_fields(network),
-        "href": href("clusters", attachment.cluster_id, "networks", network.id),
-        "cluster": ref("clusters", attachment.cluster_id),
-        "required": attachment.required,
-        "display": attachment.display,
-        "status": "non_operational" if network.missing_on_provider else "operational",
-        "usages": {"usage": (["vm"] if network.vm_network else []) + roles},
-    }
+    return CLUSTER_NETWORK.render(network, attachment=attachment)
 
 
 class ClusterNetworks(Collection):
     """``/clusters/{id}/networks``: attach (POST), list, get, update roles (PUT) and detach (DELETE)."""
 
-    type_name = "Network"
+    type_name = NETWORK.type_name
     what = "cluster network"
 
     def cluster(self, ctx: Ctx, parents: list[str]) -> Cluster:

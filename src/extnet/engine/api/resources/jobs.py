@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import select
 
-from extnet.engine.api.hrefs import href
+from extnet.engine.api.mappers import Field, Mapper, Source, attr, href_field
 from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.api.resources.vms import utc
 from extnet.engine.api.schema import JOB_STATUS
@@ -16,28 +16,12 @@ from extnet.engine.store.models import Job
 from extnet.engine.store.queries import Entity, load
 
 
-def _owner(job: Job) -> Entity | None:
+def _owner(job: Job, extra: Entity) -> Entity | None:
     if job.owner_id is None:
         return None
     name = job.owner_name or ""
     user_name, _, domain = name.partition("@")
     return {"id": job.owner_id, "user_name": user_name or None, "domain": domain or None, "principal": name or None}
-
-
-def render_job(job: Job) -> Entity:
-    return {
-        "href": href("jobs", job.id),
-        "id": job.id,
-        "description": job.description,
-        "comment": job.comment,
-        "status": job.status,
-        "start_time": utc(job.start_time),
-        "end_time": utc(job.end_time),
-        "last_updated": utc(job.last_updated),
-        "auto_cleared": job.auto_cleared,
-        "external": job.external,
-        "owner": _owner(job),
-    }
 
 
 def _status_matcher(op: str, value: str, case_sensitive: bool) -> Any:
@@ -47,15 +31,36 @@ def _status_matcher(op: str, value: str, case_sensitive: bool) -> Any:
     return Job.status != status if op == "!=" else Job.status == status
 
 
+def _time(name: str) -> Source:
+    return lambda job, extra: utc(getattr(job, name))
+
+
+JOB = Mapper("Job", "job", "jobs", (
+    href_field("jobs"),
+    Field("id", "id", attr("id"), search=column_matcher(Job.id)),
+    Field("name", "str"),
+    Field("description", "str", attr("description"), search=column_matcher(Job.description)),
+    Field("comment", "str", attr("comment")),  # why the job failed
+    Field("status", JOB_STATUS, attr("status"), "out", search=_status_matcher),
+    Field("start_time", "date", _time("start_time"), "out"),
+    Field("end_time", "date", _time("end_time"), "out"),
+    Field("last_updated", "date", _time("last_updated"), "out"),
+    Field("auto_cleared", "bool", attr("auto_cleared")),
+    Field("external", "bool", attr("external")),
+    Field("owner", "User", _owner, search=column_matcher(Job.owner_name)),
+))  # fmt: skip
+
+
+def render_job(job: Job) -> Entity:
+    return JOB.render(job)
+
+
 class Jobs(Collection):
-    type_name = "Job"
+    type_name = JOB.type_name
     what = "job"
     search_fields: ClassVar[dict[str, Matcher] | None] = {
-        "status": _status_matcher,
-        "description": column_matcher(Job.description),
-        "id": column_matcher(Job.id),
+        **JOB.search_fields(),
         "correlation_id": column_matcher(Job.correlation_id),
-        "owner": column_matcher(Job.owner_name),
     }
 
     def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from extnet.engine.api.inputs import to_input
 from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields
 from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.api.schema import List
 from extnet.engine.commands.base import run
-from extnet.engine.commands.macpools import AddMacPool, RemoveMacPool, UpdateMacPool
+from extnet.engine.commands.macpools import AddMacPool, MacPoolInput, RemoveMacPool, UpdateMacPool
 from extnet.engine.store.models import MacPool
 from extnet.engine.store.queries import Entity, load
 
@@ -40,10 +41,11 @@ class MacPools(Collection):
         return render(load(ctx.db, MacPool, entity_id, "MAC pool"))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        return render(run(AddMacPool(ctx.db, body)))
+        return render(run(AddMacPool(ctx.db, to_input(MAC_POOL, body, MacPoolInput))))
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
-        return render(run(UpdateMacPool(ctx.db, body, load(ctx.db, MacPool, entity_id, "MAC pool"))))
+        pool = load(ctx.db, MacPool, entity_id, "MAC pool")
+        return render(run(UpdateMacPool(ctx.db, to_input(MAC_POOL, body, MacPoolInput), pool)))
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         run(RemoveMacPool(ctx.db, load(ctx.db, MacPool, entity_id, "MAC pool")))

@@ -11,14 +11,16 @@ from typing import Any, ClassVar, TypeVar
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from extnet.engine.api.inputs import to_input
 from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields, reference
 from extnet.engine.api.resources.base import Collection, Ctx, services_of
+from extnet.engine.api.resources.vnicprofiles import VNIC_PROFILE
 from extnet.engine.api.resources.vnicprofiles import render as render_profile
 from extnet.engine.api.schema import NETWORK_USAGES, List
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
-from extnet.engine.commands.networks import AddNetwork, RemoveNetwork, UpdateNetwork, vdsm_name
-from extnet.engine.commands.vnicprofiles import AddVnicProfile, RemoveVnicProfile
+from extnet.engine.commands.networks import AddNetwork, NetworkInput, RemoveNetwork, UpdateNetwork, vdsm_name
+from extnet.engine.commands.vnicprofiles import AddVnicProfile, RemoveVnicProfile, VnicProfileInput
 from extnet.engine.errors import NotFound
 from extnet.engine.operations.external_networks import create_external_network, remove_external_network
 from extnet.engine.operations.profile_groups import save_profile
@@ -116,16 +118,17 @@ class Networks(Collection):
         return network_fields(self.network(ctx, parents, entity_id))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        if body.get("external_provider"):
+        given = to_input(NETWORK, body, NetworkInput)
+        if given.external_provider:
             path_dc = partial(self._in_session, ctx, lambda local: self.data_center(local, parents))
-            return network_fields(create_external_network(ctx.database, services_of(ctx), path_dc, body))
+            return network_fields(create_external_network(ctx.database, services_of(ctx), path_dc, given))
         with ctx.database.transaction() as session:
             local = replace(ctx, session=session)
-            return network_fields(run(AddNetwork(session, body, self.data_center(local, parents))))
+            return network_fields(run(AddNetwork(session, given, self.data_center(local, parents))))
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
         network = self.network(ctx, parents, entity_id)
-        return network_fields(run(UpdateNetwork(ctx.db, network, body)))
+        return network_fields(run(UpdateNetwork(ctx.db, network, to_input(NETWORK, body, NetworkInput))))
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         if ctx.flag("remove_from_provider"):
@@ -177,8 +180,10 @@ class NetworkVnicProfiles(Collection):
         return [render_profile(profile) for profile in ctx.db.scalars(stmt)]
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
+        given = to_input(VNIC_PROFILE, body, VnicProfileInput)
+
         def command(session: Session) -> AddVnicProfile:
-            return AddVnicProfile(session, body, self.network(replace(ctx, session=session), parents))
+            return AddVnicProfile(session, given, self.network(replace(ctx, session=session), parents))
 
         return render_profile(save_profile(ctx.database, services_of(ctx), command))
 
@@ -189,10 +194,17 @@ class NetworkVnicProfiles(Collection):
         run(RemoveVnicProfile(ctx.db, self.profile(ctx, parents, entity_id)))
 
 
+# labels are not supported yet: no network has one, so nothing is rendered (the fields declare the type)
+NETWORK_LABEL = Mapper("NetworkLabel", "network_label", "network_labels", (
+    Field("href", "str", None, "out"), Field("id", "id"), Field("name", "str"), Field("description", "str"),
+    Field("comment", "str"), Field("network", "Network"), *link_fields("networks"),
+))  # fmt: skip
+
+
 class NetworkLabels(Collection):
     """``/networks/{id}/networklabels``: labels are not supported yet, so every network has none."""
 
-    type_name = "NetworkLabel"
+    type_name = NETWORK_LABEL.type_name
     what = "network label"
 
     def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:

@@ -6,7 +6,9 @@ the data centers it is imported into (extnet's ``data_centers``); their ``import
 from __future__ import annotations
 
 from extnet.engine.api.hrefs import href, links, ref
+from extnet.engine.api.mappers import Field, Mapper, attr, link_fields
 from extnet.engine.api.resources.base import Collection, Ctx, completed, services_of
+from extnet.engine.api.schema import List
 from extnet.engine.operations import external_networks as ops
 from extnet.engine.operations.provider_calls import ProviderCall
 from extnet.engine.providers.neutron import ProviderNetwork, ProviderSubnet
@@ -19,37 +21,62 @@ def provider_call(ctx: Ctx, provider_id: str) -> ProviderCall:
     return ProviderCall(ctx.database, services_of(ctx), provider_id)
 
 
+def _network_href(provider_id: str, network_id: str) -> str:
+    return href(PROVIDERS, provider_id, "networks", network_id)
+
+
+def _network_href_of(network: ProviderNetwork, extra: Entity) -> str:
+    return _network_href(extra["provider_id"], network.id)
+
+
+# the provider's networks: ``render`` them with ``provider_id`` and the ``data_centers`` they are imported into
+OPENSTACK_NETWORK = Mapper("OpenStackNetwork", "openstack_network", "openstack_networks", (
+    Field("href", "str", _network_href_of, "out"),
+    Field("id", "id", attr("id")),
+    Field("name", "str", attr("name")),
+    Field("description", "str", lambda network, extra: network.description or None),
+    Field("comment", "str"),
+    Field("openstack_network_provider", "OpenStackNetworkProvider",
+          lambda network, extra: ref(PROVIDERS, extra["provider_id"])),
+    Field("data_centers", List("data_center", "DataCenter"),
+          lambda network, extra: {"data_center": [ref("datacenters", dc) for dc in extra["data_centers"]]}),
+    Field("link", List("link", "Link"), lambda network, extra: links(_network_href_of(network, extra), "subnets"),
+          "out"),
+    Field("actions", "Actions", None, "out"),
+))  # fmt: skip
+
+
 def render_network(provider_id: str, network: ProviderNetwork, data_centers: list[str]) -> Entity:
-    base = href(PROVIDERS, provider_id, "networks", network.id)
-    return {
-        "href": base,
-        "id": network.id,
-        "name": network.name,
-        "description": network.description or None,
-        "openstack_network_provider": ref(PROVIDERS, provider_id),
-        "data_centers": {"data_center": [ref("datacenters", dc) for dc in data_centers]},
-        "link": links(base, "subnets"),
-    }
+    return OPENSTACK_NETWORK.render(network, provider_id=provider_id, data_centers=data_centers)
+
+
+# the subnets of a provider network: ``render`` them with ``provider_id`` and ``network_id``
+OPENSTACK_SUBNET = Mapper("OpenStackSubnet", "openstack_subnet", "openstack_subnets", (
+    Field("href", "str", lambda subnet, extra: f"{_network_href(extra['provider_id'], extra['network_id'])}/subnets/"
+                                               f"{subnet.id}", "out"),
+    Field("id", "id", attr("id")),
+    Field("name", "str", attr("name")),
+    Field("description", "str"),
+    Field("comment", "str"),
+    Field("cidr", "str", attr("cidr")),
+    Field("ip_version", ("v4", "v6"), lambda subnet, extra: f"v{subnet.ip_version}"),
+    Field("gateway", "str", attr("gateway")),
+    Field("dns_servers", List("dns_server", "str"),
+          lambda subnet, extra: {"dns_server": list(subnet.dns_servers)} if subnet.dns_servers else None),
+    Field("openstack_network", "OpenStackNetwork", lambda subnet, extra: {
+        "href": _network_href(extra["provider_id"], extra["network_id"]), "id": extra["network_id"]}),
+    *link_fields(PROVIDERS),
+))  # fmt: skip
 
 
 def render_subnet(provider_id: str, network_id: str, subnet: ProviderSubnet) -> Entity:
-    network = href(PROVIDERS, provider_id, "networks", network_id)
-    return {
-        "href": f"{network}/subnets/{subnet.id}",
-        "id": subnet.id,
-        "name": subnet.name,
-        "cidr": subnet.cidr,
-        "ip_version": f"v{subnet.ip_version}",
-        "gateway": subnet.gateway,
-        "dns_servers": {"dns_server": list(subnet.dns_servers)} if subnet.dns_servers else None,
-        "openstack_network": {"href": network, "id": network_id},
-    }
+    return OPENSTACK_SUBNET.render(subnet, provider_id=provider_id, network_id=network_id)
 
 
 class ProviderNetworks(Collection):
     """The networks on a provider (ids are the provider's), with the ``import`` action."""
 
-    type_name = "OpenStackNetwork"
+    type_name = OPENSTACK_NETWORK.type_name
     what = "provider network"
     actions = ("import",)
     self_managed = frozenset({"list_", "get", "action:import"})
@@ -74,7 +101,7 @@ class ProviderNetworks(Collection):
 class ProviderSubnets(Collection):
     """``…/networks/{nid}/subnets``: the subnets of a provider network, live (the provider filters by network)."""
 
-    type_name = "OpenStackSubnet"
+    type_name = OPENSTACK_SUBNET.type_name
     what = "provider subnet"
     self_managed = frozenset({"list_", "add", "get", "remove"})
 

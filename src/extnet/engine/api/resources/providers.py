@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from extnet.engine.api.hrefs import href
+from extnet.engine.api.inputs import to_input
 from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields
 from extnet.engine.api.resources.base import Collection, Ctx, completed, services_of
 from extnet.engine.api.resources.provider_networks import ProviderNetworks
@@ -16,7 +17,7 @@ from extnet.engine.api.schema import List
 from extnet.engine.api.search import Matcher, column_matcher
 from extnet.engine.commands.base import run
 from extnet.engine.commands.provider_certificates import ImportProviderCertificates
-from extnet.engine.commands.providers import AddProvider, RemoveProvider, UpdateProvider
+from extnet.engine.commands.providers import AddProvider, ProviderInput, RemoveProvider, UpdateProvider
 from extnet.engine.errors import NotFound
 from extnet.engine.operations import provider_admin as admin
 from extnet.engine.operations.pairing import after_commit
@@ -70,31 +71,47 @@ def imported_certificates(provider: Provider) -> Entity | None:
     chain it presents now."""
     if not provider.certificates:
         return None
-    return {"certificate": [render_certificate(Certificate.from_pem(pem), None, True) for pem in provider.certificates]}
+    return {"certificate": [CERTIFICATE.render(Certificate.from_pem(pem), imported=True)
+                            for pem in provider.certificates]}  # fmt: skip
 
 
-def render_certificate(cert: Certificate, position: int | None, imported: bool) -> Entity:
-    return {
-        "id": cert.fingerprint if position is None else str(position),
-        "subject": cert.subject,
-        "organization": cert.organization,
-        "content": cert.pem,
-        "description": "imported: the provider is verified with it" if imported else "not imported",
-    }
+def _certificate_id(cert: Certificate, extra: Entity) -> str:
+    position = extra.get("position")
+    return cert.fingerprint if position is None else str(position)
+
+
+def _certificate_href(cert: Certificate, extra: Entity) -> str | None:
+    base = extra.get("base")
+    return f"{base}/{extra['position']}" if base else None
+
+
+# rendered with ``imported`` (whether the provider is verified with it); one of the chain the provider presents
+# also with its ``position`` in the chain (its id there) and the chain's ``base`` href
+CERTIFICATE = Mapper("Certificate", "certificate", "certificates", (
+    Field("id", "id", _certificate_id),
+    Field("subject", "str", attr("subject")),
+    Field("organization", "str", attr("organization")),
+    Field("content", "str", attr("pem")),
+    Field("description", "str", lambda cert, extra: "imported: the provider is verified with it" if extra["imported"]
+          else "not imported"),
+    Field("href", "str", _certificate_href, "out"),
+    Field("name", "str"),
+    Field("comment", "str"),
+))  # fmt: skip
 
 
 def presented_chain(ctx: Ctx, provider_id: str) -> list[Entity]:
     base = href("openstacknetworkproviders", provider_id, "certificates")
     chain = admin.presented_chain(ctx.database, services_of(ctx), provider_id)
-    rendered = [render_certificate(cert, i, trusted) for i, (cert, trusted) in enumerate(chain)]
-    return [{**entity, "href": f"{base}/{entity['id']}"} for entity in rendered]
+    return [CERTIFICATE.render(cert, imported=trusted, position=position, base=base)
+            for position, (cert, trusted) in enumerate(chain)]  # fmt: skip
 
 
 class ProviderCertificates(Collection):
     """``…/openstacknetworkproviders/{id}/certificates``: the chain the provider presents, read live and unverified
     (ids are positions in the chain, as in oVirt), each saying whether it is imported."""
 
-    type_name = "Certificate"
+    type_name = CERTIFICATE.type_name
     what = "certificate"
     id_kind = "int"
     self_managed = frozenset({"list_", "get"})
@@ -128,13 +145,14 @@ class OpenStackNetworkProviders(Collection):
         return render_provider(load(ctx.db, Provider, entity_id, "provider"))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        provider = run(AddProvider(ctx.db, services_of(ctx).secrets, body))
+        provider = run(AddProvider(ctx.db, services_of(ctx).secrets, to_input(PROVIDER, body, ProviderInput)))
         after_commit(ctx.db, services_of(ctx).hosts_changed)  # host agents heartbeat to every provider
         return render_provider(provider)
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
         provider = provider_for_update(ctx.db, entity_id)
-        updated = run(UpdateProvider(ctx.db, services_of(ctx).secrets, provider, body))
+        given = to_input(PROVIDER, body, ProviderInput)
+        updated = run(UpdateProvider(ctx.db, services_of(ctx).secrets, provider, given))
         after_commit(ctx.db, services_of(ctx).hosts_changed)
         return render_provider(updated)
 

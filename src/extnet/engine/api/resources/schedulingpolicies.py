@@ -6,26 +6,33 @@ modules find a policy by listing and matching the name); ``max`` is honoured.
 
 from __future__ import annotations
 
-from extnet.engine.api.hrefs import href
+from extnet.engine.api.mappers import Field, Mapper, attr, const, href_field, link_fields
 from extnet.engine.api.resources.base import Collection, Ctx
+from extnet.engine.api.schema import List
 from extnet.engine.domain.scheduling import SCHEDULING_POLICIES, SchedulingPolicy, scheduling_policy
 from extnet.engine.errors import NotFound
 from extnet.engine.store.queries import Entity, parse_uuid
 
+SCHEDULING_POLICY = Mapper("SchedulingPolicy", "scheduling_policy", "scheduling_policies", (
+    href_field("schedulingpolicies"),
+    Field("id", "id", attr("id")),
+    Field("name", "str", attr("name")),
+    Field("description", "str"),
+    Field("comment", "str"),
+    Field("default_policy", "bool", attr("default")),
+    Field("locked", "bool", const(True)),  # oVirt's built-in policies cannot be changed
+    Field("properties", List("property", "Property"), lambda policy, extra: {
+        "property": [{"name": name, "value": value} for name, value in policy.properties]}),
+    *link_fields("schedulingpolicies"),
+))  # fmt: skip
+
 
 def render(policy: SchedulingPolicy) -> Entity:
-    return {
-        "href": href("schedulingpolicies", policy.id),
-        "id": policy.id,
-        "name": policy.name,
-        "default_policy": policy.default,
-        "locked": True,
-        "properties": {"property": [{"name": name, "value": value} for name, value in policy.properties]},
-    }
+    return SCHEDULING_POLICY.render(policy)
 
 
 class SchedulingPolicies(Collection):
-    type_name = "SchedulingPolicy"
+    type_name = SCHEDULING_POLICY.type_name
     what = "scheduling policy"
 
     def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:

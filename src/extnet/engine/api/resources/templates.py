@@ -6,14 +6,16 @@ The Blank template belongs to every data center, so ``datacenter=X`` matches it 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import exists, literal, select
 
-from extnet.engine.api.hrefs import href
+from extnet.engine.api.hrefs import ref
+from extnet.engine.api.mappers import Field, Mapper, const, identity, link_fields
 from extnet.engine.api.resources.base import Collection, Ctx
-from extnet.engine.api.search import Matcher, column_matcher, string_match
+from extnet.engine.api.search import Matcher, string_match
 from extnet.engine.commands.vms import BLANK_TEMPLATE_ID, BLANK_TEMPLATE_NAME
 from extnet.engine.errors import NotFound
 from extnet.engine.store.models import DataCenter, Vm
@@ -41,31 +43,42 @@ def _vm_name_matcher(op: str, value: str, case_sensitive: bool) -> Any:
     return ~clause if op == "!=" else clause
 
 
+@dataclass(frozen=True)
+class Template:
+    """A template as the API shows it (the Blank template is the only one: its other fields are fixed)."""
+
+    id: str
+    name: str
+    description: str
+
+
+BLANK = Template(BLANK_TEMPLATE_ID, BLANK_TEMPLATE_NAME, BLANK_DESCRIPTION)
+VM_TYPES = ("desktop", "server", "high_performance")
+
+TEMPLATE = Mapper("Template", "template", "templates", (
+    *identity("templates", _TEMPLATES.c, name_required=False, comment=False),
+    Field("status", ("ok", "locked", "illegal"), const("ok"), "out"),
+    Field("memory", "int", const(1024 * 1024 * 1024)),
+    Field("cpu", "Cpu", const({"topology": {"sockets": 1, "cores": 1, "threads": 1}, "architecture": "x86_64"})),
+    Field("os", "OperatingSystem", const({"type": "other"})),
+    Field("type", VM_TYPES, const("server")),
+    Field("creation_time", "date", const(BLANK_CREATED), "out"),
+    Field("version", "TemplateVersion", lambda template, extra: {
+        "version_number": 1, "version_name": "base version", "base_template": ref("templates", template.id)}),
+    Field("cluster", "Cluster"),
+    *link_fields("templates"),
+))  # fmt: skip
+
+
 def render_blank() -> Entity:
-    base = href("templates", BLANK_TEMPLATE_ID)
-    return {
-        "href": base,
-        "id": BLANK_TEMPLATE_ID,
-        "name": BLANK_TEMPLATE_NAME,
-        "description": BLANK_DESCRIPTION,
-        "status": "ok",
-        "memory": 1024 * 1024 * 1024,
-        "cpu": {"topology": {"sockets": 1, "cores": 1, "threads": 1}, "architecture": "x86_64"},
-        "os": {"type": "other"},
-        "type": "server",
-        "creation_time": BLANK_CREATED,
-        "version": {"version_number": 1, "version_name": "base version",
-                    "base_template": {"href": base, "id": BLANK_TEMPLATE_ID}},
-    }  # fmt: skip
+    return TEMPLATE.render(BLANK)
 
 
 class Templates(Collection):
-    type_name = "Template"
+    type_name = TEMPLATE.type_name
     what = "template"
     search_fields: ClassVar[dict[str, Matcher] | None] = {
-        "name": column_matcher(_TEMPLATES.c.name),
-        "description": column_matcher(_TEMPLATES.c.description),
-        "id": column_matcher(_TEMPLATES.c.id),
+        **TEMPLATE.search_fields(),
         "datacenter": _datacenter_matcher,
         "vm.name": _vm_name_matcher,
     }

@@ -8,8 +8,18 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from extnet.engine.api.hrefs import href, links, ref
-from extnet.engine.api.mappers import Field, Mapper, Source, attr, const, identity, link_fields, reference
+from extnet.engine.api.hrefs import href, ref
+from extnet.engine.api.mappers import (
+    Field,
+    Mapper,
+    Source,
+    attr,
+    const,
+    href_field,
+    identity,
+    link_fields,
+    reference,
+)
 from extnet.engine.api.resources.base import Collection, Ctx, completed, services_of
 from extnet.engine.api.resources.hosts import related_matcher
 from extnet.engine.api.resources.reported import NicReportedDevices, VmReportedDevices
@@ -239,19 +249,28 @@ VmNics.subs = {"networkfilterparameters": NicFilterParameters, "reporteddevices"
 # --- snapshots ---------------------------------------------------------------------------------------------
 
 
+def _snapshot_href(snapshot: Snapshot) -> str:
+    return href("vms", snapshot.vm_id, "snapshots", snapshot.id)
+
+
+SNAPSHOT = Mapper("Snapshot", "snapshot", "snapshots", (
+    href_field(_snapshot_href),
+    Field("id", "id", attr("id")),
+    Field("name", "str"),
+    Field("description", "str", attr("description"), required=True),
+    Field("comment", "str"),
+    Field("date", "date", _time("date"), "out"),
+    Field("snapshot_type", ("active", "regular", "preview", "stateless"), attr("snapshot_type")),
+    Field("snapshot_status", ("ok", "in_preview", "locked"), attr("snapshot_status"), "out"),
+    Field("persist_memorystate", "bool", attr("persist_memorystate")),
+    Field("vm", "Vm", reference("vms", "vm_id")),
+    *link_fields(_snapshot_href, "nics"),
+    Field("nics", List("nic", "Nic")),
+))  # fmt: skip
+
+
 def render_snapshot(snapshot: Snapshot) -> Entity:
-    base = href("vms", snapshot.vm_id, "snapshots", snapshot.id)
-    return {
-        "href": base,
-        "id": snapshot.id,
-        "description": snapshot.description,
-        "date": utc(snapshot.date),
-        "snapshot_type": snapshot.snapshot_type,
-        "snapshot_status": snapshot.snapshot_status,
-        "persist_memorystate": snapshot.persist_memorystate,
-        "vm": ref("vms", snapshot.vm_id),
-        "link": links(base, "nics"),
-    }
+    return SNAPSHOT.render(snapshot)
 
 
 def snapshot_in(session: Session, vm: Vm, snapshot_id: str) -> Snapshot:
@@ -262,8 +281,8 @@ def snapshot_in(session: Session, vm: Vm, snapshot_id: str) -> Snapshot:
 
 
 class VmSnapshots(Collection):
-    required_on_add = ("description",)
-    type_name = "Snapshot"
+    required_on_add = SNAPSHOT.required()
+    type_name = SNAPSHOT.type_name
     what = "snapshot"
     actions = ("restore",)
     self_managed = frozenset({"action:restore"})  # the VM's vNIC set changes: its lease, and the outbox
@@ -305,20 +324,28 @@ class SnapshotNics(Collection):
         return [_render_nic_state(state, base, vm.id) for state in sorted(states, key=lambda s: str(s["name"]))]
 
 
+def _state(key: str) -> Source:
+    return lambda state, extra: state[key]
+
+
+def _state_if_any(key: str) -> Source:
+    return lambda state, extra: state.get(key)
+
+
+# a vNIC as a snapshot remembers it: a state of the vNIC (commands.snapshots), not a row
+SNAPSHOT_NIC = NIC.view({
+    "href": lambda state, extra: f"{extra['base']}/{state['id']}",
+    "id": _state("id"), "name": _state("name"), "description": _state_if_any("description"),
+    "comment": _state_if_any("comment"), "interface": _state("interface"),
+    "mac": lambda state, extra: {"address": state["mac_address"]},
+    "linked": _state("linked"), "plugged": _state("plugged"),
+    "vnic_profile": lambda state, extra: ref("vnicprofiles", state.get("vnic_profile_id")),
+    "vm": lambda state, extra: ref("vms", extra["vm_id"]),
+}, inherit=False)  # fmt: skip
+
+
 def _render_nic_state(state: dict[str, Any], base: str, vm_id: str) -> Entity:
-    return {
-        "href": f"{base}/{state['id']}",
-        "id": state["id"],
-        "name": state["name"],
-        "description": state.get("description"),
-        "comment": state.get("comment"),
-        "interface": state["interface"],
-        "mac": {"address": state["mac_address"]},
-        "linked": state["linked"],
-        "plugged": state["plugged"],
-        "vnic_profile": ref("vnicprofiles", state.get("vnic_profile_id")),
-        "vm": ref("vms", vm_id),
-    }
+    return SNAPSHOT_NIC.render(state, base=base, vm_id=vm_id)
 
 
 VmSnapshots.subs = {"nics": SnapshotNics}

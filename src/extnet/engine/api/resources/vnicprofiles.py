@@ -5,11 +5,17 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from extnet.engine.api.inputs import to_input
 from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields, reference
 from extnet.engine.api.resources.base import Collection, Ctx, services_of
 from extnet.engine.api.schema import List
 from extnet.engine.commands.base import run
-from extnet.engine.commands.vnicprofiles import AddVnicProfile, RemoveVnicProfile, UpdateVnicProfile
+from extnet.engine.commands.vnicprofiles import (
+    AddVnicProfile,
+    RemoveVnicProfile,
+    UpdateVnicProfile,
+    VnicProfileInput,
+)
 from extnet.engine.operations.profile_groups import save_profile
 from extnet.engine.store.models import VnicProfile
 from extnet.engine.store.queries import Entity, load
@@ -54,11 +60,14 @@ class VnicProfiles(Collection):
         return render(load(ctx.db, VnicProfile, entity_id, "vNIC profile"))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        return render(save_profile(ctx.database, services_of(ctx), lambda session: AddVnicProfile(session, body)))
+        given = to_input(VNIC_PROFILE, body, VnicProfileInput)
+        return render(save_profile(ctx.database, services_of(ctx), lambda session: AddVnicProfile(session, given)))
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
+        given = to_input(VNIC_PROFILE, body, VnicProfileInput)
+
         def command(session: Session) -> UpdateVnicProfile:
-            return UpdateVnicProfile(session, load(session, VnicProfile, entity_id, "vNIC profile"), body)
+            return UpdateVnicProfile(session, load(session, VnicProfile, entity_id, "vNIC profile"), given)
 
         return render(save_profile(ctx.database, services_of(ctx), command))
 
