@@ -1,9 +1,15 @@
-"""A provider's own actions: testing the connection, synchronizing its networks now, and reading the certificate
-chain its endpoints present (before it is trusted)."""
+"""Providers: adding, changing and removing one (its hosts' agents are told once that commits), testing the
+connection, synchronizing its networks now, and reading the certificate chain its endpoints present (before it is
+trusted)."""
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
+from extnet.engine.commands.base import run
+from extnet.engine.commands.providers import AddProvider, ProviderInput, RemoveProvider, UpdateProvider
 from extnet.engine.errors import Conflict
+from extnet.engine.operations.pairing import after_commit
 from extnet.engine.operations.provider_calls import ProviderCall, provider_fault
 from extnet.engine.operations.sync import synchronize
 from extnet.engine.providers.certificates import Certificate, endpoints, fetch_chain
@@ -13,6 +19,24 @@ from extnet.engine.store.db import Database
 from extnet.engine.store.events import Code
 from extnet.engine.store.models import Provider
 from extnet.engine.store.queries import load
+
+
+def add_provider(session: Session, services: EngineServices, given: ProviderInput) -> Provider:
+    provider: Provider = run(AddProvider(session, services.secrets, given))
+    after_commit(session, services.hosts_changed)  # host agents heartbeat to every provider
+    return provider
+
+
+def update_provider(session: Session, services: EngineServices, provider: Provider, given: ProviderInput) -> Provider:
+    updated: Provider = run(UpdateProvider(session, services.secrets, provider, given))
+    after_commit(session, services.hosts_changed)
+    return updated
+
+
+def remove_provider(session: Session, services: EngineServices, provider: Provider, force: bool) -> None:
+    run(RemoveProvider(session, provider, force=force))
+    services.providers.forget(provider.id)
+    after_commit(session, services.hosts_changed)
 
 
 def test_connectivity(database: Database, services: EngineServices, provider_id: str) -> None:

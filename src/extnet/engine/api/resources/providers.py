@@ -9,18 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from extnet.engine.api.hrefs import href
-from extnet.engine.api.inputs import to_input
+from extnet.engine.api.inputs import action_input, to_input
 from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields
 from extnet.engine.api.resources.base import Collection, Ctx, completed, services_of
 from extnet.engine.api.resources.provider_networks import ProviderNetworks
 from extnet.engine.api.schema import List
 from extnet.engine.api.search import Matcher, column_matcher
 from extnet.engine.commands.base import run
-from extnet.engine.commands.provider_certificates import ImportProviderCertificates
-from extnet.engine.commands.providers import AddProvider, ProviderInput, RemoveProvider, UpdateProvider
+from extnet.engine.commands.provider_certificates import ImportCertificatesInput, ImportProviderCertificates
+from extnet.engine.commands.providers import ProviderInput
 from extnet.engine.errors import NotFound
 from extnet.engine.operations import provider_admin as admin
-from extnet.engine.operations.pairing import after_commit
 from extnet.engine.providers.certificates import Certificate
 from extnet.engine.store.models import Provider
 from extnet.engine.store.queries import Entity, load
@@ -145,22 +144,17 @@ class OpenStackNetworkProviders(Collection):
         return render_provider(load(ctx.db, Provider, entity_id, "provider"))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        provider = run(AddProvider(ctx.db, services_of(ctx).secrets, to_input(PROVIDER, body, ProviderInput)))
-        after_commit(ctx.db, services_of(ctx).hosts_changed)  # host agents heartbeat to every provider
-        return render_provider(provider)
+        given = to_input(PROVIDER, body, ProviderInput)
+        return render_provider(admin.add_provider(ctx.db, services_of(ctx), given))
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
         provider = provider_for_update(ctx.db, entity_id)
         given = to_input(PROVIDER, body, ProviderInput)
-        updated = run(UpdateProvider(ctx.db, services_of(ctx).secrets, provider, given))
-        after_commit(ctx.db, services_of(ctx).hosts_changed)
-        return render_provider(updated)
+        return render_provider(admin.update_provider(ctx.db, services_of(ctx), provider, given))
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         provider = provider_for_update(ctx.db, entity_id)
-        run(RemoveProvider(ctx.db, provider, force=ctx.flag("force")))
-        services_of(ctx).providers.forget(provider.id)
-        after_commit(ctx.db, services_of(ctx).hosts_changed)
+        admin.remove_provider(ctx.db, services_of(ctx), provider, ctx.flag("force"))
 
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
         handler = _ACTIONS.get(name)
@@ -177,7 +171,8 @@ def provider_for_update(session: Session, provider_id: str) -> Provider:
 
 def import_certificates(ctx: Ctx, provider_id: str, body: Entity) -> Entity:
     provider = provider_for_update(ctx.db, provider_id)
-    run(ImportProviderCertificates(ctx.db, provider, body.get("certificates") or []))
+    given = action_input(body, ImportCertificatesInput)
+    run(ImportProviderCertificates(ctx.db, provider, given.certificates or ()))
     return completed()
 
 
