@@ -16,7 +16,7 @@ from sqlalchemy import delete, event, insert, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from extnet.engine.commands.base import run
-from extnet.engine.commands.nics import AddNic
+from extnet.engine.commands.nics import AddNic, NicInput
 from extnet.engine.domain import mac
 from extnet.engine.store.db import Database, migrate
 from extnet.engine.store.inventory import DEFAULT_MAC_RANGE
@@ -90,7 +90,7 @@ def counted_add(db: Database, name: str, arrange: Callable[[Session], None] = la
         event.listen(db.engine, "before_cursor_execute", statement)
         event.listen(session, "do_orm_execute", rows)
         try:
-            nic = run(AddNic(session, vm, {"name": "nic1"}))
+            nic = run(AddNic(session, vm, NicInput(name="nic1")))
         finally:
             event.remove(db.engine, "before_cursor_execute", statement)
             event.remove(session, "do_orm_execute", rows)

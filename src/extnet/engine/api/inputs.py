@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any, TypeVar
 
 from extnet.engine.api.mappers import Mapper
-from extnet.engine.api.schema import Kind, List
+from extnet.engine.api.schema import TYPES, Kind, List
 from extnet.engine.commands.inputs import Convert, converter, wire_name
 from extnet.engine.store.queries import Entity
 
@@ -38,3 +38,17 @@ def _convert(kind: Kind, value: Any, convert: Convert | None) -> Any:
         assert convert is not None, f"a nested value of kind {kind} needs a converter"
         return convert(value)
     return value
+
+
+def action_input(body: Entity, cls: type[I]) -> I:
+    """The input ``cls`` of an action, from ``body`` (a coerced ``Action`` body): as ``to_input``, by the fields the
+    ``Action`` type declares."""
+    action = TYPES["Action"]
+    kinds = {name: kind for name, kind in action.fields.items() if name not in action.output_only}
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        name = wire_name(field)
+        assert name in kinds, f"{cls.__name__}.{field.name}: Action has no input field '{name}'"
+        if name in body:
+            values[field.name] = _convert(kinds[name], body[name], converter(field))
+    return cls(**values)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -12,7 +13,6 @@ from extnet.engine.commands.base import Command, Violation
 from extnet.engine.commands.clusters import (
     FALLS_BACK_TO_MANAGEMENT,
     ROLES,
-    Entity,
     assign_role,
     external_role_violations,
     hosts_of,
@@ -22,10 +22,26 @@ from extnet.engine.commands.clusters import (
     requested_roles,
     roles_of,
 )
+from extnet.engine.commands.inputs import wire
 from extnet.engine.commands.networks import listing, refers_to, vms_using_network
 from extnet.engine.errors import BadRequest
 from extnet.engine.store.models import Cluster, DataCenter, Network, NetworkCluster
 from extnet.engine.store.queries import resolve
+
+
+@dataclass(frozen=True)
+class ClusterNetworkInput:
+    """A ``<network>`` given to ``/clusters/{id}/networks``: the network (by id or by name) and its roles there."""
+
+    id: str | None = wire()
+    name: str | None = wire()
+    required: bool | None = wire()
+    display: bool | None = wire()
+    usages: tuple[str, ...] | None = wire()
+
+    def roles(self, current: set[str]) -> set[str]:
+        """The roles asked for over ``current``."""
+        return requested_roles(self.usages, self.display, current)
 
 
 class RoleRules:
@@ -78,16 +94,18 @@ class RoleRules:
 class AttachNetwork(Command[NetworkCluster]):
     verb, noun = "attach", "Network"
 
-    def __init__(self, session: Session, cluster: Cluster, body: Entity) -> None:
+    def __init__(self, session: Session, cluster: Cluster, given: ClusterNetworkInput) -> None:
         super().__init__(session)
         self.cluster = cluster
-        self.body = body
+        self.given = given
         self.network: Network | None = None
 
     @property
     def required(self) -> bool:
-        external = self.network is not None and self.network.external_provider_id is not None
-        return bool(self.body.get("required", not external))  # an external network is never required
+        if self.given.required is not None:
+            return self.given.required
+        # by default a network is required in the cluster, an external network is not
+        return self.network is None or self.network.external_provider_id is None
 
     def validate(self) -> Iterable[Violation]:
         lock_cluster(self.session, self.cluster)
@@ -108,16 +126,16 @@ class AttachNetwork(Command[NetworkCluster]):
             yield Violation(f"Network '{network.name}' is already attached to cluster '{self.cluster.name}'")
             return
         rules = RoleRules(self.session, self.cluster, network)
-        yield from rules.check(set(), requested_roles(self.body, set()), self.required)
+        yield from rules.check(set(), self.given.roles(set()), self.required)
 
     def _network(self, dc: DataCenter) -> Network:
-        reference = self.body
-        if not reference.get("id") and not reference.get("name"):
+        given = self.given
+        if not given.id and not given.name:
             raise BadRequest(f"Give the network to attach to cluster '{self.cluster.name}' by id or by name")
-        if reference.get("id"):
-            network: Network = resolve(self.session, Network, {"id": reference["id"]}, "network")
+        if given.id:
+            network: Network = resolve(self.session, Network, {"id": given.id}, "network")
             return network
-        return network_in(self.session, {"name": reference["name"]}, dc)
+        return network_in(self.session, {"name": given.name}, dc)
 
     def execute(self) -> NetworkCluster:
         assert self.network is not None
@@ -129,7 +147,7 @@ class AttachNetwork(Command[NetworkCluster]):
         )
         self.session.add(attachment)
         self.session.flush()
-        RoleRules(self.session, self.cluster, self.network).apply(attachment, set(), requested_roles(self.body, set()))
+        RoleRules(self.session, self.cluster, self.network).apply(attachment, set(), self.given.roles(set()))
         return attachment
 
     def integrity_message(self, error: IntegrityError) -> str:
@@ -140,25 +158,26 @@ class AttachNetwork(Command[NetworkCluster]):
 class UpdateNetworkOnCluster(Command[NetworkCluster]):
     verb, noun = "update", "Network"
 
-    def __init__(self, session: Session, cluster: Cluster, attachment: NetworkCluster, body: Entity) -> None:
+    def __init__(self, session: Session, cluster: Cluster, attachment: NetworkCluster,
+                 given: ClusterNetworkInput) -> None:  # fmt: skip
         super().__init__(session)
         self.cluster = cluster
         self.attachment = attachment
-        self.body = body
+        self.given = given
         self.network = session.get(Network, attachment.network_id)
         self.old = roles_of(attachment)
-        self.new = requested_roles(body, self.old)
+        self.new = given.roles(self.old)
 
     @property
     def required(self) -> bool:
-        return bool(self.body.get("required", self.attachment.required))
+        return bool(self.attachment.required if self.given.required is None else self.given.required)
 
     def validate(self) -> Iterable[Violation]:
         assert self.network is not None
         lock_cluster(self.session, self.cluster)
-        if self.body.get("id") and not refers_to({"id": self.body["id"]}, self.network):
+        if self.given.id and not refers_to({"id": self.given.id}, self.network):
             yield Violation(f"The body names another network than '{self.network.name}' of the path", 400)
-        if self.body.get("name") not in (None, self.network.name):
+        if self.given.name not in (None, self.network.name):
             yield Violation(
                 f"Rename network '{self.network.name}' through /networks/{self.network.id}, not through "
                 f"cluster '{self.cluster.name}'",

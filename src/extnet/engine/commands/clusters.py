@@ -12,6 +12,7 @@ A cluster's other settings (memory, KSM, scheduling, migration, fencing, ...) ar
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -19,7 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation
-from extnet.engine.commands.cluster_settings import TEXT_MAX, ClusterSettings
+from extnet.engine.commands.cluster_settings import TEXT_MAX, ClusterSettings, ClusterSettingsInput
+from extnet.engine.commands.datacenters import Version
+from extnet.engine.commands.inputs import Entity, Ref, reference, wire
 from extnet.engine.commands.networks import listing, lock_row, refers_to
 from extnet.engine.commands.provider_sync import NamedProviders
 from extnet.engine.domain.rules import name_problem
@@ -27,8 +30,6 @@ from extnet.engine.errors import BadRequest
 from extnet.engine.store import inventory
 from extnet.engine.store.models import Cluster, DataCenter, Host, MacPool, Network, NetworkCluster, Vm
 from extnet.engine.store.queries import resolve
-
-Entity = dict[str, Any]
 
 ROLES = ("management", "display", "migration", "default_route", "gluster")
 FALLS_BACK_TO_MANAGEMENT = ("display", "migration", "default_route")
@@ -48,6 +49,45 @@ FLAGS = (
 PLAIN_FIELDS = ("description", "comment", "switch_type", "firewall_type", *FLAGS)
 
 
+@dataclass(frozen=True)
+class Cpu:
+    type: str | None = None
+    architecture: str | None = None
+
+    @classmethod
+    def of(cls, value: Entity) -> Cpu:
+        return cls(value.get("type"), value.get("architecture"))
+
+
+@dataclass(frozen=True)
+class ClusterInput(ClusterSettingsInput):
+    """A ``<cluster>``: its identity, data center and networks, and its settings (``ClusterSettingsInput``)."""
+
+    name: str | None = wire()
+    description: str | None = wire()
+    comment: str | None = wire()
+    switch_type: str | None = wire()
+    firewall_type: str | None = wire()
+    virt_service: bool | None = wire()
+    gluster_service: bool | None = wire()
+    ballooning_enabled: bool | None = wire()
+    threads_as_cores: bool | None = wire()
+    trusted_service: bool | None = wire()
+    ha_reservation: bool | None = wire()
+    optional_reason: bool | None = wire()
+    maintenance_reason_required: bool | None = wire()
+    cpu: Cpu | None = wire(convert=Cpu.of)
+    version: Version | None = wire(convert=Version.of)
+    data_center: Ref | None = wire(convert=Ref.of)
+    mac_pool: Ref | None = wire(convert=Ref.of)
+    management_network: Ref | None = wire(convert=Ref.of)
+    external_network_providers: tuple[Ref | None, ...] | None = wire(convert=Ref.of)
+
+    def plain(self) -> dict[str, Any]:
+        """The given values of ``PLAIN_FIELDS``."""
+        return {field: value for field in PLAIN_FIELDS if (value := getattr(self, field)) is not None}
+
+
 def hosts_of(session: Session, cluster_id: str) -> list[str]:
     return list(session.scalars(select(Host.name).where(Host.cluster_id == cluster_id).order_by(Host.name)))
 
@@ -60,13 +100,14 @@ def roles_of(attachment: NetworkCluster) -> set[str]:
     return {role for role in ROLES if getattr(attachment, role)}
 
 
-def requested_roles(body: Entity, current: set[str]) -> set[str]:
-    """The roles a <network> body asks for: ``usages`` (without the network-level 'vm') and the ``display`` flag."""
+def requested_roles(usages: tuple[str, ...] | None, display: bool | None, current: set[str]) -> set[str]:
+    """The roles a <network> asks for: ``usages`` (without the network-level 'vm') and the ``display`` flag (None:
+    not given)."""
     roles = set(current)
-    if "usages" in body:
-        roles = {usage for usage in body["usages"] if usage != "vm"}
-    if "display" in body:
-        roles = roles | {"display"} if body["display"] else roles - {"display"}
+    if usages is not None:
+        roles = {usage for usage in usages if usage != "vm"}
+    if display is not None:
+        roles = roles | {"display"} if display else roles - {"display"}
     return roles
 
 
@@ -90,11 +131,10 @@ def lock_cluster(session: Session, cluster: Cluster) -> None:
     lock_row(session, Cluster, cluster.id)
 
 
-def version_violations(body: Entity, name: str, dc: DataCenter) -> Iterable[Violation]:
-    version = body.get("version")
-    if not version:
+def version_violations(version: Version | None, name: str, dc: DataCenter) -> Iterable[Violation]:
+    if version is None:
         return
-    pair = (version.get("major"), version.get("minor"))
+    pair = (version.major, version.minor)
     if pair not in SUPPORTED_VERSIONS:
         known = ", ".join(f"{a}.{b}" for a, b in SUPPORTED_VERSIONS)
         yield Violation(
@@ -107,20 +147,20 @@ def version_violations(body: Entity, name: str, dc: DataCenter) -> Iterable[Viol
         )
 
 
-def architecture_of(body: Entity) -> str | None:
-    architecture = (body.get("cpu") or {}).get("architecture")
+def architecture_of(cpu: Cpu | None) -> str | None:
+    architecture = None if cpu is None else cpu.architecture
     return None if architecture is None else str(architecture).lower()
 
 
-def cpu_violations(body: Entity, name: str) -> Iterable[Violation]:
-    architecture = architecture_of(body)
+def cpu_violations(cpu: Cpu | None, name: str) -> Iterable[Violation]:
+    architecture = architecture_of(cpu)
     if architecture is not None and architecture not in ARCHITECTURES:
         yield Violation(
             f"Unknown CPU architecture '{architecture[:40]}' for cluster '{name}'; expected one of "
             f"{', '.join(ARCHITECTURES)}",
             400,
         )
-    cpu_type = (body.get("cpu") or {}).get("type")
+    cpu_type = None if cpu is None else cpu.type
     if cpu_type is not None and len(cpu_type) > TEXT_MAX:
         yield Violation(f"The CPU type of cluster '{name}' is longer than {TEXT_MAX} characters", 400)
 
@@ -148,24 +188,24 @@ def network_in(session: Session, reference: Entity, dc: DataCenter) -> Network:
 class AddCluster(Command[Cluster]):
     verb, noun = "add", "Cluster"
 
-    def __init__(self, session: Session, body: Entity, path_dc: DataCenter | None = None) -> None:
+    def __init__(self, session: Session, given: ClusterInput, path_dc: DataCenter | None = None) -> None:
         super().__init__(session)
-        self.body = body
+        self.given = given
         self.path_dc = path_dc
         self.dc: DataCenter | None = None
         self.mac_pool: MacPool | None = None
         self.management: Network | None = None
-        self.settings = ClusterSettings(body, None, str(body.get("name")))
-        self.providers = NamedProviders(session, body, str(body.get("name")))
+        self.settings = ClusterSettings(given, None, str(given.name))
+        self.providers = NamedProviders(session, given.external_network_providers, str(given.name))
 
     def validate(self) -> Iterable[Violation]:
-        name = self.body.get("name")
+        name = self.given.name
         yield from name_violations(self.session, name, None)
-        yield from cpu_violations(self.body, str(name))
+        yield from cpu_violations(self.given.cpu, str(name))
         yield from self.settings.violations()
         yield from self.providers.violations()
         try:
-            self.mac_pool = resolve(self.session, MacPool, self.body.get("mac_pool"), "MAC pool")
+            self.mac_pool = resolve(self.session, MacPool, reference(self.given.mac_pool), "MAC pool")
         except BadRequest as err:
             yield Violation(err.detail, 400)
         try:
@@ -173,7 +213,7 @@ class AddCluster(Command[Cluster]):
         except BadRequest as err:
             yield Violation(err.detail, 400)
             return
-        yield from version_violations(self.body, str(name), self.dc)
+        yield from version_violations(self.given.version, str(name), self.dc)
         try:
             self.management = self._management_network(self.dc)
         except BadRequest as err:
@@ -183,22 +223,22 @@ class AddCluster(Command[Cluster]):
             yield from external_role_violations(self.management.name, str(name), {"management"}, False)
 
     def _data_center(self) -> DataCenter:
-        reference = self.body.get("data_center")
+        given = reference(self.given.data_center)
         if self.path_dc is not None:
-            if reference and not refers_to(reference, self.path_dc):
+            if given and not refers_to(given, self.path_dc):
                 raise BadRequest(
                     f"The data center given in the body is not data center '{self.path_dc.name}' of the path"
                 )
             return self.path_dc
-        if not reference:
+        if not given:
             raise BadRequest("A cluster needs a data center: give data_center by id or by name")
-        dc: DataCenter = resolve(self.session, DataCenter, reference, "data center")
+        dc: DataCenter = resolve(self.session, DataCenter, given, "data center")
         return dc
 
     def _management_network(self, dc: DataCenter) -> Network:
-        reference = self.body.get("management_network")
-        if reference:
-            network = network_in(self.session, reference, dc)
+        given = self.given.management_network
+        if given:
+            network = network_in(self.session, given.wire(), dc)
             if network.data_center_id != dc.id:
                 raise BadRequest(f"The management network '{network.name}' is not a network of data center '{dc.name}'")
             return network
@@ -213,16 +253,17 @@ class AddCluster(Command[Cluster]):
 
     def execute(self) -> Cluster:
         assert self.dc is not None and self.management is not None
-        version = self.body.get("version") or {}
+        given = self.given
+        major, minor = LATEST_VERSION if given.version is None else given.version.numbers()
         cluster = Cluster(
-            name=self.body["name"],
+            name=given.name,
             data_center_id=self.dc.id,
-            cpu_type=(self.body.get("cpu") or {}).get("type"),
-            cpu_architecture=architecture_of(self.body) or "x86_64",
-            version_major=version.get("major", LATEST_VERSION[0]),
-            version_minor=version.get("minor", LATEST_VERSION[1]),
+            cpu_type=None if given.cpu is None else given.cpu.type,
+            cpu_architecture=architecture_of(given.cpu) or "x86_64",
+            version_major=major,
+            version_minor=minor,
             mac_pool_id=self.mac_pool.id if self.mac_pool else self.dc.mac_pool_id,
-            **{field: self.body[field] for field in PLAIN_FIELDS if field in self.body},
+            **given.plain(),
         )
         self.settings.apply(cluster)
         self.session.add(cluster)
@@ -242,39 +283,39 @@ class AddCluster(Command[Cluster]):
         return cluster
 
     def integrity_message(self, error: IntegrityError) -> str:
-        return f"The cluster name '{self.body.get('name')}' is already in use."
+        return f"The cluster name '{self.given.name}' is already in use."
 
 
 class UpdateCluster(Command[Cluster]):
     verb, noun = "update", "Cluster"
 
-    def __init__(self, session: Session, cluster: Cluster, body: Entity) -> None:
+    def __init__(self, session: Session, cluster: Cluster, given: ClusterInput) -> None:
         super().__init__(session)
         self.cluster = cluster
-        self.body = body
+        self.given = given
         self.mac_pool: MacPool | None = None
-        self.settings = ClusterSettings(body, cluster, cluster.name)
-        self.providers = NamedProviders(session, body, cluster.name)
+        self.settings = ClusterSettings(given, cluster, cluster.name)
+        self.providers = NamedProviders(session, given.external_network_providers, cluster.name)
 
     def validate(self) -> Iterable[Violation]:
-        cluster, dc = self.cluster, self.cluster.data_center
+        cluster, dc, given = self.cluster, self.cluster.data_center, self.given
         yield from self.providers.violations()
-        if "name" in self.body and self.body["name"] != cluster.name:
-            yield from name_violations(self.session, self.body["name"], cluster.id)
-        if self.body.get("data_center") and not refers_to(self.body["data_center"], dc):
+        if given.name is not None and given.name != cluster.name:
+            yield from name_violations(self.session, given.name, cluster.id)
+        if given.data_center and not refers_to(given.data_center.wire(), dc):
             yield Violation(f"The data center of cluster '{cluster.name}' cannot be changed", 400)
-        yield from cpu_violations(self.body, cluster.name)
+        yield from cpu_violations(given.cpu, cluster.name)
         yield from self.settings.violations()
-        yield from version_violations(self.body, cluster.name, dc)
+        yield from version_violations(given.version, cluster.name, dc)
         yield from self._architecture_violations()
         yield from self._management_violations(dc)
         try:
-            self.mac_pool = resolve(self.session, MacPool, self.body.get("mac_pool"), "MAC pool")
+            self.mac_pool = resolve(self.session, MacPool, reference(given.mac_pool), "MAC pool")
         except BadRequest as err:
             yield Violation(err.detail, 400)
 
     def _architecture_violations(self) -> Iterable[Violation]:
-        architecture = architecture_of(self.body)
+        architecture = architecture_of(self.given.cpu)
         if architecture is None or architecture == self.cluster.cpu_architecture:
             return
         users = hosts_of(self.session, self.cluster.id) + vms_of(self.session, self.cluster.id)
@@ -285,11 +326,11 @@ class UpdateCluster(Command[Cluster]):
             )
 
     def _management_violations(self, dc: DataCenter) -> Iterable[Violation]:
-        reference = self.body.get("management_network")
-        if not reference:
+        given = self.given.management_network
+        if not given:
             return
         try:
-            network = network_in(self.session, reference, dc)
+            network = network_in(self.session, given.wire(), dc)
         except BadRequest as err:
             yield Violation(err.detail, 400)
             return
@@ -303,16 +344,15 @@ class UpdateCluster(Command[Cluster]):
 
     def execute(self) -> Cluster:
         cluster = self.cluster
-        for field in ("name", *PLAIN_FIELDS):
-            if field in self.body:
-                setattr(cluster, field, self.body[field])
-        cpu = self.body.get("cpu") or {}
-        if "type" in cpu:
-            cluster.cpu_type = cpu["type"]
-        cluster.cpu_architecture = architecture_of(self.body) or cluster.cpu_architecture
-        version = self.body.get("version")
-        if version:
-            cluster.version_major, cluster.version_minor = version["major"], version["minor"]
+        given = self.given
+        for field, value in (("name", given.name), *given.plain().items()):
+            if value is not None:
+                setattr(cluster, field, value)
+        if given.cpu is not None and given.cpu.type is not None:
+            cluster.cpu_type = given.cpu.type
+        cluster.cpu_architecture = architecture_of(given.cpu) or cluster.cpu_architecture
+        if given.version is not None:
+            cluster.version_major, cluster.version_minor = given.version.numbers()
         if self.mac_pool is not None:
             cluster.mac_pool_id = self.mac_pool.id
         self.settings.apply(cluster)
@@ -320,7 +360,7 @@ class UpdateCluster(Command[Cluster]):
         return cluster
 
     def integrity_message(self, error: IntegrityError) -> str:
-        return f"The cluster name '{self.body.get('name')}' is already in use."
+        return f"The cluster name '{self.given.name}' is already in use."
 
 
 class RemoveCluster(Command[None]):

@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation
-from extnet.engine.commands.external_subnets import subnet_values, subnet_violations
-from extnet.engine.commands.inputs import reference
+from extnet.engine.commands.external_subnets import SubnetInput, subnet_values, subnet_violations
+from extnet.engine.commands.inputs import Ref, reference, wire
 from extnet.engine.commands.networks import (
     NetworkInput,
     NetworkRules,
@@ -94,6 +94,15 @@ def as_provider_network(network: Network) -> ProviderNetwork:
 
 
 @dataclass(frozen=True)
+class ImportInput:
+    """The options of a provider network's ``import`` action."""
+
+    data_center: Ref | None = wire(convert=Ref.of)
+    attach_to_all_clusters: bool | None = wire()
+    public_use: bool | None = wire()
+
+
+@dataclass(frozen=True)
 class ImportOptions:
     attach_to_all_clusters: bool = False
     # extnet has no per-object permissions: every vNIC profile is usable by every user, as a public one is in oVirt
@@ -114,13 +123,13 @@ class ImportExternalNetwork(Command[Network]):
         session: Session,
         provider: Provider,
         source: ProviderNetwork,
-        dc_reference: Entity | None,
+        data_center: Ref | None,
         options: ImportOptions | None = None,
     ) -> None:
         super().__init__(session)
         self.provider = provider
         self.source = source
-        self.dc_reference = dc_reference
+        self.data_center = data_center
         self.options = options or ImportOptions()
         self.dc: DataCenter | None = None
         self.dc_name = "?"
@@ -130,7 +139,7 @@ class ImportExternalNetwork(Command[Network]):
 
     def validate(self) -> Iterable[Violation]:
         try:
-            self.dc = import_target(self.session, self.dc_reference, self.source)
+            self.dc = import_target(self.session, self.data_center, self.source)
         except BadRequest as err:
             yield Violation(err.detail, 400)
             return
@@ -223,10 +232,10 @@ def attach_to_clusters(session: Session, network: Network, cluster_ids: Iterable
         session.add(NetworkCluster(network_id=network.id, cluster_id=cluster_id, required=False, **roles))
 
 
-def import_target(session: Session, reference: Entity | None, source: ProviderNetwork) -> DataCenter:
-    if not reference:
+def import_target(session: Session, data_center: Ref | None, source: ProviderNetwork) -> DataCenter:
+    if data_center is None:
         raise BadRequest(f"Give the data center to import network '{source.name}' into: data_center by id or by name")
-    return resolve_data_center(session, reference, None)
+    return resolve_data_center(session, data_center.wire(), None)
 
 
 def provider_of(session: Session, reference: Entity) -> Provider:
@@ -262,7 +271,7 @@ class CheckNetworkOnProvider(Command[NetworkOnProvider]):
         name = str(given.name)
         yield from input_violations(given)
         yield from self._value_violations(name)
-        if given.openstack_subnet:
+        if given.openstack_subnet is not None:
             yield from subnet_violations(given.openstack_subnet)
         assert given.external_provider is not None  # a network without one is added by AddNetwork
         try:
@@ -273,7 +282,7 @@ class CheckNetworkOnProvider(Command[NetworkOnProvider]):
             violation = read_only_violation(self.provider, "networks")
             if violation:
                 yield violation
-            if self.provider.unmanaged and given.openstack_subnet:
+            if self.provider.unmanaged and given.openstack_subnet is not None:
                 yield Violation(f"Provider '{self.provider.name}' is unmanaged: extnet never calls it, so it cannot "
                                 f"create a subnet of network '{name}' there")  # fmt: skip
         try:
@@ -310,7 +319,7 @@ class CheckNetworkOnProvider(Command[NetworkOnProvider]):
             provider_id=self.provider.id,
             name=self.given.name,
             mtu=self.given.mtu or None,
-            subnet=subnet_values(subnet) if subnet else None,
+            subnet=subnet_values(subnet) if subnet is not None else None,
         )
 
 
@@ -370,15 +379,15 @@ class CheckSubnetWrite(Command[None]):
     """A subnet may be added to (or removed from) a provider's network: the provider is writable, and the subnet
     (when adding) is valid."""
 
-    def __init__(self, session: Session, provider: Provider, body: Entity | None, verb: str) -> None:
+    def __init__(self, session: Session, provider: Provider, given: SubnetInput | None, verb: str) -> None:
         super().__init__(session)
         self.provider = provider
-        self.body = body
+        self.given = given  # None: removing
         self.verb, self.noun = verb, "Subnet"
 
     def validate(self) -> Iterable[Violation]:
-        if self.body is not None:
-            yield from subnet_violations(self.body)
+        if self.given is not None:
+            yield from subnet_violations(self.given)
         violation = read_only_violation(self.provider, "subnets")
         if violation:
             yield violation

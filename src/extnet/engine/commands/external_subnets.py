@@ -5,33 +5,57 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Generator, Iterable
+from dataclasses import dataclass
 
 from extnet.engine.commands.base import Violation
+from extnet.engine.commands.inputs import Entity, Ref, wire
 from extnet.engine.domain.rules import name_problem
-from extnet.engine.store.queries import Entity
 
 DHCP_MAX_PREFIX = {4: 30, 6: 126}  # a DHCP subnet needs addresses to hand out besides its own
 
 
-def subnet_violations(body: Entity) -> Iterable[Violation]:
+@dataclass(frozen=True)
+class SubnetInput:
+    """A subnet of a provider network (``<openstack_subnet>``), as given."""
+
+    name: str | None = wire()
+    description: str | None = wire()
+    cidr: str | None = wire()
+    ip_version: str | None = wire()
+    gateway: str | None = wire()
+    dns_servers: tuple[str, ...] | None = wire()
+    openstack_network: Ref | None = wire(convert=Ref.of)
+
+    @classmethod
+    def of(cls, value: Entity) -> SubnetInput | None:
+        """A nested ``<openstack_subnet>`` (a network's first subnet), by the same fields; None when empty."""
+        if not value:
+            return None
+        servers, network = value.get("dns_servers"), value.get("openstack_network")
+        return cls(value.get("name"), value.get("description"), value.get("cidr"), value.get("ip_version"),
+                   value.get("gateway"), None if servers is None else tuple(servers),
+                   None if network is None else Ref.of(network))  # fmt: skip
+
+
+def subnet_violations(given: SubnetInput) -> Iterable[Violation]:
     """Every problem of a subnet (``<openstack_subnet>``) that can be seen before the provider is asked."""
-    name = body.get("name")
+    name = given.name
     problem = name_problem(name, "subnet")
     if problem:
         yield Violation(problem, 400)
     label = f"subnet '{name}'" if not problem else "the subnet"
-    net = yield from _cidr_violations(body, label)
-    if body.get("gateway"):
-        yield from _gateway_violations(str(body["gateway"]), net, label)
-    yield from _dns_violations([str(s) for s in body.get("dns_servers") or []], net, label)
+    net = yield from _cidr_violations(given, label)
+    if given.gateway:
+        yield from _gateway_violations(str(given.gateway), net, label)
+    yield from _dns_violations([str(s) for s in given.dns_servers or []], net, label)
 
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def _cidr_violations(body: Entity, label: str) -> Generator[Violation, None, IPNetwork | None]:
+def _cidr_violations(given: SubnetInput, label: str) -> Generator[Violation, None, IPNetwork | None]:
     """The problems of the cidr; returns the network (None if there is no valid one)."""
-    cidr = body.get("cidr")
+    cidr = given.cidr
     if not cidr:
         yield Violation(f"The {label} needs a cidr, e.g. 10.0.0.0/24 or fd00::/64", 400)
         return None
@@ -46,7 +70,7 @@ def _cidr_violations(body: Entity, label: str) -> Generator[Violation, None, IPN
     if isinstance(net, str):
         yield Violation(f"The cidr '{cidr}' of {label} has host bits set; the network is {net}", 400)
         return None
-    version = body.get("ip_version")
+    version = given.ip_version
     if version and version != f"v{net.version}":
         yield Violation(
             f"The cidr '{cidr}' of {label} is an IPv{net.version} network, but ip_version is {version}", 400
@@ -111,14 +135,14 @@ def _dns_violations(servers: list[str], net: IPNetwork | None, label: str) -> It
             seen.add(str(address))
 
 
-def subnet_values(body: Entity) -> Entity:
+def subnet_values(given: SubnetInput) -> Entity:
     """Neutron's fields for a subnet that passed ``subnet_violations``."""
-    net = ipaddress.ip_network(str(body["cidr"]).strip())
-    values: Entity = {"name": body["name"], "cidr": str(net), "ip_version": net.version}
-    if body.get("description"):
-        values["description"] = body["description"]
-    if body.get("gateway"):
-        values["gateway_ip"] = str(ipaddress.ip_address(str(body["gateway"]).strip()))
-    if body.get("dns_servers"):
-        values["dns_nameservers"] = [str(ipaddress.ip_address(str(s).strip())) for s in body["dns_servers"]]
+    net = ipaddress.ip_network(str(given.cidr).strip())
+    values: Entity = {"name": given.name, "cidr": str(net), "ip_version": net.version}
+    if given.description:
+        values["description"] = given.description
+    if given.gateway:
+        values["gateway_ip"] = str(ipaddress.ip_address(str(given.gateway).strip()))
+    if given.dns_servers:
+        values["dns_nameservers"] = [str(ipaddress.ip_address(str(s).strip())) for s in given.dns_servers]
     return values

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -16,15 +17,37 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation, run
+from extnet.engine.commands.inputs import Ref, reference, wire
 from extnet.engine.domain.rules import name_problem
 from extnet.engine.errors import BadRequest
 from extnet.engine.hosts.readiness import Readiness
 from extnet.engine.store.models import Cluster, Host, HostProviderAccount, Vm, new_id
-from extnet.engine.store.queries import Entity, resolve
+from extnet.engine.store.queries import resolve
 
 DEFAULT_PORT = 54321
 ADDRESS_MAX = 255
 _ADDRESS_RE = re.compile(r"^[A-Za-z0-9.:\-\[\]_%]+$")
+
+
+@dataclass(frozen=True)
+class HostInput:
+    name: str | None = wire()
+    description: str | None = wire()
+    comment: str | None = wire()
+    address: str | None = wire()
+    port: int | None = wire()
+    cluster: Ref | None = wire(convert=Ref.of)
+    root_password: str | None = wire()  # the pairing password of the host's agent
+
+    def port_or_default(self) -> int:
+        return DEFAULT_PORT if self.port is None else self.port
+
+
+@dataclass(frozen=True)
+class InstallInput:
+    """The ``install`` action: pairing the host with its agent again, with the agent's pairing password."""
+
+    root_password: str | None = wire()
 
 
 def address_problem(address: Any) -> str | None:
@@ -97,9 +120,9 @@ def agent_violations(session: Session, name: str, unique_id: str, host_id: str |
                         f"{unique_id}): one agent serves one host")  # fmt: skip
 
 
-def _resolve_cluster(session: Session, reference: Entity | None) -> tuple[Cluster | None, Violation | None]:
+def _resolve_cluster(session: Session, cluster: Ref | None) -> tuple[Cluster | None, Violation | None]:
     try:
-        return resolve(session, Cluster, reference, "cluster"), None
+        return resolve(session, Cluster, reference(cluster), "cluster"), None
     except BadRequest as err:
         return None, Violation(err.detail, 400)
 
@@ -107,9 +130,9 @@ def _resolve_cluster(session: Session, reference: Entity | None) -> tuple[Cluste
 class _HostCommand(Command[Host]):
     noun = "Host"
 
-    def __init__(self, session: Session, body: Entity, host: Host | None = None) -> None:
+    def __init__(self, session: Session, given: HostInput, host: Host | None = None) -> None:
         super().__init__(session)
-        self.body = body
+        self.given = given
         self.host = host
         self.cluster: Cluster | None = None
 
@@ -117,7 +140,7 @@ class _HostCommand(Command[Host]):
         return select(Host).where(Host.id != self.host.id) if self.host else select(Host)
 
     def name_violations(self) -> Iterable[Violation]:
-        name = self.body.get("name")
+        name = self.given.name
         problem = name_problem(name, "host")
         if problem:
             yield Violation(problem, 400)
@@ -135,8 +158,8 @@ class _HostCommand(Command[Host]):
 
     def integrity_message(self, error: IntegrityError) -> str:
         if "address" in str(error.orig):
-            return f"Another host already uses the address {self.body.get('address')}."
-        return f"The host name '{self.body.get('name')}' is already in use."
+            return f"Another host already uses the address {self.given.address}."
+        return f"The host name '{self.given.name}' is already in use."
 
 
 class AddHost(_HostCommand):
@@ -144,32 +167,34 @@ class AddHost(_HostCommand):
 
     verb = "add"
 
-    def __init__(self, session: Session, body: Entity, agent: AgentPairing | None = None) -> None:
-        super().__init__(session, body)
+    def __init__(self, session: Session, given: HostInput, agent: AgentPairing | None = None) -> None:
+        super().__init__(session, given)
         self.agent = agent
 
     def validate(self) -> Iterable[Violation]:
+        given = self.given
         yield from self.name_violations()
-        yield from self.address_violations(self.body.get("address", ""), self.body.get("port", DEFAULT_PORT))
-        if not self.body.get("cluster"):
+        yield from self.address_violations(given.address or "", given.port_or_default())
+        if not given.cluster:
             yield Violation("A host needs a cluster: give the cluster's id or name", 400)
         else:
-            self.cluster, violation = _resolve_cluster(self.session, self.body.get("cluster"))
+            self.cluster, violation = _resolve_cluster(self.session, given.cluster)
             if violation:
                 yield violation
-        if not self.body.get("root_password"):
-            yield Violation(f"Host '{self.body.get('name')}' needs a root_password: the pairing password of its "
+        if not given.root_password:
+            yield Violation(f"Host '{given.name}' needs a root_password: the pairing password of its "
                             "host agent (printed at the agent's first start, or EXTNET_HOST_PAIRING_PASSWORD on "
                             "the host)", 400)  # fmt: skip
         if self.agent is not None:
-            yield from agent_violations(self.session, str(self.body.get("name")), self.agent.unique_id)
+            yield from agent_violations(self.session, str(given.name), self.agent.unique_id)
 
     def execute(self) -> Host:
         assert self.cluster is not None and self.agent is not None
         status, detail = self.agent.readiness.status("installing")
-        host = Host(id=self.agent.host_id or new_id(), name=self.body["name"], description=self.body.get("description"),
-                    comment=self.body.get("comment"), address=self.body["address"],
-                    port=self.body.get("port", DEFAULT_PORT), cluster_id=self.cluster.id, status=status,
+        given = self.given
+        host = Host(id=self.agent.host_id or new_id(), name=given.name, description=given.description,
+                    comment=given.comment, address=given.address,
+                    port=given.port_or_default(), cluster_id=self.cluster.id, status=status,
                     status_detail=detail, agent_secret_encrypted=self.agent.secret_encrypted,
                     agent_unique_id=self.agent.unique_id, agent_capabilities=self.agent.capabilities,
                     agent_certificate_sha256=self.agent.certificate_sha256)  # fmt: skip
@@ -181,7 +206,7 @@ class AddHost(_HostCommand):
 
     def integrity_message(self, error: IntegrityError) -> str:
         if "agent_unique_id" in str(error.orig):
-            return f"The agent of host '{self.body.get('name')}' is already the agent of another host."
+            return f"The agent of host '{self.given.name}' is already the agent of another host."
         return super().integrity_message(error)
 
 
@@ -220,13 +245,15 @@ class UpdateHost(_HostCommand):
     def validate(self) -> Iterable[Violation]:
         host = self.host
         assert host is not None
-        if "name" in self.body and self.body["name"] != host.name:
+        given = self.given
+        if given.name is not None and given.name != host.name:
             yield from self.name_violations()
-        address, port = self.body.get("address", host.address), self.body.get("port", host.port)
+        address = host.address if given.address is None else given.address
+        port = host.port if given.port is None else given.port
         if (address, port) != (host.address, host.port):
             yield from self.address_violations(address, port)
-        if self.body.get("cluster"):
-            self.cluster, violation = _resolve_cluster(self.session, self.body["cluster"])
+        if given.cluster:
+            self.cluster, violation = _resolve_cluster(self.session, given.cluster)
             if violation:
                 yield violation
             elif self.cluster and self.cluster.id != host.cluster_id and host.status != "maintenance":
@@ -235,9 +262,11 @@ class UpdateHost(_HostCommand):
     def execute(self) -> Host:
         host = self.host
         assert host is not None
-        for field in ("name", "description", "comment", "address", "port"):
-            if field in self.body:
-                setattr(host, field, self.body[field])
+        given = self.given
+        for field, value in (("name", given.name), ("description", given.description), ("comment", given.comment),
+                             ("address", given.address), ("port", given.port)):  # fmt: skip
+            if value is not None:
+                setattr(host, field, value)
         if self.cluster is not None:
             host.cluster_id = self.cluster.id
         return host

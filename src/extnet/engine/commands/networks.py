@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation
-from extnet.engine.commands.inputs import Entity, Ref, nonempty, reference, wire
+from extnet.engine.commands.external_subnets import SubnetInput
+from extnet.engine.commands.inputs import Entity, Ref, reference, wire
 from extnet.engine.domain.rules import mtu_problem, name_problem, vlan_problem
 from extnet.engine.errors import BadRequest
 from extnet.engine.store.models import (
@@ -51,7 +52,7 @@ class NetworkInput:
     data_center: Ref | None = wire(convert=Ref.of)
     external_provider: Ref | None = wire(convert=Ref.of)
     profile_required: bool | None = wire()
-    openstack_subnet: Entity | None = wire(convert=nonempty)  # extnet: a first subnet, in Neutron's terms
+    openstack_subnet: SubnetInput | None = wire(convert=SubnetInput.of)  # extnet: a first subnet
     # handled by other collections or features: refused here
     physical_network: Ref | None = wire("external_provider_physical_network", Ref.of)
     vnic_profiles: tuple[Ref | None, ...] | None = wire(convert=Ref.of)

@@ -6,6 +6,7 @@ oVirt calls a vNIC an "Interface" in its faults ("Cannot add Interface. ...").
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
@@ -14,11 +15,12 @@ from sqlalchemy.orm import Session
 
 from extnet.engine.commands import macs
 from extnet.engine.commands.base import Command, Violation
+from extnet.engine.commands.inputs import Entity, Ref, reference, wire
 from extnet.engine.domain import mac
 from extnet.engine.domain.rules import name_problem
 from extnet.engine.errors import BadRequest
 from extnet.engine.store.models import Cluster, Network, NetworkCluster, Vm, VmNic, VnicProfile
-from extnet.engine.store.queries import Entity, resolve
+from extnet.engine.store.queries import resolve
 
 NIC_STATE = ("id", "name", "description", "comment", "interface", "mac_address", "vnic_profile_id", "linked",
              "plugged")  # fmt: skip
@@ -27,6 +29,25 @@ NIC_STATE = ("id", "name", "description", "comment", "interface", "mac_address",
 def nic_state(nic: VmNic) -> dict[str, Any]:
     """What a snapshot remembers of a vNIC."""
     return {field: getattr(nic, field) for field in NIC_STATE}
+
+
+def mac_address(value: Entity) -> str | None:
+    """The address of a ``<mac>``."""
+    address: str | None = value.get("address")
+    return address
+
+
+@dataclass(frozen=True)
+class NicInput:
+    name: str | None = wire()
+    description: str | None = wire()
+    comment: str | None = wire()
+    interface: str | None = wire()
+    linked: bool | None = wire()
+    plugged: bool | None = wire()
+    mac: str | None = wire(convert=mac_address)
+    vnic_profile: Ref | None = wire(convert=Ref.always)  # an empty <vnic_profile/> takes the vNIC's profile away
+    network: Ref | None = wire(convert=Ref.of)  # refused: a vNIC is connected through its profile
 
 
 _NICS_OF = select(VmNic).where(VmNic.vm_id == bindparam("vm_id")).order_by(VmNic.name)  # built once: see store.db.fetch
@@ -59,16 +80,16 @@ def profile_problem(session: Session, profile: VnicProfile, cluster: Cluster, vm
 class _NicCommand(Command[VmNic]):
     noun = "Interface"
 
-    def __init__(self, session: Session, vm: Vm, body: Entity, nic: VmNic | None = None) -> None:
+    def __init__(self, session: Session, vm: Vm, given: NicInput, nic: VmNic | None = None) -> None:
         super().__init__(session)
         self.vm = vm
-        self.body = body
+        self.given = given
         self.nic = nic
         self.profile: VnicProfile | None = None
         self.mac: str | None = None
 
     def name_violations(self) -> Iterable[Violation]:
-        name = self.body.get("name")
+        name = self.given.name
         problem = name_problem(name, "vNIC")
         if problem:
             yield Violation(problem, 400)
@@ -80,7 +101,7 @@ class _NicCommand(Command[VmNic]):
             yield Violation(f"vNIC name '{name}' is already used by VM '{self.vm.name}'")
 
     def mac_violations(self) -> Iterable[Violation]:
-        text = (self.body.get("mac") or {}).get("address")
+        text = self.given.mac
         problem = mac.mac_problem(text)
         if problem:
             yield Violation(problem, 400)
@@ -101,7 +122,7 @@ class _NicCommand(Command[VmNic]):
 
         try:
             self.profile = resolve(
-                self.session, VnicProfile, self.body.get("vnic_profile"), "vNIC profile", in_data_center
+                self.session, VnicProfile, reference(self.given.vnic_profile), "vNIC profile", in_data_center
             )
         except BadRequest as err:
             yield Violation(err.detail, 400)
@@ -112,13 +133,13 @@ class _NicCommand(Command[VmNic]):
                 yield Violation(problem)
 
     def network_violations(self) -> Iterable[Violation]:
-        if self.body.get("network"):
+        if self.given.network is not None:
             yield Violation("A vNIC is connected through its vnic_profile; setting its network is not supported", 400)
 
     def integrity_message(self, error: IntegrityError) -> str:
         if macs.is_mac_conflict(error):
             return f"MAC address {self.mac} is already in use."
-        return f"vNIC name '{self.body.get('name')}' is already used by VM '{self.vm.name}'."
+        return f"vNIC name '{self.given.name}' is already used by VM '{self.vm.name}'."
 
 
 class AddNic(_NicCommand):
@@ -126,17 +147,19 @@ class AddNic(_NicCommand):
 
     def validate(self) -> Iterable[Violation]:
         yield from self.name_violations()
-        if (self.body.get("mac") or {}).get("address") is not None:
+        if self.given.mac is not None:
             yield from self.mac_violations()
-        if "vnic_profile" in self.body:
+        if self.given.vnic_profile is not None:
             yield from self.profile_violations()
         yield from self.network_violations()
 
     def execute(self) -> VmNic:
-        nic = VmNic(vm_id=self.vm.id, name=self.body["name"], description=self.body.get("description"),
-                    comment=self.body.get("comment"), interface=self.body.get("interface", "virtio"),
+        given = self.given
+        nic = VmNic(vm_id=self.vm.id, name=given.name, description=given.description, comment=given.comment,
+                    interface="virtio" if given.interface is None else given.interface,
                     vnic_profile_id=self.profile.id if self.profile else None,
-                    linked=self.body.get("linked", True), plugged=self.body.get("plugged", True))  # fmt: skip
+                    linked=True if given.linked is None else given.linked,
+                    plugged=True if given.plugged is None else given.plugged)  # fmt: skip
         if self.mac is not None:
             nic.mac_address = self.mac
             self.session.add(nic)
@@ -153,25 +176,25 @@ class UpdateNic(_NicCommand):
     def validate(self) -> Iterable[Violation]:
         nic = self.nic
         assert nic is not None
-        if "name" in self.body and self.body["name"] != nic.name:
+        if self.given.name is not None and self.given.name != nic.name:
             yield from self.name_violations()
-        address = (self.body.get("mac") or {}).get("address")
+        address = self.given.mac
         if address is not None and address.lower() != nic.mac_address:
             yield from self.mac_violations()
-        if "vnic_profile" in self.body:
+        if self.given.vnic_profile is not None:
             yield from self.profile_violations()
         yield from self.network_violations()
         yield from self.hot_violations(nic)
 
     def hot_violations(self, nic: VmNic) -> Iterable[Violation]:
         """A plugged vNIC of a running VM keeps its device identity: MAC and interface type."""
-        if self.vm.status == "down" or not nic.plugged or self.body.get("plugged") is False:
+        if self.vm.status == "down" or not nic.plugged or self.given.plugged is False:
             return
         if self.mac is not None:
             yield Violation(
                 f"vNIC '{nic.name}' is plugged into running VM '{self.vm.name}'; unplug it to change its MAC address"
             )
-        if self.body.get("interface", nic.interface) != nic.interface:
+        if self.given.interface not in (None, nic.interface):
             yield Violation(
                 f"vNIC '{nic.name}' is plugged into running VM '{self.vm.name}'; unplug it to change its interface type"
             )
@@ -180,11 +203,12 @@ class UpdateNic(_NicCommand):
         nic = self.nic
         assert nic is not None
         for field in ("name", "description", "comment", "interface", "linked", "plugged"):
-            if field in self.body:
-                setattr(nic, field, self.body[field])
+            value = getattr(self.given, field)
+            if value is not None:
+                setattr(nic, field, value)
         if self.mac is not None:
             nic.mac_address = self.mac
-        if "vnic_profile" in self.body:
+        if self.given.vnic_profile is not None:
             nic.vnic_profile_id = self.profile.id if self.profile else None
         return nic
 

@@ -3,15 +3,35 @@ sent rather than only the first)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation
+from extnet.engine.commands.inputs import Entity, wire
 from extnet.engine.providers.certificates import MAX_CERTIFICATES, Certificate, InvalidCertificate, merged, parse
 from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Provider
+
+
+@dataclass(frozen=True)
+class SentCertificate:
+    """A ``<certificate>`` sent to be imported: its content (PEM), None when not given."""
+
+    content: str | None = None
+
+    @classmethod
+    def of(cls, value: Entity) -> SentCertificate:
+        content = value.get("content")
+        return cls(None if content is None else str(content))
+
+
+@dataclass(frozen=True)
+class ImportCertificatesInput:
+    """The ``importcertificates`` action of a provider."""
+
+    certificates: tuple[SentCertificate, ...] | None = wire(convert=SentCertificate.of)
 
 
 class ImportProviderCertificates(Command[list[Certificate]]):
@@ -19,7 +39,7 @@ class ImportProviderCertificates(Command[list[Certificate]]):
 
     verb, noun = "import", "certificates"
 
-    def __init__(self, session: Session, provider: Provider, sent: list[dict[str, Any]]) -> None:
+    def __init__(self, session: Session, provider: Provider, sent: Sequence[SentCertificate]) -> None:
         super().__init__(session)
         self.provider = provider
         self.sent = sent
@@ -37,7 +57,7 @@ class ImportProviderCertificates(Command[list[Certificate]]):
                             f"not {len(self.sent)}", 400)  # fmt: skip
             return
         for number, item in enumerate(self.sent, start=1):
-            content = str(item.get("content") or "")
+            content = str(item.content or "")
             if not content.strip():
                 yield Violation(f"Certificate {number} of the import for provider '{name}' has no content", 400)
                 continue

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation, run
 from extnet.engine.commands.external_networks import ImportExternalNetwork, ImportOptions, attach_to_clusters
+from extnet.engine.commands.inputs import Ref, reference
 from extnet.engine.commands.networks import NetworkInput, UpdateNetwork, listing, lock_row
 from extnet.engine.domain.rules import mtu_problem, vlan_problem
 from extnet.engine.errors import BadRequest, Fault
@@ -41,8 +41,6 @@ from extnet.engine.store.models import (
 )
 from extnet.engine.store.queries import resolve
 
-Entity = dict[str, Any]
-
 # the same warning (a change that keeps being skipped, a provider that stays down) is recorded at most this often
 REPEAT_WARNINGS_AFTER = timedelta(hours=1)
 
@@ -54,17 +52,17 @@ class NamedProviders:
     """The ``external_network_providers`` of a cluster being added or updated (by id or by name); not given on an
     update, the cluster keeps its providers."""
 
-    def __init__(self, session: Session, body: Entity, cluster_name: str) -> None:
+    def __init__(self, session: Session, references: tuple[Ref | None, ...] | None, cluster_name: str) -> None:
         self.session = session
-        self.given = "external_network_providers" in body
-        self.references: list[Entity] = list(body.get("external_network_providers") or [])
+        self.given = references is not None
+        self.references = list(references or ())
         self.cluster_name = cluster_name
         self.providers: list[Provider] = []
 
     def violations(self) -> Iterable[Violation]:
-        for reference in self.references:
+        for named in self.references:
             try:
-                provider: Provider = resolve(self.session, Provider, reference, "provider")
+                provider: Provider = resolve(self.session, Provider, reference(named), "provider")
             except BadRequest as err:
                 yield Violation(f"{err.detail} (in external_network_providers of cluster '{self.cluster_name}')", 400)
                 continue
@@ -197,7 +195,7 @@ class ApplySync(Command[SyncReport]):
 
     def _import(self, source: ProviderNetwork, dc_id: str) -> Network | None:
         options = ImportOptions(public_use=True, by_sync=True)
-        command = ImportExternalNetwork(self.session, self.provider, source, {"id": dc_id}, options)
+        command = ImportExternalNetwork(self.session, self.provider, source, Ref(id=dc_id), options)
         network: Network | None = None
 
         def bring_in() -> None:

@@ -9,6 +9,7 @@ back to the kept one. Restore is preview and commit in one step.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from extnet.engine.commands import macs
 from extnet.engine.commands.base import Command, Violation
+from extnet.engine.commands.inputs import Ref, wire
 from extnet.engine.commands.nics import nic_state, nics_of, profile_problem
 from extnet.engine.commands.vms import preview_of
 from extnet.engine.store.models import Cluster, Snapshot, Vm, VmNic, VnicProfile
@@ -23,6 +25,22 @@ from extnet.engine.store.outbox import release_port
 from extnet.engine.store.queries import port_key
 
 PREVIEW_DESCRIPTION = "Active VM before the preview"
+
+
+@dataclass(frozen=True)
+class SnapshotInput:
+    description: str | None = wire()
+    persist_memorystate: bool | None = wire()
+
+
+@dataclass(frozen=True)
+class PreviewInput:
+    """The options of the VM's ``previewsnapshot`` action: the snapshot to preview (by id)."""
+
+    snapshot: Ref | None = wire(convert=Ref.of)
+
+    def snapshot_id(self) -> str | None:
+        return None if self.snapshot is None or not self.snapshot.id else str(self.snapshot.id)
 
 
 def snapshot_of(session: Session, vm: Vm, snapshot_type: str) -> Snapshot | None:
@@ -105,10 +123,10 @@ class _SnapshotCommand(Command[Any]):
 class AddSnapshot(_SnapshotCommand):
     verb = "create"
 
-    def __init__(self, session: Session, vm: Vm, description: str | None, persist_memory: bool) -> None:
+    def __init__(self, session: Session, vm: Vm, given: SnapshotInput) -> None:
         super().__init__(session, vm)
-        self.description = description
-        self.persist_memory = persist_memory
+        self.description = given.description
+        self.persist_memory = bool(given.persist_memorystate)
 
     def validate(self) -> Iterable[Violation]:
         if not self.description or not self.description.strip():

@@ -5,6 +5,7 @@ host, with its ports, is ``engine.operations.vm_run``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,11 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from extnet.engine.commands.base import Command, Violation
+from extnet.engine.commands.inputs import Entity, Ref, nonempty, reference, wire
 from extnet.engine.commands.nics import profile_problem
 from extnet.engine.domain.rules import name_problem
 from extnet.engine.errors import BadRequest
 from extnet.engine.store.models import Cluster, Snapshot, Vm, VmNic, VnicProfile
-from extnet.engine.store.queries import Entity, resolve
+from extnet.engine.store.queries import resolve
 
 BLANK_TEMPLATE_ID = "00000000-0000-0000-0000-000000000000"
 BLANK_TEMPLATE_NAME = "Blank"
@@ -27,6 +29,76 @@ MAX_VCPUS = 1024  # per topology part; keeps every value inside the database's i
 OS_TYPE_MAX = 64
 HA_PRIORITY_MAX = 100
 FIELDS = ("name", "description", "comment", "memory", "stateless", "delete_protected")
+TOPOLOGY = ("sockets", "cores", "threads")
+
+
+@dataclass(frozen=True)
+class Topology:
+    sockets: int | None = None
+    cores: int | None = None
+    threads: int | None = None
+
+    @classmethod
+    def of_cpu(cls, value: Entity) -> Topology:
+        """The topology of a ``<cpu>`` (an empty one when the cpu gives none)."""
+        topology = value.get("topology") or {}
+        return cls(topology.get("sockets"), topology.get("cores"), topology.get("threads"))
+
+
+@dataclass(frozen=True)
+class HighAvailability:
+    enabled: bool | None = None
+    priority: int | None = None
+
+    @classmethod
+    def of(cls, value: Entity) -> HighAvailability:
+        return cls(value.get("enabled"), value.get("priority"))
+
+
+def os_type(value: Entity) -> str | None:
+    """The type of an ``<os>``."""
+    kind: str | None = value.get("type")
+    return kind
+
+
+@dataclass(frozen=True)
+class VmInput:
+    name: str | None = wire()
+    description: str | None = wire()
+    comment: str | None = wire()
+    memory: int | None = wire()
+    stateless: bool | None = wire()
+    delete_protected: bool | None = wire()
+    topology: Topology | None = wire("cpu", Topology.of_cpu)
+    os_type: str | None = wire("os", os_type)
+    vm_type: str | None = wire("type")
+    high_availability: HighAvailability | None = wire(convert=HighAvailability.of)
+    cluster: Ref | None = wire(convert=Ref.of)
+    template: Ref | None = wire(convert=Ref.of)
+    # refused here: a VM is not made from a snapshot, and its vNICs are added through its nics collection
+    snapshots: tuple[Entity | None, ...] | None = wire(convert=nonempty)
+    nics: tuple[Entity | None, ...] | None = wire(convert=nonempty)
+
+
+@dataclass(frozen=True)
+class StartInput:
+    """The options of the ``start`` action."""
+
+    pause: bool | None = wire()
+
+
+@dataclass(frozen=True)
+class StopInput:
+    """The options of the ``stop`` and ``shutdown`` actions."""
+
+    force: bool | None = wire()
+
+
+@dataclass(frozen=True)
+class MigrateInput:
+    """The options of the ``migrate`` action: the destination host, if the caller chooses it."""
+
+    host: Ref | None = wire(convert=Ref.of)
 
 
 def preview_of(session: Session, vm: Vm) -> Snapshot | None:
@@ -36,66 +108,67 @@ def preview_of(session: Session, vm: Vm) -> Snapshot | None:
     ).first()
 
 
-def template_problem(reference: Entity | None) -> str | None:
+def template_problem(template: Ref | None) -> str | None:
     """Only the Blank template exists."""
-    if not reference:
+    if template is None:
         return None
-    if reference.get("id"):
-        if reference["id"] != BLANK_TEMPLATE_ID:
-            return f"The template with id '{reference['id']}' does not exist"
-    elif reference.get("name") and reference["name"] != BLANK_TEMPLATE_NAME:
-        return f"The template named '{reference['name']}' does not exist"
+    if template.id:
+        if template.id != BLANK_TEMPLATE_ID:
+            return f"The template with id '{template.id}' does not exist"
+    elif template.name and template.name != BLANK_TEMPLATE_NAME:
+        return f"The template named '{template.name}' does not exist"
     return None
 
 
-def shape_violations(body: Entity, name: str) -> Iterable[Violation]:
+def shape_violations(given: VmInput, name: str) -> Iterable[Violation]:
     """Rules on the VM's own values (memory, CPU topology, OS)."""
-    memory = body.get("memory")
+    memory = given.memory
     if memory is not None and memory <= 0:
         yield Violation(f"The memory of VM '{name}' must be a positive number of bytes, not {memory}", 400)
-    topology = (body.get("cpu") or {}).get("topology") or {}
-    for part in ("sockets", "cores", "threads"):
-        value = topology.get(part)
+    topology = given.topology or Topology()
+    for part in TOPOLOGY:
+        value = getattr(topology, part)
         if value is not None and not 1 <= value <= MAX_VCPUS:
             yield Violation(f"VM '{name}' needs between 1 and {MAX_VCPUS} CPU {part}, not {value}", 400)
-    os_type = (body.get("os") or {}).get("type")
-    if os_type is not None and not 0 < len(os_type.strip()) <= OS_TYPE_MAX:
+    if given.os_type is not None and not 0 < len(given.os_type.strip()) <= OS_TYPE_MAX:
         yield Violation(f"The operating system type of VM '{name}' must be 1 to {OS_TYPE_MAX} characters", 400)
-    priority = (body.get("high_availability") or {}).get("priority")
+    priority = (given.high_availability or HighAvailability()).priority
     if priority is not None and not 0 <= priority <= HA_PRIORITY_MAX:
         yield Violation(f"The high availability priority of VM '{name}' must be between 0 and {HA_PRIORITY_MAX}", 400)
 
 
-def apply_fields(vm: Vm, body: Entity) -> None:
+def apply_fields(vm: Vm, given: VmInput) -> None:
+    """Set the fields the input gives (an update changes only those)."""
     for field in FIELDS:
-        if field in body:
-            setattr(vm, field, body[field])
-    topology = (body.get("cpu") or {}).get("topology") or {}
-    for part in ("sockets", "cores", "threads"):
-        if part in topology:
-            setattr(vm, f"cpu_{part}", topology[part])
-    if (body.get("os") or {}).get("type"):
-        vm.os_type = body["os"]["type"]
-    if body.get("type"):
-        vm.vm_type = body["type"]
-    ha = body.get("high_availability") or {}
-    if "enabled" in ha:
-        vm.high_availability = ha["enabled"]
-    if "priority" in ha:
-        vm.ha_priority = ha["priority"]
+        value = getattr(given, field)
+        if value is not None:
+            setattr(vm, field, value)
+    topology = given.topology or Topology()
+    for part in TOPOLOGY:
+        if getattr(topology, part) is not None:
+            setattr(vm, f"cpu_{part}", getattr(topology, part))
+    if given.os_type:
+        vm.os_type = given.os_type
+    if given.vm_type:
+        vm.vm_type = given.vm_type
+    ha = given.high_availability or HighAvailability()
+    if ha.enabled is not None:
+        vm.high_availability = ha.enabled
+    if ha.priority is not None:
+        vm.ha_priority = ha.priority
 
 
 class _VmCommand(Command[Vm]):
     noun = "VM"
 
-    def __init__(self, session: Session, body: Entity, vm: Vm | None = None) -> None:
+    def __init__(self, session: Session, given: VmInput, vm: Vm | None = None) -> None:
         super().__init__(session)
-        self.body = body
+        self.given = given
         self.vm = vm
         self.cluster: Cluster | None = None
 
     def name_violations(self) -> Iterable[Violation]:
-        name = self.body.get("name")
+        name = self.given.name
         problem = name_problem(name, "VM")
         if problem:
             yield Violation(problem, 400)
@@ -108,40 +181,40 @@ class _VmCommand(Command[Vm]):
 
     def cluster_violation(self) -> Violation | None:
         try:
-            self.cluster = resolve(self.session, Cluster, self.body.get("cluster"), "cluster")
+            self.cluster = resolve(self.session, Cluster, reference(self.given.cluster), "cluster")
         except BadRequest as err:
             return Violation(err.detail, 400)
         return None
 
     def integrity_message(self, error: IntegrityError) -> str:
-        return f"The VM name '{self.body.get('name')}' is already in use."
+        return f"The VM name '{self.given.name}' is already in use."
 
 
 class AddVm(_VmCommand):
     verb = "add"
 
     def validate(self) -> Iterable[Violation]:
-        name = self.body.get("name") or ""
+        name = self.given.name or ""
         yield from self.name_violations()
-        if not self.body.get("cluster"):
+        if self.given.cluster is None:
             yield Violation("A VM needs a cluster: give the cluster's id or name", 400)
         else:
             violation = self.cluster_violation()
             if violation:
                 yield violation
-        problem = template_problem(self.body.get("template"))
+        problem = template_problem(self.given.template)
         if problem:
             yield Violation(problem, 400)
-        yield from shape_violations(self.body, name)
-        if self.body.get("snapshots"):
+        yield from shape_violations(self.given, name)
+        if self.given.snapshots:
             yield Violation("Creating a VM from a snapshot is not supported", 400)
-        if self.body.get("nics"):
+        if self.given.nics:
             yield Violation(f"Add the vNICs of VM '{name}' through its nics collection once it exists", 400)
 
     def execute(self) -> Vm:
         assert self.cluster is not None
-        vm = Vm(name=self.body["name"], cluster_id=self.cluster.id, template_id=BLANK_TEMPLATE_ID, status="down")
-        apply_fields(vm, self.body)
+        vm = Vm(name=self.given.name, cluster_id=self.cluster.id, template_id=BLANK_TEMPLATE_ID, status="down")
+        apply_fields(vm, self.given)
         self.session.add(vm)
         self.session.flush()
         self.session.add(Snapshot(vm_id=vm.id, description=ACTIVE_SNAPSHOT, snapshot_type="active", nics=[]))
@@ -154,13 +227,13 @@ class UpdateVm(_VmCommand):
     def validate(self) -> Iterable[Violation]:
         vm = self.vm
         assert vm is not None
-        if "name" in self.body and self.body["name"] != vm.name:
+        if self.given.name is not None and self.given.name != vm.name:
             yield from self.name_violations()
-        problem = template_problem(self.body.get("template"))
+        problem = template_problem(self.given.template)
         if problem:
             yield Violation(problem, 400)
-        yield from shape_violations(self.body, vm.name)
-        if self.body.get("cluster"):
+        yield from shape_violations(self.given, vm.name)
+        if self.given.cluster is not None:
             violation = self.cluster_violation()
             if violation:
                 yield violation
@@ -183,7 +256,7 @@ class UpdateVm(_VmCommand):
     def execute(self) -> Vm:
         vm = self.vm
         assert vm is not None
-        apply_fields(vm, self.body)
+        apply_fields(vm, self.given)
         if self.cluster is not None:
             vm.cluster_id = self.cluster.id
         return vm
@@ -251,5 +324,5 @@ class StopVm(Command[Vm]):
         return self.vm
 
 
-def start_options(body: Entity) -> dict[str, Any]:
-    return {"pause": bool(body.get("pause"))}
+def start_options(given: StartInput) -> dict[str, Any]:
+    return {"pause": bool(given.pause)}

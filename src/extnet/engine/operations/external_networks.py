@@ -21,11 +21,13 @@ from extnet.engine.commands.external_networks import (
     CheckRemovalFromProvider,
     CheckSubnetWrite,
     ImportExternalNetwork,
+    ImportInput,
     ImportOptions,
     engine_copies,
     imported_into,
 )
-from extnet.engine.commands.external_subnets import subnet_values
+from extnet.engine.commands.external_subnets import SubnetInput, subnet_values
+from extnet.engine.commands.inputs import Ref
 from extnet.engine.commands.networks import NetworkInput, RemoveNetwork, resolve_data_center
 from extnet.engine.errors import BadRequest, Fault, NotFound
 from extnet.engine.operations.provider_calls import ProviderCall, fetch_network, guarded, remote
@@ -61,13 +63,12 @@ def get_network(call: ProviderCall, network_id: str) -> Placed:
     return network, where.get(network.id, [])
 
 
-def import_network(call: ProviderCall, network_id: str, body: Entity) -> Network:
+def import_network(call: ProviderCall, network_id: str, given: ImportInput) -> Network:
     """``POST …/networks/{nid}/import``: read the network on the provider, then bring it into the data center."""
-    reference = body.get("data_center")
-    if not reference:
+    if given.data_center is None:
         raise BadRequest(f"Give the data center to import network '{network_id}' into: data_center by id or by name")
     with call.database.transaction(write=False) as session:  # a wrong data center needs no provider call
-        dc = resolve_data_center(session, reference, None)
+        dc = resolve_data_center(session, given.data_center.wire(), None)
         dc_id, dc_name = dc.id, dc.name
     failure = f"Failed to import network {network_id} of provider {call.name} into data center {dc_name}: "
     source = guarded(
@@ -77,10 +78,10 @@ def import_network(call: ProviderCall, network_id: str, body: Entity) -> Network
         failure,
         data_center_id=dc_id,
     )
-    options = ImportOptions(bool(body.get("attach_to_all_clusters")), bool(body.get("public_use")))
+    options = ImportOptions(bool(given.attach_to_all_clusters), bool(given.public_use))
     with call.database.transaction() as session:
         provider = load(session, Provider, call.provider_id, "provider")
-        network: Network = run(ImportExternalNetwork(session, provider, source, {"id": dc_id}, options))
+        network: Network = run(ImportExternalNetwork(session, provider, source, Ref(id=dc_id), options))
         return network
 
 
@@ -103,7 +104,7 @@ def create_external_network(
     try:
         with database.transaction() as session:
             provider = load(session, Provider, plan.provider_id, "provider")
-            dc_ref = {"id": plan.data_center_id}
+            dc_ref = Ref(id=plan.data_center_id)
             network: Network = run(ImportExternalNetwork(session, provider, source, dc_ref, options))
             return network
     except BaseException:
@@ -218,13 +219,13 @@ def get_subnet(call: ProviderCall, network_id: str, subnet_id: str, failure: Cod
     return subnet
 
 
-def add_subnet(call: ProviderCall, network_id: str, body: Entity) -> ProviderSubnet:
-    if (body.get("openstack_network") or {}).get("id") not in (None, network_id):
+def add_subnet(call: ProviderCall, network_id: str, given: SubnetInput) -> ProviderSubnet:
+    if (given.openstack_network.id if given.openstack_network else None) not in (None, network_id):
         raise BadRequest(f"The network given in the body is not network '{network_id}' of the path")
-    _check_subnet_write(call, body, "add")
-    failure = f"Failed to add subnet {body['name']} to network {network_id} on provider {call.name}: "
+    _check_subnet_write(call, given, "add")
+    failure = f"Failed to add subnet {given.name} to network {network_id} on provider {call.name}: "
     network = guarded(call, lambda: fetch_network(call, network_id), Code.SUBNET_ADDITION_FAILED, failure)
-    values = subnet_values(body)
+    values = subnet_values(given)
     subnet = remote(call, lambda client: client.create_subnet(network, values), Code.SUBNET_ADDITION_FAILED, failure)
     call.event(
         Code.SUBNET_ADDED,
@@ -244,7 +245,7 @@ def remove_subnet(call: ProviderCall, network_id: str, subnet_id: str) -> None:
     )
 
 
-def _check_subnet_write(call: ProviderCall, body: Entity | None, verb: str) -> None:
+def _check_subnet_write(call: ProviderCall, given: SubnetInput | None, verb: str) -> None:
     with call.database.transaction(write=False) as session:
         provider = load(session, Provider, call.provider_id, "provider")
-        run(CheckSubnetWrite(session, provider, body, verb))
+        run(CheckSubnetWrite(session, provider, given, verb))

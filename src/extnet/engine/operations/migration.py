@@ -8,7 +8,9 @@ import logging
 
 from sqlalchemy.orm import Session
 
+from extnet.engine.commands.inputs import Ref
 from extnet.engine.commands.nics import nics_of
+from extnet.engine.commands.vms import MigrateInput
 from extnet.engine.errors import BadRequest, Conflict, Fault
 from extnet.engine.operations.context import Lifecycle
 from extnet.engine.operations.ports import (
@@ -46,7 +48,7 @@ from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database, fetch
 from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Cluster, Host, Vm, VmNic
-from extnet.engine.store.queries import Entity, resolve, vm_of
+from extnet.engine.store.queries import resolve, vm_of
 
 log = logging.getLogger("extnet.engine.vmops")
 
@@ -64,14 +66,14 @@ class _Migration:
     scope: Scope
 
 
-def migrate_vm(database: Database, services: EngineServices, vm_id: str, body: Entity) -> None:
+def migrate_vm(database: Database, services: EngineServices, vm_id: str, given: MigrateInput) -> None:
     """Live migration: choose the destination (the given host, or the best other up host of the cluster), rebind
     the VM's ports to it, plug them there, wait for them, then destroy the VM at the source. A failure before the
     end rebinds the ports to the source and leaves the VM running there."""
     lifecycle = lifecycle_of(services)
     with holding(database, lifecycle, vm_id, "migration", "Cannot migrate VM") as lease:
         with database.transaction(write=False) as session:
-            plan = _plan_migration(session, services, vm_id, body)
+            plan = _plan_migration(session, services, vm_id, given)
         try:
             choice = choose(services, plan.hosts, [p.need() for p in plan.plans], plan.vm_name, plan.scope)
         except NoHost as err:
@@ -93,7 +95,7 @@ def migrate_vm(database: Database, services: EngineServices, vm_id: str, body: E
                    f"{dest.name} completed.", vm_id=vm.id, host_id=dest.id)  # fmt: skip
 
 
-def _plan_migration(session: Session, services: EngineServices, vm_id: str, body: Entity) -> _Migration:
+def _plan_migration(session: Session, services: EngineServices, vm_id: str, given: MigrateInput) -> _Migration:
     vm = vm_of(session, vm_id)
     if vm.status != "up" or vm.host_id is None:
         raise Conflict(f"[Cannot migrate VM. VM '{vm.name}' is {vm.status}; only a running VM migrates.]")
@@ -101,8 +103,8 @@ def _plan_migration(session: Session, services: EngineServices, vm_id: str, body
     assert source_row is not None
     source = candidate(source_row, services)
     plans = plans_for(session, services, [nic for nic in nics_of(session, vm.id) if nic.plugged])
-    wanted = body.get("host")
-    if not wanted:
+    wanted = given.host
+    if wanted is None:
         cluster = fetch(session, Cluster, vm.cluster_id)
         cluster_name = cluster.name if cluster else vm.cluster_id
         hosts = candidates(session, services, vm.cluster_id, exclude={vm.host_id})
@@ -116,9 +118,9 @@ def _plan_migration(session: Session, services: EngineServices, vm_id: str, body
     return _Migration(vm.name, source, plans, pending_by_provider(session, plans), hosts, scope)
 
 
-def _destination(session: Session, services: EngineServices, vm: Vm, reference: Entity) -> Candidate:
+def _destination(session: Session, services: EngineServices, vm: Vm, reference: Ref) -> Candidate:
     try:
-        host: Host = resolve(session, Host, reference, "host")
+        host: Host = resolve(session, Host, reference.wire(), "host")
     except BadRequest as err:
         raise BadRequest(f"[Cannot migrate VM. {err.detail}.]") from None
     problems = []

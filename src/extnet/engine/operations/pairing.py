@@ -24,16 +24,17 @@ from extnet.common.host_accounts import heartbeat_host
 from extnet.common.hostrpc import digest_of, keyed_digest
 from extnet.engine.commands.base import run
 from extnet.engine.commands.hosts import (
-    DEFAULT_PORT,
     ActivateHost,
     AddHost,
     AgentPairing,
+    HostInput,
     PairHost,
     RemoveHost,
     UpdateHost,
     agent_violations,
     check,
 )
+from extnet.engine.commands.inputs import Ref
 from extnet.engine.errors import BadRequest, Conflict, Fault
 from extnet.engine.hosts.accounts import Handout, accounts_of
 from extnet.engine.hosts.client import HostAgentError, HostEndpoint, is_pairing_refused
@@ -163,15 +164,16 @@ def _event(database: Database, code: Code, text: str, severity: str = "normal", 
         record(session, code, text, severity, host_id=host_id)
 
 
-def add_host(database: Database, services: EngineServices, body: dict[str, Any]) -> str:
+def add_host(database: Database, services: EngineServices, given: HostInput) -> str:
     """Add a host paired with its agent; its id. Raises a Fault (nothing added) when anything fails."""
     with database.transaction(write=False) as session:
-        check(AddHost(session, body))
-    pairing = _Pairing("add", body["name"], body["address"], body.get("port", DEFAULT_PORT), body["root_password"])
+        check(AddHost(session, given))
+    # the check found name, address and root_password given
+    pairing = _Pairing("add", str(given.name), str(given.address), given.port_or_default(), str(given.root_password))
     agent = _pair(database, services, pairing)
     try:
         with database.transaction() as session:
-            host = run(AddHost(session, body, agent))
+            host = run(AddHost(session, given, agent))
             record(session, Code.HOST_ADDED, f"Host {host.name} was added, paired with its agent at "
                    f"{HostEndpoint(host.name, host.address, host.port).where}.", host_id=host.id)  # fmt: skip
             host_id = host.id
@@ -249,10 +251,11 @@ def unpair_in_background(services: EngineServices, endpoint: HostEndpoint) -> No
         threading.Thread(target=unpair, name="extnet-host-unpair", daemon=True).start()
 
 
-def update_host(session: Session, services: EngineServices, host: Host, body: dict[str, Any]) -> Host:
+def update_host(session: Session, services: EngineServices, host: Host, given: HostInput) -> Host:
     """Update the host in the caller's transaction; a new address or port is handed to the monitor once it commits."""
-    moved = any(field in body and body[field] != getattr(host, field) for field in ("address", "port"))
-    updated: Host = run(UpdateHost(session, body, host))
+    moved = any(value is not None and value != getattr(host, field)
+                for field, value in (("address", given.address), ("port", given.port)))  # fmt: skip
+    updated: Host = run(UpdateHost(session, given, host))
     if moved:
         after_commit(session, services.hosts_changed)
     return updated
@@ -296,8 +299,9 @@ def ensure_local_host(database: Database, services: EngineServices, local: Local
         endpoint = endpoint_of(host, services) if host else None
         host_id = host.id if host else None
     if host_id is None or endpoint is None:
-        add_host(database, services, {"name": local.name, "address": local.address, "port": local.port,
-                                      "root_password": local.password, "cluster": {"name": local.cluster}})  # fmt: skip
+        given = HostInput(name=local.name, address=local.address, port=local.port, root_password=local.password,
+                          cluster=Ref(name=local.cluster))  # fmt: skip
+        add_host(database, services, given)
         return True
     if (endpoint.address, endpoint.port) != (local.address, local.port):
         log.warning("host %s exists at %s, not at %s:%s: the local host agent is not added", local.name,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from extnet.common.hostrpc import ErrorCode
 from extnet.engine.commands.base import Command, run
 from extnet.engine.commands.hosts import check
-from extnet.engine.commands.nics import AddNic, PlugNic, RemoveNic, UpdateNic
+from extnet.engine.commands.nics import AddNic, NicInput, PlugNic, RemoveNic, UpdateNic
 from extnet.engine.errors import Fault
 from extnet.engine.hosts.client import HostAgentError
 from extnet.engine.operations.context import Lifecycle
@@ -53,7 +53,7 @@ from extnet.engine.store.db import Database, fetch
 from extnet.engine.store.events import Code, record
 from extnet.engine.store.models import Host, Vm, VmNic
 from extnet.engine.store.outbox import release_port
-from extnet.engine.store.queries import Entity, nic_in, port_key, vm_of
+from extnet.engine.store.queries import nic_in, port_key, vm_of
 
 log = logging.getLogger("extnet.engine.vmops")
 
@@ -68,14 +68,14 @@ def _hot_host(session: Session, services: EngineServices, vm: Vm) -> Candidate |
     return candidate(host, services) if host is not None else None
 
 
-def add_nic(database: Database, services: EngineServices, vm_id: str, body: Entity) -> str:
+def add_nic(database: Database, services: EngineServices, vm_id: str, given: NicInput) -> str:
     """Add a vNIC; into a running VM, a plugged vNIC on an external network is hot-plugged: added unplugged, its
     port made, plugged on the host, then recorded plugged. Any failure adds nothing."""
     lifecycle = lifecycle_of(services)
     with holding(database, lifecycle, vm_id, "hot-plug", "Cannot add Interface") as lease:
         with database.transaction() as session:
             vm = vm_of(session, vm_id, lock=True)
-            nic = run(AddNic(session, vm, body))
+            nic = run(AddNic(session, vm, given))
             host = _hot_host(session, services, vm)
             plans = plans_for(session, services, [nic]) if host is not None and nic.plugged else []
             nic_id, vm_name = nic.id, vm.name
@@ -191,18 +191,21 @@ def update_nic(database: Database, services: EngineServices, vm_id: str, nic_id:
 
 
 def _nic_change(session: Session, services: EngineServices, vm: Vm, nic: VmNic, command: Command[VmNic]) -> _NicChange:
-    body: Entity = getattr(command, "body", {}) or {}
+    given = command.given if isinstance(command, UpdateNic) else NicInput()
     plugged = getattr(command, "plugged", None)
-    after_plugged = bool(plugged if plugged is not None else body.get("plugged", nic.plugged))
+    if plugged is None:
+        plugged = nic.plugged if given.plugged is None else given.plugged
+    after_plugged = bool(plugged)
     new_profile = nic.vnic_profile_id
-    if "vnic_profile" in body:
+    if given.vnic_profile is not None:
         profile = getattr(command, "profile", None)
         new_profile = profile.id if profile is not None else None
     old_key, new_key = port_key(session, nic.vnic_profile_id), port_key(session, new_profile)
     old_plans = plans_for(session, services, [nic])
-    new_plans = [dataclasses.replace(plan, plugged=after_plugged, vnic_name=body.get("name", nic.name),
-                                     mac=(getattr(command, "mac", None) or nic.mac_address).lower(),
-                                     linked=body.get("linked", nic.linked),
+    vnic_name = nic.name if given.name is None else given.name
+    linked = nic.linked if given.linked is None else given.linked
+    new_plans = [dataclasses.replace(plan, plugged=after_plugged, vnic_name=vnic_name,
+                                     mac=(getattr(command, "mac", None) or nic.mac_address).lower(), linked=linked,
                                      port_id=plan.port_id if old_key == new_key else None,
                                      port_provider_id=plan.port_provider_id if old_key == new_key else None)
                  for plan in plans_for(session, services, [nic], {nic.id: new_profile})]  # fmt: skip
@@ -266,8 +269,8 @@ def _replug(services: EngineServices, lease: Lease, host: Candidate, plan: PortP
         log.warning("plugging vNIC %s of VM %s back with its port: %s", plan.vnic_name, vm_name, error_text(err))
 
 
-def edit_command(body: Entity) -> NicCommand:
-    return lambda session, vm, nic: UpdateNic(session, vm, body, nic)
+def edit_command(given: NicInput) -> NicCommand:
+    return lambda session, vm, nic: UpdateNic(session, vm, given, nic)
 
 
 def plug_command(plugged: bool) -> NicCommand:

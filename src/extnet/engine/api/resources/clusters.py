@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from sqlalchemy import exists, select
 
 from extnet.engine.api.hrefs import href, ref
+from extnet.engine.api.inputs import to_input
 from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields, reference
 from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.api.resources.cluster_providers import ClusterExternalProviders, provider_references
@@ -16,9 +17,14 @@ from extnet.engine.api.resources.networks import NETWORK
 from extnet.engine.api.schema import RNG_SOURCES, List
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
-from extnet.engine.commands.cluster_networks import AttachNetwork, DetachNetwork, UpdateNetworkOnCluster
+from extnet.engine.commands.cluster_networks import (
+    AttachNetwork,
+    ClusterNetworkInput,
+    DetachNetwork,
+    UpdateNetworkOnCluster,
+)
 from extnet.engine.commands.cluster_settings import rng_sources
-from extnet.engine.commands.clusters import FLAGS, ROLES, AddCluster, RemoveCluster, UpdateCluster
+from extnet.engine.commands.clusters import FLAGS, ROLES, AddCluster, ClusterInput, RemoveCluster, UpdateCluster
 from extnet.engine.commands.provider_sync import providers_of_clusters
 from extnet.engine.domain.scheduling import scheduling_policy
 from extnet.engine.errors import NotFound
@@ -165,12 +171,12 @@ class Clusters(Collection):
         return render_one(ctx, self.cluster(ctx, parents, entity_id))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        cluster = run(AddCluster(ctx.db, body, self.data_center(ctx, parents)))
+        cluster = run(AddCluster(ctx.db, to_input(CLUSTER, body, ClusterInput), self.data_center(ctx, parents)))
         return render_one(ctx, cluster)
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
         cluster = self.cluster(ctx, parents, entity_id)
-        run(UpdateCluster(ctx.db, cluster, body))
+        run(UpdateCluster(ctx.db, cluster, to_input(CLUSTER, body, ClusterInput)))
         return render_one(ctx, cluster)
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
@@ -240,7 +246,7 @@ class ClusterNetworks(Collection):
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
         cluster = self.cluster(ctx, parents)
-        command = AttachNetwork(ctx.db, cluster, body)
+        command = AttachNetwork(ctx.db, cluster, to_input(NETWORK, body, ClusterNetworkInput))
         attachment = run(command)
         assert command.network is not None
         return render_attachment(command.network, attachment)
@@ -251,7 +257,7 @@ class ClusterNetworks(Collection):
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
         cluster = self.cluster(ctx, parents)
         network, attachment = self.attachment(ctx, cluster, entity_id)
-        run(UpdateNetworkOnCluster(ctx.db, cluster, attachment, body))
+        run(UpdateNetworkOnCluster(ctx.db, cluster, attachment, to_input(NETWORK, body, ClusterNetworkInput)))
         return render_attachment(network, attachment)
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:

@@ -12,12 +12,13 @@ from sqlalchemy import Select, func, or_, select
 
 from extnet.common.capabilities import HostCapabilities
 from extnet.engine.api.hrefs import ref
+from extnet.engine.api.inputs import action_input, to_input
 from extnet.engine.api.mappers import Field, Mapper, Source, attr, const, identity, link_fields, reference
 from extnet.engine.api.resources.base import Collection, Ctx, completed, services_of
 from extnet.engine.api.schema import HOST_STATUS
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
-from extnet.engine.commands.hosts import DeactivateHost
+from extnet.engine.commands.hosts import DeactivateHost, HostInput, InstallInput
 from extnet.engine.errors import BadRequest
 from extnet.engine.operations import pairing
 from extnet.engine.store.models import Cluster, DataCenter, Host, Vm
@@ -142,13 +143,14 @@ class Hosts(Collection):
         return _render_loaded(ctx, load(ctx.db, Host, entity_id, "host"))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        host_id = pairing.add_host(ctx.database, services_of(ctx), body)
+        host_id = pairing.add_host(ctx.database, services_of(ctx), to_input(HOST, body, HostInput))
         with ctx.database.transaction(write=False) as session:
             return render(load(session, Host, host_id, "host"), 0)
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
         host = load(ctx.db, Host, entity_id, "host")
-        return _render_loaded(ctx, pairing.update_host(ctx.db, services_of(ctx), host, body))
+        given = to_input(HOST, body, HostInput)
+        return _render_loaded(ctx, pairing.update_host(ctx.db, services_of(ctx), host, given))
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         pairing.remove_host(ctx.db, services_of(ctx), load(ctx.db, Host, entity_id, "host"))
@@ -157,7 +159,8 @@ class Hosts(Collection):
         if name == "activate":
             pairing.activate(ctx.database, services_of(ctx), entity_id)
         elif name == "install":
-            pairing.pair_again(ctx.database, services_of(ctx), entity_id, body.get("root_password"))
+            password = action_input(body, InstallInput).root_password
+            pairing.pair_again(ctx.database, services_of(ctx), entity_id, password)
         elif name == "refresh":
             pairing.refresh(ctx.database, services_of(ctx), entity_id)
         else:

@@ -6,9 +6,12 @@ the data centers it is imported into (extnet's ``data_centers``); their ``import
 from __future__ import annotations
 
 from extnet.engine.api.hrefs import href, links, ref
+from extnet.engine.api.inputs import action_input, to_input
 from extnet.engine.api.mappers import Field, Mapper, attr, link_fields
 from extnet.engine.api.resources.base import Collection, Ctx, completed, services_of
 from extnet.engine.api.schema import List
+from extnet.engine.commands.external_networks import ImportInput
+from extnet.engine.commands.external_subnets import SubnetInput
 from extnet.engine.operations import external_networks as ops
 from extnet.engine.operations.provider_calls import ProviderCall
 from extnet.engine.providers.neutron import ProviderNetwork, ProviderSubnet
@@ -94,7 +97,7 @@ class ProviderNetworks(Collection):
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
         if name != "import":
             return super().action(ctx, parents, entity_id, name, body)
-        ops.import_network(provider_call(ctx, parents[-1]), entity_id, body)
+        ops.import_network(provider_call(ctx, parents[-1]), entity_id, action_input(body, ImportInput))
         return completed()
 
 
@@ -116,7 +119,8 @@ class ProviderSubnets(Collection):
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
         call, network_id = self.scope(ctx, parents)
-        return render_subnet(call.provider_id, network_id, ops.add_subnet(call, network_id, body))
+        given = to_input(OPENSTACK_SUBNET, body, SubnetInput)
+        return render_subnet(call.provider_id, network_id, ops.add_subnet(call, network_id, given))
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         call, network_id = self.scope(ctx, parents)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from extnet.engine.api.hrefs import href, ref
+from extnet.engine.api.inputs import action_input, to_input
 from extnet.engine.api.mappers import (
     Field,
     Mapper,
@@ -26,17 +27,28 @@ from extnet.engine.api.resources.reported import NicReportedDevices, VmReportedD
 from extnet.engine.api.schema import NIC_INTERFACES, VM_STATUS, List
 from extnet.engine.api.search import Matcher
 from extnet.engine.commands.base import run
-from extnet.engine.commands.nics import nics_of
+from extnet.engine.commands.nics import NicInput, nics_of
 from extnet.engine.commands.snapshots import (
     AddSnapshot,
     CommitSnapshot,
+    PreviewInput,
     PreviewSnapshot,
     RemoveSnapshot,
     RestoreSnapshot,
+    SnapshotInput,
     UndoSnapshot,
     current_nics,
 )
-from extnet.engine.commands.vms import BLANK_TEMPLATE_ID, AddVm, UpdateVm, start_options
+from extnet.engine.commands.vms import (
+    BLANK_TEMPLATE_ID,
+    AddVm,
+    MigrateInput,
+    StartInput,
+    StopInput,
+    UpdateVm,
+    VmInput,
+    start_options,
+)
 from extnet.engine.errors import BadRequest, NotFound
 from extnet.engine.operations import migration, vm_run, vnics
 from extnet.engine.store.db import fetch
@@ -122,10 +134,11 @@ class Vms(Collection):
         return render_vm(vm_of(ctx.db, entity_id))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        return render_vm(run(AddVm(ctx.db, body)))
+        return render_vm(run(AddVm(ctx.db, to_input(VM, body, VmInput))))
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
-        return render_vm(run(UpdateVm(ctx.db, body, vm_of(ctx.db, entity_id, lock=True))))
+        given = to_input(VM, body, VmInput)
+        return render_vm(run(UpdateVm(ctx.db, given, vm_of(ctx.db, entity_id, lock=True))))
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         vm_run.remove_vm(ctx.database, services_of(ctx), parse_uuid(entity_id, "VM"))
@@ -133,14 +146,15 @@ class Vms(Collection):
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
         vm_id, services = parse_uuid(entity_id, "VM"), services_of(ctx)
         if name == "start":
-            vm_run.start_vm(ctx.database, services, vm_id, **start_options(body))
+            vm_run.start_vm(ctx.database, services, vm_id, **start_options(action_input(body, StartInput)))
         elif name in ("stop", "shutdown"):
-            vm_run.stop_vm(ctx.database, services, vm_id, name, bool(body.get("force")))
+            vm_run.stop_vm(ctx.database, services, vm_id, name, bool(action_input(body, StopInput).force))
         elif name == "migrate":
-            migration.migrate_vm(ctx.database, services, vm_id, body)
+            migration.migrate_vm(ctx.database, services, vm_id, action_input(body, MigrateInput))
         elif name == "previewsnapshot":
+            given = action_input(body, PreviewInput)
             vm_run.snapshot_action(ctx.database, services, vm_id,
-                                  lambda s, vm: PreviewSnapshot(s, vm, _action_snapshot(s, vm, body)))  # fmt: skip
+                                  lambda s, vm: PreviewSnapshot(s, vm, _action_snapshot(s, vm, given)))  # fmt: skip
         elif name == "commitsnapshot":
             vm_run.snapshot_action(ctx.database, services, vm_id, CommitSnapshot)
         else:
@@ -148,11 +162,11 @@ class Vms(Collection):
         return completed()
 
 
-def _action_snapshot(session: Session, vm: Vm, body: Entity) -> Snapshot:
-    snapshot_id = (body.get("snapshot") or {}).get("id")
+def _action_snapshot(session: Session, vm: Vm, given: PreviewInput) -> Snapshot:
+    snapshot_id = given.snapshot_id()
     if not snapshot_id:
         raise BadRequest(f"Say which snapshot of VM '{vm.name}' to preview: <snapshot id=\"...\"/>")
-    return snapshot_in(session, vm, str(snapshot_id))
+    return snapshot_in(session, vm, snapshot_id)
 
 
 # --- vNICs -------------------------------------------------------------------------------------------------
@@ -197,12 +211,13 @@ class VmNics(Collection):
         return render_nic(nic_in(ctx.db, vm_of(ctx.db, parents[0]), entity_id))
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
-        nic_id = vnics.add_nic(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"), body)
+        given = to_input(NIC, body, NicInput)
+        nic_id = vnics.add_nic(ctx.database, services_of(ctx), parse_uuid(parents[0], "VM"), given)
         return _render_nic_by_id(ctx, parents[0], nic_id)
 
     def update(self, ctx: Ctx, parents: list[str], entity_id: str, body: Entity) -> Entity:
-        vm_id = parse_uuid(parents[0], "VM")
-        vnics.update_nic(ctx.database, services_of(ctx), vm_id, entity_id, vnics.edit_command(body),
+        vm_id, given = parse_uuid(parents[0], "VM"), to_input(NIC, body, NicInput)
+        vnics.update_nic(ctx.database, services_of(ctx), vm_id, entity_id, vnics.edit_command(given),
                          "Cannot edit Interface")  # fmt: skip
         return _render_nic_by_id(ctx, vm_id, entity_id)
 
@@ -297,7 +312,7 @@ class VmSnapshots(Collection):
 
     def add(self, ctx: Ctx, parents: list[str], body: Entity) -> Entity:
         vm = vm_of(ctx.db, parents[0], lock=True)
-        command = AddSnapshot(ctx.db, vm, body.get("description"), bool(body.get("persist_memorystate")))
+        command = AddSnapshot(ctx.db, vm, to_input(SNAPSHOT, body, SnapshotInput))
         return render_snapshot(run(command))
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
