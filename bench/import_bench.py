@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD  # noqa: E402
 from tests.provider.process import ProviderProcess, run_provider  # noqa: E402
-from tests.servers import ADMIN_PASSWORD, EngineProcess, run_engine, scratch_database  # noqa: E402
+from tests.servers import ADMIN_PASSWORD, EngineProcess, engine_token, run_engine, scratch_database  # noqa: E402
 
 BULK = 500  # networks per bulk create request
 
@@ -85,17 +85,6 @@ def create_networks(provider: ProviderProcess, token: str, count: int) -> list[s
             ids.extend(n["id"] for n in response.json()["networks"])
     return ids
 
-
-def engine_token(engine: EngineProcess) -> str:
-    form = {
-        "grant_type": "password",
-        "scope": "ovirt-app-api",
-        "username": "admin@internal",
-        "password": ADMIN_PASSWORD,
-    }
-    response = httpx.post(f"{engine.base}/ovirt-engine/sso/oauth/token", data=form)
-    response.raise_for_status()
-    return str(response.json()["access_token"])
 
 
 def register(system: sdk.services.SystemService, provider: ProviderProcess) -> str:

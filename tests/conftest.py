@@ -21,7 +21,15 @@ import pytest
 
 from extnet.engine.store.db import Database
 from tests.real_neutron import REAL_NEUTRON
-from tests.servers import ADMIN_PASSWORD, EngineProcess, HostAgentProcess, run_engine, run_host_agent, scratch_database
+from tests.servers import (
+    ADMIN_PASSWORD,
+    EngineProcess,
+    HostAgentProcess,
+    engine_token,
+    run_engine,
+    run_host_agent,
+    scratch_database,
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -69,12 +77,7 @@ def store(engine: EngineProcess) -> Iterator[Database]:
 
 @pytest.fixture(scope="session")
 def token(engine: EngineProcess) -> str:
-    response = httpx.post(
-        f"{engine.base}/ovirt-engine/sso/oauth/token",
-        data={"grant_type": "password", "scope": "ovirt-app-api", "username": "admin@internal",
-              "password": ADMIN_PASSWORD},
-    )  # fmt: skip
-    return str(response.json()["access_token"])
+    return engine_token(engine)
 
 
 @pytest.fixture

@@ -77,6 +77,15 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], log_path: Path, de
     raise RuntimeError(f"server did not answer at {url} within {deadline_s}s:\n{log_path.read_text()}")
 
 
+def engine_token(engine: EngineProcess) -> str:
+    """An SSO access token of the engine's admin."""
+    form = {"grant_type": "password", "scope": "ovirt-app-api", "username": "admin@internal",
+            "password": ADMIN_PASSWORD}
+    response = httpx.post(f"{engine.base}/ovirt-engine/sso/oauth/token", data=form, timeout=30)
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
 @contextmanager
 def run_engine(
     data_dir: Path, database_url: str | None = None, extra_args: list[str] | None = None,

@@ -25,10 +25,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.servers import ADMIN_PASSWORD, EngineProcess, run_engine, scratch_database
+from tests.servers import EngineProcess, engine_token, run_engine, scratch_database
 
 pytestmark = pytest.mark.database_agnostic  # see pyproject.toml
 
@@ -47,24 +46,13 @@ def st_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProces
         yield engine
 
 
-def _token(engine: EngineProcess) -> str:
-    form = {
-        "grant_type": "password",
-        "scope": "ovirt-app-api",
-        "username": "admin@internal",
-        "password": ADMIN_PASSWORD,
-    }
-    response = httpx.post(f"{engine.base}/ovirt-engine/sso/oauth/token", data=form)
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
-
 
 def test_the_document_is_exact(st_engine: EngineProcess, tmp_path: Path) -> None:
     st = Path(sys.executable).with_name("st")
     command = [
         str(st), "--no-color", "--config-file", str(HERE / "schemathesis.toml"), "run",
         f"{st_engine.base}/ovirt-engine/api-docs/openapi.json",
-        "--header", f"Authorization: Bearer {_token(st_engine)}",
+        "--header", f"Authorization: Bearer {engine_token(st_engine)}",
         "--header", "Accept: application/json",  # the schemas describe JSON (the document lists XML without one)
         "--checks", "all", "--phases", "coverage,fuzzing", "--max-examples", str(EXAMPLES), "--seed", "1",
         "--workers", "2", "--request-timeout", "30", "--report", "junit", "--report-dir", str(tmp_path),

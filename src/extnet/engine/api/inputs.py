@@ -21,11 +21,15 @@ I = TypeVar("I")  # noqa: E741 - the input class
 
 def to_input(mapper: Mapper, body: Entity, cls: type[I]) -> I:
     """The input ``cls`` of a command, from ``body`` (a coerced body of the mapper's type)."""
-    kinds = {f.wire: f.kind for f in mapper.fields if f.direction != "out"}
+    return _fill(mapper.type_name, {f.wire: f.kind for f in mapper.fields if f.direction != "out"}, body, cls)
+
+
+def _fill(type_name: str, kinds: dict[str, Kind], body: Entity, cls: type[I]) -> I:
+    """``cls`` with each of its fields the body gives, converted by its kind in ``type_name``."""
     values: dict[str, Any] = {}
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
         name = wire_name(field)
-        assert name in kinds, f"{cls.__name__}.{field.name}: {mapper.type_name} has no input field '{name}'"
+        assert name in kinds, f"{cls.__name__}.{field.name}: {type_name} has no input field '{name}'"
         if name in body:
             values[field.name] = _convert(kinds[name], body[name], converter(field))
     return cls(**values)
@@ -44,11 +48,5 @@ def action_input(body: Entity, cls: type[I]) -> I:
     """The input ``cls`` of an action, from ``body`` (a coerced ``Action`` body): as ``to_input``, by the fields the
     ``Action`` type declares."""
     action = TYPES["Action"]
-    kinds = {name: kind for name, kind in action.fields.items() if name not in action.output_only}
-    values: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-        name = wire_name(field)
-        assert name in kinds, f"{cls.__name__}.{field.name}: Action has no input field '{name}'"
-        if name in body:
-            values[field.name] = _convert(kinds[name], body[name], converter(field))
-    return cls(**values)
+    return _fill("Action", {name: kind for name, kind in action.fields.items() if name not in action.output_only},
+                 body, cls)  # fmt: skip
