@@ -61,6 +61,10 @@ install() {
     command -v ovn-controller >/dev/null || need_apt+=(ovn-host)
     command -v busybox >/dev/null || need_apt+=(busybox)
     command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
+    # the portal's browser tests: Debian's Chromium (Playwright's own browser download cannot work here) and npm
+    # for axe-core; without them (not root) those tests skip, saying so
+    command -v chromium >/dev/null || need_apt+=(chromium)
+    command -v npm >/dev/null || need_apt+=(npm)
   fi
   if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
@@ -75,6 +79,8 @@ install() {
   local extras=test
   [ -f /usr/include/libvirt/libvirt.h ] && extras=test,libvirt   # libvirt-python compiles against it
   .venv/bin/python -m pip install --quiet -e ".[$extras]"
+  # axe-core, from the npm registry, at the version package-lock.json pins
+  if command -v npm >/dev/null; then npm ci --silent --no-audit --no-fund --prefix tests/portal; fi
 }
 
 # libvirtd for the libvirt runtime's tests (no systemd here: started by hand, as root, when not running)

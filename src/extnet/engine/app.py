@@ -35,6 +35,7 @@ from extnet.engine.operations.pairing import LocalHost
 from extnet.engine.operations.reconciler import ReconcilerService
 from extnet.engine.operations.scheduling import AgentCache
 from extnet.engine.operations.sync import ProviderSyncService
+from extnet.engine.portal import portal_routes
 from extnet.engine.providers.client import ProviderClients
 from extnet.engine.secrets import SecretBox
 from extnet.engine.services import EngineServices
@@ -140,6 +141,7 @@ def build_engine(settings: EngineSettings, on_ready: Callable[[str], None] | Non
         Route("/ovirt-engine/api-docs/openapi.json", openapi),
         Route("/ovirt-engine/", welcome),
         Route("/ovirt-engine", welcome),
+        *portal_routes(),
         *dispatcher.routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,74 @@
+// What the tree and the tables look names up in: data centers, clusters, networks, hosts and providers, by id.
+
+import { list } from "./api.js";
+
+export class Inventory {
+  constructor() {
+    this.dataCenters = [];
+    this.clusters = [];
+    this.networks = [];
+    this.hosts = [];
+    this.providers = [];
+    this.byId = new Map();
+    this.loading = null;
+  }
+
+  /** Load everything once; calls made while a load runs share it. */
+  load() {
+    if (!this.loading) {
+      this.loading = this.fetch().finally(() => {
+        this.loading = null;
+      });
+    }
+    return this.loading;
+  }
+
+  async fetch() {
+    const [dataCenters, clusters, networks, hosts, providers] = await Promise.all([
+      list("datacenters"), list("clusters"), list("networks"), list("hosts"), list("openstacknetworkproviders"),
+    ]);
+    Object.assign(this, { dataCenters, clusters, networks, hosts, providers });
+    this.byId = new Map();
+    for (const entity of [...dataCenters, ...clusters, ...networks, ...hosts, ...providers]) this.byId.set(entity.id, entity);
+  }
+
+  name(ref) {
+    if (!ref) return "";
+    return this.byId.get(ref.id)?.name || ref.id;
+  }
+
+  dataCenterOfCluster(clusterId) {
+    return this.clusters.find((c) => c.id === clusterId)?.data_center?.id || null;
+  }
+
+  dataCenterOfNetwork(networkId) {
+    return this.networks.find((n) => n.id === networkId)?.data_center?.id || null;
+  }
+
+  providerOfNetwork(networkId) {
+    return this.networks.find((n) => n.id === networkId)?.external_provider?.id || null;
+  }
+
+  /** The words that say what a scope of the tree limits the tabs to ("data center 'Default'"), or "". */
+  describe(scope) {
+    const named = (kind) => `${kind} '${this.byId.get(scope.id)?.name || scope.id}'`;
+    switch (scope.kind) {
+      case "datacenter": return named("data center");
+      case "cluster": return named("cluster");
+      case "network": return named("network");
+      case "provider": return named("provider");
+      default: return "";
+    }
+  }
+
+  /** Whether an entity in data center ``dcId`` (and cluster ``clusterId``) lies in ``scope``. */
+  inPlace(scope, dcId, clusterId = null) {
+    switch (scope.kind) {
+      case "datacenter": return dcId === scope.id;
+      case "cluster": return clusterId === scope.id || (clusterId === null && dcId === this.dataCenterOfCluster(scope.id));
+      case "network": return dcId === this.dataCenterOfNetwork(scope.id);
+      case "provider": return false;
+      default: return true;
+    }
+  }
+}

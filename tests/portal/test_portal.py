@@ -1,0 +1,233 @@
+"""The administration portal, as an administrator uses it, in a real browser (see conftest.py): log in, add a
+provider and see its connection state, import networks, manage subnets, run a VM on an imported network and see
+its port ACTIVE, see it in the topology, remove a network from its provider. The tests of this module run in order
+on one ``extnet up``; each checks what the provider itself then says, over its own API."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.polling import until
+from tests.portal.conftest import PROVIDER_PASSWORD, Stack, check_accessibility, new_context, screenshot
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+expect = playwright_api.expect
+
+NETWORKS = ("portal-red", "portal-blue")
+VM = "portal-vm"
+
+
+def main_tab(page: Any, name: str) -> Any:
+    return page.get_by_role("tablist", name="Main tabs").get_by_role("tab", name=name, exact=True)
+
+
+def open_tab(page: Any, name: str) -> None:
+    main_tab(page, name).click()
+    expect(main_tab(page, name)).to_have_attribute("aria-selected", "true")
+
+
+def open_sub_tab(page: Any, name: str) -> None:
+    page.get_by_role("tablist", name="Details").get_by_role("tab", name=name, exact=True).click()
+
+
+def row(page: Any, text: str) -> Any:
+    return page.locator("#main-panel tbody tr").filter(has=page.get_by_role("cell", name=text, exact=True))
+
+
+def provider_networks(stack: Stack) -> dict[str, str]:
+    with stack.neutron() as neutron:
+        return {n["name"]: n["id"] for n in neutron.get("networks").json()["networks"]}
+
+
+def test_login_refuses_a_wrong_password_with_the_engines_reason(playwright_browser: Any, stack: Stack) -> None:
+    context = new_context(playwright_browser)
+    page = context.new_page()
+    page.goto(stack.portal)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Login failed")
+    check_accessibility(page, "login")
+    screenshot(page, "login")
+    context.close()
+
+
+def test_adding_a_provider_shows_red_with_the_reason_then_green(page: Any, stack: Stack) -> None:
+    open_tab(page, "Providers")
+    page.get_by_role("button", name="Add", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Add provider")
+    page.keyboard.press("Escape")  # the dialog is usable from the keyboard: Escape cancels
+    expect(dialog).to_be_hidden()
+    page.get_by_role("button", name="Add", exact=True).click()
+    dialog.get_by_label("Name", exact=True).fill("physnet")
+    dialog.get_by_label("Provider URL").fill(stack.provider_url)
+    dialog.get_by_label("User name").fill("admin")
+    dialog.get_by_label("Password").fill("wrong-password")
+    dialog.get_by_label("Authentication URL").fill(f"{stack.keystone_url}/v3")
+    dialog.get_by_label("Project name").fill("admin")
+    dialog.get_by_label("User domain name").fill("Default")
+    dialog.get_by_label("Project domain name").fill("Default")
+    dialog.get_by_label("Password").press("Enter")  # Enter submits: save and test
+    failed = dialog.locator(".indicator.bad")
+    expect(failed).to_contain_text("Connection failed")
+    expect(failed.locator(".reason")).not_to_be_empty()
+    check_accessibility(page, "provider dialog")
+    screenshot(page, "provider-test-failed")
+    dialog.get_by_label("Password").fill(PROVIDER_PASSWORD)
+    dialog.get_by_role("button", name="Save and test").click()
+    expect(dialog.locator(".indicator.good")).to_contain_text("Connection succeeded")
+    screenshot(page, "provider-test-succeeded")
+    dialog.get_by_role("button", name="Close").click()
+    expect(row(page, "physnet").locator(".indicator.good")).to_be_visible()
+    with stack.api() as api:
+        added = [p for p in api.get("openstacknetworkproviders").json()["openstack_network_provider"]
+                 if p["name"] == "physnet"]  # fmt: skip
+        assert len(added) == 1 and added[0]["url"] == stack.provider_url and "password" not in added[0]
+
+
+def test_importing_two_networks_into_a_data_center(page: Any, stack: Stack) -> None:
+    with stack.neutron() as neutron:
+        for name in NETWORKS:
+            neutron.post("networks", json={"network": {"name": name}}).raise_for_status()
+    open_tab(page, "Providers")
+    row(page, "physnet").click()
+    open_sub_tab(page, "Networks")
+    for name in NETWORKS:
+        page.get_by_role("checkbox", name=f"Choose network {name}").check()
+    page.get_by_role("button", name="Import", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Import networks")
+    for name in NETWORKS:
+        expect(dialog.get_by_label(f"Data center for network {name}")).to_have_value(re.compile(".+"))
+    dialog.get_by_role("button", name="Import", exact=True).click()
+    expect(dialog.get_by_role("status")).to_have_text("All 2 imported")
+    screenshot(page, "import-networks")
+    dialog.get_by_role("button", name="Close").click()
+    with stack.api() as api:
+        imported = {n["name"]: n for n in api.get("networks").json()["network"] if n["name"] in NETWORKS}
+    assert set(imported) == set(NETWORKS)
+    assert {n["external_provider"]["id"] for n in imported.values()} == {_provider_id(stack, "physnet")}
+
+
+def test_the_provider_column_links_to_the_provider(page: Any, stack: Stack) -> None:
+    open_tab(page, "Networks")
+    link = row(page, NETWORKS[0]).get_by_role("link", name="physnet")
+    expect(link).to_be_visible()
+    link.click()
+    expect(main_tab(page, "Providers")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#main-panel tr.selected")).to_contain_text("physnet")
+
+
+def test_adding_and_removing_a_subnet(page: Any, stack: Stack) -> None:
+    open_tab(page, "Networks")
+    row(page, NETWORKS[0]).click()
+    open_sub_tab(page, "Subnets")
+    page.get_by_role("button", name="New subnet").click()
+    dialog = page.get_by_role("dialog", name=f"New subnet on {NETWORKS[0]}")
+    dialog.get_by_label("Subnet name").fill("red-v4")
+    dialog.get_by_label("CIDR").fill("10.77.0.0/24")
+    dialog.get_by_label("Gateway").fill("10.77.0.1")
+    dialog.get_by_label("DNS servers").fill("10.77.0.2")
+    dialog.get_by_role("button", name="Create").click()
+    subnet_row = page.locator("#sub-panel tr").filter(has_text="10.77.0.0/24")
+    expect(subnet_row).to_contain_text("10.77.0.1")
+    screenshot(page, "network-subnets")
+    network_id = provider_networks(stack)[NETWORKS[0]]
+    with stack.neutron() as neutron:
+        subnets = neutron.get("subnets", params={"network_id": network_id}).json()["subnets"]
+    assert [(s["name"], s["cidr"], s["gateway_ip"], s["dns_nameservers"]) for s in subnets] == [
+        ("red-v4", "10.77.0.0/24", "10.77.0.1", ["10.77.0.2"])]
+    subnet_row.get_by_role("button", name="Remove subnet red-v4").click()
+    page.get_by_role("dialog", name="Remove subnet red-v4").get_by_role("button", name="Remove").click()
+    expect(subnet_row).to_have_count(0)
+    with stack.neutron() as neutron:
+        assert neutron.get("subnets", params={"network_id": network_id}).json()["subnets"] == []
+    # a subnet for the VM of the next test to take its address from
+    page.get_by_role("button", name="New subnet").click()
+    dialog.get_by_label("CIDR").fill("10.78.0.0/24")
+    dialog.get_by_role("button", name="Create").click()
+    expect(page.locator("#sub-panel tr").filter(has_text="10.78.0.0/24")).to_be_visible()
+
+
+def test_a_vm_on_an_imported_network_gets_an_active_bound_port(page: Any, stack: Stack) -> None:
+    open_tab(page, "Virtual Machines")
+    page.get_by_role("button", name="New", exact=True).click()
+    dialog = page.get_by_role("dialog", name="New virtual machine")
+    dialog.get_by_label("Name", exact=True).fill(VM)
+    profile = dialog.get_by_label("vNIC profile of nic1")
+    profile.select_option(label=_option(profile, f"{NETWORKS[0]} / {NETWORKS[0]}"))
+    dialog.get_by_role("button", name="Create").click()
+    expect(page.locator("#main-panel tr.selected")).to_contain_text(VM)
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(row(page, VM)).to_contain_text("up", timeout=60_000)
+    open_sub_tab(page, "Network Interfaces")
+    nic = page.locator("#sub-panel tr[data-nic=nic1]")
+    expect(nic).to_contain_text("ACTIVE", timeout=60_000)
+    expect(nic).to_contain_text("local")
+    expect(nic).to_contain_text("10.78.0.")
+    screenshot(page, "vm-network-interfaces")
+    with stack.neutron() as neutron:
+        ports = neutron.get("ports", params={"network_id": provider_networks(stack)[NETWORKS[0]]}).json()["ports"]
+    vm_ports = [p for p in ports if p["device_owner"].startswith("compute")]
+    assert [(p["status"], p["binding:host_id"]) for p in vm_ports] == [("ACTIVE", "local")]
+    port_id = vm_ports[0]["id"]
+    expect(nic).to_contain_text(port_id)
+
+
+def test_the_topology_shows_the_vm_on_its_network(page: Any, stack: Stack) -> None:
+    page.locator("[role=tree] .node", has_text="Default").first.click()
+    open_tab(page, "Topology")
+    picture = page.locator("svg.topology")
+    expect(picture.locator(f'a[aria-label="VM {VM}: up"]')).to_be_visible(timeout=60_000)
+    expect(picture.locator(f'a[aria-label^="network {NETWORKS[0]}"]')).to_be_visible()
+    connection = page.locator(".topology-table tr").filter(has_text=VM)
+    expect(connection).to_contain_text(NETWORKS[0])
+    expect(connection).to_contain_text("ACTIVE")
+    check_accessibility(page, "topology")
+    screenshot(page, "topology")
+    picture.locator(f'a[aria-label="VM {VM}: up"]').click()
+    expect(main_tab(page, "Virtual Machines")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#main-panel tr.selected")).to_contain_text(VM)
+
+
+def test_removing_a_network_with_delete_from_provider(page: Any, stack: Stack) -> None:
+    open_tab(page, "Networks")
+    row(page, NETWORKS[1]).click()
+    page.get_by_role("button", name="Remove", exact=True).click()
+    dialog = page.get_by_role("dialog", name=f"Remove network {NETWORKS[1]}")
+    dialog.get_by_label("Delete from external provider").check()
+    check_accessibility(page, "remove network dialog")
+    dialog.get_by_role("button", name="Remove").click()
+    expect(row(page, NETWORKS[1])).to_have_count(0)
+    until(lambda: NETWORKS[1] not in provider_networks(stack), what="the network gone from the provider")
+    assert NETWORKS[0] in provider_networks(stack)
+
+
+@pytest.mark.parametrize("width", [1920, 1280])
+def test_every_main_screen_is_accessible_and_fits(page: Any, stack: Stack, width: int) -> None:
+    page.set_viewport_size({"width": width, "height": 900})
+    page.locator("[role=tree] .node", has_text="System").first.click()
+    for tab in ("Data Centers", "Clusters", "Hosts", "Networks", "vNIC Profiles", "Virtual Machines", "Providers",
+                "Events", "Topology"):  # fmt: skip
+        open_tab(page, tab)
+        page.wait_for_function("() => !document.querySelector('[aria-busy=true]')")
+        rows = page.locator("#main-panel tbody tr[tabindex]")
+        if tab != "Topology" and rows.count():
+            rows.first.click()
+        check_accessibility(page, f"{tab} at {width} px")
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{tab} is {overflow} px wider than a {width} px screen"
+        if width == 1920:
+            screenshot(page, "tab-" + tab.lower().replace(" ", "-"))
+
+
+def _provider_id(stack: Stack, name: str) -> str:
+    with stack.api() as api:
+        return next(p["id"] for p in api.get("openstacknetworkproviders").json()["openstack_network_provider"]
+                    if p["name"] == name)  # fmt: skip
+
+
+def _option(select: Any, starts: str) -> str:
+    labels: list[str] = select.locator("option").all_text_contents()
+    return next(label for label in labels if label.startswith(starts))
