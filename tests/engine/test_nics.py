@@ -333,7 +333,8 @@ def test_json_flow(rest: httpx.Client, env: Env) -> None:
     assert created.status_code == 201, created.text
     nic = created.json()
     assert nic["mac"]["address"] == env.first_mac and nic["interface"] == "e1000" and nic["plugged"] == "true"
-    assert {link["rel"] for link in nic["link"]} == {"networkfilterparameters", "reporteddevices", "statistics"}
+    assert {link["rel"] for link in nic["link"]} == {"networkfilterparameters", "reporteddevices", "statistics",
+                                                     "openstackports"}
     filters = rest.get(f"vms/{env.vm.id}/nics/{nic['id']}/networkfilterparameters")
     assert filters.status_code == 200 and filters.json() == {"network_filter_parameter": []}
     assert rest.post(f"vms/{env.vm.id}/nics/{nic['id']}/deactivate", json={}).json()["status"] == "complete"

@@ -31,6 +31,7 @@ from extnet.engine.providers.neutron import (
     ProviderAgent,
     ProviderNetwork,
     ProviderPort,
+    ProviderRouter,
     ProviderSecurityGroup,
     ProviderSubnet,
 )
@@ -139,46 +140,43 @@ class ProviderClient:
         except ValueError:
             raise ValueError(f"{method} {path} did not answer with JSON; is this a Neutron API?") from None
 
+    def _listed(self, path: str, key: str, limit: int | None) -> list[Any]:
+        """The items of a Neutron list (the first ``limit`` of them, if given), following Neutron's pagination."""
+        body = self._request("GET", path, params={"limit": limit} if limit else None)
+        items: list[Any] = []
+        seen: set[str] = set()
+        while True:
+            items.extend(neutron.items_of(body, key))
+            following = neutron.next_page(body, key)
+            if limit or not following or following in seen:
+                return items
+            seen.add(following)
+            body = self._request("GET", following)
+
+    def _one(self, method: str, path: str, key: str, parse: Callable[[Any], T | None], **kwargs: Any) -> T:
+        """The object ``key`` of a Neutron answer, parsed; an answer without one is a failure."""
+        body = self._request(method, path, **kwargs)
+        found = parse(body.get(key) if isinstance(body, dict) else None)
+        if found is None:
+            raise ValueError(f"the answer has no {key}")
+        return found
+
     def list_networks(self, limit: int | None = None) -> list[ProviderNetwork]:
-        """The provider's networks (the first ``limit`` of them, if given), following Neutron's pagination."""
-
-        def fetch() -> list[ProviderNetwork]:
-            body = self._request("GET", "/networks", params={"limit": limit} if limit else None)
-            found: list[ProviderNetwork] = []
-            seen: set[str] = set()
-            while True:
-                found.extend(n for n in map(neutron.network_from, neutron.items_of(body, "networks")) if n)
-                following = neutron.next_page(body, "networks")
-                if limit or not following or following in seen:
-                    return found
-                seen.add(following)
-                body = self._request("GET", following)
-
-        return self.call("list the networks", fetch)
+        """The provider's networks (the first ``limit`` of them, if given)."""
+        return self.call("list the networks", lambda: [network for network in map(
+            neutron.network_from, self._listed("/networks", "networks", limit)) if network])  # fmt: skip
 
     def get_network(self, network_id: str, what: str | None = None) -> ProviderNetwork:
-        def fetch() -> ProviderNetwork:
-            body = self._request("GET", f"/networks/{quote(network_id, safe='')}")
-            network = neutron.network_from(body.get("network") if isinstance(body, dict) else None)
-            if network is None:
-                raise ValueError("the answer has no network")
-            return network
-
-        return self.call(what or f"read network {network_id}", fetch)
+        path = f"/networks/{quote(network_id, safe='')}"
+        return self.call(what or f"read network {network_id}", lambda: self._one("GET", path, "network",
+                                                                                  neutron.network_from))
 
     def create_network(self, name: str, mtu: int | None) -> ProviderNetwork:
         values: dict[str, Any] = {"name": name, "admin_state_up": True}
         if mtu:
             values["mtu"] = mtu
-
-        def create() -> ProviderNetwork:
-            body = self._request("POST", "/networks", json={"network": values})
-            network = neutron.network_from(body.get("network") if isinstance(body, dict) else None)
-            if network is None:
-                raise ValueError("the answer has no network")
-            return network
-
-        return self.call(f"create network '{name}'", create)
+        return self.call(f"create network '{name}'", lambda: self._one(
+            "POST", "/networks", "network", neutron.network_from, json={"network": values}))  # fmt: skip
 
     def delete_network(self, network_id: str) -> None:
         self.call(
@@ -193,29 +191,17 @@ class ProviderClient:
         return self.call(f"list the subnets of network {network_id}", fetch)
 
     def get_subnet(self, subnet_id: str) -> ProviderSubnet:
-        def fetch() -> ProviderSubnet:
-            body = self._request("GET", f"/subnets/{quote(subnet_id, safe='')}")
-            subnet = neutron.subnet_from(body.get("subnet") if isinstance(body, dict) else None)
-            if subnet is None:
-                raise ValueError("the answer has no subnet")
-            return subnet
-
-        return self.call(f"read subnet {subnet_id}", fetch)
+        path = f"/subnets/{quote(subnet_id, safe='')}"
+        return self.call(f"read subnet {subnet_id}", lambda: self._one("GET", path, "subnet", neutron.subnet_from))
 
     def create_subnet(self, network: ProviderNetwork, values: dict[str, Any]) -> ProviderSubnet:
         """Add a subnet with DHCP to ``network``; ``values`` are Neutron's subnet fields (name, cidr, ...)."""
         body_values = {**values, "network_id": network.id, "enable_dhcp": True}
         if network.project_id:  # as oVirt does: the subnet belongs to the network's project
             body_values["project_id"] = network.project_id
-
-        def create() -> ProviderSubnet:
-            body = self._request("POST", "/subnets", json={"subnet": body_values})
-            subnet = neutron.subnet_from(body.get("subnet") if isinstance(body, dict) else None)
-            if subnet is None:
-                raise ValueError("the answer has no subnet")
-            return subnet
-
-        return self.call(f"add subnet '{values.get('name')}' to network {network.id}", create)
+        return self.call(f"add subnet '{values.get('name')}' to network {network.id}",
+                         lambda: self._one("POST", "/subnets", "subnet", neutron.subnet_from,
+                                           json={"subnet": body_values}))  # fmt: skip
 
     def delete_subnet(self, subnet_id: str) -> None:
         self.call(
@@ -294,14 +280,8 @@ class ProviderClient:
         return self.call(what, create)
 
     def update_port(self, port_id: str, values: dict[str, Any], what: str) -> ProviderPort:
-        def update() -> ProviderPort:
-            body = self._request("PUT", f"/ports/{quote(port_id, safe='')}", json={"port": values})
-            port = neutron.port_from(body.get("port") if isinstance(body, dict) else None)
-            if port is None:
-                raise ValueError("the answer has no port")
-            return port
-
-        return self.call(what, update)
+        path = f"/ports/{quote(port_id, safe='')}"
+        return self.call(what, lambda: self._one("PUT", path, "port", neutron.port_from, json={"port": values}))
 
     def delete_port(self, port_id: str, what: str) -> bool:
         """Delete a port; False when the provider no longer had it."""
@@ -335,6 +315,32 @@ class ProviderClient:
             return [agent for agent in map(neutron.agent_from, body["agents"]) if agent is not None]
 
         return self.call(what, fetch)
+
+    # --- routers (read only) -------------------------------------------------------------------------------------
+
+    def list_routers(self, limit: int | None = None) -> list[ProviderRouter]:
+        """The provider's routers (the first ``limit`` of them, if given), each with its interfaces."""
+
+        def fetch() -> list[ProviderRouter]:
+            routers = map(neutron.router_from, self._listed("/routers", "routers", limit))
+            return self._with_interfaces([router for router in routers if router])
+
+        return self.call("list the routers", fetch)
+
+    def get_router(self, router_id: str) -> ProviderRouter:
+        path = f"/routers/{quote(router_id, safe='')}"
+        return self.call(f"read router {router_id}", lambda: self._with_interfaces(
+            [self._one("GET", path, "router", neutron.router_from)])[0])  # fmt: skip
+
+    def _with_interfaces(self, routers: list[ProviderRouter]) -> list[ProviderRouter]:
+        """The routers with their interfaces: the provider's ``network:router_interface`` ports of them."""
+        if not routers:
+            return []
+        filters: dict[str, str | list[str]] = {"device_owner": neutron.ROUTER_INTERFACE,
+                                               "device_id": [router.id for router in routers]}  # fmt: skip
+        ports = self.find_ports("list the interfaces of the routers", filters,
+                                ("id", "device_id", "device_owner", "fixed_ips"))  # fmt: skip
+        return [neutron.with_interfaces(router, ports) for router in routers]
 
     def close(self) -> None:
         self.session.session.close()

@@ -1,6 +1,6 @@
-"""What the engine reads of a provider's networks, subnets, security groups, ports and agents, parsed tolerantly
-from Neutron's JSON, once, here: the rest of the engine (and the VIF builder, ``extnet.common.vif``) reads only these
-typed values.
+"""What the engine reads of a provider's networks, subnets, security groups, ports, routers and agents, parsed
+tolerantly from Neutron's JSON, once, here: the rest of the engine (and the VIF builder, ``extnet.common.vif``) reads
+only these typed values.
 
 Unknown fields are ignored and a field of an unexpected type reads as absent (newer Neutron versions have turned
 strings into objects before), so a provider's extensions never break discovery or import.
@@ -8,10 +8,12 @@ strings into objects before), so a provider's extensions never break discovery o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from extnet.common.vif import Binding, FixedIp, VifDetails
+
+ROUTER_INTERFACE = "network:router_interface"  # the device_owner of a router's ports on its subnets
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,24 @@ class ProviderPort:
     def binding(self) -> Binding:
         """The binding as a host plugs it: an answer without a vif_type is not bound."""
         return Binding(self.host_id or None, self.vif_type or "unbound", self.vif_details)
+
+
+@dataclass(frozen=True)
+class RouterInterface:
+    """A router's address on a subnet: one fixed IP of one of its ``network:router_interface`` ports."""
+
+    subnet_id: str
+    port_id: str
+    ip_address: str
+
+
+@dataclass(frozen=True)
+class ProviderRouter:
+    id: str
+    name: str
+    status: str | None
+    gateway_network_id: str | None  # the external network of its gateway (None: no gateway)
+    interfaces: tuple[RouterInterface, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,6 +182,23 @@ def port_from(raw: Any) -> ProviderPort | None:
         security_groups=tuple(str(g) for g in groups) if isinstance(groups, list) else None,
         port_security_enabled=_flag(raw, "port_security_enabled"), admin_state_up=_flag(raw, "admin_state_up"),
     )  # fmt: skip
+
+
+def router_from(raw: Any) -> ProviderRouter | None:
+    """A router of a Neutron answer (without its interfaces: they are ports), or None when it has no id."""
+    if not isinstance(raw, dict) or not _string(raw, "id"):
+        return None
+    gateway = raw.get("external_gateway_info")
+    return ProviderRouter(id=str(raw["id"]), name=_string(raw, "name") or "", status=_string(raw, "status"),
+                          gateway_network_id=_string(gateway, "network_id") if isinstance(gateway, dict) else None)
+
+
+def with_interfaces(router: ProviderRouter, ports: list[ProviderPort]) -> ProviderRouter:
+    """``router`` with an interface per fixed IP of those ``ports`` that are its interfaces."""
+    interfaces = tuple(RouterInterface(ip.subnet_id, port.id, ip.ip_address) for port in ports
+                       if port.device_id == router.id and port.device_owner == ROUTER_INTERFACE
+                       for ip in port.fixed_ips)  # fmt: skip
+    return replace(router, interfaces=interfaces)
 
 
 def agent_from(raw: Any) -> ProviderAgent | None:

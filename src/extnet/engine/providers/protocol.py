@@ -14,6 +14,7 @@ from extnet.engine.providers.neutron import (
     ProviderAgent,
     ProviderNetwork,
     ProviderPort,
+    ProviderRouter,
     ProviderSecurityGroup,
     ProviderSubnet,
 )
@@ -61,6 +62,12 @@ class NetworkProvider(Protocol):
 
     def delete_port(self, port_id: str, what: str) -> bool:
         """False when the provider no longer had the port."""
+
+    # --- routers (read only; each with its interfaces: its ``network:router_interface`` ports) ---
+
+    def list_routers(self, limit: int | None = None) -> list[ProviderRouter]: ...
+
+    def get_router(self, router_id: str) -> ProviderRouter: ...
 
     # --- agents ---
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from extnet.engine.api.inputs import to_input
 from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields, reference
 from extnet.engine.api.resources.base import Collection, Ctx, services_of
+from extnet.engine.api.resources.provider_networks import network_ref
 from extnet.engine.api.resources.vnicprofiles import VNIC_PROFILE
 from extnet.engine.api.resources.vnicprofiles import render as render_profile
 from extnet.engine.api.schema import NETWORK_USAGES, List
@@ -46,6 +47,12 @@ def _attached_to_cluster_named(op: str, value: str, case_sensitive: bool) -> Any
     )
 
 
+def _provider_network(network: Network) -> Entity | None:
+    if network.external_provider_id is None or network.external_id is None:
+        return None
+    return network_ref(network.external_provider_id, network.external_id)
+
+
 NETWORK = Mapper("Network", "network", "networks", (
     *identity("networks", Network),
     Field("mtu", "int", attr("mtu"), search=column_matcher(Network.mtu, "int")),
@@ -63,6 +70,8 @@ NETWORK = Mapper("Network", "network", "networks", (
     Field("external_provider_physical_network", "Network",
           lambda network, extra: {"name": network.provider_physical_network}
           if network.provider_physical_network else None),
+    # extnet: an external network's network on its provider (openstacknetworkproviders/{id}/networks/{its id})
+    Field("openstack_network", "OpenStackNetwork", lambda network, extra: _provider_network(network), "out"),
     # extnet: an external network gone from its provider (found by its sync) is not operational
     Field("status", ("operational", "non_operational"),
           lambda network, extra: "non_operational" if network.missing_on_provider else None, "out"),

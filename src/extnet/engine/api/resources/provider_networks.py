@@ -28,6 +28,11 @@ def _network_href(provider_id: str, network_id: str) -> str:
     return href(PROVIDERS, provider_id, "networks", network_id)
 
 
+def network_ref(provider_id: str, network_id: str) -> Entity:
+    """A reference to a network of a provider: ``<openstack_network href=".." id=".."/>``."""
+    return {"href": _network_href(provider_id, network_id), "id": network_id}
+
+
 def _network_href_of(network: ProviderNetwork, extra: Entity) -> str:
     return _network_href(extra["provider_id"], network.id)
 
@@ -66,8 +71,8 @@ OPENSTACK_SUBNET = Mapper("OpenStackSubnet", "openstack_subnet", "openstack_subn
     Field("gateway", "str", attr("gateway")),
     Field("dns_servers", List("dns_server", "str"),
           lambda subnet, extra: {"dns_server": list(subnet.dns_servers)} if subnet.dns_servers else None),
-    Field("openstack_network", "OpenStackNetwork", lambda subnet, extra: {
-        "href": _network_href(extra["provider_id"], extra["network_id"]), "id": extra["network_id"]}),
+    Field("openstack_network", "OpenStackNetwork",
+          lambda subnet, extra: network_ref(extra["provider_id"], extra["network_id"])),
     *link_fields(PROVIDERS),
 ))  # fmt: skip
 

@@ -13,6 +13,7 @@ from extnet.engine.api.inputs import action_input, to_input
 from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields
 from extnet.engine.api.resources.base import Collection, Ctx, completed, services_of
 from extnet.engine.api.resources.provider_networks import ProviderNetworks
+from extnet.engine.api.resources.provider_routers import ProviderRouters
 from extnet.engine.api.schema import List
 from extnet.engine.api.search import Matcher, column_matcher
 from extnet.engine.commands.base import run
@@ -25,7 +26,7 @@ from extnet.engine.store.models import Provider
 from extnet.engine.store.queries import Entity, load
 
 T = TypeVar("T")
-PROVIDER_LINKS = ("networks", "certificates")
+PROVIDER_LINKS = ("networks", "certificates", "routers")
 
 
 def _plugin_type(provider: Provider, extra: Entity) -> str | None:
@@ -131,7 +132,8 @@ class OpenStackNetworkProviders(Collection):
     required_on_add = PROVIDER.required()
     type_name = PROVIDER.type_name
     what = "provider"
-    subs: ClassVar[dict[str, type[Collection]]] = {"certificates": ProviderCertificates, "networks": ProviderNetworks}
+    subs: ClassVar[dict[str, type[Collection]]] = {"certificates": ProviderCertificates, "networks": ProviderNetworks,
+                                                   "routers": ProviderRouters}
     actions = ("testconnectivity", "importcertificates", "sync")
     self_managed = frozenset({"action:testconnectivity", "action:sync"})
     search_fields: ClassVar[dict[str, Matcher] | None] = PROVIDER.search_fields()

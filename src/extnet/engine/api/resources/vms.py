@@ -23,6 +23,7 @@ from extnet.engine.api.mappers import (
 )
 from extnet.engine.api.resources.base import Collection, Ctx, completed, services_of
 from extnet.engine.api.resources.hosts import related_matcher
+from extnet.engine.api.resources.provider_ports import NicOpenStackPorts
 from extnet.engine.api.resources.reported import NicReportedDevices, VmReportedDevices
 from extnet.engine.api.schema import NIC_INTERFACES, VM_STATUS, List
 from extnet.engine.api.search import Matcher
@@ -56,7 +57,7 @@ from extnet.engine.store.models import Cluster, DataCenter, Host, Snapshot, Vm, 
 from extnet.engine.store.queries import Entity, nic_in, parse_uuid, vm_of
 
 VM_LINKS = ("nics", "snapshots", "numanodes", "diskattachments", "reporteddevices", "statistics")
-NIC_LINKS = ("networkfilterparameters", "reporteddevices", "statistics")
+NIC_LINKS = ("networkfilterparameters", "reporteddevices", "statistics", "openstackports")
 
 
 def utc(moment: datetime | None) -> datetime | None:
@@ -258,7 +259,7 @@ class NicStatistics(_NicDevices):
 
 
 VmNics.subs = {"networkfilterparameters": NicFilterParameters, "reporteddevices": NicReportedDevices,
-               "statistics": NicStatistics}  # fmt: skip
+               "statistics": NicStatistics, "openstackports": NicOpenStackPorts}  # fmt: skip
 
 
 # --- snapshots ---------------------------------------------------------------------------------------------
