@@ -1,7 +1,7 @@
 """What the web portal reads through the engine's public API (extnet's extensions of oVirt's API): an external
-network's reference to its network on the provider, a vNIC's port on its provider and a provider's routers, both
-read live. Driven over HTTP, JSON and XML, against a real engine, the built-in provider and a host agent on the noop
-runtime; the provider's side is arranged and checked with openstacksdk."""
+network's reference to its network on the provider, a vNIC's port on its provider, a provider's routers and its
+security groups, all read live. Driven over HTTP, JSON and XML, against a real engine, the built-in provider and a
+host agent on the noop runtime; the provider's side is arranged and checked with openstacksdk."""
 
 from __future__ import annotations
 
@@ -253,8 +253,10 @@ def test_an_unmanaged_provider_is_never_called(
     unmanaged = add_provider(unmanaged=True, url=None, requires_authentication=False, username=None, password=None,
                              authentication_url=None)  # fmt: skip
     assert read(rest, f"{PROVIDERS}/{unmanaged.id}/routers").get("openstack_router", []) == []
-    missing = rest.get(f"{PROVIDERS}/{unmanaged.id}/routers/{uuid.uuid4()}")
-    assert missing.status_code == 404 and unmanaged.name in missing.json()["detail"]
+    assert read(rest, f"{PROVIDERS}/{unmanaged.id}/securitygroups").get("openstack_security_group", []) == []
+    for sub in ("routers", "securitygroups"):
+        missing = rest.get(f"{PROVIDERS}/{unmanaged.id}/{sub}/{uuid.uuid4()}")
+        assert missing.status_code == 404 and unmanaged.name in missing.json()["detail"]
     vm, nic = vm_with_nic(system, t.Cluster(id=read(rest, "clusters?search=name=Default")["cluster"][0]["id"]), None,
                           unique)  # fmt: skip
     store_port(store, nic, str(uuid.uuid4()), unmanaged.id)
@@ -278,6 +280,8 @@ def test_a_stopped_provider_gives_a_fault_with_a_reason(
     store_port(store, nic, str(uuid.uuid4()), stopped.id)
     try:
         for path in (f"{PROVIDERS}/{stopped.id}/routers", f"{PROVIDERS}/{stopped.id}/routers/{uuid.uuid4()}",
+                     f"{PROVIDERS}/{stopped.id}/securitygroups",
+                     f"{PROVIDERS}/{stopped.id}/securitygroups/{uuid.uuid4()}",
                      f"vms/{vm.id}/nics/{nic.id}/openstackports"):  # fmt: skip
             answer = rest.get(path)
             assert answer.status_code == 400, f"{path}: {answer.text}"
@@ -289,3 +293,55 @@ def test_a_stopped_provider_gives_a_fault_with_a_reason(
     finally:
         store_port(store, nic, None, None)
         system.vms_service().vm_service(vm.id).remove()
+
+
+# --- a provider's security groups, live ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def security_group(neutron: Connection, unique: Names) -> Iterator[tuple[Any, Any, Any]]:
+    """A security group of the provider with two rules of its own: SSH in from a network, and IPv6 in from the
+    group's own members (remote_group_id): (group, the SSH rule, the members' rule), removed afterwards."""
+    made = neutron.network.create_security_group(name=unique("sg"), description="picked in the portal")
+    ssh = neutron.network.create_security_group_rule(
+        security_group_id=made.id, direction="ingress", ethertype="IPv4", protocol="tcp", port_range_min=22,
+        port_range_max=22, remote_ip_prefix="192.0.2.0/24",
+    )  # fmt: skip
+    members = neutron.network.create_security_group_rule(security_group_id=made.id, direction="ingress",
+                                                         ethertype="IPv6", remote_group_id=made.id)  # fmt: skip
+    yield made, ssh, members
+    neutron.network.delete_security_group(made, ignore_missing=True)
+
+
+def test_a_security_group_is_listed_with_its_rules(
+    rest: httpx.Client, xml: httpx.Client, neutron: Connection, provider: t.OpenStackNetworkProvider,
+    security_group: tuple[Any, Any, Any],
+) -> None:  # fmt: skip
+    made, ssh, members = security_group
+    base = f"{PROVIDERS}/{provider.id}/securitygroups"
+    assert "securitygroups" in rels(read(rest, f"{PROVIDERS}/{provider.id}"))
+    listed = {g["id"]: g for g in read(rest, base)["openstack_security_group"]}
+    shown = listed[made.id]
+    assert shown["href"] == f"{API}{base}/{made.id}"
+    assert (shown["name"], shown["description"]) == (made.name, "picked in the portal")
+    assert shown["openstack_network_provider"]["id"] == provider.id
+    rules = {rule["id"]: rule for rule in shown["rules"]["rule"]}
+    on_provider = {rule["id"] for rule in neutron.network.get_security_group(made.id).security_group_rules}
+    assert set(rules) == on_provider  # the defaults Neutron adds (egress) too
+    assert rules[ssh.id] == {"id": ssh.id, "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
+                             "port_range_min": "22", "port_range_max": "22", "remote_ip_prefix": "192.0.2.0/24"}
+    assert rules[members.id] == {"id": members.id, "direction": "ingress", "ethertype": "IPv6",
+                                 "remote_group_id": made.id}  # fmt: skip
+    assert read(rest, shown["href"]) == shown
+    assert len(read(rest, f"{base}?max=1")["openstack_security_group"]) == 1
+
+    root = read(xml, base)
+    assert root.tag == "openstack_security_groups" and made.id in [g.get("id") for g in root]
+    element = read(xml, shown["href"])
+    assert element.tag == "openstack_security_group" and element.findtext("name") == made.name
+    [rule] = [r for r in element.iterfind("rules/rule") if r.get("id") == ssh.id]
+    found = [rule.findtext(name) for name in ("direction", "protocol", "port_range_min", "port_range_max")]
+    assert found == ["ingress", "tcp", "22", "22"] and rule.findtext("remote_ip_prefix") == "192.0.2.0/24"
+    unknown = rest.get(f"{base}/{uuid.uuid4()}")
+    assert unknown.status_code == 404 and provider.name in unknown.json()["detail"]
+    assert "security group" in unknown.json()["detail"]

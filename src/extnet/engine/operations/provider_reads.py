@@ -1,22 +1,28 @@
-"""What is read live of a provider besides its networks: a vNIC's port as the provider reports it now, and the
-provider's routers with their interfaces (extnet's additions to oVirt's API, for the portal).
+"""What is read live of a provider besides its networks: a vNIC's port as the provider reports it now, the
+provider's routers with their interfaces and its security groups with their rules (extnet's additions to oVirt's
+API, for the portal).
 
 Each read is one provider call outside any transaction (``ProviderCall``); a provider that fails answers its usual
-fault. An unmanaged provider is never called: the engine knows no port of it and no router of it.
+fault. An unmanaged provider is never called: the engine knows no port of it, no router and no security group.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from extnet.engine.errors import NotFound
 from extnet.engine.operations.provider_calls import ProviderCall, guarded, remote
 from extnet.engine.providers.client import ProviderError
-from extnet.engine.providers.neutron import ProviderPort, ProviderRouter
+from extnet.engine.providers.neutron import ProviderPort, ProviderRouter, ProviderSecurityGroup
+from extnet.engine.providers.protocol import NetworkProvider
 from extnet.engine.services import EngineServices
 from extnet.engine.store.db import Database, fetch
 from extnet.engine.store.models import Provider
 from extnet.engine.store.queries import nic_in, vm_of
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -54,18 +60,34 @@ def list_routers(call: ProviderCall, limit: int | None) -> list[ProviderRouter]:
 
 def get_router(call: ProviderCall, router_id: str) -> ProviderRouter:
     missing = NotFound(f"Entity not found: router '{router_id}' on provider '{call.name}'")
+    return _one_of(call, lambda client: client.get_router(router_id), missing)
+
+
+def list_security_groups(call: ProviderCall, limit: int | None) -> list[ProviderSecurityGroup]:
+    if limit == 0 or call.unmanaged:
+        return []
+    return remote(call, lambda client: client.list_security_groups(limit))[:limit]
+
+
+def get_security_group(call: ProviderCall, group_id: str) -> ProviderSecurityGroup:
+    missing = NotFound(f"Entity not found: security group '{group_id}' on provider '{call.name}'")
+    return _one_of(call, lambda client: client.get_security_group(group_id), missing)
+
+
+def _one_of(call: ProviderCall, read: Callable[[NetworkProvider], T], missing: NotFound) -> T:
+    """What ``read`` answers; ``missing`` when the provider has no such object, or is unmanaged (never called)."""
     if call.unmanaged:
         raise missing
 
-    def read() -> ProviderRouter | None:
+    def found() -> T | None:
         try:
-            return call.client().get_router(router_id)
+            return read(call.client())
         except ProviderError as err:  # other failures are the provider's usual faults
             if err.kind == "not_found":
                 return None
             raise
 
-    router = guarded(call, read)
-    if router is None:
+    answer = guarded(call, found)
+    if answer is None:
         raise missing
-    return router
+    return answer

@@ -223,6 +223,17 @@ class ProviderClient:
 
         return self.call(what or "check the security groups", fetch)
 
+    def list_security_groups(self, limit: int | None = None) -> list[ProviderSecurityGroup]:
+        """The provider's security groups (the first ``limit`` of them, if given), each with its rules."""
+        return self.call("list the security groups", lambda: [group for group in map(
+            neutron.security_group_from, self._listed("/security-groups", "security_groups", limit))
+            if group])  # fmt: skip
+
+    def get_security_group(self, group_id: str) -> ProviderSecurityGroup:
+        path = f"/security-groups/{quote(group_id, safe='')}"
+        return self.call(f"read security group {group_id}", lambda: self._one(
+            "GET", path, "security_group", neutron.security_group_from))  # fmt: skip
+
     # --- ports and agents (the port lifecycle, engine/operations/ports.py) -----------------------------------------
 
     def find_ports(self, what: str, filters: dict[str, str | list[str]],

@@ -45,9 +45,25 @@ class ProviderSubnet:
 
 
 @dataclass(frozen=True)
+class SecurityGroupRule:
+    """A rule of a security group (what is missing or of another type is None: any)."""
+
+    id: str
+    direction: str | None  # ingress, egress
+    ethertype: str | None  # IPv4, IPv6
+    protocol: str | None  # a name (tcp, icmp, ...) or a number
+    port_range_min: int | None
+    port_range_max: int | None
+    remote_ip_prefix: str | None
+    remote_group_id: str | None
+
+
+@dataclass(frozen=True)
 class ProviderSecurityGroup:
     id: str
     name: str
+    description: str = ""
+    rules: tuple[SecurityGroupRule, ...] = ()  # empty too when the answer was asked for other fields only
 
 
 @dataclass(frozen=True)
@@ -164,7 +180,22 @@ def security_group_from(raw: Any) -> ProviderSecurityGroup | None:
     """A security group of a Neutron answer, or None when it has no usable id."""
     if not isinstance(raw, dict) or not text(raw.get("id")):
         return None
-    return ProviderSecurityGroup(id=str(text(raw["id"])), name=text(raw.get("name")) or "")
+    rules = (rule_from(rule) for rule in items_of(raw, "security_group_rules"))
+    return ProviderSecurityGroup(id=str(text(raw["id"])), name=text(raw.get("name")) or "",
+                                 description=text(raw.get("description")) or "",
+                                 rules=tuple(rule for rule in rules if rule))  # fmt: skip
+
+
+def rule_from(raw: Any) -> SecurityGroupRule | None:
+    """A security group rule of a Neutron answer, or None when it has no usable id."""
+    if not isinstance(raw, dict) or not text(raw.get("id")):
+        return None
+    return SecurityGroupRule(
+        id=str(text(raw["id"])), direction=_string(raw, "direction"), ethertype=_string(raw, "ethertype"),
+        protocol=text(raw.get("protocol")), port_range_min=number(raw.get("port_range_min")),
+        port_range_max=number(raw.get("port_range_max")), remote_ip_prefix=_string(raw, "remote_ip_prefix"),
+        remote_group_id=_string(raw, "remote_group_id"),
+    )  # fmt: skip
 
 
 def port_from(raw: Any) -> ProviderPort | None:

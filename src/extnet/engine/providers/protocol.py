@@ -46,7 +46,13 @@ class NetworkProvider(Protocol):
 
     # --- security groups ---
 
-    def find_security_groups(self, group_ids: list[str], what: str | None = None) -> list[ProviderSecurityGroup]: ...
+    def find_security_groups(self, group_ids: list[str], what: str | None = None) -> list[ProviderSecurityGroup]:
+        """Those of ``group_ids`` the provider has, with their ids and names only."""
+
+    def list_security_groups(self, limit: int | None = None) -> list[ProviderSecurityGroup]:
+        """Each with its description and rules."""
+
+    def get_security_group(self, group_id: str) -> ProviderSecurityGroup: ...
 
     # --- ports (``what``: the words a failure's message uses for the call) ---
 

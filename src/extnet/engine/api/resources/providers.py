@@ -14,6 +14,7 @@ from extnet.engine.api.mappers import Field, Mapper, attr, identity, link_fields
 from extnet.engine.api.resources.base import Collection, Ctx, completed, services_of
 from extnet.engine.api.resources.provider_networks import ProviderNetworks
 from extnet.engine.api.resources.provider_routers import ProviderRouters
+from extnet.engine.api.resources.provider_security_groups import ProviderSecurityGroups
 from extnet.engine.api.schema import List
 from extnet.engine.api.search import Matcher, column_matcher
 from extnet.engine.commands.base import run
@@ -26,7 +27,7 @@ from extnet.engine.store.models import Provider
 from extnet.engine.store.queries import Entity, load
 
 T = TypeVar("T")
-PROVIDER_LINKS = ("networks", "certificates", "routers")
+PROVIDER_LINKS = ("networks", "certificates", "routers", "securitygroups")
 
 
 def _plugin_type(provider: Provider, extra: Entity) -> str | None:
@@ -133,7 +134,8 @@ class OpenStackNetworkProviders(Collection):
     type_name = PROVIDER.type_name
     what = "provider"
     subs: ClassVar[dict[str, type[Collection]]] = {"certificates": ProviderCertificates, "networks": ProviderNetworks,
-                                                   "routers": ProviderRouters}
+                                                   "routers": ProviderRouters,
+                                                   "securitygroups": ProviderSecurityGroups}
     actions = ("testconnectivity", "importcertificates", "sync")
     self_managed = frozenset({"action:testconnectivity", "action:sync"})
     search_fields: ClassVar[dict[str, Matcher] | None] = PROVIDER.search_fields()
