@@ -145,6 +145,7 @@ def test_adding_and_removing_a_subnet(page: Any, stack: Stack) -> None:
         assert neutron.get("subnets", params={"network_id": network_id}).json()["subnets"] == []
     # a subnet for the VM of the next test to take its address from
     page.get_by_role("button", name="New subnet").click()
+    dialog.get_by_label("Subnet name").fill("red-vms")
     dialog.get_by_label("CIDR").fill("10.78.0.0/24")
     dialog.get_by_role("button", name="Create").click()
     expect(page.locator("#sub-panel tr").filter(has_text="10.78.0.0/24")).to_be_visible()
@@ -167,12 +168,15 @@ def test_a_vm_on_an_imported_network_gets_an_active_bound_port(page: Any, stack:
     expect(nic).to_contain_text("local")
     expect(nic).to_contain_text("10.78.0.")
     screenshot(page, "vm-network-interfaces")
-    with stack.neutron() as neutron:
-        ports = neutron.get("ports", params={"network_id": provider_networks(stack)[NETWORKS[0]]}).json()["ports"]
-    vm_ports = [p for p in ports if p["device_owner"].startswith("compute")]
-    assert [(p["status"], p["binding:host_id"]) for p in vm_ports] == [("ACTIVE", "local")]
-    port_id = vm_ports[0]["id"]
-    expect(nic).to_contain_text(port_id)
+    with stack.api() as api:
+        vm_id = api.get("vms", params={"search": f"name={VM}"}).json()["vm"][0]["id"]
+        nic_id = api.get(f"vms/{vm_id}/nics").json()["nic"][0]["id"]
+        agent = api.get("hosts").json()["host"][0]["host_agent"]
+    with stack.neutron() as neutron:  # a vNIC's port has the vNIC's id as its device_id
+        ports = neutron.get("ports", params={"device_id": nic_id}).json()["ports"]
+    assert [(p["status"], p["binding:host_id"]) for p in ports] == [("ACTIVE", agent["unique_id"])]
+    expect(nic).to_contain_text(ports[0]["id"])
+    expect(nic).to_contain_text(ports[0]["fixed_ips"][0]["ip_address"])
 
 
 def test_the_topology_shows_the_vm_on_its_network(page: Any, stack: Stack) -> None:

@@ -9,6 +9,7 @@ export class Inventory {
     this.networks = [];
     this.hosts = [];
     this.providers = [];
+    this.profiles = [];
     this.byId = new Map();
     this.loading = null;
   }
@@ -24,17 +25,28 @@ export class Inventory {
   }
 
   async fetch() {
-    const [dataCenters, clusters, networks, hosts, providers] = await Promise.all([
+    const [dataCenters, clusters, networks, hosts, providers, profiles] = await Promise.all([
       list("datacenters"), list("clusters"), list("networks"), list("hosts"), list("openstacknetworkproviders"),
+      list("vnicprofiles"),
     ]);
-    Object.assign(this, { dataCenters, clusters, networks, hosts, providers });
+    Object.assign(this, { dataCenters, clusters, networks, hosts, providers, profiles });
     this.byId = new Map();
-    for (const entity of [...dataCenters, ...clusters, ...networks, ...hosts, ...providers]) this.byId.set(entity.id, entity);
+    for (const entity of [...dataCenters, ...clusters, ...networks, ...hosts, ...providers, ...profiles]) {
+      this.byId.set(entity.id, entity);
+    }
   }
 
   name(ref) {
     if (!ref) return "";
     return this.byId.get(ref.id)?.name || ref.id;
+  }
+
+  /** The host a port is bound to: Neutron's binding:host_id is one its agent reports (host_agent), or its name. */
+  hostOfBinding(binding) {
+    if (!binding) return null;
+    const reported = (host) => [host.id, host.name, host.host_agent?.unique_id, host.host_agent?.hostname,
+      ...(host.host_agent?.binding_host_ids?.property || []).map((p) => p.value)];
+    return this.hosts.find((host) => reported(host).includes(binding)) || null;
   }
 
   dataCenterOfCluster(clusterId) {

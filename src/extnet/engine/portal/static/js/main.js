@@ -64,7 +64,7 @@ class Portal {
       h("span", { class: "user" }, "Signed in as ", h("strong", {}, user)),
       h("a", { href: "/ovirt-engine/api", class: "api-link" }, "REST API"),
       h("button", { type: "button", onclick: () => api.logout() }, "Log out"));
-    const search = h("form", { class: "search", role: "search", onsubmit: (event) => {
+    const search = this.searchForm = h("form", { class: "search", role: "search", onsubmit: (event) => {
       event.preventDefault();
       this.load();
     } },
@@ -163,7 +163,7 @@ class Portal {
     if (changed) {
       this.rows = null;
       this.searchInput.value = "";
-      this.searchInput.disabled = !tab.searchable;
+      this.searchForm.hidden = !tab.searchable;
       this.renderToolbar(null);
       clear(this.details);
     }

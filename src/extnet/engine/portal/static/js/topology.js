@@ -86,27 +86,33 @@ function draw(data) {
   const height = TOP + Math.max(1, devices.length) * ROW + 30;
   const width = x0 + Math.max(1, networks.length) * BAR_GAP + 40;
   const svg = s("svg", { class: "topology", width, height, viewBox: `0 0 ${width} ${height}`, role: "group", "aria-label": "Network topology" });
+  const wires = s("g", {});
+  const bars = s("g", {});
+  const ports = s("g", {});
+  const boxes = s("g", {});
+  svg.append(wires, bars, ports, boxes); // wires pass behind the bars they do not attach to
   networks.forEach((network) => {
     const x = barX.get(network.id);
     const cidrs = (subnets.get(network.id) || []).map((subnet) => subnet.cidr);
-    svg.append(link(`#/networks/${network.id}`, `network ${network.name}${cidrs.length ? ` (${cidrs.join(", ")})` : ""}`,
-      s("rect", { x: x - 7, y: TOP - 20, width: 14, height: height - TOP, rx: 4, class: `bar ${network.external_provider ? "external" : "local"}` }),
-      s("text", { x, y: 18, class: "bar-label", "text-anchor": "middle" }, network.name),
-      ...cidrs.slice(0, 3).map((cidr, i) => s("text", { x, y: 36 + i * 14, class: "cidr", "text-anchor": "middle" }, cidr))));
+    // the words beside the link, not in it: a link's name must contain its visible text, and these are two lines
+    bars.append(link(`#/networks/${network.id}`, `network ${network.name}${cidrs.length ? ` (${cidrs.join(", ")})` : ""}`,
+      s("rect", { x: x - 7, y: TOP - 20, width: 14, height: height - TOP, rx: 4, class: `bar ${network.external_provider ? "external" : "local"}` })),
+    s("text", { x, y: 18, class: "bar-label", "text-anchor": "middle", "aria-hidden": "true" }, network.name),
+    ...cidrs.slice(0, 3).map((cidr, i) => s("text", { x, y: 36 + i * 14, class: "cidr", "text-anchor": "middle", "aria-hidden": "true" }, cidr)));
   });
   devices.forEach((device, row) => {
     const y = TOP + row * ROW;
     for (const attachment of device.links) {
       const x = barX.get(attachment.network);
       if (x === undefined) continue;
-      svg.append(s("line", { x1: 20 + BOX_WIDTH, y1: y + 18, x2: x, y2: y + 18, class: "wire" }));
+      wires.append(s("line", { x1: 20 + BOX_WIDTH, y1: y + 18, x2: x, y2: y + 18, class: "wire" }));
       const port = s("circle", { cx: x, cy: y + 18, r: 7, class: `port ${portColour(attachment.state)}` });
-      svg.append(attachment.detail ? link(device.href, `${attachment.label}: ${attachment.detail}`, port) : port);
+      ports.append(attachment.detail ? link(device.href, `${attachment.label}: ${attachment.detail}`, port) : port);
     }
-    svg.append(link(device.href, `${device.kind === "vm" ? "VM" : "router"} ${device.label}: ${device.state || "unknown"}`,
-      s("rect", { x: 20, y, width: BOX_WIDTH, height: 36, rx: 6, class: `device ${device.kind} ${String(device.state).toLowerCase()}` }),
-      s("text", { x: 32, y: y + 16, class: "device-label" }, device.label.length > 20 ? `${device.label.slice(0, 19)}…` : device.label),
-      s("text", { x: 32, y: y + 30, class: "device-state" }, `${device.kind === "vm" ? "VM" : "router"} · ${device.state || "unknown"}`)));
+    boxes.append(link(device.href, `${device.kind === "vm" ? "VM" : "router"} ${device.label}: ${device.state || "unknown"}`,
+      s("rect", { x: 20, y, width: BOX_WIDTH, height: 36, rx: 6, class: `device ${device.kind} ${String(device.state).toLowerCase()}` })),
+    s("text", { x: 32, y: y + 16, class: "device-label", "aria-hidden": "true" }, device.label.length > 20 ? `${device.label.slice(0, 19)}…` : device.label),
+    s("text", { x: 32, y: y + 30, class: "device-state", "aria-hidden": "true" }, `${device.kind === "vm" ? "VM" : "router"} · ${device.state || "unknown"}`));
   });
   return { svg, devices };
 }

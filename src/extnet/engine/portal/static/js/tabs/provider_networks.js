@@ -77,7 +77,7 @@ export async function importDialog(ctx, provider, networks) {
 
 /** The fields of a subnet: {rows, read()} giving the engine's <openstack_subnet>. */
 export function subnetForm({ optional = false } = {}) {
-  const name = h("input", {});
+  const name = h("input", { required: !optional });
   const cidr = h("input", { placeholder: "10.0.0.0/24", required: !optional });
   const version = select([["v4", "IPv4"], ["v6", "IPv6"]], "v4");
   const gateway = h("input", { placeholder: "10.0.0.1 (empty: the provider's default)" });
@@ -86,7 +86,7 @@ export function subnetForm({ optional = false } = {}) {
     field("Gateway", gateway).row, field("DNS servers", dns, "Separated by commas").row];
   const read = () => {
     if (optional && !cidr.value.trim()) return null;
-    const subnet = { name: name.value.trim() || undefined, cidr: cidr.value.trim(), ip_version: version.value };
+    const subnet = { name: name.value.trim() || `subnet-${cidr.value.trim()}`, cidr: cidr.value.trim(), ip_version: version.value };
     if (gateway.value.trim()) subnet.gateway = gateway.value.trim();
     const servers = dns.value.split(",").map((s) => s.trim()).filter(Boolean);
     if (servers.length) subnet.dns_servers = { dns_server: servers };

@@ -40,10 +40,10 @@ async function newVmDialog(ctx) {
   if (vm) ctx.open("vms", vm.id);
 }
 
-async function runAction(vm, ctx, name, body, doing) {
+async function runAction(vm, ctx, name, [doing, done]) {
   notify(`${doing} VM '${vm.name}'…`);
-  await api.action(`vms/${vm.id}`, name, body);
-  notify(`VM '${vm.name}': ${name} done`);
+  await api.action(`vms/${vm.id}`, name, {});
+  notify(`VM '${vm.name}' ${done}`);
   ctx.refresh();
 }
 
@@ -68,9 +68,13 @@ function addresses(devices) {
   return devices.flatMap((device) => (device.ips?.ip || []).map((ip) => ip.address));
 }
 
-function portCells(port) {
-  if (!port) return ["no port", "", ""];
-  return [status(port.status), port.binding_host_id || "unbound", h("span", { class: "mono" }, port.id)];
+function portCells(port, ctx) {
+  if (!port) return ["no port", "", "", ""];
+  const host = ctx.inventory.hostOfBinding(port.binding_host_id);
+  const binding = host ? h("span", { title: `binding:host_id ${port.binding_host_id}` }, objectLink(ctx, "hosts", host))
+    : port.binding_host_id || "unbound";
+  const ips = (port.fixed_ips?.fixed_ip || []).map((ip) => ip.ip_address).join(", ");
+  return [status(port.status), binding, h("span", { class: "mono" }, ips), h("span", { class: "mono" }, port.id)];
 }
 
 async function nicDialog(vm, ctx, nic) {
@@ -95,7 +99,7 @@ async function nicsTab(vm, panel, ctx) {
   const nics = await api.list(`vms/${vm.id}/nics`);
   const render = () => nicsTab(vm, panel, ctx);
   const rows = nics.map((nic) => {
-    const portPlace = [h("td", {}, "…"), h("td", {}, "…"), h("td", {}, "…")];
+    const portPlace = [h("td", {}, "…"), h("td", {}, "…"), h("td", {}, "…"), h("td", {}, "…")];
     const addressCell = h("td", { class: "mono" }, "");
     const act = (label, run) => h("button", { type: "button", onclick: async () => {
       try {
@@ -105,7 +109,7 @@ async function nicsTab(vm, panel, ctx) {
       }
     } }, label);
     const row = h("tr", { dataset: { nic: nic.name } },
-      h("td", {}, nic.name), h("td", {}, nic.vnic_profile ? objectLink(ctx, "vnicprofiles", nic.vnic_profile, ctx.inventory.name(nic.vnic_profile)) : "empty"),
+      h("td", {}, nic.name), h("td", {}, nic.vnic_profile ? objectLink(ctx, "vnicprofiles", nic.vnic_profile) : "empty"),
       h("td", { class: "mono" }, nic.mac?.address || ""), h("td", {}, flag(nic.plugged) ? "plugged" : "unplugged"),
       ...portPlace, addressCell,
       h("td", { class: "row-actions" },
@@ -123,7 +127,7 @@ async function nicsTab(vm, panel, ctx) {
         if (ports.error) {
           portPlace[0].replaceChildren(faultView(ports.error));
         } else {
-          portCells(ports[0]).forEach((cell, i) => portPlace[i].replaceChildren(cell));
+          portCells(ports[0], ctx).forEach((cell, i) => portPlace[i].replaceChildren(cell));
         }
         addressCell.textContent = addresses(devices).join(", ");
       } catch {
@@ -136,10 +140,11 @@ async function nicsTab(vm, panel, ctx) {
     if (await nicDialog(vm, ctx, null)) render();
   } }, "New");
   clear(panel, h("div", { class: "actions", role: "toolbar", "aria-label": "Network interface actions" }, add),
-    h("table", { class: "grid" }, h("caption", { class: "visually-hidden" }, `Network interfaces of ${vm.name}`),
-      h("thead", {}, h("tr", {}, ["Name", "vNIC profile", "MAC", "Plugged", "Port status", "Host binding", "Port ID", "Addresses", "Actions"]
+    h("div", { class: "table-wrap" }, h("table", { class: "grid" }, h("caption", { class: "visually-hidden" }, `Network interfaces of ${vm.name}`),
+      h("thead", {}, h("tr", {}, ["Name", "vNIC profile", "MAC", "Plugged", "Port status", "Host binding", "Port addresses", "Port ID",
+        "Reported addresses", "Actions"]
         .map((label) => h("th", { scope: "col" }, label)))),
-      h("tbody", {}, rows.length ? rows.map((r) => r.row) : h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No network interfaces")))));
+      h("tbody", {}, rows.length ? rows.map((r) => r.row) : h("tr", {}, h("td", { colspan: 10, class: "empty" }, "No network interfaces"))))));
   const poll = async () => {
     if (!panel.isConnected || !rows.length || !rows[0].row.isConnected) return;
     await Promise.all(rows.map((r) => r.refreshLive()));
@@ -162,8 +167,9 @@ export const vms = {
   inScope: (vm, scope, inv) => inv.inPlace(scope, inv.dataCenterOfCluster(vm.cluster?.id), vm.cluster?.id),
   actions: [
     { label: "New", run: (row, ctx) => newVmDialog(ctx) },
-    { label: "Run", needsRow: true, enabled: (vm) => vm.status === "down", run: (vm, ctx) => runAction(vm, ctx, "start", {}, "Starting") },
-    { label: "Shut down", needsRow: true, enabled: (vm) => vm.status !== "down", run: (vm, ctx) => runAction(vm, ctx, "stop", {}, "Stopping") },
+    { label: "Run", needsRow: true, enabled: (vm) => vm.status === "down", run: (vm, ctx) => runAction(vm, ctx, "start", ["Starting", "is up"]) },
+    { label: "Shut down", needsRow: true, enabled: (vm) => vm.status !== "down", run: (vm, ctx) => runAction(vm, ctx, "shutdown", ["Shutting down", "is down"]) },
+    { label: "Power off", needsRow: true, enabled: (vm) => vm.status !== "down", run: (vm, ctx) => runAction(vm, ctx, "stop", ["Powering off", "is down"]) },
     { label: "Migrate", needsRow: true, enabled: (vm) => vm.status === "up", run: migrateDialog },
     { label: "Remove", needsRow: true, enabled: (vm) => vm.status === "down", run: removeVm },
   ],
