@@ -179,6 +179,84 @@ def test_a_vm_on_an_imported_network_gets_an_active_bound_port(page: Any, stack:
     expect(nic).to_contain_text(ports[0]["fixed_ips"][0]["ip_address"])
 
 
+def test_unplugging_plugging_and_changing_the_profile_of_a_running_vms_vnic(page: Any, stack: Stack) -> None:
+    open_tab(page, "Virtual Machines")
+    row(page, VM).click()
+    open_sub_tab(page, "Network Interfaces")
+    nic = page.locator("#sub-panel tr[data-nic=nic1]")
+    nic.get_by_role("button", name="Unplug").click()
+    expect(nic).to_contain_text("unplugged")
+    nic.get_by_role("button", name="Plug", exact=True).click()
+    expect(nic.get_by_role("cell", name="plugged", exact=True)).to_be_visible()
+    nic.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog", name=f"Edit interface nic1 of {VM}")
+    profile = dialog.get_by_label("vNIC profile")
+    profile.select_option(label=_option(profile, f"{NETWORKS[1]} / {NETWORKS[1]}"))
+    dialog.get_by_role("button", name="Save").click()
+    expect(nic.get_by_role("link", name=NETWORKS[1])).to_be_visible()
+    expect(nic).to_contain_text("ACTIVE", timeout=60_000)
+    with stack.neutron() as neutron:
+        blue = neutron.get("ports", params={"network_id": provider_networks(stack)[NETWORKS[1]]}).json()["ports"]
+    assert [p["status"] for p in blue if p["device_owner"] == "oVirt"] == ["ACTIVE"]
+    nic.get_by_role("button", name="Edit").click()  # back on red, as the topology test expects
+    profile.select_option(label=_option(profile, f"{NETWORKS[0]} / {NETWORKS[0]}"))
+    dialog.get_by_role("button", name="Save").click()
+    expect(nic.get_by_role("link", name=NETWORKS[0])).to_be_visible()
+    expect(nic).to_contain_text("ACTIVE", timeout=60_000)
+
+
+def test_picking_a_profiles_security_groups_from_the_provider(page: Any, stack: Stack) -> None:
+    with stack.neutron() as neutron:
+        group = neutron.post("security-groups", json={"security_group": {"name": "portal-web"}}).json()
+    group_id = group["security_group"]["id"]
+    open_tab(page, "vNIC Profiles")
+    row(page, NETWORKS[0]).first.click()
+    page.get_by_role("button", name="Edit", exact=True).click()
+    dialog = page.get_by_role("dialog", name=f"Edit vNIC profile {NETWORKS[0]}")
+    dialog.get_by_role("checkbox", name="portal-web").check()
+    check_accessibility(page, "vNIC profile dialog")
+    dialog.get_by_role("button", name="Save").click()
+    expect(row(page, NETWORKS[0]).first).to_contain_text(group_id)
+    with stack.api() as api:
+        profiles = api.get("vnicprofiles").json()["vnic_profile"]
+    chosen = next(p for p in profiles if p["name"] == NETWORKS[0])
+    assert chosen["custom_properties"]["custom_property"] == [{"name": "SecurityGroups", "value": group_id}]
+
+
+def test_an_external_networks_fixed_fields_are_greyed_with_the_reason(page: Any) -> None:
+    open_tab(page, "Networks")
+    row(page, NETWORKS[0]).click()
+    page.get_by_role("button", name="Edit", exact=True).click()
+    dialog = page.get_by_role("dialog", name=f"Edit network {NETWORKS[0]}")
+    vlan = dialog.get_by_label("VLAN tag")
+    expect(vlan).to_be_disabled()
+    reason = f"The VLAN of external network '{NETWORKS[0]}' comes from provider 'physnet'"
+    expect(vlan).to_have_attribute("title", reason)
+    expect(dialog.get_by_label("VM network")).to_be_disabled()
+    expect(dialog.get_by_label("Name", exact=True)).to_be_enabled()
+    page.keyboard.press("Escape")
+
+
+def test_the_tree_limits_the_tabs_to_a_provider(page: Any) -> None:
+    page.locator("[role=tree] .node", has_text="physnet").click()
+    open_tab(page, "Networks")
+    expect(page.get_by_text("Showing only provider 'physnet'")).to_be_visible()
+    expect(row(page, NETWORKS[0])).to_have_count(1)
+    expect(row(page, "ovirtmgmt")).to_have_count(0)
+    page.get_by_role("button", name="Show all").click()
+    expect(row(page, "ovirtmgmt")).to_have_count(1)
+
+
+def test_new_events_appear_without_a_reload(page: Any, stack: Stack) -> None:
+    open_tab(page, "Events")
+    marker = f"portal marker {stack.base}"
+    expect(page.locator("#main-panel")).not_to_contain_text(marker)
+    with stack.api() as api:
+        api.post("events", json={"description": marker, "severity": "warning", "origin": "portal-test",
+                                 "custom_id": 1}).raise_for_status()  # fmt: skip
+    expect(page.locator("#main-panel tbody tr").first).to_contain_text(marker, timeout=15_000)
+
+
 def test_the_topology_shows_the_vm_on_its_network(page: Any, stack: Stack) -> None:
     page.locator("[role=tree] .node", has_text="Default").first.click()
     open_tab(page, "Topology")
@@ -233,5 +311,6 @@ def _provider_id(stack: Stack, name: str) -> str:
 
 
 def _option(select: Any, starts: str) -> str:
+    select.locator("option", has_text=starts).first.wait_for(state="attached")  # the dialog may still be opening
     labels: list[str] = select.locator("option").all_text_contents()
     return next(label for label in labels if label.startswith(starts))
