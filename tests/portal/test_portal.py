@@ -286,6 +286,23 @@ def test_removing_a_network_with_delete_from_provider(page: Any, stack: Stack) -
     assert NETWORKS[0] in provider_networks(stack)
 
 
+def test_creating_a_network_on_the_provider_with_a_first_subnet(page: Any, stack: Stack) -> None:
+    open_tab(page, "Networks")
+    page.get_by_role("button", name="New external").click()
+    dialog = page.get_by_role("dialog", name="New external network")
+    dialog.get_by_label("Name", exact=True).fill("portal-green")
+    dialog.get_by_label("Provider").select_option(label="physnet")
+    dialog.get_by_label("Create a first subnet").check()
+    dialog.get_by_label("Subnet name").fill("green-v4")
+    dialog.get_by_label("CIDR").fill("10.79.0.0/24")
+    dialog.get_by_role("button", name="Create").click()
+    expect(row(page, "portal-green")).to_contain_text("physnet")
+    network_id = until(lambda: provider_networks(stack).get("portal-green"), what="the network on the provider")
+    with stack.neutron() as neutron:
+        subnets = neutron.get("subnets", params={"network_id": network_id}).json()["subnets"]
+    assert [(s["name"], s["cidr"]) for s in subnets] == [("green-v4", "10.79.0.0/24")]
+
+
 @pytest.mark.parametrize("width", [1920, 1280])
 def test_every_main_screen_is_accessible_and_fits(page: Any, stack: Stack, width: int) -> None:
     page.set_viewport_size({"width": width, "height": 900})
@@ -302,6 +319,21 @@ def test_every_main_screen_is_accessible_and_fits(page: Any, stack: Stack, width
         assert overflow <= 0, f"{tab} is {overflow} px wider than a {width} px screen"
         if width == 1920:
             screenshot(page, "tab-" + tab.lower().replace(" ", "-"))
+
+
+def test_stopping_and_removing_a_vm(page: Any, stack: Stack) -> None:
+    open_tab(page, "Virtual Machines")
+    row(page, VM).click()
+    page.get_by_role("button", name="Power off").click()
+    expect(row(page, VM)).to_contain_text("down", timeout=60_000)
+    page.get_by_role("button", name="Remove", exact=True).click()
+    page.get_by_role("dialog", name=f"Remove VM {VM}").get_by_role("button", name="Remove").click()
+    expect(row(page, VM)).to_have_count(0)
+    with stack.api() as api:
+        assert api.get("vms", params={"search": f"name={VM}"}).json().get("vm", []) == []
+    with stack.neutron() as neutron:  # its port went with it
+        ports = neutron.get("ports", params={"network_id": provider_networks(stack)[NETWORKS[0]]}).json()["ports"]
+    assert [p for p in ports if p["device_owner"] == "oVirt"] == []
 
 
 def _provider_id(stack: Stack, name: str) -> str:

@@ -1,7 +1,7 @@
 """The engine's welcome page at ``/ovirt-engine/``: what is running and where to go (authenticated, like the API).
 
 Browsers get a Basic-auth prompt; the page shows the inventory's size, the providers and hosts with their state,
-and links to the API and its description. The full admin portal is a later piece of work.
+and links to the administration portal (``portal/``), the API and its description.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _render(db: Database, principal: Principal, version: str) -> str:
 td,th{{border:1px solid #ccc;padding:.3em .8em;text-align:left}}</style></head>
 <body><h1>extnet engine {escape(version)}</h1>
 <p>Signed in as <b>{escape(principal.name)}</b>{" (read-only)" if principal.read_only else ""}.</p>
-<p><a href="/ovirt-engine/api">REST API (oVirt v4)</a> ·
+<p><a href="/ovirt-engine/webadmin/">Administration portal</a> · <a href="/ovirt-engine/api">REST API (oVirt v4)</a> ·
 <a href="/ovirt-engine/api-docs/openapi.json">API description (OpenAPI)</a></p>
 <h2>Inventory</h2><table>{count_rows}</table>
 <h2>Network providers</h2><table><tr><th>name</th><th>url</th><th>auto-sync</th></tr>{provider_rows}</table>

@@ -79,7 +79,7 @@ export function faultView(error) {
  * button or Enter; a thrown fault is shown in the dialog, which stays open with what the user typed (as it does when
  * onSubmit returns false). Resolves with onSubmit's result (true for none), or null when cancelled.
  */
-export function openDialog({ title, body, submitLabel = "OK", cancelLabel = "Cancel", onSubmit, wide = false }) {
+export function openDialog({ title, body, footer = null, submitLabel = "OK", cancelLabel = "Cancel", onSubmit, wide = false }) {
   return new Promise((resolve) => {
     const titleId = uid("dialog-title");
     const faults = h("div", { class: "faults" });
@@ -88,6 +88,7 @@ export function openDialog({ title, body, submitLabel = "OK", cancelLabel = "Can
     const form = h("form", { method: "dialog" },
       h("h2", { id: titleId }, title),
       h("div", { class: "dialog-body" }, body),
+      footer ? h("div", { class: "dialog-footer" }, footer) : null, // always in sight, below the scrolled body
       faults,
       h("div", { class: "buttons" }, onSubmit ? submit : null, cancel));
     const dialog = h("dialog", { "aria-labelledby": titleId, class: wide ? "wide" : "" }, form);

@@ -126,7 +126,8 @@ async function providerDialog(ctx, provider) {
   const result = await openDialog({
     title: provider ? `Edit provider ${provider.name}` : "Add provider",
     submitLabel: "Save and test",
-    body: [...form.body, h("div", { class: "test-row" }, testButton, light), trust],
+    body: form.body,
+    footer: [h("div", { class: "test-row" }, testButton, light), trust],
     wide: true,
     onSubmit: async ({ cancel }) => {
       const entity = form.read();
