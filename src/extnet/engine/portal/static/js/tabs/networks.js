@@ -2,7 +2,7 @@
 // reads an external network's subnets live from its provider.
 
 import * as api from "../api.js";
-import { checkbox, clear, faultView, field, h, notify, openDialog, select } from "../dom.js";
+import { checkbox, clear, field, h, notify, openDialog, select } from "../dom.js";
 import { flag, general, objectLink, status, yesNo } from "./common.js";
 import { newProviderNetworkDialog, subnetForm } from "./provider_networks.js";
 

@@ -2,7 +2,7 @@
 
 import * as api from "../api.js";
 import { clear, faultView, field, h, openDialog, select } from "../dom.js";
-import { flag, general, objectLink, yesNo } from "./common.js";
+import { general, objectLink, yesNo } from "./common.js";
 
 const GROUPS = "SecurityGroups";
 
