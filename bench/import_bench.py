@@ -42,6 +42,8 @@ from tests.provider.process import ADMIN_PASSWORD as PROVIDER_PASSWORD  # noqa: 
 from tests.provider.process import ProviderProcess, run_provider  # noqa: E402
 from tests.servers import ADMIN_PASSWORD, EngineProcess, engine_token, run_engine, scratch_database  # noqa: E402
 
+from extnet.common.progress import Progress, ProgressCallback, no_progress  # noqa: E402
+
 BULK = 500  # networks per bulk create request
 
 
@@ -62,15 +64,24 @@ class Row:
         return f"{self.seconds / other.seconds:.2f}" if other else ""
 
 
-def timed(func: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
+def timed(func: Callable[[], Any], repeat: int = 1, progress: ProgressCallback = no_progress,
+          phase: str = "") -> tuple[float, Any]:  # fmt: skip
     """Median seconds of ``repeat`` calls of ``func`` (after one untimed call if repeated), and its last result."""
     times: list[float] = []
     result = func() if repeat > 1 else None  # warm up: connections, tokens, the engine's provider client
-    for _ in range(repeat):
+    for done in range(1, repeat + 1):
         start = time.perf_counter()
         result = func()
         times.append(time.perf_counter() - start)
+        progress(phase, done, repeat)
     return statistics.median(times), result
+
+
+def each(items: list[str], call: Callable[[str], Any], progress: ProgressCallback, phase: str) -> None:
+    """``call`` on every item, one by one, saying how far it got."""
+    for done, item in enumerate(items, 1):
+        call(item)
+        progress(phase, done, len(items))
 
 
 def create_networks(provider: ProviderProcess, token: str, count: int) -> list[str]:
@@ -126,14 +137,15 @@ class Bench:
     def discovery(self, label: str, again: str, minimum: int) -> list[Row]:
         """Every network of the provider, listed straight from it and through the engine."""
         repeat = self.repeat
-        base_s, found = timed(lambda: list(self.neutron.network.networks()), repeat)
+        with Progress("discovery") as progress:
+            base_s, found = timed(lambda: list(self.neutron.network.networks()), repeat, progress, "openstacksdk")
+            raw_s, body = timed(lambda: self.raw.get("/networks").json(), repeat, progress, "raw GET")
+            xml_s, xml = timed(lambda: self._engine_listing("application/xml"), repeat, progress, "engine, XML")
+            json_s, as_json = timed(lambda: self._engine_listing("application/json"), repeat, progress, "engine, JSON")
+            sdk_s, listed = timed(self.networks.list, repeat, progress, "engine, ovirtsdk4")
         count = len(found)
         base = Row(f"provider: openstacksdk networks(){again}", count, base_s)
-        raw_s, body = timed(lambda: self.raw.get("/networks").json(), repeat)
         raw = Row(f"provider: raw GET /v2.0/networks (httpx){again}", len(body["networks"]), raw_s, base)
-        xml_s, xml = timed(lambda: self._engine_listing("application/xml"), repeat)
-        json_s, as_json = timed(lambda: self._engine_listing("application/json"), repeat)
-        sdk_s, listed = timed(self.networks.list, repeat)
         assert count == raw.count == len(listed) >= minimum, (count, raw.count, len(listed))
         assert xml.count(b"<openstack_network ") == len(json.loads(as_json)["openstack_network"]) == count
         return [
@@ -147,13 +159,16 @@ class Bench:
     def imports(self, chosen: list[str]) -> list[Row]:
         """The chosen networks fetched one by one from the provider, then imported one by one through the engine."""
         count = len(chosen)
-        base_s, _ = timed(lambda: [self.neutron.network.get_network(nid) for nid in chosen])
-        base = Row("provider: openstacksdk get_network(), each", count, base_s)
-        raw_s, _ = timed(lambda: [self.raw.get(f"/networks/{nid}").raise_for_status() for nid in chosen])
-        raw = Row("provider: raw GET /v2.0/networks/{id}, each (httpx)", count, raw_s, base)
         default = self.system.data_centers_service().list(search="name=Default")[0]
         into = t.DataCenter(id=default.id)
-        import_s, _ = timed(lambda: [self.networks.network_service(nid).import_(data_center=into) for nid in chosen])
+        with Progress("imports") as progress:
+            base_s, _ = timed(lambda: each(chosen, self.neutron.network.get_network, progress, "openstacksdk get"))
+            raw_s, _ = timed(lambda: each(chosen, lambda nid: self.raw.get(f"/networks/{nid}").raise_for_status(),
+                                          progress, "raw GET"))  # fmt: skip
+            import_s, _ = timed(lambda: each(chosen, lambda nid: self.networks.network_service(nid).import_(
+                data_center=into), progress, "engine import"))  # fmt: skip
+        base = Row("provider: openstacksdk get_network(), each", count, base_s)
+        raw = Row("provider: raw GET /v2.0/networks/{id}, each (httpx)", count, raw_s, base)
         networks = self.system.networks_service().list(search="name=bench-* and datacenter=Default")
         assert len([n for n in networks if n.external_provider]) == count
         return [base, raw, Row("engine: import, each (ovirtsdk4 import_())", count, import_s, base, raw)]

@@ -338,13 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _configure_logging(args: argparse.Namespace) -> None:
     """extnet's own logs at the command's level (``up``: warnings unless ``--verbose``); the libraries' (alembic,
-    uvicorn, keystoneauth...) at WARNING unless debugging."""
+    uvicorn, keystoneauth...) at WARNING unless debugging, or ``up --verbose``, which logs everything from INFO up."""
+    verbose_up = args.command == "up" and args.verbose
     if args.command == "up":
         level = "info" if args.verbose else "warning"
     else:
         level = getattr(args, "log_level", None) or "info"
-    logging.basicConfig(level=logging.DEBUG if level == "debug" else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    libraries = logging.DEBUG if level == "debug" else logging.INFO if verbose_up else logging.WARNING
+    logging.basicConfig(level=libraries, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("extnet").setLevel(level.upper())
 
 

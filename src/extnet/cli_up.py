@@ -3,14 +3,18 @@ one banner, printed first, that says everything a new user needs; then one line 
 
 The provider's database and admin are made here, before the provider starts, so that ``up`` knows the admin's
 password at the first start: the engine registers the provider with it (``engine.bootstrap``) and the banner shows
-it once. Library logs stay at WARNING unless ``--verbose``.
+it once. Library logs stay at WARNING unless ``--verbose``; what is logged while ``up`` prepares (alembic's
+migrations) comes after the banner.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,21 +44,20 @@ def run_up(settings: EngineSettings, verbose: bool) -> int:
 
     level = "info" if verbose else "warning"
     provider_settings = ProviderSettings(data_dir=settings.data_dir / "provider", log_level=level)
-    provider_password, provider_secret = _prepare_provider(provider_settings)
-    choice = choose_runtime(settings.data_dir)
-    host_settings = HostSettings(runtime=choice.runtime, ovsdb=choice.ovsdb)  # type: ignore[arg-type]
-    settings = settings.model_copy(update={
-        "log_level": level, "local_host": host_settings.listen,
-        "local_host_password": generate_password(),  # the local agent's pairing password: made anew at each start
-        "builtin_provider": provider_settings.network_url(),
-        "builtin_provider_auth_url": provider_settings.identity_url() + "/v3",
-        "builtin_provider_password": provider_password,
-    })  # fmt: skip
-    admin, registration = _prepare_engine(settings)
-    print(
-        _banner(settings, admin, registration, provider_settings, provider_secret, host_settings, choice.why, verbose),
-        flush=True,
-    )
+    with logs_after_the_banner():
+        provider_password, provider_secret = _prepare_provider(provider_settings)
+        choice = choose_runtime(settings.data_dir)
+        host_settings = HostSettings(runtime=choice.runtime, ovsdb=choice.ovsdb)  # type: ignore[arg-type]
+        settings = settings.model_copy(update={
+            "log_level": level, "local_host": host_settings.listen,
+            "local_host_password": generate_password(),  # the local agent's pairing password: made anew each start
+            "builtin_provider": provider_settings.network_url(),
+            "builtin_provider_auth_url": provider_settings.identity_url() + "/v3",
+            "builtin_provider_password": provider_password,
+        })  # fmt: skip
+        admin, registration = _prepare_engine(settings)
+        print(_banner(settings, admin, registration, provider_settings, provider_secret, host_settings, choice.why,
+                      verbose), flush=True)  # fmt: skip
     children = [
         _child(["provider", "--data-dir", str(provider_settings.data_dir)], level),
         _child(["host", "--listen", host_settings.listen, "--data-dir", str(settings.data_dir / "host")], level,
@@ -72,6 +75,39 @@ def run_up(settings: EngineSettings, verbose: bool) -> int:
                 child.kill()
         if choice.daemons is not None:
             choice.daemons.stop()
+
+
+class _Held(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def logs_after_the_banner() -> Iterator[None]:
+    """What is logged (and warned) in the block goes out when it ends, after the banner it prints: the databases'
+    migrations log (alembic) before ``up`` knows what the banner says, and the banner comes first."""
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    held = _Held()
+    for handler in handlers:
+        root.removeHandler(handler)
+    root.addHandler(held)
+    logging.captureWarnings(True)
+    try:
+        yield
+    finally:
+        logging.captureWarnings(False)
+        root.removeHandler(held)
+        for handler in handlers:
+            root.addHandler(handler)
+        for record in held.records:
+            for handler in handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
 
 
 @dataclass
@@ -185,9 +221,9 @@ def _banner(settings: EngineSettings, admin: Secret, registration: str, provider
         "",
         _row("API (oVirt REST v4)", f"{base}/api"),
         _row("API description", f"{base}/api-docs/openapi.json"),
-        _row("web (welcome page)", f"{base}/"),
+        _row("web portal", f"{base}/webadmin/"),
         _row("SSO token endpoint", f"{base}/sso/oauth/token"),
-        _row("user", "admin@internal (the API, its description and the web pages all need a login)"),
+        _row("user", "admin@internal: log in with it to the web portal and the API (both need a login)"),
         _row("password", admin.shown()),
         "",
         _row("network provider", registration),

@@ -88,12 +88,13 @@ def test_up_prints_where_and_how_to_log_in_and_stops_on_ctrl_c(tmp_path: Path) -
         # the banner comes first: no log line of any library before it
         assert banner.lstrip().startswith("extnet is starting"), banner
         assert re.search(rf"API \(oVirt REST v4\):\s+http://127\.0\.0\.1:{up.port}/ovirt-engine/api\n", banner)
-        assert re.search(r"user:\s+admin@internal \(the API, its description and the web pages all need a login\)",
-                         banner)  # fmt: skip
+        assert re.search(rf"web portal:\s+http://127\.0\.0\.1:{up.port}/ovirt-engine/webadmin/\n", banner), banner
+        assert re.search(r"user:\s+admin@internal: log in with it to the web portal and the API", banner), banner
         password = re.search(r"\n  password:\s+(\S+)  \(generated; shown only now, at the first start\)", banner)
         assert password, banner
         up.wait_for(r"extnet is ready")
-        assert " INFO " not in up.output() and "alembic" not in up.output()  # warnings only
+        assert " INFO " not in up.output() and "INFO:" not in up.output()  # warnings only: the programs' own...
+        assert "alembic" not in up.output() and "Uvicorn" not in up.output()  # ...and the libraries', children's too
         assert _login(up.base, "admin@internal", password.group(1)).json().get("access_token")
         assert up.interrupt() == 0, up.output()
         assert "Traceback" not in up.output()
@@ -125,6 +126,10 @@ def test_up_verbose_logs_what_the_programs_do(tmp_path: Path) -> None:
     with running_up(tmp_path / "state", up_env(), "--verbose") as up:
         up.wait_for(r"logs:\s+everything\n")
         up.wait_for(r"extnet is ready")
+        # the banner first still, then what was logged while up made the databases (alembic's migrations)
+        assert up.output().lstrip().startswith("extnet is starting"), up.output()
+        after_banner = up.output().split("Press Ctrl-C to stop everything", 1)[1]
+        assert re.search(r" INFO alembic\.runtime\.migration: Running upgrade  -> 0001", after_banner), up.output()
         assert re.search(r" INFO extnet\.engine\.bootstrap: the built-in provider at \S+ is registered as "
                          r"'extnet-builtin'", up.output()), up.output()  # fmt: skip
         assert "Uvicorn running on" in up.output()  # the libraries' logs too

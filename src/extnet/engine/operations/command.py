@@ -1,12 +1,12 @@
 """``extnet engine reconcile``: one reconciler pass from the command line, beside a running engine or not, with a
-progress bar; exits 1 when something could not be repaired (the report says what)."""
+progress line (common/progress.py); exits 1 when something could not be repaired (the report says what)."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from typing import TextIO
 
+from extnet.common.progress import Progress
 from extnet.engine.hosts.client import HostAgentClient
 from extnet.engine.operations.context import CLI_PREFIX, Lifecycle, engine_id, new_instance
 from extnet.engine.operations.reconciler import ReconcileReport, reconcile
@@ -15,39 +15,6 @@ from extnet.engine.secrets import SecretBox
 from extnet.engine.services import EngineServices
 from extnet.engine.settings import EngineSettings
 from extnet.engine.store.db import Database, migrate
-
-BAR = 30
-
-
-class ProgressBar:
-    """``phase [#####.....] done/total``, redrawn in place on a terminal; one line per phase otherwise."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self.phase = ""
-        self.last = ""
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        if phase != self.phase:
-            self.finish()
-            self.phase = phase
-        if total > 0:
-            filled = BAR * done // total
-            line = f"{phase} [{'#' * filled}{'.' * (BAR - filled)}] {done}/{total}"
-        else:
-            line = f"{phase} ... {done}"
-        self.last = line
-        if self.tty:
-            width = shutil.get_terminal_size((100, 20)).columns
-            self.out.write("\r" + line[: width - 1].ljust(width - 1))
-            self.out.flush()
-
-    def finish(self) -> None:
-        if self.last:
-            self.out.write("\n" if self.tty else self.last + "\n")
-            self.out.flush()
-        self.last = ""
 
 
 def summary(report: ReconcileReport) -> str:
@@ -82,9 +49,8 @@ def run_reconcile(settings: EngineSettings, out: TextIO = sys.stdout, err: TextI
         services.lifecycle = Lifecycle(identity, new_instance(CLI_PREFIX), settings.port_active_wait,
                                        settings.port_active_timeout, settings.vm_lock_wait,
                                        settings.vm_operation_lease)  # fmt: skip
-        progress = ProgressBar(err)
-        report = reconcile(database, services, progress)
-        progress.finish()
+        with Progress("reconcile", err) as progress:
+            report = reconcile(database, services, progress)
     finally:
         database.dispose()
     print(summary(report), file=out)

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from extnet.common.progress import ProgressCallback, no_progress
 from extnet.provider.drivers.base import Changes
 from extnet.provider.drivers.ovn import units
 from extnet.provider.drivers.ovn.chassis import Southbound, refresh_agents
@@ -140,15 +141,15 @@ class OvnDriver:
 
     # --- consistency -------------------------------------------------------------------------------------------
 
-    def check(self, repair: bool, full: bool = False) -> Report:
+    def check(self, repair: bool, full: bool = False, progress: ProgressCallback = no_progress) -> Report:
         """Compare the API with OVN Northbound: by revision numbers (``full``: every column of every row) and,
-        with ``repair``, make OVN match."""
+        with ``repair``, make OVN match; ``progress`` hears how many resources are done."""
         assert self.nb is not None
         have = self.nb.revisions()  # first: whatever OVN has now was committed to SQL before, so SQL shows it next
         with self.backend.transaction(write=False) as tx:
             chosen = units.everything(tx) | set(have) if full else _stale(have, _main_rows(tx))
-            wanted = units.rows_of(tx, chosen)
-        differences = self.nb.apply(wanted, repair=repair, thorough=full) if wanted else []
+            wanted = units.rows_of(tx, chosen, progress)
+        differences = self.nb.apply(wanted, repair=repair, thorough=full, progress=progress) if wanted else []
         return Report(sorted(chosen), differences)
 
     # --- background work ---------------------------------------------------------------------------------------

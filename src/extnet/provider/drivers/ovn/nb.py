@@ -14,6 +14,7 @@ from ovsdbapp.backend.ovs_idl import connection, idlutils
 from ovsdbapp.schema.ovn_northbound import impl_idl
 
 from extnet.common.ovn_sb import OvnUnavailable, Run
+from extnet.common.progress import ProgressCallback, no_progress
 from extnet.provider.drivers.ovn.desired import (
     CHILDREN,
     DROP_GROUP,
@@ -98,12 +99,14 @@ class Northbound:
             txn.add(cmd)
         return cmd.result
 
-    def apply(self, desired: dict[str, list[Row]], repair: bool = True, thorough: bool = False) -> list[str]:
+    def apply(self, desired: dict[str, list[Row]], repair: bool = True, thorough: bool = False,
+              progress: ProgressCallback = no_progress) -> list[str]:  # fmt: skip
         """Make each unit's rows what ``desired`` says (units in order); returns every difference found. With
         ``repair`` False nothing is written. ``thorough``: also check that every existing row hangs from its parent
         and is in exactly the port groups it should be (reading whole sets: a full check's work, not a change's;
-        a change moves a port between groups by what its row recorded of them)."""
-        return list(self.run(lambda txn: _Apply(self.idl, txn, repair, thorough).units(desired)))
+        a change moves a port between groups by what its row recorded of them). ``progress`` hears of each unit
+        done, from the connection's thread."""
+        return list(self.run(lambda txn: _Apply(self.idl, txn, repair, thorough).units(desired, progress)))
 
     def revisions(self) -> dict[str, dict[Ref, str]]:
         """{owner: {(table, key): the row's neutron:revision_number, or ""}} of every row extnet made."""
@@ -157,13 +160,15 @@ class _Apply:
         self.gone: set[Ref] = set()
         self.differences: list[str] = []
 
-    def units(self, desired: dict[str, list[Row]]) -> list[str]:
-        for owner, rows in desired.items():
+    def units(self, desired: dict[str, list[Row]], progress: ProgressCallback = no_progress) -> list[str]:
+        phase = "repairing OVN Northbound" if self.repair else "comparing with OVN Northbound"
+        for done, (owner, rows) in enumerate(desired.items(), 1):
             wanted = {(row.table, row.key) for row in rows}
             for row in rows:
                 self._ensure(row)
             for ref in sorted(self.idl.by_owner.get(owner, set()) - wanted):
                 self._remove(ref, owner)
+            progress(phase, done, len(desired))
         return self.differences
 
     def find(self, table: str, key: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from extnet.common.progress import Progress
 from extnet.provider.drivers.ovn.driver import OvnDriver
 from extnet.provider.drivers.ovn.nb import Northbound, OvnUnavailable
 from extnet.provider.settings import ProviderSettings
@@ -19,14 +20,17 @@ def sync_ovn(settings: ProviderSettings, repair: bool) -> int:
     backend = SqlBackend(url, 2)
     driver = OvnDriver(backend, settings.ovn_nb, settings.ovn_sb)
     try:
-        driver.nb = Northbound(settings.ovn_nb)
+        with Progress("sync-ovn") as progress:
+            progress("reading OVN Northbound", 0, 0)  # the connection reads the whole database first
+            driver.nb = Northbound(settings.ovn_nb)
+            try:
+                report = driver.check(repair=repair, full=True, progress=progress)
+            finally:
+                driver.nb.close()
     except OvnUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    try:
-        report = driver.check(repair=repair, full=True)
     finally:
-        driver.nb.close()
         backend.dispose()
     for line in report.differences:
         print(line)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from extnet.common.progress import ProgressCallback, no_progress
 from extnet.provider.drivers.base import Changes
 from extnet.provider.drivers.ovn import desired
 from extnet.provider.drivers.ovn.desired import GATEWAY, INTERFACE, Row
@@ -57,9 +58,14 @@ def ordered(units: Iterable[str]) -> list[str]:
     return sorted(units, key=lambda unit: (ORDER.index(unit.split(":", 1)[0]), unit))
 
 
-def rows_of(tx: Tx, units: Iterable[str]) -> dict[str, list[Row]]:
+def rows_of(tx: Tx, units: Iterable[str], progress: ProgressCallback = no_progress) -> dict[str, list[Row]]:
     """{unit: its rows}, in dependency order; a unit whose resource is gone has none (its rows are removed)."""
-    return {unit: _rows(tx, unit) for unit in ordered(units)}
+    chosen = ordered(units)
+    rows: dict[str, list[Row]] = {}
+    for done, unit in enumerate(chosen, 1):
+        rows[unit] = _rows(tx, unit)
+        progress("reading the API's resources", done, len(chosen))
+    return rows
 
 
 def _rows(tx: Tx, unit: str) -> list[Row]:
