@@ -110,6 +110,17 @@ def test_importing_two_networks_into_a_data_center(page: Any, stack: Stack) -> N
     assert {n["external_provider"]["id"] for n in imported.values()} == {_provider_id(stack, "physnet")}
 
 
+def test_synchronizing_a_provider_runs_as_a_job_with_its_progress(page: Any, stack: Stack) -> None:
+    open_tab(page, "Providers")
+    row(page, "physnet").click()
+    page.get_by_role("button", name="Synchronize").click()
+    expect(page.locator("#notices")).to_contain_text("Provider 'physnet' synchronized", timeout=60_000)
+    with stack.api() as api:
+        jobs = api.get("jobs").json().get("job", [])
+    synced = [job for job in jobs if "sync" in job["description"] and "physnet" in job["description"]]
+    assert [job["status"] for job in synced] == ["finished"]
+
+
 def test_the_provider_column_links_to_the_provider(page: Any, stack: Stack) -> None:
     open_tab(page, "Networks")
     link = row(page, NETWORKS[0]).get_by_role("link", name="physnet")

@@ -133,6 +133,7 @@ def build_engine(settings: EngineSettings, on_ready: Callable[[str], None] | Non
             await run_in_threadpool(reconciler.stop)
             await run_in_threadpool(outbox.stop)
             await run_in_threadpool(hosts.stop)
+            await run_in_threadpool(services.host_agents.close)  # kept-alive connections: agents stop without waiting
             await run_in_threadpool(sync.stop)
             await run_in_threadpool(lease.release)  # last: a standby engine takes over at once
 

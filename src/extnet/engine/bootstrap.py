@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -220,6 +221,8 @@ class FirstStart:
 
     def _local_host(self) -> str:
         assert self.local is not None
+        if not _listening(self.local.address, self.local.port):  # started beside the engine: maybe not yet serving
+            raise Retry(f"the local host agent does not answer yet at {self.local.address}:{self.local.port}")
         ensure_local_host(self.database, self.services, self.local)
         self.poll_hosts()  # an agent paired before (an earlier start) hears of the providers now, not a round later
         with self.database.transaction(write=False) as session:
@@ -247,3 +250,11 @@ class FirstStart:
             state = host.status + (f" ({host.status_detail})" if host.status_detail else "")
             parts.append(f"host '{host.name}' {state}")
         return "extnet is ready: " + ", ".join(parts) if parts else "extnet is ready"
+
+
+def _listening(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1):
+            return True
+    except OSError:
+        return False

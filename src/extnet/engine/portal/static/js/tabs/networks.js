@@ -7,6 +7,7 @@ import { flag, general, objectLink, status, yesNo } from "./common.js";
 import { newProviderNetworkDialog, subnetForm } from "./provider_networks.js";
 
 const isExternal = (network) => Boolean(network.external_provider);
+const mtuText = (network) => (Number(network.mtu) ? network.mtu : "default"); // 0: the default MTU
 
 function providerOf(ctx, network) {
   return ctx.inventory.providers.find((p) => p.id === network.external_provider?.id) || null;
@@ -31,7 +32,7 @@ async function networkDialog(ctx, network) {
   const description = h("input", { value: network?.description || "" });
   const comment = h("input", { value: network?.comment || "" });
   const vlan = h("input", { type: "number", min: 0, max: 4094, value: network?.vlan?.id ?? "", disabled: Boolean(reasons.vlan), title: reasons.vlan });
-  const mtu = h("input", { type: "number", min: 0, value: network?.mtu || "", disabled: Boolean(reasons.mtu), title: reasons.mtu,
+  const mtu = h("input", { type: "number", min: 0, value: Number(network?.mtu) ? network.mtu : "", disabled: Boolean(reasons.mtu), title: reasons.mtu,
     placeholder: "default" });
   const vmNetwork = checkbox("VM network", network ? (network.usages?.usage || []).includes("vm") : true,
     reasons.vm || "Carries the traffic of VMs");
@@ -140,7 +141,7 @@ export const networks = {
     { key: "dc", label: "Data center", value: (n) => objectLink(ctx, "datacenters", n.data_center) },
     { key: "provider", label: "Provider", value: (n) => (n.external_provider ? objectLink(ctx, "providers", n.external_provider) : "") },
     { key: "vlan", label: "VLAN", value: (n) => n.vlan?.id ?? "", sortValue: (n) => Number(n.vlan?.id ?? -1) },
-    { key: "mtu", label: "MTU", value: (n) => n.mtu || "default", sortValue: (n) => Number(n.mtu || 0) },
+    { key: "mtu", label: "MTU", value: (n) => mtuText(n), sortValue: (n) => Number(n.mtu || 0) },
     { key: "status", label: "Status", value: (n) => status(n.status || "operational") },
     { key: "description", label: "Description", value: (n) => n.description },
   ],
@@ -157,7 +158,7 @@ export const networks = {
       ["Name", n.name], ["Description", n.description], ["Data center", objectLink(ctx, "datacenters", n.data_center)],
       ["Provider", n.external_provider ? objectLink(ctx, "providers", n.external_provider) : "none (a local network)"],
       ["Network on the provider", n.openstack_network?.id], ["Physical network", n.external_provider_physical_network?.name],
-      ["VLAN", n.vlan?.id], ["MTU", n.mtu || "default"], ["VM network", yesNo((n.usages?.usage || []).includes("vm"))],
+      ["VLAN", n.vlan?.id], ["MTU", mtuText(n)], ["VM network", yesNo((n.usages?.usage || []).includes("vm"))],
       ["Status", status(n.status || "operational")], ["Host device name", n.vdsm_name], ["ID", n.id],
     ]) },
     { label: "Subnets", render: subnetsTab },

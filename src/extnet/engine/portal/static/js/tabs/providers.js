@@ -4,6 +4,7 @@
 import * as api from "../api.js";
 import { checkbox, clear, faultView, field, h, notify, openDialog, select } from "../dom.js";
 import { flag, general, objectLink, yesNo } from "./common.js";
+import { runInBackground } from "../jobs.js";
 import { importDialog, newProviderNetworkDialog } from "./provider_networks.js";
 
 const connection = new Map(); // provider id -> {ok, reason, checking}
@@ -180,8 +181,7 @@ async function removeProvider(row, ctx) {
 }
 
 async function syncNow(row, ctx) {
-  notify(`Synchronizing provider '${row.name}'…`);
-  await api.action(`openstacknetworkproviders/${row.id}`, "sync");
+  await runInBackground(`openstacknetworkproviders/${row.id}`, "sync", `Synchronizing provider '${row.name}'`);
   notify(`Provider '${row.name}' synchronized`);
   ctx.refresh();
   ctx.refreshTree();
@@ -251,9 +251,11 @@ export const providers = {
   id: "providers", label: "Providers", singular: "Provider", searchable: true,
   load: async (ctx, params) => {
     const rows = await api.list("openstacknetworkproviders", params);
-    for (const row of rows) {
-      if (!connection.has(row.id) && !flag(row.unmanaged)) {
-        connection.set(row.id, { checking: true });
+    // tested again at each load (the state is live); the last result stays shown until the new one arrives
+    for (const row of rows.filter((r) => !flag(r.unmanaged))) {
+      if (!connection.has(row.id)) connection.set(row.id, { checking: true });
+      if (!connection.get(row.id).pending) {
+        connection.get(row.id).pending = true;
         test(row.id).then((state) => {
           connection.set(row.id, state);
           for (const cell of document.querySelectorAll(`[data-connection="${row.id}"]`)) cell.replaceChildren(indicator(state));
