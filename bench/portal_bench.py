@@ -59,19 +59,26 @@ def api_case(client: httpx.Client, *requests: tuple[str, dict[str, str]]) -> Cas
     return nothing, run
 
 
+def loaded(page: Any, action: Callable[[], None]) -> None:
+    """Do ``action`` and wait until the main panel's load it started has ended (the panel counts them)."""
+    before = int(page.locator("#main-panel").get_attribute("data-loads") or 0)
+    action()
+    page.wait_for_function(f"() => Number(document.getElementById('main-panel').dataset.loads || 0) > {before}")
+
+
 def portal_cases(page: Any, total_vms: int, total_networks: int) -> dict[str, Case]:
     status = page.locator(".page-status")
     first_row = page.locator("#main-panel tbody tr").first
 
     def on_tab(tab_id: str, total: int) -> Callable[[], None]:
         def show() -> None:
-            page.locator(f"#tab-{tab_id}").click()
+            loaded(page, lambda: page.locator(f"#tab-{tab_id}").click())
             status.filter(has_text=f"1-100 of {total}").wait_for()
 
         return show
 
     def away() -> None:
-        page.locator("#tab-datacenters").click()
+        loaded(page, lambda: page.locator("#tab-datacenters").click())
         status.filter(has_text="1-1 of 1").wait_for()
 
     def sort_twice() -> None:
@@ -88,10 +95,10 @@ def portal_cases(page: Any, total_vms: int, total_networks: int) -> dict[str, Ca
 
     def search_and_clear() -> None:
         page.locator("#search").fill("name = vm-0001*")
-        page.get_by_role("button", name="Search", exact=True).click()
+        loaded(page, lambda: page.get_by_role("button", name="Search", exact=True).click())
         status.filter(has_text="1-10 of 10").wait_for()
         page.locator("#search").fill("")
-        page.get_by_role("button", name="Search", exact=True).click()
+        loaded(page, lambda: page.get_by_role("button", name="Search", exact=True).click())
         status.filter(has_text=f"1-100 of {total_vms}").wait_for()
 
     vms = on_tab("vms", total_vms)

@@ -2,6 +2,8 @@
 
 import { list } from "./api.js";
 
+const MAX_AGE_MS = 20000; // tabs reuse what was read this recently; a change made here reads it again at once
+
 export class Inventory {
   constructor() {
     this.dataCenters = [];
@@ -12,12 +14,21 @@ export class Inventory {
     this.profiles = [];
     this.byId = new Map();
     this.loading = null;
+    this.loadedAt = 0;
   }
 
-  /** Load everything once; calls made while a load runs share it. */
+  /** What the engine says now is needed at the next load (after a change). */
+  invalidate() {
+    this.loadedAt = 0;
+  }
+
+  /** Load everything unless read lately; calls made while a load runs share it. */
   load() {
+    if (Date.now() - this.loadedAt < MAX_AGE_MS) return Promise.resolve();
     if (!this.loading) {
-      this.loading = this.fetch().finally(() => {
+      this.loading = this.fetch().then(() => {
+        this.loadedAt = Date.now();
+      }).finally(() => {
         this.loading = null;
       });
     }

@@ -108,6 +108,7 @@ class Portal {
   }
 
   async refreshTree() {
+    this.inventory.invalidate();
     try {
       await this.inventory.load();
       this.tree.render();
@@ -131,7 +132,10 @@ class Portal {
   ctx() {
     return {
       inventory: this.inventory,
-      refresh: () => this.load(),
+      refresh: () => {
+        this.inventory.invalidate();
+        return this.load();
+      },
       refreshTree: () => this.refreshTree(),
       open: (tabId, rowId) => this.navigate(tabId, rowId),
     };
@@ -200,6 +204,8 @@ class Portal {
       clear(this.tablePlace, faultView(error), table.element);
     } finally {
       this.tablePlace.removeAttribute("aria-busy");
+      this.loads = (this.loads || 0) + 1;
+      this.tablePlace.dataset.loads = String(this.loads); // how many loads ended: what tests and benchmarks wait on
     }
   }
 
@@ -254,7 +260,7 @@ class Portal {
         } }, action.label);
       this.toolbar.append(reason ? h("span", { class: "why-not", title: reason }, button) : button);
     }
-    this.toolbar.append(h("button", { type: "button", class: "refresh", onclick: () => this.load(), "aria-label": "Refresh" }, "⟳ Refresh"));
+    this.toolbar.append(h("button", { type: "button", class: "refresh", onclick: () => this.ctx().refresh(), "aria-label": "Refresh" }, "⟳ Refresh"));
   }
 
   renderDetails(row) {
