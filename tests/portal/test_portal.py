@@ -5,13 +5,18 @@ on one ``extnet up``; each checks what the provider itself then says, over its o
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
+from tests.engine.test_provider_tls import make_ca, make_server, run_tls_provider, write_tls_files
 from tests.polling import until
 from tests.portal.conftest import PROVIDER_PASSWORD, Stack, check_accessibility, new_context, screenshot
+from tests.provider.process import ADMIN_PASSWORD as TLS_PROVIDER_PASSWORD
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = playwright_api.expect
@@ -85,6 +90,33 @@ def test_adding_a_provider_shows_red_with_the_reason_then_green(page: Any, stack
         added = [p for p in api.get("openstacknetworkproviders").json()["openstack_network_provider"]
                  if p["name"] == "physnet"]  # fmt: skip
         assert len(added) == 1 and added[0]["url"] == stack.provider_url and "password" not in added[0]
+
+
+def test_an_untrusted_certificate_is_offered_for_import(page: Any, tmp_path: Path) -> None:
+    ca = make_ca("portal test CA")
+    server = make_server(ca, "provider", [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    with run_tls_provider(tmp_path / "tls", write_tls_files(tmp_path, server, ca), None) as tls:
+        open_tab(page, "Providers")
+        page.get_by_role("button", name="Add", exact=True).click()
+        dialog = page.get_by_role("dialog", name="Add provider")
+        dialog.get_by_label("Name", exact=True).fill("tls-provider")
+        dialog.get_by_label("Provider URL").fill(tls.network_url)
+        dialog.get_by_label("User name").fill("admin")
+        dialog.get_by_label("Password").fill(TLS_PROVIDER_PASSWORD)
+        dialog.get_by_label("Authentication URL").fill(tls.auth_url)
+        dialog.get_by_label("Project name").fill("admin")
+        dialog.get_by_role("button", name="Save and test").click()
+        expect(dialog.locator(".indicator.bad .reason")).to_contain_text("certificate")
+        offer = dialog.locator(".certificates")
+        expect(offer).to_contain_text("portal test CA")
+        screenshot(page, "provider-certificate-offer")
+        offer.get_by_role("button", name="Import the certificates").click()
+        expect(dialog.locator(".indicator.good")).to_contain_text("Connection succeeded")
+        dialog.get_by_role("button", name="Close").click()
+        row(page, "tls-provider").click()
+        page.get_by_role("button", name="Remove", exact=True).click()
+        page.get_by_role("dialog", name="Remove provider tls-provider").get_by_role("button", name="Remove").click()
+        expect(row(page, "tls-provider")).to_have_count(0)
 
 
 def test_importing_two_networks_into_a_data_center(page: Any, stack: Stack) -> None:
