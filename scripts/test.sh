@@ -155,7 +155,7 @@ against_real_neutron() {
     EXTNET_ENGINE_PROVIDER=neutron run_pytest -q -n "$WORKERS" --dist loadfile tests/engine/test_providers.py \
       tests/engine/test_provider_networks.py tests/engine/test_provider_subnets.py tests/engine/test_external_rules.py \
       tests/engine/test_security_groups.py tests/engine/test_provider_sync.py tests/engine/test_provider_tls.py \
-      tests/engine/test_ansible_providers.py "$@"
+      tests/engine/test_ansible_providers.py tests/engine/test_portal_api.py "$@"
     # the seed's own set-up: a second real Neutron with RabbitMQ as its bus and a real neutron-openvswitch-agent on
     # this machine's Open vSwitch, driven through the engine (skipped, saying why, without root or OVS)
     EXTNET_REAL_NEUTRON_AGENT=1 run_pytest -q tests/e2e/test_real_neutron_agent.py "$@"

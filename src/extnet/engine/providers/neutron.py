@@ -180,10 +180,15 @@ def security_group_from(raw: Any) -> ProviderSecurityGroup | None:
     """A security group of a Neutron answer, or None when it has no usable id."""
     if not isinstance(raw, dict) or not text(raw.get("id")):
         return None
-    rules = (rule_from(rule) for rule in items_of(raw, "security_group_rules"))
+    rules = [rule for rule in (rule_from(rule) for rule in items_of(raw, "security_group_rules")) if rule]
+    rules.sort(key=_rule_order)  # Neutron answers a group's rules in no set order: the same group reads the same
     return ProviderSecurityGroup(id=str(text(raw["id"])), name=text(raw.get("name")) or "",
-                                 description=text(raw.get("description")) or "",
-                                 rules=tuple(rule for rule in rules if rule))  # fmt: skip
+                                 description=text(raw.get("description")) or "", rules=tuple(rules))  # fmt: skip
+
+
+def _rule_order(rule: SecurityGroupRule) -> tuple[str, str, str, int, int, str, str, str]:
+    return (rule.direction or "", rule.ethertype or "", rule.protocol or "", rule.port_range_min or -1,
+            rule.port_range_max or -1, rule.remote_ip_prefix or "", rule.remote_group_id or "", rule.id)  # fmt: skip
 
 
 def rule_from(raw: Any) -> SecurityGroupRule | None:
