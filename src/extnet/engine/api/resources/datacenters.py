@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from extnet.engine.api.inputs import to_input
 from extnet.engine.api.mappers import Field, Mapper, attr, const, given, identity, link_fields, reference
 from extnet.engine.api.resources import clusters, networks
-from extnet.engine.api.resources.base import Collection, Ctx
+from extnet.engine.api.resources.base import Collection, Ctx, services_of
 from extnet.engine.api.schema import List
 from extnet.engine.api.search import Matcher, column_matcher, string_match
 from extnet.engine.commands.base import run
@@ -19,11 +19,10 @@ from extnet.engine.commands.datacenters import (
     SUPPORTED_VERSIONS,
     AddDataCenter,
     DataCenterInput,
-    RemoveDataCenter,
     UpdateDataCenter,
 )
 from extnet.engine.errors import BadRequest
-from extnet.engine.operations.pairing import after_commit
+from extnet.engine.operations.datacenters import remove_data_center
 from extnet.engine.store.models import Cluster, DataCenter, Host
 from extnet.engine.store.queries import Entity, load
 
@@ -104,10 +103,7 @@ class DataCenters(Collection):
 
     def remove(self, ctx: Ctx, parents: list[str], entity_id: str) -> None:
         dc = load(ctx.db, DataCenter, entity_id, "data center")
-        run(RemoveDataCenter(ctx.db, dc, force=ctx.flag("force")))
-        lifecycle = getattr(ctx.services, "lifecycle", None)
-        if lifecycle is not None:  # the ports of the VMs removed with it are in the outbox: deliver them
-            after_commit(ctx.db, lifecycle.wake_outbox)
+        remove_data_center(ctx.db, services_of(ctx), dc, ctx.flag("force"))
 
     def action(self, ctx: Ctx, parents: list[str], entity_id: str, name: str, body: Entity) -> Entity:
         load(ctx.db, DataCenter, entity_id, "data center")
