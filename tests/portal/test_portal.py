@@ -300,15 +300,21 @@ def test_new_events_appear_without_a_reload(page: Any, stack: Stack) -> None:
     expect(page.locator("#main-panel tbody tr").first).to_contain_text(marker, timeout=15_000)
 
 
-def test_the_topology_shows_the_vm_on_its_network(page: Any, stack: Stack) -> None:
+def test_the_topology_shows_the_vm_and_a_router_on_their_network(page: Any, stack: Stack) -> None:
+    with stack.neutron() as neutron:
+        subnet = neutron.get("subnets", params={"cidr": "10.78.0.0/24"}).json()["subnets"][0]
+        router = neutron.post("routers", json={"router": {"name": "portal-router"}}).json()["router"]
+        neutron.put(f"routers/{router['id']}/add_router_interface", json={"subnet_id": subnet["id"]}).raise_for_status()
     page.locator("[role=tree] .node", has_text="Default").first.click()
     open_tab(page, "Topology")
     picture = page.locator("svg.topology")
     expect(picture.locator(f'a[aria-label="VM {VM}: up"]')).to_be_visible(timeout=60_000)
-    expect(picture.locator(f'a[aria-label^="network {NETWORKS[0]}"]')).to_be_visible()
+    expect(picture.locator(f'a[aria-label^="network {NETWORKS[0]} (10.78.0.0/24"]')).to_be_visible()
+    expect(picture.locator('a[aria-label^="router portal-router:"]')).to_be_visible()
     connection = page.locator(".topology-table tr").filter(has_text=VM)
     expect(connection).to_contain_text(NETWORKS[0])
     expect(connection).to_contain_text("ACTIVE")
+    expect(page.locator(".topology-table tr").filter(has_text="portal-router")).to_contain_text(NETWORKS[0])
     check_accessibility(page, "topology")
     screenshot(page, "topology")
     picture.locator(f'a[aria-label="VM {VM}: up"]').click()

@@ -50,7 +50,8 @@ async function gather(ctx, scope) {
     if (!attached.length && scope.kind === "provider") continue;
     const ports = await Promise.all(attached.map((nic) => (nic.vnic_profile && inv.providerOfNetwork(networkOfProfile.get(nic.vnic_profile.id))
       ? api.list(`vms/${vm.id}/nics/${nic.id}/openstackports`).then((found) => found[0] || null).catch(() => null) : null)));
-    vms.push({ vm, nics: attached.map((nic, i) => ({ nic, network: networkOfProfile.get(nic.vnic_profile.id), port: ports[i] })) });
+    vms.push({ vm, nics: attached.map((nic, i) => ({ nic, network: networkOfProfile.get(nic.vnic_profile.id), port: ports[i],
+      host: inv.hostOfBinding(ports[i]?.binding_host_id)?.name || ports[i]?.binding_host_id })) });
     if (vms.length >= MAX_VMS) break;
   }
   const subnets = new Map();
@@ -78,8 +79,8 @@ function draw(data) {
     ...routers.map(({ router, providerId, networks: attached }) => ({ kind: "router", label: router.name || router.id,
       href: `#/providers/${providerId}`, state: router.status, links: attached.map((n) => ({ network: n, state: "ACTIVE" })) })),
     ...vms.map(({ vm, nics }) => ({ kind: "vm", label: vm.name, href: `#/vms/${vm.id}`, state: vm.status,
-      links: nics.map(({ nic, network, port }) => ({ network, state: port?.status || null, label: `${vm.name} ${nic.name}`,
-        detail: port ? `port ${port.id}: ${port.status}${port.binding_host_id ? ` on ${port.binding_host_id}` : ""}` : "no port" })) })),
+      links: nics.map(({ nic, network, port, host }) => ({ network, state: port?.status || null, label: `${vm.name} ${nic.name}`,
+        detail: port ? `port ${port.id}: ${port.status}${host ? ` on host ${host}` : ""}` : "no port" })) })),
   ];
   const x0 = BOX_WIDTH + 80;
   const barX = new Map(networks.map((n, i) => [n.id, x0 + i * BAR_GAP]));
