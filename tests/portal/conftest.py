@@ -59,7 +59,9 @@ class Stack:
         return httpx.Client(base_url=f"{self.provider_url}/v2.0/", headers={"X-Auth-Token": token}, timeout=30)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop in this thread while it is open, and any test
+# after it in the same worker that calls asyncio.run() would fail ("cannot be called from a running event loop")
+@pytest.fixture(scope="module")
 def playwright_browser() -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:

@@ -179,7 +179,7 @@ class Portal {
     if (!this.tables.has(this.tabId)) {
       const tab = this.tab;
       this.tables.set(this.tabId, new DataTable({
-        label: tab.label, columns: tab.columns(this.ctx()),
+        label: tab.label, columns: tab.columns(this.ctx()), sort: tab.sort,
         onSelect: (row) => this.selectRow(row),
       }));
     }

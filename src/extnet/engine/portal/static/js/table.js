@@ -15,14 +15,13 @@ export class DataTable {
    * columns: [{key, label, value(row) -> text or Node, sortValue(row) -> comparable (default: value's text)}]
    * onSelect(row or null): the selection changed.
    */
-  constructor({ label, columns, onSelect, rowLabel = (row) => row.name || row.id }) {
+  constructor({ label, columns, onSelect, sort = { key: columns[0].key, ascending: true } }) {
     this.columns = columns;
     this.onSelect = onSelect;
-    this.rowLabel = rowLabel;
     this.rows = [];
     this.sorted = [];
-    this.sortKey = columns[0].key;
-    this.ascending = true;
+    this.sortKey = sort.key;
+    this.ascending = sort.ascending;
     this.page = 0;
     this.selectedId = null;
     this.caption = h("caption", { class: "visually-hidden" }, label);

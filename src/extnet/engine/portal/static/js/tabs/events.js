@@ -14,8 +14,9 @@ function severity(value) {
 export const events = {
   id: "events", label: "Events", singular: "Event", searchable: true,
   load: (ctx, params) => api.list("events", { max: SHOWN, ...params }),
+  sort: { key: "time", ascending: false }, // newest first
   columns: (ctx) => [
-    { key: "time", label: "Time", value: (e) => formatTime(e.time), sortValue: (e) => -Number(e.index) },
+    { key: "time", label: "Time", value: (e) => formatTime(e.time), sortValue: (e) => Number(e.index) },
     { key: "severity", label: "Severity", value: (e) => severity(e.severity) },
     { key: "description", label: "Message", value: (e) => e.description },
     { key: "code", label: "Code", value: (e) => e.code, sortValue: (e) => Number(e.code) },
