@@ -24,8 +24,8 @@ export const dataCenters = {
 };
 
 export const clusters = {
-  id: "clusters", label: "Clusters", singular: "Cluster", searchable: false,
-  load: () => list("clusters"),
+  id: "clusters", label: "Clusters", singular: "Cluster", searchable: true,
+  load: (ctx, params) => list("clusters", params),
   columns: (ctx) => [
     { key: "name", label: "Name", value: (c) => c.name },
     { key: "dc", label: "Data center", value: (c) => objectLink(ctx, "datacenters", c.data_center) },
