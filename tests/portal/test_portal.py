@@ -290,6 +290,17 @@ def test_the_tree_limits_the_tabs_to_a_provider(page: Any) -> None:
     expect(row(page, "ovirtmgmt")).to_have_count(1)
 
 
+def test_the_search_box_speaks_the_engines_search_language(page: Any) -> None:
+    open_tab(page, "Networks")
+    page.get_by_label("Search", exact=True).fill(f"name = {NETWORKS[0][:-1]}*")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#main-panel tbody tr[tabindex]")).to_have_count(1)
+    expect(row(page, NETWORKS[0])).to_have_count(1)
+    page.get_by_label("Search", exact=True).fill("colour = red")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#main-panel .fault")).to_contain_text("colour")  # the engine's fault, as it is
+
+
 def test_new_events_appear_without_a_reload(page: Any, stack: Stack) -> None:
     open_tab(page, "Events")
     marker = f"portal marker {stack.base}"
