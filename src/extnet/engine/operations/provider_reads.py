@@ -53,9 +53,7 @@ def nic_port(database: Database, services: EngineServices, vm_id: str, nic_id: s
 
 
 def list_routers(call: ProviderCall, limit: int | None) -> list[ProviderRouter]:
-    if limit == 0 or call.unmanaged:
-        return []
-    return remote(call, lambda client: client.list_routers(limit))[:limit]
+    return _listed(call, limit, lambda client: client.list_routers(limit))
 
 
 def get_router(call: ProviderCall, router_id: str) -> ProviderRouter:
@@ -64,14 +62,19 @@ def get_router(call: ProviderCall, router_id: str) -> ProviderRouter:
 
 
 def list_security_groups(call: ProviderCall, limit: int | None) -> list[ProviderSecurityGroup]:
-    if limit == 0 or call.unmanaged:
-        return []
-    return remote(call, lambda client: client.list_security_groups(limit))[:limit]
+    return _listed(call, limit, lambda client: client.list_security_groups(limit))
 
 
 def get_security_group(call: ProviderCall, group_id: str) -> ProviderSecurityGroup:
     missing = NotFound(f"Entity not found: security group '{group_id}' on provider '{call.name}'")
     return _one_of(call, lambda client: client.get_security_group(group_id), missing)
+
+
+def _listed(call: ProviderCall, limit: int | None, read: Callable[[NetworkProvider], list[T]]) -> list[T]:
+    """What ``read`` lists, at most ``limit``; nothing when none is asked for or the provider is unmanaged."""
+    if limit == 0 or call.unmanaged:
+        return []
+    return remote(call, read)[:limit]
 
 
 def _one_of(call: ProviderCall, read: Callable[[NetworkProvider], T], missing: NotFound) -> T:

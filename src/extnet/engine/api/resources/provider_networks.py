@@ -5,6 +5,9 @@ the data centers it is imported into (extnet's ``data_centers``); their ``import
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import ClassVar
+
 from extnet.engine.api.hrefs import href, links, ref
 from extnet.engine.api.inputs import action_input, to_input
 from extnet.engine.api.mappers import Field, Mapper, attr, link_fields
@@ -22,6 +25,29 @@ PROVIDERS = "openstacknetworkproviders"
 
 def provider_call(ctx: Ctx, provider_id: str) -> ProviderCall:
     return ProviderCall(ctx.database, services_of(ctx), provider_id)
+
+
+class LiveProviderObjects(Collection):
+    """A provider's objects of one kind, read live from it and read only (ids are the provider's): ``read_all`` and
+    ``read_one`` fetch them, ``mapper`` renders them with ``provider_id``."""
+
+    mapper: ClassVar[Mapper]
+    self_managed = frozenset({"list_", "get"})
+
+    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
+        call = provider_call(ctx, parents[-1])
+        return [self.mapper.render(item, provider_id=call.provider_id)
+                for item in self.read_all(call, ctx.max_results())]  # fmt: skip
+
+    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
+        call = provider_call(ctx, parents[-1])
+        return self.mapper.render(self.read_one(call, entity_id), provider_id=call.provider_id)
+
+    def read_all(self, call: ProviderCall, limit: int | None) -> Sequence[object]:
+        raise NotImplementedError
+
+    def read_one(self, call: ProviderCall, object_id: str) -> object:
+        raise NotImplementedError
 
 
 def _network_href(provider_id: str, network_id: str) -> str:

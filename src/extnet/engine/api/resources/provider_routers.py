@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from extnet.engine.api.hrefs import href, ref
 from extnet.engine.api.mappers import Field, Mapper, attr, link_fields
-from extnet.engine.api.resources.base import Collection, Ctx
-from extnet.engine.api.resources.provider_networks import PROVIDERS, network_ref, provider_call
+from extnet.engine.api.resources.provider_networks import PROVIDERS, LiveProviderObjects, network_ref
 from extnet.engine.api.schema import List, define
 from extnet.engine.operations import provider_reads as ops
+from extnet.engine.operations.provider_calls import ProviderCall
 from extnet.engine.providers.neutron import ProviderRouter
 from extnet.engine.store.queries import Entity
 
@@ -44,21 +44,15 @@ OPENSTACK_ROUTER = Mapper("OpenStackRouter", "openstack_router", "openstack_rout
 ))  # fmt: skip
 
 
-def render_router(provider_id: str, router: ProviderRouter) -> Entity:
-    return OPENSTACK_ROUTER.render(router, provider_id=provider_id)
-
-
-class ProviderRouters(Collection):
+class ProviderRouters(LiveProviderObjects):
     """The routers of a provider (ids are the provider's), read only."""
 
     type_name = OPENSTACK_ROUTER.type_name
     what = "router"
-    self_managed = frozenset({"list_", "get"})
+    mapper = OPENSTACK_ROUTER
 
-    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
-        call = provider_call(ctx, parents[-1])
-        return [render_router(call.provider_id, router) for router in ops.list_routers(call, ctx.max_results())]
+    def read_all(self, call: ProviderCall, limit: int | None) -> list[ProviderRouter]:
+        return ops.list_routers(call, limit)
 
-    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
-        call = provider_call(ctx, parents[-1])
-        return render_router(call.provider_id, ops.get_router(call, entity_id))
+    def read_one(self, call: ProviderCall, object_id: str) -> ProviderRouter:
+        return ops.get_router(call, object_id)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from extnet.engine.api.hrefs import href, ref
 from extnet.engine.api.mappers import Field, Mapper, attr, link_fields
-from extnet.engine.api.resources.base import Collection, Ctx
-from extnet.engine.api.resources.provider_networks import PROVIDERS, provider_call
+from extnet.engine.api.resources.provider_networks import PROVIDERS, LiveProviderObjects
 from extnet.engine.api.schema import List, define
 from extnet.engine.operations import provider_reads as ops
+from extnet.engine.operations.provider_calls import ProviderCall
 from extnet.engine.providers.neutron import ProviderSecurityGroup
 from extnet.engine.store.queries import Entity
 
@@ -42,22 +42,15 @@ OPENSTACK_SECURITY_GROUP = Mapper("OpenStackSecurityGroup", "openstack_security_
 ))  # fmt: skip
 
 
-def render_security_group(provider_id: str, group: ProviderSecurityGroup) -> Entity:
-    return OPENSTACK_SECURITY_GROUP.render(group, provider_id=provider_id)
-
-
-class ProviderSecurityGroups(Collection):
+class ProviderSecurityGroups(LiveProviderObjects):
     """The security groups of a provider (ids are the provider's), read only."""
 
     type_name = OPENSTACK_SECURITY_GROUP.type_name
     what = "security group"
-    self_managed = frozenset({"list_", "get"})
+    mapper = OPENSTACK_SECURITY_GROUP
 
-    def list_(self, ctx: Ctx, parents: list[str]) -> list[Entity]:
-        call = provider_call(ctx, parents[-1])
-        return [render_security_group(call.provider_id, group)
-                for group in ops.list_security_groups(call, ctx.max_results())]  # fmt: skip
+    def read_all(self, call: ProviderCall, limit: int | None) -> list[ProviderSecurityGroup]:
+        return ops.list_security_groups(call, limit)
 
-    def get(self, ctx: Ctx, parents: list[str], entity_id: str) -> Entity:
-        call = provider_call(ctx, parents[-1])
-        return render_security_group(call.provider_id, ops.get_security_group(call, entity_id))
+    def read_one(self, call: ProviderCall, object_id: str) -> ProviderSecurityGroup:
+        return ops.get_security_group(call, object_id)
