@@ -186,6 +186,10 @@ def test_adding_and_removing_a_subnet(page: Any, stack: Stack) -> None:
     expect(subnet_row).to_have_count(0)
     with stack.neutron() as neutron:
         assert neutron.get("subnets", params={"network_id": network_id}).json()["subnets"] == []
+    with stack.api() as api:  # the event names the network, not its id
+        removed = api.get("events", params={"search": "type = 1102"}).json()["event"]
+    assert [e["description"] for e in removed] == [
+        f"Subnet red-v4 (10.77.0.0/24) was removed from network {NETWORKS[0]} on provider physnet."]
     # a subnet for the VM of the next test to take its address from
     page.get_by_role("button", name="New subnet").click()
     dialog.get_by_label("Subnet name").fill("red-vms")

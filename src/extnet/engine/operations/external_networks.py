@@ -238,10 +238,11 @@ def remove_subnet(call: ProviderCall, network_id: str, subnet_id: str) -> None:
     _check_subnet_write(call, None, "remove")
     failure = f"Failed to remove subnet {subnet_id} from network {network_id} on provider {call.name}: "
     subnet = get_subnet(call, network_id, subnet_id, Code.SUBNET_REMOVAL_FAILED, failure)
+    network = guarded(call, lambda: fetch_network(call, network_id), Code.SUBNET_REMOVAL_FAILED, failure)
     remote(call, lambda client: client.delete_subnet(subnet.id), Code.SUBNET_REMOVAL_FAILED, failure)
     call.event(
         Code.SUBNET_REMOVED,
-        f"Subnet {subnet.name} ({subnet.cidr}) was removed from network {network_id} on provider {call.name}.",
+        f"Subnet {subnet.name} ({subnet.cidr}) was removed from network {network.name} on provider {call.name}.",
     )
 
 
