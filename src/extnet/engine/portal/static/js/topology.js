@@ -7,6 +7,7 @@ import { clear, h } from "./dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const MAX_VMS = 60;
+const BATCH = 8; // VMs whose vNICs and ports are read at once
 const ROW = 56;
 const BOX_WIDTH = 170;
 const BAR_GAP = 150;
@@ -39,20 +40,25 @@ async function gather(ctx, scope) {
   } else if (scope.kind === "provider") {
     networks = networks.filter((n) => n.external_provider?.id === scope.id);
   }
-  const [allVms, profiles] = await Promise.all([api.list("vms"), api.list("vnicprofiles")]);
-  const networkOfProfile = new Map(profiles.map((p) => [p.id, p.network?.id]));
+  const allVms = await api.list("vms");
+  const networkOfProfile = new Map(inv.profiles.map((p) => [p.id, p.network?.id]));
   const networkIds = new Set(networks.map((n) => n.id));
   const candidates = allVms.filter((vm) => !clusterIds || clusterIds.has(vm.cluster?.id));
-  const vms = [];
-  for (const vm of candidates.slice(0, MAX_VMS * 2)) {
+  // a VM's vNICs on these networks, with their ports; null when it has none and only attached VMs are drawn
+  const attachmentsOf = async (vm) => {
     const nics = await api.list(`vms/${vm.id}/nics`);
     const attached = nics.filter((nic) => networkIds.has(networkOfProfile.get(nic.vnic_profile?.id)));
-    if (!attached.length && scope.kind === "provider") continue;
-    const ports = await Promise.all(attached.map((nic) => (nic.vnic_profile && inv.providerOfNetwork(networkOfProfile.get(nic.vnic_profile.id))
+    if (!attached.length && scope.kind === "provider") return null;
+    const ports = await Promise.all(attached.map((nic) => (inv.providerOfNetwork(networkOfProfile.get(nic.vnic_profile.id))
       ? api.list(`vms/${vm.id}/nics/${nic.id}/openstackports`).then((found) => found[0] || null).catch(() => null) : null)));
-    vms.push({ vm, nics: attached.map((nic, i) => ({ nic, network: networkOfProfile.get(nic.vnic_profile.id), port: ports[i],
-      host: inv.hostOfBinding(ports[i]?.binding_host_id)?.name || ports[i]?.binding_host_id })) });
-    if (vms.length >= MAX_VMS) break;
+    return { vm, nics: attached.map((nic, i) => ({ nic, network: networkOfProfile.get(nic.vnic_profile.id), port: ports[i],
+      host: inv.hostOfBinding(ports[i]?.binding_host_id)?.name || ports[i]?.binding_host_id })) };
+  };
+  const vms = [];
+  const pool = candidates.slice(0, MAX_VMS * 2);
+  for (let start = 0; start < pool.length && vms.length < MAX_VMS; start += BATCH) { // a few VMs at a time
+    const found = await Promise.all(pool.slice(start, start + BATCH).map(attachmentsOf));
+    vms.push(...found.filter(Boolean).slice(0, MAX_VMS - vms.length));
   }
   const subnets = new Map();
   await Promise.all(networks.filter((n) => n.openstack_network).map(async (n) => {
@@ -62,14 +68,14 @@ async function gather(ctx, scope) {
   for (const [networkId, list] of subnets) for (const subnet of list) networkOfSubnet.set(subnet.id, networkId);
   const providerIds = [...new Set(networks.map((n) => n.external_provider?.id).filter(Boolean))];
   const routers = [];
-  for (const providerId of providerIds) {
-    const found = await api.list(`openstacknetworkproviders/${providerId}/routers`).catch(() => []);
-    for (const router of found) {
-      const interfaces = (router.interfaces?.interface || router.interfaces || []);
-      const attached = (Array.isArray(interfaces) ? interfaces : []).map((i) => networkOfSubnet.get(i.subnet_id)).filter(Boolean);
+  const listed = await Promise.all(providerIds.map((providerId) =>
+    api.list(`openstacknetworkproviders/${providerId}/routers`).catch(() => [])));
+  providerIds.forEach((providerId, index) => {
+    for (const router of listed[index]) {
+      const attached = (router.interfaces?.interface || []).map((i) => networkOfSubnet.get(i.subnet_id)).filter(Boolean);
       if (attached.length) routers.push({ router, providerId, networks: [...new Set(attached)] });
     }
-  }
+  });
   return { networks, subnets, vms, routers, more: candidates.length > MAX_VMS && vms.length >= MAX_VMS };
 }
 
