@@ -62,6 +62,12 @@ import sys
 
 sys.argv = sys.argv[:1]
 from neutron.wsgi.api import application  # noqa: E402,F401
+from neutron import policy  # noqa: E402
+
+# Neutron builds its policy enforcer on the first request that needs it, with no lock: two threads of a fresh
+# worker that meet there check against half-registered rules and refuse a project member's create_network
+# ("rule:create_network is disallowed by policy"). Built here, before the worker serves anything.
+policy.init()
 EOF
   cat >"$LAB/bin/keystone_wsgi.py" <<'EOF'
 """gunicorn entry point of Keystone (same sys.argv problem as Neutron)."""
