@@ -17,12 +17,14 @@ from tests.engine.test_provider_tls import make_ca, make_server, run_tls_provide
 from tests.polling import until
 from tests.portal.conftest import PROVIDER_PASSWORD, Stack, check_accessibility, new_context, screenshot
 from tests.provider.process import ADMIN_PASSWORD as TLS_PROVIDER_PASSWORD
+from tests.servers import run_host_agent
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = playwright_api.expect
 
 NETWORKS = ("portal-red", "portal-blue")
 VM = "portal-vm"
+SECOND_HOST = "portal-second"
 
 
 def main_tab(page: Any, name: str) -> Any:
@@ -383,6 +385,46 @@ def test_every_main_screen_is_accessible_and_fits(page: Any, stack: Stack, width
         assert overflow <= 0, f"{tab} is {overflow} px wider than a {width} px screen"
         if width == 1920:
             screenshot(page, "tab-" + tab.lower().replace(" ", "-"))
+
+
+def test_migrating_a_running_vm_to_a_second_host_and_back(page: Any, stack: Stack, tmp_path: Path) -> None:
+    with run_host_agent(tmp_path / "second") as agent, stack.api() as api:
+        cluster = {"name": "Default"}
+        added = api.post("hosts", json={"name": SECOND_HOST, "cluster": cluster, **agent.host_fields()})
+        assert added.status_code in (200, 201), added.text
+        second = added.json()
+        until(lambda: api.get(f"hosts/{second['id']}").json()["status"] == "up", f"host {SECOND_HOST} up")
+        open_tab(page, "Virtual Machines")
+        row(page, VM).click()
+        page.get_by_role("button", name="Migrate").click()
+        dialog = page.get_by_role("dialog", name=f"Migrate VM {VM}")
+        dialog.get_by_label("Destination host").select_option(label=SECOND_HOST)
+        dialog.get_by_role("button", name="Migrate").click()
+        expect(row(page, VM)).to_contain_text(SECOND_HOST, timeout=60_000)
+        open_sub_tab(page, "Network Interfaces")
+        nic = page.locator("#sub-panel tr[data-nic=nic1]")
+        expect(nic).to_contain_text(SECOND_HOST)
+        expect(nic).to_contain_text("ACTIVE", timeout=60_000)
+        assert _vm_port(stack)["binding:host_id"] == api.get(f"hosts/{second['id']}").json()["host_agent"]["unique_id"]
+
+        page.get_by_role("button", name="Migrate").click()  # back, to the host the engine chooses: the only other
+        page.get_by_role("dialog", name=f"Migrate VM {VM}").get_by_role("button", name="Migrate").click()
+        expect(row(page, VM)).to_contain_text("local", timeout=60_000)
+        expect(nic).to_contain_text("local")
+        local = next(h for h in api.get("hosts").json()["host"] if h["name"] == "local")
+        until(lambda: _vm_port(stack)["binding:host_id"] == local["host_agent"]["unique_id"], "the port back on local")
+        assert api.post(f"hosts/{second['id']}/deactivate", json={}).status_code == 200
+        until(lambda: api.get(f"hosts/{second['id']}").json()["status"] == "maintenance", "maintenance")
+        assert api.delete(f"hosts/{second['id']}").status_code == 200
+
+
+def _vm_port(stack: Stack) -> dict[str, Any]:
+    with stack.api() as api:
+        vm_id = api.get("vms", params={"search": f"name={VM}"}).json()["vm"][0]["id"]
+        nic_id = api.get(f"vms/{vm_id}/nics").json()["nic"][0]["id"]
+    with stack.neutron() as neutron:
+        port: dict[str, Any] = neutron.get("ports", params={"device_id": nic_id}).json()["ports"][0]
+    return port
 
 
 def test_stopping_and_removing_a_vm(page: Any, stack: Stack) -> None:

@@ -48,8 +48,9 @@ async function runAction(vm, ctx, name, [doing, done]) {
 }
 
 async function migrateDialog(vm, ctx) {
-  await ctx.inventory.load();
-  const hosts = ctx.inventory.hosts.filter((host) => host.id !== vm.host?.id);
+  // read now, not from the inventory: a host added or brought up a moment ago is a destination too
+  const hosts = (await api.list("hosts")).filter((host) => host.id !== vm.host?.id && host.status === "up"
+    && host.cluster?.id === vm.cluster?.id);
   const host = select([["", "chosen by the engine"], ...hosts.map((x) => [x.id, x.name])], "");
   const moved = await openDialog({ title: `Migrate VM ${vm.name}`, submitLabel: "Migrate",
     body: field("Destination host", host).row,
