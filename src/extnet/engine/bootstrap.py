@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import re
 import socket
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import requests
 from sqlalchemy import select
 
+from extnet.common.worker import Backoff, Delay, Worker
 from extnet.engine.commands.base import run
 from extnet.engine.commands.providers import AddProvider, ProviderInput
 from extnet.engine.hosts.readiness import INITIALIZING
@@ -35,6 +35,7 @@ log = logging.getLogger("extnet.engine.bootstrap")
 BUILTIN_NAME = "extnet-builtin"
 REGISTERED = "builtin_provider"  # EngineState key: the built-in provider was registered once (its id)
 RETRY_S = 1.0
+STOP_WAIT_S = 30.0
 _KEYSTONE_URI = re.compile(r'Keystone uri="([^"]+)"')
 
 
@@ -168,8 +169,8 @@ def _check_credentials(config: ProviderConfig) -> None:
 
 
 class FirstStart:
-    """Runs the first-start set-up in a thread of its own until it is done (or the engine stops); ``on_ready`` is
-    told what the user can now use."""
+    """Runs the first-start set-up on a worker of its own, one step a round, each tried again a second after it
+    fails, until all are done (or the engine stops); ``on_ready`` is then told what the user can now use."""
 
     def __init__(self, database: Database, services: EngineServices, builtin: BuiltinProvider | None,
                  local: LocalHost | None, poll_hosts: Callable[[], None],
@@ -180,40 +181,39 @@ class FirstStart:
         self.local = local
         self.poll_hosts = poll_hosts  # a host monitor round: the hosts' agents get the providers, statuses follow
         self.on_ready = on_ready
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._steps: list[Callable[[], str]] = []
+        if builtin is not None:
+            self._steps.append(self._builtin_provider)
+        if local is not None:
+            self._steps.append(self._local_host)
+        self._worker = Worker("extnet-first-start", self._next_step, log=log, failure="first start failed; retrying",
+                              backoff=Backoff(RETRY_S, RETRY_S), join_timeout=lambda: STOP_WAIT_S)  # fmt: skip
         self._said: str | None = None
 
     def start(self) -> None:
-        if (self.builtin or self.local) and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="extnet-first-start", daemon=True)
-            self._thread.start()
+        if self._steps:
+            self._worker.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout=30)
+        self._worker.stop()
 
-    def _run(self) -> None:
-        steps: list[Callable[[], str]] = []
-        if self.builtin is not None:
-            steps.append(self._builtin_provider)
-        if self.local is not None:
-            steps.append(self._local_host)
-        for step in steps:
-            while not self._stopping.is_set():
-                try:
-                    log.info("%s", step())
-                    break
-                except GiveUp as err:
-                    log.warning("first start: %s", err)
-                    break
-                except Exception as err:  # noqa: BLE001 - retried; each distinct problem said once
-                    self._say(err)
-                self._stopping.wait(RETRY_S)
-        if not self._stopping.is_set() and self.on_ready is not None:
+    def _next_step(self) -> Delay:
+        """Try the first step not yet done: again a moment later when it fails (each distinct problem said once);
+        when none is left, tell ``on_ready`` and end."""
+        if self._steps:
+            try:
+                log.info("%s", self._steps[0]())
+            except GiveUp as err:
+                log.warning("first start: %s", err)
+            except Exception as err:  # noqa: BLE001 - retried; each distinct problem said once
+                self._say(err)
+                return RETRY_S
+            self._steps.pop(0)
+            if self._steps:
+                return 0.0
+        if self.on_ready is not None and not self._worker.stopping:
             self.on_ready(self._ready())
+        return None
 
     def _builtin_provider(self) -> str:
         assert self.builtin is not None
