@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from extnet.common.progress import ProgressCallback, no_progress
+from extnet.common.worker import Backoff, Delay, Worker
 from extnet.provider.drivers.base import Changes
 from extnet.provider.drivers.ovn import units
 from extnet.provider.drivers.ovn.chassis import Southbound, refresh_agents
@@ -41,6 +42,10 @@ AGENT_INTERVAL = 5.0
 # what commits within this time of one another goes to OVN in one transaction: each transaction costs ovn-northd a
 # recompute of its flows, whatever its size
 CARRY_WINDOW_S = 0.01
+CARRY_RETRY_S = 1.0  # a transaction OVN refused is tried again after this (the maintenance task repairs the rest)
+BURST_S = 0.05  # chassis confirmations closer than this are taken in one refresh of the agents
+IDLE_S = 60.0  # the carrying and status workers wait this long unless woken (they always are, when needed)
+STOP_WAIT_S = 10.0
 
 
 @dataclass
@@ -63,42 +68,50 @@ class OvnDriver:
         self.agent_interval = agent_interval
         self.nb: Northbound | None = None
         self.sb: Southbound | None = None
-        self._ups: queue.Queue[tuple[str, bool] | None] = queue.Queue()
-        self._stop = threading.Event()
-        self._wake = threading.Event()  # a chassis came, went or confirmed an nb_cfg
-        self._threads: list[threading.Thread] = []
+        self._ups: queue.Queue[tuple[str, bool]] = queue.Queue()
+        self._chassis_changed = threading.Event()  # a chassis came, went or confirmed an nb_cfg
         self._pending = Changes()  # committed, not yet in OVN
+        self._window_end: float | None = None  # pending changes wait for others until then, in one transaction
+        self._retry_at = 0.0  # after a failed transaction, no other before this
         self._pending_lock = threading.Lock()
-        self._carry = threading.Event()
+        self._last_ask = self._last_check = self._last_refresh = 0.0
+        self._asked: int | None = None
+        tick = min(agent_interval, maintenance_interval)
+        self._carrier = Worker("ovn-carry", self._carry_round, log=log, backoff=Backoff(CARRY_RETRY_S, CARRY_RETRY_S),
+                               failure="could not carry changes to OVN Northbound", join_timeout=lambda: STOP_WAIT_S)
+        self._port_status = Worker("ovn-port-status", self._status_round, log=log, backoff=Backoff(1.0, 1.0),
+                              failure="could not set the status of ports", join_timeout=lambda: STOP_WAIT_S)
+        self._maintenance = Worker("ovn-maintenance", self._maintenance_round, log=log, backoff=Backoff(tick, tick),
+                                   failure=f"OVN maintenance failed; trying again in {tick:.0f} s",
+                                   join_timeout=lambda: STOP_WAIT_S, first_delay=lambda: tick)  # fmt: skip
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.nb = Northbound(self.nb_remote, on_port_up=lambda name, up: self._ups.put((name, up)))
-        self.sb = Southbound(self.sb_remote, on_change=self._wake.set)
+        self.nb = Northbound(self.nb_remote, on_port_up=self._port_up)
+        self.sb = Southbound(self.sb_remote, on_change=self._chassis_change)
         report = self.check(repair=True)  # what changed while the provider was down
         if report.differences:
             log.warning("OVN Northbound differed from the API in %d places at start; repaired", len(report.differences))
         self._sync_status(self.nb.ports_up())
-        loops = ((self._carry_loop, "ovn-carry"), (self._status_loop, "ovn-port-status"),
-                 (self._maintenance_loop, "ovn-maintenance"))  # fmt: skip
-        for target, name in loops:
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._last_ask = self._last_check = time.monotonic()
+        for worker in self._workers:
+            worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._carry.set()
-        self._ups.put(None)
-        for thread in self._threads:
-            thread.join(timeout=10)
+        for worker in self._workers:
+            worker.request_stop()
+        for worker in self._workers:
+            worker.stop()
         if self._pending and self.nb is not None:
             self._carried(self._pending)
         for db in (self.nb, self.sb):
             if db is not None:
                 db.close()
+
+    @property
+    def _workers(self) -> tuple[Worker, ...]:
+        return self._carrier, self._port_status, self._maintenance
 
     # --- after each API call -----------------------------------------------------------------------------------
 
@@ -108,20 +121,25 @@ class OvnDriver:
             return
         with self._pending_lock:
             self._pending.merge(changes)
-        self._carry.set()
+        self._carrier.wake()
 
-    def _carry_loop(self) -> None:
-        while not self._stop.is_set():
-            self._carry.wait()
-            self._stop.wait(CARRY_WINDOW_S)
-            self._carry.clear()
-            with self._pending_lock:
-                changes, self._pending = self._pending, Changes()
-            if changes and not self._carried(changes):
-                with self._pending_lock:  # tried again shortly (the maintenance task repairs what never goes)
-                    self._pending.merge(changes)
-                self._stop.wait(1.0)
-                self._carry.set()
+    def _carry_round(self) -> Delay:
+        """Carry what is pending ``CARRY_WINDOW_S`` after the carrier, free, first saw it (what comes meanwhile
+        goes along), and not sooner than ``CARRY_RETRY_S`` after a transaction that failed."""
+        now = time.monotonic()
+        with self._pending_lock:
+            if not self._pending:
+                return IDLE_S
+            if self._window_end is None:
+                self._window_end = max(now + CARRY_WINDOW_S, self._retry_at)
+            if now < self._window_end:
+                return self._window_end - now
+            changes, self._pending, self._window_end = self._pending, Changes(), None
+        if not self._carried(changes):
+            with self._pending_lock:  # tried again shortly (the maintenance task repairs what never goes)
+                self._pending.merge(changes)
+            self._retry_at = time.monotonic() + CARRY_RETRY_S
+        return 0.0
 
     def _carried(self, changes: Changes) -> bool:
         assert self.nb is not None
@@ -154,34 +172,31 @@ class OvnDriver:
 
     # --- background work ---------------------------------------------------------------------------------------
 
-    def _maintenance_loop(self) -> None:
+    def _chassis_change(self) -> None:
+        self._chassis_changed.set()
+        self._maintenance.wake()
+
+    def _maintenance_round(self) -> Delay:
         """The agents follow the chassis as they change; every agent interval the chassis are asked to confirm a new
         ``nb_cfg``; every maintenance interval, the consistency check."""
-        tick = min(self.agent_interval, self.maintenance_interval)
-        last_check = last_ask = time.monotonic()
-        asked: int | None = None
-        while not self._stop.is_set():
-            woke = self._wake.wait(tick)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            now = time.monotonic()
-            try:
-                assert self.nb is not None and self.sb is not None
-                if (woke or now - last_ask >= self.agent_interval - 0.01) and refresh_agents(
-                    self.backend, self.sb, asked
-                ):
-                    self.after_commit(self._gateway_ports())  # where routers' gateways live follows the chassis
-                if now - last_ask >= self.agent_interval - 0.01:
-                    last_ask = now
-                    asked = self.nb.bump_nb_cfg()
-                if now - last_check >= self.maintenance_interval - 0.01:
-                    last_check = now
-                    self._repair()
-            except Exception:
-                log.exception("OVN maintenance failed; trying again in %.0f s", tick)
-            if woke:
-                self._stop.wait(0.05)  # a burst of confirmations is taken in one refresh
+        assert self.nb is not None and self.sb is not None
+        now = time.monotonic()
+        changed = self._chassis_changed.is_set()
+        if changed and now - self._last_refresh < BURST_S:  # the rest of a burst: taken together a moment later
+            return BURST_S - (now - self._last_refresh)
+        self._chassis_changed.clear()
+        asking = now - self._last_ask >= self.agent_interval - 0.01
+        if changed or asking:
+            self._last_refresh = now
+            if refresh_agents(self.backend, self.sb, self._asked):
+                self.after_commit(self._gateway_ports())  # where routers' gateways live follows the chassis
+        if asking:
+            self._last_ask = now
+            self._asked = self.nb.bump_nb_cfg()
+        if now - self._last_check >= self.maintenance_interval - 0.01:
+            self._last_check = now
+            self._repair()
+        return min(self.agent_interval, self.maintenance_interval)
 
     def _gateway_ports(self) -> Changes:
         changes = Changes()
@@ -205,22 +220,25 @@ class OvnDriver:
                         ", ".join(sorted(stale)[:5]))  # fmt: skip
             self.after_commit(units.changes_of(stale))
 
-    def _status_loop(self) -> None:
+    def _port_up(self, name: str, up: bool) -> None:
+        self._ups.put((name, up))
+        self._port_status.wake()
+
+    def _status_round(self) -> Delay:
+        """What ovn-controller said of the ports since the last round, taken in one transaction (the last word on
+        each port wins)."""
+        batch: dict[str, bool] = {}
         while True:
-            item = self._ups.get()
-            if item is None:
-                return
-            batch = dict([item])
-            while not self._ups.empty():
-                more = self._ups.get()
-                if more is None:
-                    self._ups.put(None)
-                    break
-                batch[more[0]] = more[1]
             try:
-                self._sync_status(batch)
-            except Exception:
-                log.exception("could not set the status of ports %s", ", ".join(batch))
+                name, up = self._ups.get_nowait()
+            except queue.Empty:
+                break
+            batch[name] = up
+        try:
+            self._sync_status(batch)
+        except Exception:
+            log.exception("could not set the status of ports %s", ", ".join(batch))
+        return IDLE_S
 
     def _sync_status(self, ups: dict[str, bool]) -> None:
         """Ports follow ovn-controller: ACTIVE when their logical switch port is up (and they are up and bound)."""
