@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from extnet.engine.api import codec
+from extnet.engine.api.follow import Follower
 from extnet.engine.api.hrefs import ref
 from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.api.schema import TYPES, coerce
@@ -100,6 +101,7 @@ class ApiDispatcher:
         self.max_body = max_body
         self.services = services
         self.jobs = jobs  # runs async actions; None: every action runs while its request waits
+        self.follower = Follower(roots, self._resolve, self._instance)
 
     def routes(self) -> list[Route]:
         methods = [*API_METHODS, *OTHER_METHODS]
@@ -293,14 +295,18 @@ class ApiDispatcher:
         if target.entity_id is None:
             if method == "GET":
                 _check_list_query(ctx, col)
-                return 200, tdef.tag, tdef.plural, col.list_(ctx, target.parents)
+                listed = col.list_(ctx, target.parents)
+                self.follower.apply(ctx, col, target.parents, listed)
+                return 200, tdef.tag, tdef.plural, listed
             if method == "POST":
                 _require(col, "add", f"Adding is not supported on this {col.what} collection")
                 entity = coerce(col.type_name, _parse(request, body, tdef.tag))
                 return 201, tdef.tag, None, col.add(ctx, target.parents, entity)
             raise MethodNotAllowed(f"{method} is not allowed on a collection")
         if method == "GET":
-            return 200, tdef.tag, None, col.get(ctx, target.parents, target.entity_id)
+            entity = col.get(ctx, target.parents, target.entity_id)
+            self.follower.apply(ctx, col, target.parents, [entity])
+            return 200, tdef.tag, None, entity
         if method == "PUT":
             _require(col, "update", f"Updating a {col.what} is not supported")
             entity = coerce(col.type_name, _parse(request, body, tdef.tag))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from extnet.engine.api.follow import FOLLOW_PATTERN
 from extnet.engine.api.hrefs import API
 from extnet.engine.api.http import SSO_ERRORS
 from extnet.engine.api.openapi_input import InputSchemas
@@ -94,7 +95,12 @@ def _list_query(cls: type[Collection]) -> list[dict[str, Any]]:
         query.append(_param("search", "query", search, description="oVirt's search language; fields: "
                             + ", ".join(sorted(cls.search_fields))))  # fmt: skip
         query.append(_param("case_sensitive", "query", {"type": "boolean"}))
-    return query + [_param(name, "query", schema) for name, schema in cls.list_parameters.items()]
+    return query + [FOLLOW, *(_param(name, "query", schema) for name, schema in cls.list_parameters.items())]
+
+
+FOLLOW = _param("follow", "query", {"type": "string", "pattern": FOLLOW_PATTERN},
+                description="Links to embed in the answer: fields of its type, a dotted path to follow on "
+                            "(nics.vnic_profile,cluster)")  # fmt: skip
 
 
 class _Builder:
@@ -133,7 +139,7 @@ class _Builder:
         ref = _ref(tdef.name)
         item: dict[str, Operation] = {}
         if _overridden(cls, "get"):
-            item["get"] = _operation(f"{op_prefix}_get", f"Get a {tdef.tag}", params, {"200": _json(ref)})
+            item["get"] = _operation(f"{op_prefix}_get", f"Get a {tdef.tag}", [*params, FOLLOW], {"200": _json(ref)})
         if _overridden(cls, "update"):
             item["put"] = _operation(f"{op_prefix}_update", f"Update a {tdef.tag}", params, {"200": _json(ref)},
                                      body=self.inputs.body(tdef.name))  # fmt: skip
