@@ -19,7 +19,7 @@ from starlette.datastructures import QueryParams
 
 from extnet.engine.api.resources.base import Collection, Ctx
 from extnet.engine.api.schema import List
-from extnet.engine.errors import BadRequest
+from extnet.engine.errors import BadRequest, NotFound
 from extnet.engine.store.queries import Entity
 
 API_PREFIX = "/ovirt-engine/api/"
@@ -102,7 +102,10 @@ class Follower:
                 if target.entity_id is None or target.action is not None:
                     continue
                 _readable(target.collection, "get", f"the {name} of a {col.tdef().tag}")
-                found = target.collection.get(ctx, target.parents, target.entity_id)
+                try:
+                    found = target.collection.get(ctx, target.parents, target.entity_id)
+                except NotFound:  # what it names is gone: it stays a reference, the answer is not a 404
+                    continue
                 if nested:
                     self._follow(ctx, target.collection, target.parents, [found], nested)
                 read[href] = found
