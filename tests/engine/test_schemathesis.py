@@ -47,6 +47,9 @@ def st_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProces
 
 
 
+# About 45,000 requests: 250 s here while a CI run shared the two cores, more under heavier load; its own limit, not
+# the suite's 300 s, so that a slow machine does not fail a check of correctness
+@pytest.mark.timeout(600)
 def test_the_document_is_exact(st_engine: EngineProcess, tmp_path: Path) -> None:
     st = Path(sys.executable).with_name("st")
     command = [
@@ -58,7 +61,7 @@ def test_the_document_is_exact(st_engine: EngineProcess, tmp_path: Path) -> None
         "--workers", "2", "--request-timeout", "30", "--report", "junit", "--report-dir", str(tmp_path),
     ]  # fmt: skip
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.engine.st_hooks", "PYTHONPATH": str(REPO)}
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=280)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=570)
     output = result.stdout + result.stderr
     summary = output[output.rfind("SUMMARY") :] if "SUMMARY" in output else output[-3000:]
     assert result.returncode == 0, output[-20000:]
