@@ -17,11 +17,14 @@ Unique = Callable[[str], str]
 
 @pytest.fixture
 def vm(system: sdk.services.SystemService, unique: Unique) -> t.Vm:
-    """A VM of cluster Default with two vNICs on the ovirtmgmt profile."""
+    """A VM of cluster Default with two vNICs on the ovirtmgmt profile of data center Default."""
     made = system.vms_service().add(t.Vm(name=unique("fvm"), cluster=t.Cluster(name="Default"),
                                          template=t.Template(name="Blank")))  # fmt: skip
     nics = system.vms_service().vm_service(made.id).nics_service()
-    profile = next(p for p in system.vnic_profiles_service().list() if p.name == "ovirtmgmt")
+    default = system.data_centers_service().list(search="name=Default")[0]
+    networks = system.data_centers_service().data_center_service(default.id).networks_service().list()
+    ovirtmgmt = next(n for n in networks if n.name == "ovirtmgmt")
+    profile = next(p for p in system.vnic_profiles_service().list() if p.network.id == ovirtmgmt.id)
     for name in ("nic1", "nic2"):
         nics.add(t.Nic(name=name, vnic_profile=t.VnicProfile(id=profile.id)))
     return made
