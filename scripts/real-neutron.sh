@@ -43,6 +43,10 @@ WORKERS=${REAL_NEUTRON_WORKERS:-2}
 AGENTS=${REAL_NEUTRON_AGENTS:-conformance-host-1 conformance-host-2}
 PASSWORD=${REAL_NEUTRON_PASSWORD:-extnet-conformance}
 RPC=${REAL_NEUTRON_RPC:-fake}
+# gunicorn closes a kept-alive connection after 2 s idle by default: a client (requests, keystoneauth) that sends on
+# it at that moment gets "Connection reset by peer" (seen once in CI, in test_quotas.py::test_security_group_rules).
+# Idle connections cost no thread in gthread workers: kept much longer than any pause of the tests.
+KEEP_ALIVE=120
 NEUTRON_VERSION=29.0.0
 KEYSTONE_VERSION=30.0.0
 # the venv depends only on the versions: kept in the user's cache, so that a fresh clone does not install it again
@@ -395,7 +399,7 @@ start_keystone() {
   fi
   OS_KEYSTONE_CONFIG_FILES="$LAB/etc/keystone/keystone.conf" \
     setsid "$VENV/bin/gunicorn" --chdir "$LAB/bin" --bind "127.0.0.1:$KEYSTONE_PORT" --workers 1 \
-    --worker-class gthread --threads 1 --no-control-socket --pid "$LAB/state/keystone.pid" \
+    --worker-class gthread --threads 1 --keep-alive "$KEEP_ALIVE" --no-control-socket --pid "$LAB/state/keystone.pid" \
     keystone_wsgi:application >"$LAB/log/keystone.out" 2>&1 &
   echo $! >"$LAB/state/keystone.pid"
   wait_http "http://127.0.0.1:$KEYSTONE_PORT/v3" "$LAB/state/keystone.pid" keystone
@@ -481,7 +485,8 @@ cmd_start() {
   if [ "$mode" = sqlite ]; then workers=1; threads=1; fi   # SQLite + concurrent writers = "database is locked"
   OS_NEUTRON_CONFIG_DIR="$LAB/etc/neutron" OS_NEUTRON_CONFIG_FILES="neutron.conf;plugins/ml2/ml2_conf.ini" \
     setsid "$VENV/bin/gunicorn" --chdir "$LAB/bin" --bind "127.0.0.1:$NEUTRON_PORT" --workers "$workers" \
-    --worker-class gthread --threads "$threads" --timeout 300 --no-control-socket --pid "$LAB/state/neutron.pid" \
+    --worker-class gthread --threads "$threads" --timeout 300 --keep-alive "$KEEP_ALIVE" --no-control-socket \
+    --pid "$LAB/state/neutron.pid" \
     neutron_wsgi:application >"$LAB/log/neutron.out" 2>&1 &
   echo $! >"$LAB/state/neutron.pid"
   wait_http "http://127.0.0.1:$NEUTRON_PORT/" "$LAB/state/neutron.pid" neutron
