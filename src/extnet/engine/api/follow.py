@@ -52,16 +52,22 @@ class Follower:
         self._instance = instance
         self._entity_types = {cls.type_name for cls in _collections(roots.values())}
 
-    def apply(self, ctx: Ctx, col: Collection, parents: list[str], entities: list[Entity]) -> None:
+    def wanted(self, ctx: Ctx, col: Collection) -> Tree:
+        """What ``follow`` asks for ({} when nothing); refused before the collection is read, so that a refused
+        follow never costs a provider call."""
         spec = ctx.query.get("follow")
         if not spec:
-            return
+            return {}
         tree = _tree(spec)
         if ctx.session is None:
             raise BadRequest(f"The {col.what} collection is read live from its provider: it cannot follow links "
                              f"('follow={spec}'); read each link at its href")  # fmt: skip
-        plain = Ctx(ctx.session, ctx.principal, QueryParams(), ctx.services, ctx.database)
-        self._follow(plain, col, parents, entities, tree)
+        return tree
+
+    def apply(self, ctx: Ctx, col: Collection, parents: list[str], entities: list[Entity], tree: Tree) -> None:
+        if tree:
+            plain = Ctx(ctx.session, ctx.principal, QueryParams(), ctx.services, ctx.database)
+            self._follow(plain, col, parents, entities, tree)
 
     def _follow(self, ctx: Ctx, col: Collection, parents: list[str], entities: list[Entity], tree: Tree) -> None:
         fields = col.tdef().fields

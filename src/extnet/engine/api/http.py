@@ -295,8 +295,9 @@ class ApiDispatcher:
         if target.entity_id is None:
             if method == "GET":
                 _check_list_query(ctx, col)
+                follow = self.follower.wanted(ctx, col)
                 listed = col.list_(ctx, target.parents)
-                self.follower.apply(ctx, col, target.parents, listed)
+                self.follower.apply(ctx, col, target.parents, listed, follow)
                 return 200, tdef.tag, tdef.plural, listed
             if method == "POST":
                 _require(col, "add", f"Adding is not supported on this {col.what} collection")
@@ -304,8 +305,9 @@ class ApiDispatcher:
                 return 201, tdef.tag, None, col.add(ctx, target.parents, entity)
             raise MethodNotAllowed(f"{method} is not allowed on a collection")
         if method == "GET":
+            follow = self.follower.wanted(ctx, col)
             entity = col.get(ctx, target.parents, target.entity_id)
-            self.follower.apply(ctx, col, target.parents, [entity])
+            self.follower.apply(ctx, col, target.parents, [entity], follow)
             return 200, tdef.tag, None, entity
         if method == "PUT":
             _require(col, "update", f"Updating a {col.what} is not supported")
